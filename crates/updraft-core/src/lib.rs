@@ -1,0 +1,11 @@
+//! Pure domain logic for Updraft, with no I/O.
+//!
+//! - [`validate`]: normalises and validates plugin requests exactly as Capgo does.
+//! - [`version`]: native-version coercion and semver comparisons.
+//! - [`decide`]: `(app snapshot, device request) -> decision`, with an explain trace.
+//! - [`layout`]: the rules a bundle zip's entry names must follow.
+
+pub mod decide;
+pub mod layout;
+pub mod validate;
+pub mod version;

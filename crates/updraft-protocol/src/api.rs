@@ -1,0 +1,361 @@
+//! Management API DTOs (`/api/v1`). The store returns these same types, so a
+//! row and its JSON shape never drift apart.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An app: one Capacitor application id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    pub app_id: String,
+    pub name: String,
+    /// Send bundle `link`/`comment` to devices.
+    pub expose_metadata: bool,
+    /// Accept `custom_id` from devices.
+    pub allow_device_custom_id: bool,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+}
+
+/// `POST /api/v1/apps`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApp {
+    pub app_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `PATCH /api/v1/apps/{app_id}`: only the fields given change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub expose_metadata: Option<bool>,
+    #[serde(default)]
+    pub allow_device_custom_id: Option<bool>,
+}
+
+/// Where a bundle's zip lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BundleStorage {
+    /// Uploaded to this server's blob storage, served content-addressed.
+    Stored,
+    /// Hosted by the user; `external_url` is handed to devices verbatim.
+    External,
+}
+
+/// A bundle: one uploaded web build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub id: i64,
+    pub app_id: String,
+    pub version: String,
+    /// Lowercase hex SHA-256 of the plaintext zip, or the 512-hex RSA-encrypted form.
+    pub checksum: String,
+    /// `base64(iv):base64(rsa(key))`, empty when not encrypted.
+    pub session_key: String,
+    /// First 20 characters of the public key's PEM body, when encrypted.
+    pub key_id: Option<String>,
+    pub storage: BundleStorage,
+    /// SHA-256 of the stored bytes (what the server serves); `None` for external bundles.
+    pub blob_sha256: Option<String>,
+    pub size: Option<i64>,
+    pub external_url: Option<String>,
+    pub min_update_version: Option<String>,
+    #[serde(default)]
+    pub native_packages: Value,
+    pub link: Option<String>,
+    pub comment: Option<String>,
+    pub deleted: bool,
+    pub created_at: i64,
+}
+
+/// Metadata sent with an upload (query string) or with an external registration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleMeta {
+    #[serde(default)]
+    pub min_update_version: Option<String>,
+    #[serde(default)]
+    pub native_packages: Option<Value>,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// `POST /api/v1/apps/{app_id}/bundles/external`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExternalBundle {
+    pub version: String,
+    pub external_url: String,
+    pub checksum: String,
+    #[serde(default)]
+    pub session_key: Option<String>,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(flatten)]
+    pub meta: BundleMeta,
+}
+
+/// Version policy of a channel against the device's native version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisableAutoUpdate {
+    Major,
+    Minor,
+    Patch,
+    VersionNumber,
+    None,
+}
+
+impl DisableAutoUpdate {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Major => "major",
+            Self::Minor => "minor",
+            Self::Patch => "patch",
+            Self::VersionNumber => "version_number",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "major" => Self::Major,
+            "minor" => Self::Minor,
+            "patch" => Self::Patch,
+            "version_number" => Self::VersionNumber,
+            "none" => Self::None,
+            _ => return None,
+        })
+    }
+}
+
+/// A channel: a named pointer to a bundle, with the rules of who may get it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    pub id: i64,
+    pub app_id: String,
+    pub name: String,
+    /// The bundle id; `None` means the builtin bundle.
+    pub bundle_id: Option<i64>,
+    /// The bundle's version name, or `builtin`.
+    pub bundle_version: String,
+    pub public: bool,
+    pub ios: bool,
+    pub android: bool,
+    pub electron: bool,
+    pub allow_device_self_set: bool,
+    pub allow_emulator: bool,
+    pub allow_device: bool,
+    pub allow_dev: bool,
+    pub allow_prod: bool,
+    pub disable_auto_update: DisableAutoUpdate,
+    pub disable_auto_update_under_native: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Create or update a channel: every field optional, only given fields change.
+/// `bundle` takes a version name; `""`, `builtin` or `null` mean the builtin bundle.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub bundle: Option<Option<String>>,
+    #[serde(default)]
+    pub public: Option<bool>,
+    #[serde(default)]
+    pub ios: Option<bool>,
+    #[serde(default)]
+    pub android: Option<bool>,
+    #[serde(default)]
+    pub electron: Option<bool>,
+    #[serde(default)]
+    pub allow_device_self_set: Option<bool>,
+    #[serde(default)]
+    pub allow_emulator: Option<bool>,
+    #[serde(default)]
+    pub allow_device: Option<bool>,
+    #[serde(default)]
+    pub allow_dev: Option<bool>,
+    #[serde(default)]
+    pub allow_prod: Option<bool>,
+    #[serde(default)]
+    pub disable_auto_update: Option<DisableAutoUpdate>,
+    #[serde(default)]
+    pub disable_auto_update_under_native: Option<bool>,
+}
+
+fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// Reply to a channel write: the channel, and any channel that lost `public`
+/// on a platform because this one took it (at most one public channel per platform).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelWrite {
+    pub channel: Channel,
+    #[serde(default)]
+    pub unpublished: Vec<String>,
+}
+
+/// One deploy of a bundle to a channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deploy {
+    pub id: i64,
+    pub channel: String,
+    pub bundle_id: Option<i64>,
+    pub bundle_version: String,
+    pub deployed_at: i64,
+}
+
+/// What an admin forced on one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DeviceOverride {
+    /// Put on a channel (overrides `defaultChannel` and the public channel).
+    Channel { channel: String },
+    /// Pinned to one bundle whatever the channels say.
+    Bundle { version: String },
+}
+
+/// The last known state of a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub app_id: String,
+    pub device_id: String,
+    pub custom_id: Option<String>,
+    pub platform: Option<String>,
+    pub plugin_version: Option<String>,
+    pub version_name: Option<String>,
+    pub version_build: Option<String>,
+    pub version_code: Option<String>,
+    pub version_os: Option<String>,
+    pub is_prod: Option<bool>,
+    pub is_emulator: Option<bool>,
+    pub default_channel: Option<String>,
+    pub key_id: Option<String>,
+    /// Epoch milliseconds of the last request from this device.
+    pub last_seen: Option<i64>,
+    #[serde(rename = "override")]
+    pub device_override: Option<DeviceOverride>,
+    /// Bundles this device rolled back from (`update_fail`); not offered again.
+    #[serde(default)]
+    pub failed_bundles: Vec<String>,
+}
+
+/// `PUT /api/v1/apps/{app_id}/devices/{device_id}/override`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetOverride {
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub bundle: Option<String>,
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyMode {
+    /// Read everything in scope.
+    Read,
+    /// Read, and upload bundles.
+    Upload,
+    /// Read, upload, and change apps, channels and devices.
+    Write,
+    /// Everything, including managing API keys.
+    All,
+}
+
+impl KeyMode {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Upload => "upload",
+            Self::Write => "write",
+            Self::All => "all",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "read" => Self::Read,
+            "upload" => Self::Upload,
+            "write" => Self::Write,
+            "all" => Self::All,
+            _ => return None,
+        })
+    }
+}
+
+/// An API key as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    pub mode: KeyMode,
+    /// Allow-list of app ids; empty means every app.
+    pub apps: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// `POST /api/v1/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    pub name: String,
+    pub mode: KeyMode,
+    #[serde(default)]
+    pub apps: Vec<String>,
+    /// Epoch milliseconds.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// Reply to key creation: the only time the secret is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One recorded stats event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub device_id: String,
+    pub action: String,
+    pub version_name: String,
+    pub old_version_name: Option<String>,
+    pub metadata: Option<Value>,
+    pub created_at: i64,
+}

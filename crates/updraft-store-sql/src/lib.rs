@@ -1,0 +1,68 @@
+//! What Updraft's SQL stores share: the queries (written once, in the SQL both
+//! SQLite and PostgreSQL accept, with `$n` placeholders), error mapping, and
+//! [`sql_store!`], which implements `updraft_store::Store` for a concrete sqlx
+//! database. Each database crate owns only its connection setup and migrations.
+
+pub use async_trait;
+pub use serde_json;
+pub use sqlx;
+pub use updraft_protocol;
+pub use updraft_store;
+
+use updraft_store::StoreError;
+
+mod store_macro;
+
+/// Maps a sqlx error: unique violations become `Conflict(msg)`, the rest `Backend`.
+pub fn map_err(e: sqlx::Error, conflict: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(conflict.to_string())
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::Conflict(format!("{conflict} (still referenced)"))
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Maps a sqlx error with no expected conflict.
+pub fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// The channel columns, joined with the bundle's version name.
+pub const CHANNEL_SELECT: &str = "SELECT c.id, c.app_id, c.name, c.bundle_id, b.version AS bundle_version, \
+     c.public, c.ios, c.android, c.electron, c.allow_device_self_set, c.allow_emulator, c.allow_device, \
+     c.allow_dev, c.allow_prod, c.disable_auto_update, c.disable_auto_update_under_native, c.created_at, c.updated_at \
+     FROM channels c LEFT JOIN bundles b ON b.id = c.bundle_id";
+
+/// The bundle columns.
+pub const BUNDLE_SELECT: &str = "SELECT id, app_id, version, checksum, session_key, key_id, storage, blob_sha256, size, \
+     external_url, min_update_version, native_packages, link, comment, deleted, created_at FROM bundles";
+
+/// The app columns.
+pub const APP_SELECT: &str =
+    "SELECT app_id, name, expose_metadata, allow_device_custom_id, created_at, revision FROM apps";
+
+/// The device columns, with the override resolved to names.
+pub const DEVICE_SELECT: &str = "SELECT d.app_id, d.device_id, d.custom_id, d.platform, d.plugin_version, d.version_name, \
+     d.version_build, d.version_code, d.version_os, d.is_prod, d.is_emulator, d.default_channel, d.key_id, d.last_seen, \
+     oc.name AS override_channel, ob.version AS override_bundle \
+     FROM devices d \
+     LEFT JOIN device_overrides o ON o.app_id = d.app_id AND o.device_id = d.device_id \
+     LEFT JOIN channels oc ON oc.id = o.channel_id \
+     LEFT JOIN bundles ob ON ob.id = o.bundle_id";
+
+/// Upsert of a device's last known state (skipped if the app was deleted meanwhile). An empty or missing `custom_id`
+/// keeps the stored one.
+pub const DEVICE_UPSERT: &str = "INSERT INTO devices (app_id, device_id, custom_id, platform, plugin_version, version_name, \
+     version_build, version_code, version_os, is_prod, is_emulator, default_channel, key_id, last_seen) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+     WHERE EXISTS (SELECT 1 FROM apps WHERE app_id = $1) \
+     ON CONFLICT (app_id, device_id) DO UPDATE SET \
+     custom_id = COALESCE(excluded.custom_id, devices.custom_id), platform = excluded.platform, \
+     plugin_version = excluded.plugin_version, version_name = excluded.version_name, \
+     version_build = excluded.version_build, version_code = excluded.version_code, \
+     version_os = excluded.version_os, is_prod = excluded.is_prod, is_emulator = excluded.is_emulator, \
+     default_channel = excluded.default_channel, key_id = excluded.key_id, last_seen = excluded.last_seen";
