@@ -166,7 +166,7 @@ pub struct Channel {
 
 /// Create or update a channel: every field optional, only given fields change.
 /// `bundle` takes a version name; `""`, `builtin` or `null` mean the builtin bundle.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelPatch {
     #[serde(default)]

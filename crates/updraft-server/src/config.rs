@@ -1,0 +1,184 @@
+//! Server configuration, layered: defaults → TOML file → `UPDRAFT_*` environment
+//! → command-line flags. Validated once at start with messages that say what to fix.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// External base URL used in the bundle URLs handed to devices.
+    pub public_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest accepted bundle upload, in bytes.
+    pub max_bundle_bytes: u64,
+    /// Largest accepted JSON body, in bytes.
+    pub max_json_bytes: usize,
+    /// Capacity of the telemetry write queue (events and device rows).
+    pub write_queue: usize,
+    /// Milliseconds between telemetry flushes.
+    pub flush_interval_ms: u64,
+    /// Admin key to create on first start instead of a random one.
+    pub bootstrap_api_key: Option<String>,
+}
+
+/// One layer: every field optional. Also the TOML file's shape.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_bundle_bytes: Option<u64>,
+    pub max_json_bytes: Option<usize>,
+    pub write_queue: Option<usize>,
+    pub flush_interval_ms: Option<u64>,
+    pub bootstrap_api_key: Option<String>,
+}
+
+impl Layer {
+    /// Fields set in `over` replace those in `self`.
+    pub fn merge(self, over: Layer) -> Layer {
+        Layer {
+            listen: over.listen.or(self.listen),
+            data_dir: over.data_dir.or(self.data_dir),
+            database_url: over.database_url.or(self.database_url),
+            public_url: over.public_url.or(self.public_url),
+            tls_cert: over.tls_cert.or(self.tls_cert),
+            tls_key: over.tls_key.or(self.tls_key),
+            max_bundle_bytes: over.max_bundle_bytes.or(self.max_bundle_bytes),
+            max_json_bytes: over.max_json_bytes.or(self.max_json_bytes),
+            write_queue: over.write_queue.or(self.write_queue),
+            flush_interval_ms: over.flush_interval_ms.or(self.flush_interval_ms),
+            bootstrap_api_key: over.bootstrap_api_key.or(self.bootstrap_api_key),
+        }
+    }
+
+    /// Reads a TOML file layer.
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Layer> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Reads the `UPDRAFT_*` environment layer from `vars`.
+    pub fn from_env(vars: impl Fn(&str) -> Option<String>) -> anyhow::Result<Layer> {
+        let num = |name: &str| -> anyhow::Result<Option<u64>> {
+            vars(name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .with_context(|| format!("{name} must be a whole number, got {v:?}"))
+                })
+                .transpose()
+        };
+        Ok(Layer {
+            listen: vars("UPDRAFT_LISTEN"),
+            data_dir: vars("UPDRAFT_DATA_DIR").map(PathBuf::from),
+            database_url: vars("UPDRAFT_DATABASE_URL"),
+            public_url: vars("UPDRAFT_PUBLIC_URL"),
+            tls_cert: vars("UPDRAFT_TLS_CERT").map(PathBuf::from),
+            tls_key: vars("UPDRAFT_TLS_KEY").map(PathBuf::from),
+            max_bundle_bytes: num("UPDRAFT_MAX_BUNDLE_BYTES")?,
+            max_json_bytes: num("UPDRAFT_MAX_JSON_BYTES")?.map(|v| v as usize),
+            write_queue: num("UPDRAFT_WRITE_QUEUE")?.map(|v| v as usize),
+            flush_interval_ms: num("UPDRAFT_FLUSH_INTERVAL_MS")?,
+            bootstrap_api_key: vars("UPDRAFT_BOOTSTRAP_API_KEY"),
+        })
+    }
+
+    /// Applies defaults and validates.
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let listen_raw = self.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_raw.parse().with_context(|| {
+            format!("listen address {listen_raw:?} is not ADDR:PORT, e.g. 0.0.0.0:8080")
+        })?;
+        let data_dir = self
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("./updraft-data"));
+        let database_url = match self.database_url {
+            Some(u) => u,
+            None => format!("sqlite://{}", data_dir.join("updraft.db").display()),
+        };
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!("database URL {database_url:?} has an unknown scheme: use sqlite://PATH or postgres://USER@HOST/DB");
+        }
+        let public_url = self.public_url.map(|u| u.trim_end_matches('/').to_string());
+        if let Some(u) = &public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                bail!("public URL {u:?} must start with http:// or https://");
+            }
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("TLS needs both --tls-cert and --tls-key");
+        }
+        if let Some(k) = &self.bootstrap_api_key {
+            if k.len() < 24 {
+                bail!("UPDRAFT_BOOTSTRAP_API_KEY must be at least 24 characters");
+            }
+        }
+        let write_queue = self.write_queue.unwrap_or(50_000);
+        if write_queue == 0 {
+            bail!("write_queue must be at least 1");
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            max_bundle_bytes: self.max_bundle_bytes.unwrap_or(512 * 1024 * 1024),
+            max_json_bytes: self.max_json_bytes.unwrap_or(1024 * 1024),
+            write_queue,
+            flush_interval_ms: self.flush_interval_ms.unwrap_or(250).max(1),
+            bootstrap_api_key: self.bootstrap_api_key,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_override_in_order_and_validate() {
+        let file: Layer =
+            toml::from_str("listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/u\"").unwrap();
+        let env =
+            Layer::from_env(|k| (k == "UPDRAFT_LISTEN").then(|| "127.0.0.1:9100".to_string()))
+                .unwrap();
+        let c = Layer::default().merge(file).merge(env).resolve().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(c.database_url, "sqlite:///srv/u/updraft.db");
+        let bad = Layer {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        }
+        .resolve();
+        assert!(bad.unwrap_err().to_string().contains("unknown scheme"));
+        assert!(Layer {
+            listen: Some("nope".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .is_err());
+        assert!(
+            toml::from_str::<Layer>("lisen = 1").is_err(),
+            "typos in the file are errors"
+        );
+    }
+}

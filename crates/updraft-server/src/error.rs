@@ -1,0 +1,141 @@
+//! `ApiError`: the one error type handlers return. It maps to a status and the
+//! fixed envelope `{"error","message","moreInfo"}`; internal details are logged
+//! once and never returned.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{Map, Value};
+use updraft_protocol::error::ErrorBody;
+use updraft_store::StoreError;
+
+/// An error reply.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ErrorBody::new(code, message),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn unauthorized(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// A full queue: the client should retry after `seconds`.
+    pub fn busy(status: StatusCode, seconds: u64) -> Self {
+        let mut e = Self::new(
+            status,
+            "too_many_requests",
+            "the server is busy; retry shortly",
+        );
+        e.body
+            .more_info
+            .insert("retryAfterSeconds".into(), seconds.into());
+        e.retry_after = Some(seconds);
+        e
+    }
+
+    /// Capgo's answer for an app it does not serve: 429 `on_premise_app`,
+    /// deliberately without a retry hint so the plugin keeps no block.
+    pub fn unknown_app(app_id: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "on_premise_app",
+            "On-premise app detected",
+        );
+        e.body.more_info.insert("app_id".into(), app_id.into());
+        e
+    }
+
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "{context}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error; see the server log",
+        )
+    }
+
+    pub fn with_info(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.body.more_info.insert(key.into(), value.into());
+        self
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => Self::not_found(m),
+            StoreError::Conflict(m) => Self::conflict(m),
+            StoreError::Invalid(m) => Self::bad_request("invalid_request", m),
+            StoreError::Backend(m) => Self::internal("store", m),
+        }
+    }
+}
+
+impl From<updraft_blob::BlobError> for ApiError {
+    fn from(e: updraft_blob::BlobError) -> Self {
+        match e {
+            updraft_blob::BlobError::NotFound(m) => Self::not_found(format!("{m} not found")),
+            other => Self::internal("blob storage", other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(self.body)).into_response();
+        if let Some(s) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        res
+    }
+}
+
+/// A soft error at HTTP 200 with `moreInfo` spread flat (Capgo's `simpleError200`).
+pub fn soft(code: &str, message: impl Into<String>, extra: &[(&str, Value)]) -> Response {
+    let mut m = Map::new();
+    m.insert("error".into(), code.into());
+    m.insert("message".into(), message.into().into());
+    for (k, v) in extra {
+        m.insert((*k).into(), v.clone());
+    }
+    (StatusCode::OK, Json(Value::Object(m))).into_response()
+}
+
+/// Handler result.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,299 @@
+//! The Updraft server: Capgo-compatible device endpoints, content-addressed
+//! bundle files, the management API, the hot-path snapshot and the batched
+//! telemetry writer. `main.rs` is only flag parsing; everything runs from here
+//! so tests start the real server in-process.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod snapshot;
+pub mod state;
+pub mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::{any, get, post, put};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::watch;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use updraft_blob::Blobs;
+use updraft_protocol::api::{KeyMode, NewApiKey};
+use updraft_store::Store;
+
+use crate::config::Config;
+use crate::routes::{api, capgo, device, files};
+use crate::snapshot::Snapshots;
+use crate::state::AppState;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Opens the store named by the URL scheme.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = &config.database_url;
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if let Some(parent) = std::path::Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+        }
+        Arc::new(updraft_store_sqlite::SqliteStore::connect(url).await?)
+    } else {
+        Arc::new(updraft_store_postgres::PostgresStore::connect(url).await?)
+    };
+    store.migrate().await.context("database migration failed")?;
+    Ok(store)
+}
+
+async fn health(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    match s.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok"})),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "degraded", "database": "unavailable"})),
+            )
+        }
+    }
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let json_limit = state.config.max_json_bytes;
+    let upload_limit = state.config.max_bundle_bytes as usize;
+    let v1 = Router::new()
+        .route("/openapi.json", get(api::openapi))
+        .route("/apps", get(api::list_apps).post(api::create_app))
+        .route(
+            "/apps/{app_id}",
+            get(api::get_app)
+                .patch(api::update_app)
+                .delete(api::delete_app),
+        )
+        .route(
+            "/apps/{app_id}/bundles",
+            get(api::list_bundles)
+                .post(api::upload_bundle)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/apps/{app_id}/bundles/external",
+            post(api::register_external),
+        )
+        .route(
+            "/apps/{app_id}/bundles/{version}",
+            get(api::get_bundle)
+                .patch(api::update_bundle)
+                .delete(api::delete_bundle),
+        )
+        .route(
+            "/apps/{app_id}/channels",
+            get(api::list_channels).post(api::create_channel),
+        )
+        .route(
+            "/apps/{app_id}/channels/{name}",
+            get(api::get_channel)
+                .patch(api::update_channel)
+                .delete(api::delete_channel),
+        )
+        .route(
+            "/apps/{app_id}/channels/{name}/history",
+            get(api::channel_history),
+        )
+        .route(
+            "/apps/{app_id}/channels/{name}/rollback",
+            post(api::rollback_channel),
+        )
+        .route("/apps/{app_id}/devices", get(api::list_devices))
+        .route("/apps/{app_id}/devices/{device_id}", get(api::get_device))
+        .route(
+            "/apps/{app_id}/devices/{device_id}/override",
+            put(api::set_override).delete(api::remove_override),
+        )
+        .route("/apps/{app_id}/events", get(api::list_events))
+        .route("/apps/{app_id}/explain", post(api::explain))
+        .route("/keys", get(api::list_keys).post(api::create_key))
+        .route("/keys/{id}", axum::routing::delete(api::delete_key));
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/updates", post(device::updates).get(device::ok))
+        .route("/stats", post(device::stats).get(device::ok))
+        .route("/channel_self", any(device::channel_self))
+        .route("/ok", post(device::ok))
+        .route("/files/{file}", get(files::bundle_file).head(files::bundle_file))
+        .route("/device", post(capgo::post_device).get(capgo::get_device).delete(capgo::delete_device))
+        .route("/health", get(health))
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// What `start` hands back: the bound address and a way to stop.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests, flushes every queued write.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("server task panicked")?
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops cleanly.
+    pub async fn until_signal(self) -> anyhow::Result<()> {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+            s.recv().await;
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
+        }
+        tracing::info!("shutting down: no new connections; flushing queued writes");
+        self.stop().await
+    }
+}
+
+/// Creates the first admin key on an empty database; returns its secret.
+pub async fn bootstrap_key(
+    store: &dyn Store,
+    given: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    if store.count_api_keys().await? > 0 {
+        return Ok(None);
+    }
+    let secret = given.map(str::to_string).unwrap_or_else(auth::new_secret);
+    let key = NewApiKey {
+        name: "admin (first start)".into(),
+        mode: KeyMode::All,
+        apps: vec![],
+        expires_at: None,
+    };
+    store
+        .create_api_key(&key, &auth::hash_secret(&secret), now_ms())
+        .await?;
+    Ok(Some(secret))
+}
+
+/// Binds and serves `config` in the background.
+pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Running> {
+    let blobs = Blobs::local(&config.data_dir.join("blobs"))?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (writer, writer_task) = writer::spawn(
+        store.clone(),
+        config.write_queue,
+        Duration::from_millis(config.flush_interval_ms),
+        shutdown_rx.clone(),
+    );
+    let snapshots = Arc::new(Snapshots::default());
+    let poller = snapshot::spawn_poller(snapshots.clone(), store.clone(), Duration::from_secs(1));
+    let state = AppState {
+        store,
+        blobs,
+        snapshots,
+        writer,
+        config: Arc::new(config.clone()),
+    };
+    let app = router(state);
+    let mut stop_rx = shutdown_rx;
+    let (addr, serve): (
+        std::net::SocketAddr,
+        futures::future::BoxFuture<'static, anyhow::Result<()>>,
+    ) = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot load TLS certificate {} / key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            let listener = std::net::TcpListener::bind(config.listen)
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            let addr = listener.local_addr()?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                let _ = stop_rx.wait_for(|v| *v).await;
+                h.graceful_shutdown(Some(Duration::from_secs(30)));
+            });
+            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
+            (
+                addr,
+                Box::pin(async move {
+                    server
+                        .serve(app.into_make_service())
+                        .await
+                        .context("server failed")
+                }),
+            )
+        }
+        _ => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            let addr = listener.local_addr()?;
+            let fut = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|v| *v).await;
+            });
+            (
+                addr,
+                Box::pin(async move { fut.await.context("server failed") }),
+            )
+        }
+    };
+    let task = tokio::spawn(async move {
+        let served = serve.await;
+        poller.abort();
+        writer_task.await.context("writer task panicked")?;
+        served
+    });
+    Ok(Running {
+        addr,
+        shutdown,
+        task,
+    })
+}

@@ -1,0 +1,169 @@
+//! `updraft-server`: flag parsing and startup messages; the server lives in the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use updraft_server::config::{Config, Layer};
+
+#[derive(Parser)]
+#[command(
+    name = "updraft-server",
+    version,
+    about = "Self-hosted live updates for Capacitor apps, wire-compatible with @capgo/capacitor-updater"
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "UPDRAFT_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Args, Default)]
+struct ServeFlags {
+    /// Address to listen on, ADDR:PORT [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Directory for the SQLite database and bundle files [default: ./updraft-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite under the data directory].
+    #[arg(long)]
+    database_url: Option<String>,
+    /// External base URL used in bundle URLs given to devices.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// PEM certificate chain for built-in TLS.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for built-in TLS.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeFlags),
+    /// Apply database migrations and exit.
+    Migrate(ServeFlags),
+    /// Validate the configuration and print it.
+    CheckConfig(ServeFlags),
+}
+
+fn load(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Config> {
+    let mut layer = Layer::default();
+    if let Some(f) = file {
+        layer = layer.merge(Layer::from_file(&f)?);
+    }
+    layer = layer.merge(Layer::from_env(|k| std::env::var(k).ok())?);
+    layer = layer.merge(Layer {
+        listen: flags.listen,
+        data_dir: flags.data_dir,
+        database_url: flags.database_url,
+        public_url: flags.public_url,
+        tls_cert: flags.tls_cert,
+        tls_key: flags.tls_key,
+        ..Default::default()
+    });
+    layer.resolve()
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    if let Err(e) = run().await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(ServeFlags::default()));
+    match command {
+        Command::CheckConfig(flags) => {
+            let c = load(cli.config, flags)?;
+            println!("configuration is valid");
+            println!("  listen:       {}", c.listen);
+            println!("  data dir:     {}", c.data_dir.display());
+            println!("  database:     {}", redact(&c.database_url));
+            println!(
+                "  public URL:   {}",
+                c.public_url.as_deref().unwrap_or("(from the Host header)")
+            );
+            println!(
+                "  TLS:          {}",
+                if c.tls_cert.is_some() { "on" } else { "off" }
+            );
+            Ok(())
+        }
+        Command::Migrate(flags) => {
+            let c = load(cli.config, flags)?;
+            updraft_server::open_store(&c).await?;
+            println!("database {} is up to date", redact(&c.database_url));
+            Ok(())
+        }
+        Command::Serve(flags) => {
+            let c = load(cli.config, flags)?;
+            let store = updraft_server::open_store(&c).await?;
+            let first = updraft_server::bootstrap_key(&*store, c.bootstrap_api_key.as_deref())
+                .await
+                .context("cannot create the first API key")?;
+            let running = updraft_server::start(c.clone(), store).await?;
+            let base = c
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", running.addr));
+            tracing::info!(addr = %running.addr, database = %redact(&c.database_url), "updraft-server listening");
+            if let Some(secret) = first {
+                print_first_start(&base, &secret, c.bootstrap_api_key.is_some());
+            }
+            running.until_signal().await
+        }
+    }
+}
+
+fn print_first_start(base: &str, secret: &str, given: bool) {
+    let shown = if given {
+        "(the key from UPDRAFT_BOOTSTRAP_API_KEY)".to_string()
+    } else {
+        secret.to_string()
+    };
+    println!(
+        r#"
+Updraft is running at {base}
+
+An admin API key was created. It is shown only this once; store it now:
+
+    {shown}
+
+Next steps:
+  1. Create an app:
+       curl -X POST {base}/api/v1/apps -H "Authorization: Bearer $KEY" -d '{{"app_id":"com.example.app"}}'
+  2. Create a public channel:
+       curl -X POST {base}/api/v1/apps/com.example.app/channels -H "Authorization: Bearer $KEY" -d '{{"name":"production","public":true}}'
+  3. Upload a bundle (a zip of your web build) and put it on the channel:
+       curl -X POST "{base}/api/v1/apps/com.example.app/bundles?version=1.0.1&channel=production" -H "Authorization: Bearer $KEY" --data-binary @dist.zip
+  4. Point the app at Updraft in capacitor.config.json:
+       "plugins": {{ "CapacitorUpdater": {{
+         "updateUrl": "{base}/updates",
+         "statsUrl": "{base}/stats",
+         "channelUrl": "{base}/channel_self"
+       }} }}
+"#
+    );
+}

@@ -1,0 +1,775 @@
+//! The management API under `/api/v1`: apps, bundles (streamed upload and
+//! external registration), channels with deploy history and rollback, devices
+//! and overrides, events, explain, and API keys. Every route checks the key's
+//! mode and app allow-list.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use updraft_core::decide::{decide, DeviceFacts, Outcome};
+use updraft_core::layout::check_layout;
+use updraft_core::validate::{is_valid_app_id, validate, Endpoint};
+use updraft_protocol::api::*;
+use updraft_protocol::device::InfoObject;
+use updraft_store::{DeviceQuery, EventQuery, NewBundle};
+
+use crate::auth::{hash_secret, new_secret, Auth};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Parses a JSON body into `T` with a precise 400 on failure.
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.config.max_json_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::too_large(limit as u64))?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::bad_request("invalid_json_body", format!("invalid request body: {e}"))
+        })
+    }
+}
+
+fn created<T: serde::Serialize>(v: T) -> Response {
+    (StatusCode::CREATED, Json(v)).into_response()
+}
+
+async fn known_app(state: &AppState, auth: &Auth, mode: KeyMode, app_id: &str) -> ApiResult<App> {
+    auth.require_app(mode, app_id)?;
+    state
+        .store
+        .get_app(app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))
+}
+
+// ---- apps ----
+
+pub async fn list_apps(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<App>>> {
+    auth.require(KeyMode::Read)?;
+    let apps = s
+        .store
+        .list_apps()
+        .await?
+        .into_iter()
+        .filter(|a| auth.can_see(&a.app_id))
+        .collect();
+    Ok(Json(apps))
+}
+
+pub async fn create_app(
+    State(s): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<NewApp>,
+) -> ApiResult<Response> {
+    auth.require_app(KeyMode::Write, &body.app_id)?;
+    if !is_valid_app_id(&body.app_id) {
+        return Err(ApiError::bad_request(
+            "invalid_app_id",
+            format!(
+                "app_id {:?} must be in reverse-domain form, e.g. com.example.app",
+                body.app_id
+            ),
+        ));
+    }
+    Ok(created(s.store.create_app(&body, crate::now_ms()).await?))
+}
+
+pub async fn get_app(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<App>> {
+    Ok(Json(known_app(&s, &auth, KeyMode::Read, &app_id).await?))
+}
+
+pub async fn update_app(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    JsonBody(patch): JsonBody<AppPatch>,
+) -> ApiResult<Json<App>> {
+    auth.require_app(KeyMode::Write, &app_id)?;
+    let app = s.store.update_app(&app_id, &patch).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(Json(app))
+}
+
+pub async fn delete_app(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    auth.require_app(KeyMode::Write, &app_id)?;
+    s.store.delete_app(&app_id).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- bundles ----
+
+pub async fn list_bundles(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<Vec<Bundle>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    Ok(Json(s.store.list_bundles(&app_id).await?))
+}
+
+pub async fn get_bundle(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, version)): Path<(String, String)>,
+) -> ApiResult<Json<Bundle>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    match s.store.get_bundle(&app_id, &version).await? {
+        Some(b) if !b.deleted => Ok(Json(b)),
+        _ => Err(ApiError::not_found(format!(
+            "bundle {version} not found in app {app_id}"
+        ))),
+    }
+}
+
+pub async fn update_bundle(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, version)): Path<(String, String)>,
+    JsonBody(meta): JsonBody<BundleMeta>,
+) -> ApiResult<Json<Bundle>> {
+    known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    check_min_version(&meta)?;
+    let b = s.store.update_bundle_meta(&app_id, &version, &meta).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(Json(b))
+}
+
+pub async fn delete_bundle(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, version)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    s.store.delete_bundle(&app_id, &version).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn check_version(version: &str) -> ApiResult<()> {
+    if updraft_core::version::parse_bundle_version(version).is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_version_format",
+            format!("bundle version {version:?} must be semver, such as 1.2.3 or 1.2.3-beta.1 (no leading v)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_min_version(meta: &BundleMeta) -> ApiResult<()> {
+    if let Some(m) = &meta.min_update_version {
+        if updraft_core::version::coerce_native(m).is_none() {
+            return Err(ApiError::bad_request(
+                "invalid_version_format",
+                format!("min_update_version {m:?} is not a version"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn check_checksum(checksum: &str, encrypted: bool) -> ApiResult<()> {
+    let ok = is_hex(checksum, 64) || (encrypted && is_hex(checksum, 512));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_checksum",
+            "checksum must be the lowercase hex SHA-256 of the zip (64 characters), or for an encrypted bundle the RSA-encrypted form (512 hex characters)",
+        ))
+    }
+}
+
+fn check_session_key(key: &str) -> ApiResult<()> {
+    let parts: Vec<&str> = key.split(':').collect();
+    let b64 = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+    };
+    if parts.len() == 2 && parts.iter().all(|p| b64(p)) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_session_key",
+            "session_key must be base64(iv):base64(encrypted key)",
+        ))
+    }
+}
+
+/// Query parameters of a bundle upload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    pub version: String,
+    /// The checksum devices verify; computed by the server when omitted for a plain bundle.
+    #[serde(default)]
+    pub checksum: Option<String>,
+    /// Hex SHA-256 of the uploaded bytes; verified when given.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub session_key: Option<String>,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub min_update_version: Option<String>,
+    /// JSON array text of native packages.
+    #[serde(default)]
+    pub native_packages: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Also point this channel at the new bundle.
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// `POST /api/v1/apps/{app_id}/bundles?version=…`: the zip is the raw body, streamed.
+pub async fn upload_bundle(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    Query(p): Query<UploadParams>,
+    body: Body,
+) -> ApiResult<Response> {
+    known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    check_version(&p.version)?;
+    let session_key = p.session_key.clone().unwrap_or_default();
+    let encrypted = !session_key.is_empty();
+    if encrypted {
+        check_session_key(&session_key)?;
+        if p.checksum.is_none() {
+            return Err(ApiError::bad_request(
+                "missing_checksum",
+                "an encrypted bundle needs its checksum (of the plaintext zip)",
+            ));
+        }
+    }
+    if let Some(c) = &p.checksum {
+        check_checksum(c, encrypted)?;
+    }
+    let native_packages = p
+        .native_packages
+        .as_deref()
+        .map(|t| {
+            serde_json::from_str::<Value>(t).map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_native_packages",
+                    format!("native_packages must be JSON: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    let meta = BundleMeta {
+        min_update_version: p.min_update_version.clone(),
+        native_packages,
+        link: p.link.clone(),
+        comment: p.comment.clone(),
+    };
+    check_min_version(&meta)?;
+    if s.store.get_bundle(&app_id, &p.version).await?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "bundle {} already exists in app {app_id} (version names are never reused, even after a delete); bump the version",
+            p.version
+        )));
+    }
+
+    // Stream to a temporary file, hashing and bounding the size. A cut-off
+    // upload fails here and the temporary file is removed: nothing partial is kept.
+    let tmp_dir = s.config.data_dir.join("tmp");
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| ApiError::internal("create tmp dir", e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
+        .map_err(|e| ApiError::internal("create temp file", e))?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let limit = s.config.max_bundle_bytes;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("upload_interrupted", format!("the upload was cut off: {e}"))
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        hasher.update(&chunk);
+        tmp.write_all(&chunk)
+            .map_err(|e| ApiError::internal("write temp file", e))?;
+    }
+    tmp.flush()
+        .map_err(|e| ApiError::internal("flush temp file", e))?;
+    if size == 0 {
+        return Err(ApiError::bad_request(
+            "empty_bundle",
+            "the request body is empty; send the zip as the body",
+        ));
+    }
+    let sha = hex::encode(hasher.finalize());
+    if let Some(expected) = &p.sha256 {
+        if !expected.eq_ignore_ascii_case(&sha) {
+            return Err(ApiError::bad_request("checksum_mismatch", format!("the uploaded bytes hash to {sha}, not {expected}: the upload was corrupted; retry")));
+        }
+    }
+    let checksum = if encrypted {
+        p.checksum.clone().unwrap_or_default().to_ascii_lowercase()
+    } else {
+        if let Some(c) = &p.checksum {
+            if !c.eq_ignore_ascii_case(&sha) {
+                return Err(ApiError::bad_request(
+                    "checksum_mismatch",
+                    format!("the zip's SHA-256 is {sha} but the checksum given is {c}; the upload was corrupted or the checksum is wrong"),
+                ));
+            }
+        }
+        // Only a plain zip can be read; an encrypted one is opaque to the server.
+        let path = tmp.path().to_path_buf();
+        let names = tokio::task::spawn_blocking(move || -> Result<Vec<String>, String> {
+            let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+            let z = zip::ZipArchive::new(f).map_err(|e| format!("not a valid zip file: {e}"))?;
+            Ok(z.file_names().map(str::to_string).collect())
+        })
+        .await
+        .map_err(|e| ApiError::internal("zip check task", e))?
+        .map_err(|e| ApiError::bad_request("invalid_zip", e))?;
+        check_layout(names.iter().map(String::as_str))
+            .map_err(|e| ApiError::bad_request("invalid_zip", e.to_string()))?;
+        sha.clone()
+    };
+    s.blobs.put_file(&sha, tmp.path()).await?;
+    let new = NewBundle {
+        app_id: app_id.clone(),
+        version: p.version.clone(),
+        checksum,
+        session_key,
+        key_id: p.key_id.clone().filter(|k| !k.is_empty()),
+        storage: BundleStorage::Stored,
+        blob_sha256: Some(sha.clone()),
+        size: Some(size as i64),
+        external_url: None,
+        meta,
+    };
+    let bundle = match s.store.create_bundle(&new, crate::now_ms()).await {
+        Ok(b) => b,
+        Err(e) => {
+            if !s.store.blob_in_use(&sha).await.unwrap_or(true) {
+                let _ = s.blobs.delete(&sha).await;
+            }
+            return Err(e.into());
+        }
+    };
+    let channel = match &p.channel {
+        Some(name) => Some(assign(&s, &auth, &app_id, name, &p.version).await?),
+        None => None,
+    };
+    s.snapshots.invalidate(&app_id);
+    Ok(created(json!({"bundle": bundle, "channel": channel})))
+}
+
+async fn assign(
+    s: &AppState,
+    auth: &Auth,
+    app_id: &str,
+    name: &str,
+    version: &str,
+) -> ApiResult<Channel> {
+    auth.require_app(KeyMode::Upload, app_id)?;
+    let patch = ChannelPatch {
+        bundle: Some(Some(version.to_string())),
+        ..Default::default()
+    };
+    Ok(s.store
+        .update_channel(app_id, name, &patch, crate::now_ms())
+        .await?
+        .channel)
+}
+
+/// `POST /api/v1/apps/{app_id}/bundles/external`: register a bundle hosted elsewhere.
+pub async fn register_external(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    JsonBody(b): JsonBody<NewExternalBundle>,
+) -> ApiResult<Response> {
+    known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    check_version(&b.version)?;
+    if !(b.external_url.starts_with("https://") || b.external_url.starts_with("http://")) {
+        return Err(ApiError::bad_request(
+            "invalid_protocol",
+            "external_url must be an absolute http(s) URL",
+        ));
+    }
+    let session_key = b.session_key.clone().unwrap_or_default();
+    if !session_key.is_empty() {
+        check_session_key(&session_key)?;
+    }
+    check_checksum(&b.checksum, !session_key.is_empty())?;
+    check_min_version(&b.meta)?;
+    let new = NewBundle {
+        app_id: app_id.clone(),
+        version: b.version.clone(),
+        checksum: b.checksum.to_ascii_lowercase(),
+        session_key,
+        key_id: b.key_id.clone().filter(|k| !k.is_empty()),
+        storage: BundleStorage::External,
+        blob_sha256: None,
+        size: None,
+        external_url: Some(b.external_url.clone()),
+        meta: b.meta.clone(),
+    };
+    let bundle = s.store.create_bundle(&new, crate::now_ms()).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(created(bundle))
+}
+
+// ---- channels ----
+
+pub async fn list_channels(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<Vec<Channel>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    Ok(Json(s.store.list_channels(&app_id).await?))
+}
+
+pub async fn create_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    JsonBody(patch): JsonBody<ChannelPatch>,
+) -> ApiResult<Response> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    let w = s
+        .store
+        .create_channel(&app_id, &patch, crate::now_ms())
+        .await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(created(w))
+}
+
+pub async fn get_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+) -> ApiResult<Json<Channel>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    s.store
+        .get_channel(&app_id, &name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("channel {name} not found in app {app_id}")))
+}
+
+pub async fn update_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+    JsonBody(patch): JsonBody<ChannelPatch>,
+) -> ApiResult<Json<ChannelWrite>> {
+    // Moving a channel to another bundle is a deploy (upload mode); any other change needs write.
+    let only_bundle = patch.bundle.is_some()
+        && ChannelPatch {
+            bundle: None,
+            ..patch.clone()
+        } == ChannelPatch::default();
+    known_app(
+        &s,
+        &auth,
+        if only_bundle {
+            KeyMode::Upload
+        } else {
+            KeyMode::Write
+        },
+        &app_id,
+    )
+    .await?;
+    let w = s
+        .store
+        .update_channel(&app_id, &name, &patch, crate::now_ms())
+        .await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(Json(w))
+}
+
+pub async fn delete_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    s.store.delete_channel(&app_id, &name).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn channel_history(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<Deploy>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    if s.store.get_channel(&app_id, &name).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "channel {name} not found in app {app_id}"
+        )));
+    }
+    Ok(Json(s.store.deploy_history(&app_id, &name).await?))
+}
+
+pub async fn rollback_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+) -> ApiResult<Json<ChannelWrite>> {
+    known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    let w = s
+        .store
+        .rollback_channel(&app_id, &name, crate::now_ms())
+        .await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(Json(w))
+}
+
+// ---- devices ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceListParams {
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+pub async fn list_devices(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    Query(q): Query<DeviceListParams>,
+) -> ApiResult<Json<Page<Device>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    let query = DeviceQuery {
+        search: q.search.filter(|x| !x.is_empty()),
+        cursor: q.cursor,
+        limit: q.limit.unwrap_or(50),
+    };
+    Ok(Json(s.store.list_devices(&app_id, &query).await?))
+}
+
+pub async fn get_device(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, device_id)): Path<(String, String)>,
+) -> ApiResult<Json<Device>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    s.store
+        .get_device(&app_id, &device_id.to_ascii_lowercase())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("device {device_id} not found in app {app_id}")))
+}
+
+fn device_id_param(raw: &str) -> ApiResult<String> {
+    let d = raw.to_ascii_lowercase();
+    if updraft_core::validate::is_uuid(&d) {
+        Ok(d)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_device_id",
+            format!("device id {raw:?} is not a UUID"),
+        ))
+    }
+}
+
+pub async fn set_override(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, device_id)): Path<(String, String)>,
+    JsonBody(o): JsonBody<SetOverride>,
+) -> ApiResult<Json<Device>> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    let device_id = device_id_param(&device_id)?;
+    s.store
+        .set_override(&app_id, &device_id, &o, crate::now_ms())
+        .await?;
+    s.snapshots.invalidate(&app_id);
+    let d = s
+        .store
+        .get_device(&app_id, &device_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("override", "device vanished"))?;
+    Ok(Json(d))
+}
+
+pub async fn remove_override(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, device_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    let device_id = device_id_param(&device_id)?;
+    if !s.store.remove_override(&app_id, &device_id).await? {
+        return Err(ApiError::not_found(format!(
+            "device {device_id} has no override"
+        )));
+    }
+    s.snapshots.invalidate(&app_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- events and explain ----
+
+pub async fn list_events(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Vec<Event>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    let limit = match q.get("limit") {
+        Some(l) => l
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid_limit", "limit must be a number"))?,
+        None => 100,
+    };
+    let query = EventQuery {
+        device_id: q.get("device_id").map(|d| d.to_ascii_lowercase()),
+        action: q.get("action").cloned(),
+        limit,
+    };
+    Ok(Json(s.store.list_events(&app_id, &query).await?))
+}
+
+/// `POST /api/v1/apps/{app_id}/explain`: runs the decision for a device request
+/// (the plugin's InfoObject) without recording anything, and returns every rule evaluated.
+pub async fn explain(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    JsonBody(mut info): JsonBody<InfoObject>,
+) -> ApiResult<Json<Value>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    info.app_id = Some(app_id.clone());
+    let req =
+        validate(info, Endpoint::Updates).map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    let entry = s
+        .snapshots
+        .get(&*s.store, &app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))?;
+    let failed = entry
+        .failed
+        .read()
+        .expect("failed lock")
+        .get(&req.device_id)
+        .cloned()
+        .unwrap_or_default();
+    let d = decide(
+        &entry.view,
+        &req,
+        &DeviceFacts {
+            forced: entry.forced.get(&req.device_id).copied(),
+            failed: &failed,
+        },
+    );
+    let outcome = match &d.outcome {
+        Outcome::Update { bundle_id } => {
+            json!({"result": "update", "version": entry.view.bundles[bundle_id].version})
+        }
+        Outcome::RevertToBuiltin => json!({"result": "revert_to_builtin"}),
+        Outcome::NoUpdate {
+            code,
+            message,
+            kind,
+            ..
+        } => json!({"result": "no_update", "error": code, "message": message, "kind": kind}),
+    };
+    Ok(Json(
+        json!({"outcome": outcome, "channel": d.channel, "trace": d.trace}),
+    ))
+}
+
+// ---- API keys ----
+
+pub async fn list_keys(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ApiKey>>> {
+    auth.require(KeyMode::All)?;
+    Ok(Json(s.store.list_api_keys().await?))
+}
+
+pub async fn create_key(
+    State(s): State<AppState>,
+    auth: Auth,
+    JsonBody(k): JsonBody<NewApiKey>,
+) -> ApiResult<Response> {
+    auth.require(KeyMode::All)?;
+    if !auth.0.apps.is_empty() && (k.apps.is_empty() || k.apps.iter().any(|a| !auth.can_see(a))) {
+        return Err(ApiError::forbidden(
+            "a key limited to some apps can only create keys limited to those apps",
+        ));
+    }
+    if k.name.trim().is_empty() {
+        return Err(ApiError::bad_request("invalid_name", "a key needs a name"));
+    }
+    if k.expires_at.is_some_and(|t| t <= crate::now_ms()) {
+        return Err(ApiError::bad_request(
+            "invalid_expiry",
+            "expires_at must be in the future (epoch milliseconds)",
+        ));
+    }
+    let secret = new_secret();
+    let key = s
+        .store
+        .create_api_key(&k, &hash_secret(&secret), crate::now_ms())
+        .await?;
+    Ok(created(CreatedApiKey { key, secret }))
+}
+
+pub async fn delete_key(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    auth.require(KeyMode::All)?;
+    s.store.delete_api_key(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi(headers: HeaderMap) -> Response {
+    let _ = headers;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("../../openapi.json"),
+    )
+        .into_response()
+}

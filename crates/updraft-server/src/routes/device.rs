@@ -1,0 +1,506 @@
+//! The plugin-facing endpoints: `POST /updates`, `POST /stats` and
+//! `/channel_self`, wire-compatible with `@capgo/capacitor-updater` and Capgo's
+//! Electron updater (reference/plugin-protocol.md, ERRATA, DESIGN decisions).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use updraft_core::decide::{decide, DeviceFacts, Forced, Outcome};
+use updraft_core::validate::{validate, DeviceRequest, Endpoint, Platform};
+use updraft_core::version::plugin_stores_channel_locally;
+use updraft_protocol::api::{BundleStorage, Channel, SetOverride};
+use updraft_protocol::device::{
+    InfoObject, NoUpdate, RevertToBuiltin, StatsEvent, UpdateAvailable,
+};
+use updraft_store::{DeviceSeen, NewEvent, Write};
+
+use crate::error::{soft, ApiError, ApiResult};
+use crate::snapshot::AppEntry;
+use crate::state::AppState;
+
+/// Parses a JSON body: invalid JSON is `invalid_json_parse_body`, a wrong shape `invalid_json_body`.
+fn parse_json(body: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("invalid_json_parse_body", "Invalid JSON body")
+            .with_info("reason", e.to_string())
+    })
+}
+
+fn info_from(v: Value) -> ApiResult<InfoObject> {
+    serde_json::from_value(v).map_err(|e| {
+        ApiError::bad_request("invalid_json_body", "Cannot parse body")
+            .with_info("reason", e.to_string())
+    })
+}
+
+fn checked(info: InfoObject, endpoint: Endpoint) -> ApiResult<DeviceRequest> {
+    validate(info, endpoint).map_err(|e| ApiError::bad_request(e.code, e.message))
+}
+
+async fn app_entry(state: &AppState, app_id: &str) -> ApiResult<std::sync::Arc<AppEntry>> {
+    state
+        .snapshots
+        .get(&*state.store, app_id)
+        .await?
+        .ok_or_else(|| ApiError::unknown_app(app_id))
+}
+
+fn seen(req: &DeviceRequest, allow_custom_id: bool) -> DeviceSeen {
+    let i = &req.info;
+    DeviceSeen {
+        app_id: req.app_id.clone(),
+        device_id: req.device_id.clone(),
+        custom_id: if allow_custom_id {
+            i.custom_id.clone()
+        } else {
+            None
+        },
+        platform: Some(req.platform_raw.clone()),
+        plugin_version: i.plugin_version.clone(),
+        version_name: Some(req.version_name.clone()),
+        version_build: Some(req.version_build.clone()),
+        version_code: i.version_code.clone(),
+        version_os: i.version_os.clone(),
+        is_prod: Some(req.is_prod),
+        is_emulator: Some(req.is_emulator),
+        default_channel: req.default_channel.clone(),
+        key_id: i.key_id.clone(),
+        seen_at: crate::now_ms(),
+    }
+}
+
+/// `POST /updates`: what should this device run?
+pub async fn updates(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req = checked(info_from(parse_json(&body)?)?, Endpoint::Updates)?;
+    let entry = app_entry(&state, &req.app_id).await?;
+    if req.plugin_semver().is_some_and(|v| v.major == 4) {
+        return Ok(soft(
+            "unsupported_plugin_version",
+            "Plugin version 4 is no longer supported; upgrade @capgo/capacitor-updater",
+            &[("kind", "failed".into())],
+        ));
+    }
+    let failed = entry
+        .failed
+        .read()
+        .expect("failed lock")
+        .get(&req.device_id)
+        .cloned()
+        .unwrap_or_default();
+    let facts = DeviceFacts {
+        forced: entry.forced.get(&req.device_id).copied(),
+        failed: &failed,
+    };
+    let decision = decide(&entry.view, &req, &facts);
+
+    let mut writes = vec![Write::Seen(seen(
+        &req,
+        entry.view.app.allow_device_custom_id,
+    ))];
+    let reply = match decision.outcome {
+        Outcome::Update { bundle_id } => {
+            let b = &entry.view.bundles[&bundle_id];
+            writes.push(Write::Event(NewEvent {
+                app_id: req.app_id.clone(),
+                device_id: req.device_id.clone(),
+                action: "get".into(),
+                version_name: b.version.clone(),
+                old_version_name: Some(req.version_name.clone()),
+                metadata: decision
+                    .channel
+                    .as_ref()
+                    .map(|c| json!({ "channel": c }).to_string()),
+                created_at: crate::now_ms(),
+            }));
+            let url = match b.storage {
+                BundleStorage::External => b.external_url.clone().unwrap_or_default(),
+                BundleStorage::Stored => format!(
+                    "{}/files/{}.zip",
+                    state.base_url(&headers),
+                    b.blob_sha256.as_deref().unwrap_or_default()
+                ),
+            };
+            let expose = entry.view.app.expose_metadata;
+            let reply = UpdateAvailable {
+                version: b.version.clone(),
+                url,
+                checksum: b.checksum.clone(),
+                session_key: b.session_key.clone(),
+                session_key_camel: (req.platform == Some(Platform::Electron))
+                    .then(|| b.session_key.clone()),
+                manifest: None,
+                link: b.link.clone().filter(|l| expose && !l.is_empty()),
+                comment: b.comment.clone().filter(|c| expose && !c.is_empty()),
+            };
+            Json(reply).into_response()
+        }
+        Outcome::RevertToBuiltin => Json(RevertToBuiltin {
+            version: "builtin".into(),
+        })
+        .into_response(),
+        Outcome::NoUpdate {
+            code,
+            message,
+            kind,
+            extra,
+        } => Json(NoUpdate {
+            error: code.into(),
+            message,
+            kind,
+            extra,
+        })
+        .into_response(),
+    };
+    if state.writer.send_all(writes).is_err() {
+        // The check itself was answered from memory; only the device's
+        // last-seen row is skipped while the write queue is full.
+        tracing::warn!(app_id = %req.app_id, "write queue full; skipped a device last-seen update");
+    }
+    Ok(reply)
+}
+
+/// One validated stats event turned into writes, or the reason it was refused.
+async fn stats_writes(
+    state: &AppState,
+    raw: Value,
+) -> Result<
+    (
+        Vec<Write>,
+        Option<(std::sync::Arc<AppEntry>, String, String)>,
+    ),
+    ApiError,
+> {
+    let ev: StatsEvent = serde_json::from_value(raw).map_err(|e| {
+        ApiError::bad_request("invalid_json_body", "Cannot parse body")
+            .with_info("reason", e.to_string())
+    })?;
+    let req = checked(ev.info.clone(), Endpoint::Stats)?;
+    let entry = app_entry(state, &req.app_id).await?;
+    let action = ev
+        .info
+        .action
+        .clone()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    let mut metadata = ev.metadata.clone().unwrap_or_default();
+    if let Some(m) = &ev.message {
+        metadata.insert("message".into(), m.clone().into());
+    }
+    let mut writes = vec![Write::Event(NewEvent {
+        app_id: req.app_id.clone(),
+        device_id: req.device_id.clone(),
+        action: action.clone(),
+        version_name: ev.info.version_name.clone().unwrap_or_default(),
+        old_version_name: ev.old_version_name.clone(),
+        metadata: (!metadata.is_empty()).then(|| Value::Object(metadata).to_string()),
+        created_at: crate::now_ms(),
+    })];
+    // A failure's version_name is the failed bundle, not what the device runs.
+    if !action.ends_with("_fail") {
+        writes.push(Write::Seen(seen(
+            &req,
+            entry.view.app.allow_device_custom_id,
+        )));
+    }
+    let mut block = None;
+    if action == "update_fail" {
+        let raw_version = ev.info.version_name.clone().unwrap_or_default();
+        let version = raw_version
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        writes.push(Write::Failed {
+            app_id: req.app_id.clone(),
+            device_id: req.device_id.clone(),
+            version: version.clone(),
+            at: crate::now_ms(),
+        });
+        block = Some((entry, req.device_id.clone(), version));
+    }
+    Ok((writes, block))
+}
+
+/// `POST /stats`: one event or an array of them.
+pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    let parsed = parse_json(&body)?;
+    let (items, batch) = match parsed {
+        Value::Array(items) => (items, true),
+        other => (vec![other], false),
+    };
+    let mut writes = Vec::new();
+    let mut blocks = Vec::new();
+    let mut results = Vec::with_capacity(items.len());
+    for (index, raw) in items.into_iter().enumerate() {
+        match stats_writes(&state, raw).await {
+            Ok((w, block)) => {
+                writes.extend(w);
+                blocks.extend(block);
+                results.push(json!({"status": "ok", "index": index}));
+            }
+            Err(e) if !batch => return Err(e),
+            Err(e) => results.push(json!({
+                "status": "error", "error": e.body.error, "message": e.body.message,
+                "index": index, "moreInfo": e.body.more_info,
+            })),
+        }
+    }
+    if state.writer.send_all(writes).is_err() {
+        return Err(ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1));
+    }
+    for (entry, device, version) in blocks {
+        entry.block(&device, &version);
+    }
+    Ok(if batch {
+        Json(json!({"status": "ok", "results": results})).into_response()
+    } else {
+        Json(json!({"status": "ok"})).into_response()
+    })
+}
+
+fn platform_ok(c: &Channel, p: Platform) -> bool {
+    match p {
+        Platform::Ios => c.ios,
+        Platform::Android => c.android,
+        Platform::Electron => c.electron,
+    }
+}
+
+/// The channel a device would be served from, and whether an admin put it there.
+fn resolved_channel<'a>(entry: &'a AppEntry, req: &DeviceRequest) -> Option<(&'a Channel, bool)> {
+    let p = req.platform.unwrap_or(Platform::Ios);
+    let channels = &entry.view.channels;
+    if let Some(Forced::Channel(id)) = entry.forced.get(&req.device_id) {
+        if let Some(c) = channels.iter().find(|c| c.id == *id) {
+            return Some((c, true));
+        }
+    }
+    if let Some(name) = &req.default_channel {
+        if let Some(c) = channels
+            .iter()
+            .find(|c| &c.name == name && (c.public || c.allow_device_self_set) && platform_ok(c, p))
+        {
+            return Some((c, false));
+        }
+    }
+    channels
+        .iter()
+        .find(|c| c.public && platform_ok(c, p))
+        .map(|c| (c, false))
+}
+
+fn channel_info_from_query(q: &HashMap<String, String>) -> InfoObject {
+    let s = |k: &str| q.get(k).cloned();
+    let b = |k: &str| q.get(k).map(|v| v == "true" || v == "1");
+    InfoObject {
+        app_id: s("app_id"),
+        device_id: s("device_id"),
+        platform: s("platform"),
+        version_name: s("version_name"),
+        version_build: s("version_build"),
+        version_code: s("version_code"),
+        version_os: s("version_os"),
+        plugin_version: s("plugin_version"),
+        is_emulator: b("is_emulator"),
+        is_prod: b("is_prod"),
+        custom_id: s("custom_id"),
+        install_source: s("install_source"),
+        default_channel: s("defaultChannel"),
+        key_id: s("key_id"),
+        channel: s("channel"),
+        action: s("action"),
+    }
+}
+
+/// `/channel_self`: POST sets, PUT gets, GET lists, DELETE unsets (old plugins).
+pub async fn channel_self(
+    State(state): State<AppState>,
+    method: Method,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let from_body = !body.is_empty() && body.iter().any(|b| !b.is_ascii_whitespace());
+    let info = if from_body {
+        info_from(parse_json(&body)?)?
+    } else {
+        channel_info_from_query(&query)
+    };
+    let electron = info.platform.as_deref() == Some("electron");
+    let action = info.action.clone().unwrap_or_default();
+    match method {
+        Method::POST if electron && action == "unset" => {
+            Ok(Json(json!({"status": "ok"})).into_response())
+        }
+        Method::POST => set_channel(&state, info).await,
+        Method::PUT => get_channel(&state, info, false).await,
+        Method::GET if electron && action != "list" => get_channel(&state, info, true).await,
+        Method::GET => list_channels(&state, info, electron).await,
+        Method::DELETE => unset_channel(&state, info).await,
+        _ => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use POST, PUT, GET or DELETE",
+        )),
+    }
+}
+
+async fn set_channel(state: &AppState, info: InfoObject) -> ApiResult<Response> {
+    let req = checked(info, Endpoint::ChannelSelf)?;
+    let entry = app_entry(state, &req.app_id).await?;
+    let Some(name) = req.info.channel.clone().filter(|c| !c.is_empty()) else {
+        return Ok(soft("missing_channel", "Cannot find channel in body", &[]));
+    };
+    let Some(c) = entry.view.channels.iter().find(|c| c.name == name) else {
+        return Ok(soft(
+            "channel_not_found",
+            format!("Channel {name} not found"),
+            &[
+                ("channel", name.clone().into()),
+                ("app_id", req.app_id.clone().into()),
+            ],
+        ));
+    };
+    if !c.allow_device_self_set {
+        return Ok(if c.public {
+            soft(
+                "public_channel_self_set_not_allowed",
+                "This channel is public and does not allow device self-assignment. Unset the channel and the device will automatically use the public channel.",
+                &[],
+            )
+        } else {
+            soft(
+                "channel_self_set_not_allowed",
+                format!("Channel {name} does not allow device self-assignment"),
+                &[],
+            )
+        });
+    }
+    if plugin_stores_channel_locally(req.plugin_version.as_deref()) {
+        return Ok(Json(json!({"status": "ok", "allowSet": true})).into_response());
+    }
+    // Plugins before 7.34 keep their channel on the server.
+    let p = req.platform.unwrap_or(Platform::Ios);
+    if c.public && platform_ok(c, p) {
+        state
+            .store
+            .remove_override(&req.app_id, &req.device_id)
+            .await?;
+    } else {
+        let o = SetOverride {
+            channel: Some(name),
+            bundle: None,
+        };
+        state
+            .store
+            .set_override(&req.app_id, &req.device_id, &o, crate::now_ms())
+            .await?;
+    }
+    state.snapshots.invalidate(&req.app_id);
+    Ok(Json(json!({"status": "ok"})).into_response())
+}
+
+async fn get_channel(state: &AppState, info: InfoObject, electron: bool) -> ApiResult<Response> {
+    let req = checked(info, Endpoint::ChannelSelf)?;
+    let entry = app_entry(state, &req.app_id).await?;
+    if let Some(asked) = req.info.channel.clone().filter(|c| !c.is_empty()) {
+        return Ok(
+            Json(json!({"channel": asked, "status": "override", "allowSet": true})).into_response(),
+        );
+    }
+    match resolved_channel(&entry, &req) {
+        Some((c, forced)) => {
+            let status = if forced { "override" } else { "default" };
+            let mut body =
+                json!({"channel": c.name, "status": status, "allowSet": c.allow_device_self_set});
+            if electron {
+                body["allow_set"] = c.allow_device_self_set.into();
+            }
+            Ok(Json(body).into_response())
+        }
+        // 400 channel_not_found lets the plugin fall back to its local channel.
+        None => Err(ApiError::bad_request(
+            "channel_not_found",
+            "No channel found for this device",
+        )),
+    }
+}
+
+async fn list_channels(state: &AppState, info: InfoObject, electron: bool) -> ApiResult<Response> {
+    let app_id = info.app_id.clone().unwrap_or_default();
+    if app_id.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_app_id",
+            "Cannot find app_id",
+        ));
+    }
+    let platform = match info.platform.as_deref().map(Platform::parse) {
+        Some(Some(p)) => p,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query_parameters",
+                "platform must be one of: ios, android, electron",
+            ))
+        }
+    };
+    let entry = app_entry(state, &app_id).await?;
+    let is_emulator = info.is_emulator.unwrap_or(false);
+    let is_prod = info.is_prod.unwrap_or(true);
+    let list: Vec<Value> = entry
+        .view
+        .channels
+        .iter()
+        .filter(|c| c.allow_device_self_set || c.public)
+        .filter(|c| if is_emulator { c.allow_emulator } else { c.allow_device })
+        .filter(|c| if is_prod { c.allow_prod } else { c.allow_dev })
+        .filter(|c| platform_ok(c, platform))
+        .map(|c| json!({"id": c.id, "name": c.name, "public": c.public, "allow_self_set": c.allow_device_self_set}))
+        .collect();
+    Ok(if electron {
+        Json(json!({ "channels": list })).into_response()
+    } else {
+        Json(Value::Array(list)).into_response()
+    })
+}
+
+async fn unset_channel(state: &AppState, info: InfoObject) -> ApiResult<Response> {
+    let req = checked(info, Endpoint::ChannelSelf)?;
+    let entry = app_entry(state, &req.app_id).await?;
+    if plugin_stores_channel_locally(req.plugin_version.as_deref()) {
+        return Ok(Json(json!({"status": "ok"})).into_response());
+    }
+    let allowed = match entry.forced.get(&req.device_id) {
+        Some(Forced::Channel(id)) => entry
+            .view
+            .channels
+            .iter()
+            .any(|c| c.id == *id && c.allow_device_self_set),
+        _ => false,
+    };
+    if !allowed {
+        return Ok(soft(
+            "cannot_override",
+            "This device has no self-assigned channel to unset",
+            &[],
+        ));
+    }
+    state
+        .store
+        .remove_override(&req.app_id, &req.device_id)
+        .await?;
+    state.snapshots.invalidate(&req.app_id);
+    Ok(Json(json!({"status": "ok"})).into_response())
+}
+
+/// `GET /updates`, `GET /stats`, `POST /ok`: liveness answers Capgo also gives.
+pub async fn ok() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}

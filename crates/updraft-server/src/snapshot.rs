@@ -1,0 +1,118 @@
+//! The per-app snapshot the hot path reads instead of the database: channels,
+//! bundles, device overrides and rollback blocks. Rebuilt on a miss; dropped when
+//! this node writes to the app, or when a poll of `apps.revision` shows another
+//! node did.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use updraft_core::decide::{AppView, Forced};
+use updraft_store::{Store, StoreResult};
+
+/// One app's cached state.
+#[derive(Debug)]
+pub struct AppEntry {
+    pub view: AppView,
+    pub revision: i64,
+    pub forced: HashMap<String, Forced>,
+    pub bundle_ids: HashMap<String, i64>,
+    /// Rollback blocks; also updated in place when this node receives `update_fail`.
+    pub failed: RwLock<HashMap<String, Vec<i64>>>,
+}
+
+impl AppEntry {
+    /// Records that `device_id` rolled back `version`, effective at once on this node.
+    pub fn block(&self, device_id: &str, version: &str) {
+        if let Some(id) = self.bundle_ids.get(version) {
+            let mut f = self.failed.write().expect("failed lock");
+            let list = f.entry(device_id.to_string()).or_default();
+            if !list.contains(id) {
+                list.push(*id);
+            }
+        }
+    }
+}
+
+/// The cache of app snapshots.
+#[derive(Debug, Default)]
+pub struct Snapshots {
+    apps: RwLock<HashMap<String, Arc<AppEntry>>>,
+}
+
+impl Snapshots {
+    /// The app's snapshot, loading it on a miss; `None` if the app does not exist.
+    pub async fn get(&self, store: &dyn Store, app_id: &str) -> StoreResult<Option<Arc<AppEntry>>> {
+        if let Some(e) = self.apps.read().expect("snapshot lock").get(app_id) {
+            return Ok(Some(e.clone()));
+        }
+        let Some(data) = store.load_snapshot(app_id).await? else {
+            return Ok(None);
+        };
+        let mut forced = HashMap::new();
+        for (device, channel, bundle) in data.overrides {
+            match (channel, bundle) {
+                (Some(c), _) => forced.insert(device, Forced::Channel(c)),
+                (None, Some(b)) => forced.insert(device, Forced::Bundle(b)),
+                _ => None,
+            };
+        }
+        let mut failed: HashMap<String, Vec<i64>> = HashMap::new();
+        for (device, bundle) in data.failures {
+            failed.entry(device).or_default().push(bundle);
+        }
+        let bundle_ids = data
+            .bundles
+            .iter()
+            .map(|b| (b.version.clone(), b.id))
+            .collect();
+        let entry = Arc::new(AppEntry {
+            view: AppView {
+                app: data.app,
+                channels: data.channels,
+                bundles: data.bundles.into_iter().map(|b| (b.id, b)).collect(),
+            },
+            revision: data.revision,
+            forced,
+            bundle_ids,
+            failed: RwLock::new(failed),
+        });
+        self.apps
+            .write()
+            .expect("snapshot lock")
+            .insert(app_id.to_string(), entry.clone());
+        Ok(Some(entry))
+    }
+
+    /// Drops the app's snapshot; the next request rebuilds it.
+    pub fn invalidate(&self, app_id: &str) {
+        self.apps.write().expect("snapshot lock").remove(app_id);
+    }
+
+    /// Drops every snapshot whose revision differs from the database's.
+    pub async fn refresh(&self, store: &dyn Store) -> StoreResult<()> {
+        let revisions: HashMap<String, i64> = store.app_revisions().await?.into_iter().collect();
+        self.apps
+            .write()
+            .expect("snapshot lock")
+            .retain(|app, e| revisions.get(app) == Some(&e.revision));
+        Ok(())
+    }
+}
+
+/// Polls revisions every `every` so writes made by other nodes show up.
+pub fn spawn_poller(
+    snapshots: Arc<Snapshots>,
+    store: Arc<dyn Store>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = snapshots.refresh(&*store).await {
+                tracing::warn!(error = %e, "snapshot revision poll failed");
+            }
+        }
+    })
+}

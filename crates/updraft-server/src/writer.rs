@@ -1,0 +1,104 @@
+//! The background telemetry writer: a bounded queue of `Write`s, flushed in
+//! batches (one transaction each). A full queue is reported to the caller,
+//! which answers 429/503 with `Retry-After` instead of buffering without bound.
+//! On shutdown the queue is closed and drained: nothing accepted is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use updraft_store::{Store, Write};
+
+/// The sending side, cloned into every handler.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Write>,
+}
+
+/// The queue is full; retry later.
+#[derive(Debug)]
+pub struct Full;
+
+impl Writer {
+    /// Queues all of `writes`, or none of them.
+    pub fn send_all(&self, writes: Vec<Write>) -> Result<(), Full> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let permits = self.tx.try_reserve_many(writes.len()).map_err(|_| Full)?;
+        for (permit, w) in permits.zip(writes) {
+            permit.send(w);
+        }
+        Ok(())
+    }
+}
+
+/// Starts the writer. It runs until `shutdown` turns true, then drains and exits.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    capacity: usize,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> (Writer, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let handle = tokio::spawn(async move {
+        let mut buf = Vec::with_capacity(2048);
+        loop {
+            let closing = tokio::select! {
+                n = rx.recv_many(&mut buf, 2048) => { if n == 0 { break; } false }
+                _ = shutdown.wait_for(|v| *v) => true,
+            };
+            if closing {
+                rx.close();
+                while rx.recv_many(&mut buf, 2048).await > 0 {
+                    flush(&*store, &mut buf).await;
+                }
+                break;
+            }
+            // Let a little more accumulate so a flush carries many writes.
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait_for(|v| *v) => {}
+            }
+            while buf.len() < 8192 {
+                let room = 8192 - buf.len();
+                if !rx.recv_many(&mut buf, room).now_or_never_ready() {
+                    break;
+                }
+            }
+            flush(&*store, &mut buf).await;
+        }
+        flush(&*store, &mut buf).await;
+    });
+    (Writer { tx }, handle)
+}
+
+async fn flush(store: &dyn Store, buf: &mut Vec<Write>) {
+    if buf.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1.. {
+        match store.write_batch(buf).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::error!(error = %e, attempt, writes = buf.len(), "telemetry flush failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    buf.clear();
+}
+
+/// Polls a future once.
+trait NowOrNever {
+    fn now_or_never_ready(self) -> bool;
+}
+
+impl<F: std::future::Future<Output = usize>> NowOrNever for F {
+    fn now_or_never_ready(self) -> bool {
+        matches!(futures::FutureExt::now_or_never(self), Some(n) if n > 0)
+    }
+}
