@@ -30,7 +30,7 @@ impl PostgresStore {
     }
 }
 
-updraft_store_sql::sql_store!(PostgresStore, sqlx::Postgres);
+updraft_store_sql::sql_store!(PostgresStore, sqlx::Postgres, "BEGIN");
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,11 @@
 
 /// Implements `updraft_store::Store` for `$store`, a struct with a field
 /// `pool: sqlx::Pool<$db>` and a `migrator()` function returning its migrations.
+/// `$begin` opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so a
+/// transaction never has to upgrade its lock and fail with "database is locked").
 #[macro_export]
 macro_rules! sql_store {
-    ($store:ident, $db:ty) => {
+    ($store:ident, $db:ty, $begin:expr) => {
         mod sql_store_impl {
             use super::$store;
             use $crate::async_trait::async_trait;
@@ -20,6 +22,7 @@ macro_rules! sql_store {
 
             type DbRow = <$db as sqlx::Database>::Row;
             type Tx<'a> = sqlx::Transaction<'a, $db>;
+            const BEGIN: &str = $begin;
 
             fn app_row(r: &DbRow) -> Result<App, sqlx::Error> {
                 Ok(App {
@@ -334,7 +337,7 @@ macro_rules! sql_store {
                 }
 
                 async fn delete_app(&self, app_id: &str) -> StoreResult<()> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     require_app(&mut tx, app_id).await?;
                     for table in ["events", "device_failures", "device_overrides", "devices", "deploys", "channels", "bundles"] {
                         sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1"))
@@ -348,7 +351,7 @@ macro_rules! sql_store {
                 }
 
                 async fn create_bundle(&self, b: &NewBundle, now: i64) -> StoreResult<Bundle> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     require_app(&mut tx, &b.app_id).await?;
                     let native = b.meta.native_packages.clone().unwrap_or(serde_json::Value::Array(vec![]));
                     let storage = match b.storage {
@@ -401,7 +404,7 @@ macro_rules! sql_store {
                 }
 
                 async fn update_bundle_meta(&self, app_id: &str, version: &str, meta: &BundleMeta) -> StoreResult<Bundle> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let r = sqlx::query(
                         "UPDATE bundles SET min_update_version = COALESCE($3, min_update_version), \
                          native_packages = COALESCE($4, native_packages), link = COALESCE($5, link), \
@@ -425,7 +428,7 @@ macro_rules! sql_store {
                 }
 
                 async fn delete_bundle(&self, app_id: &str, version: &str) -> StoreResult<()> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let id = live_bundle_id(&mut tx, app_id, version).await?;
                     let users = sqlx::query("SELECT name FROM channels WHERE bundle_id = $1 ORDER BY name")
                         .bind(id)
@@ -470,7 +473,7 @@ macro_rules! sql_store {
                         .clone()
                         .filter(|n| !n.trim().is_empty())
                         .ok_or_else(|| StoreError::Invalid("a channel needs a name".into()))?;
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     require_app(&mut tx, app_id).await?;
                     sqlx::query(
                         "INSERT INTO channels (app_id, name, bundle_id, public, ios, android, electron, allow_device_self_set, \
@@ -493,7 +496,7 @@ macro_rules! sql_store {
                 }
 
                 async fn update_channel(&self, app_id: &str, name: &str, patch: &ChannelPatch, now: i64) -> StoreResult<ChannelWrite> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let current = channel_in(&mut tx, app_id, name)
                         .await?
                         .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
@@ -508,14 +511,14 @@ macro_rules! sql_store {
                 }
 
                 async fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let c = channel_in(&mut tx, app_id, name).await?;
                     tx.commit().await.map_err(backend)?;
                     Ok(c)
                 }
 
                 async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<()> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let c = channel_in(&mut tx, app_id, name)
                         .await?
                         .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
@@ -557,7 +560,7 @@ macro_rules! sql_store {
                 }
 
                 async fn rollback_channel(&self, app_id: &str, name: &str, now: i64) -> StoreResult<ChannelWrite> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let current = channel_in(&mut tx, app_id, name)
                         .await?
                         .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
@@ -675,7 +678,7 @@ macro_rules! sql_store {
                 }
 
                 async fn set_override(&self, app_id: &str, device_id: &str, o: &SetOverride, now: i64) -> StoreResult<()> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     require_app(&mut tx, app_id).await?;
                     let (channel_id, bundle_id) = match (&o.channel, &o.bundle) {
                         (Some(name), None) => {
@@ -709,7 +712,7 @@ macro_rules! sql_store {
                 }
 
                 async fn remove_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let r = sqlx::query("DELETE FROM device_overrides WHERE app_id = $1 AND device_id = $2")
                         .bind(app_id)
                         .bind(device_id)
@@ -772,7 +775,7 @@ macro_rules! sql_store {
                 }
 
                 async fn write_batch(&self, batch: &[Write]) -> StoreResult<()> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let mut bumped: Vec<&str> = Vec::new();
                     for w in batch {
                         match w {
@@ -868,7 +871,7 @@ macro_rules! sql_store {
                 }
 
                 async fn load_snapshot(&self, app_id: &str) -> StoreResult<Option<AppSnapshotData>> {
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let q = format!("{APP_SELECT} WHERE app_id = $1");
                     let Some(r) = sqlx::query(&q).bind(app_id).fetch_optional(&mut *tx).await.map_err(backend)? else {
                         return Ok(None);

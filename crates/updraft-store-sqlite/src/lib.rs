@@ -39,7 +39,7 @@ impl SqliteStore {
     }
 }
 
-updraft_store_sql::sql_store!(SqliteStore, sqlx::Sqlite);
+updraft_store_sql::sql_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 
 #[cfg(test)]
 mod tests {
