@@ -10,28 +10,62 @@ use serde_json::{json, Value};
 async fn stats_single_and_batch_with_a_bad_slot() {
     let s = Server::start().await;
     s.with_app().await;
-    let ev = |action: &str| info(json!({"action": action, "version_name": "1.0.0", "old_version_name": "", "timestamp": 1}));
-    let (st, v) = s.device("POST", "/stats", &ev("app_moved_to_foreground")).await;
+    let ev = |action: &str| {
+        info(
+            json!({"action": action, "version_name": "1.0.0", "old_version_name": "", "timestamp": 1}),
+        )
+    };
+    let (st, v) = s
+        .device("POST", "/stats", &ev("app_moved_to_foreground"))
+        .await;
     assert_eq!((st, v), (200, json!({"status": "ok"})));
     let batch = json!([ev("set"), ev("brand_new_action"), {"app_id": APP, "device_id": "bad"}, ev("download_complete")]);
     let (st, v) = s.device("POST", "/stats", &batch).await;
     assert_eq!(st, 200);
-    let statuses: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["ok", "ok", "error", "ok"]);
     assert_eq!(v["results"][2]["index"], 2);
     assert_eq!(v["results"][2]["error"], "invalid_json_body");
     let (st, v) = s.device("POST", "/stats", &json!([])).await;
     assert_eq!((st, v), (200, json!({"status": "ok", "results": []})));
     s.settle().await;
-    let events = s.ok("GET", &format!("/apps/{APP}/events?device_id={DEV}"), None).await;
-    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["download_complete", "brand_new_action", "set", "app_moved_to_foreground"]);
-    let d = s.ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None).await;
+    let events = s
+        .ok("GET", &format!("/apps/{APP}/events?device_id={DEV}"), None)
+        .await;
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "download_complete",
+            "brand_new_action",
+            "set",
+            "app_moved_to_foreground"
+        ]
+    );
+    let d = s
+        .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
+        .await;
     assert_eq!(d["version_name"], "1.0.0");
     // A single bad event is a 400; an unknown app is Capgo's 429.
     let (st, _) = s.device("POST", "/stats", &json!({"app_id": APP})).await;
     assert_eq!(st, 400);
-    let (st, v) = s.device("POST", "/stats", &info(json!({"app_id": "com.other.app", "action": "set"}))).await;
+    let (st, v) = s
+        .device(
+            "POST",
+            "/stats",
+            &info(json!({"app_id": "com.other.app", "action": "set"})),
+        )
+        .await;
     assert_eq!((st, v["error"].as_str().unwrap()), (429, "on_premise_app"));
 }
 
@@ -39,56 +73,146 @@ async fn stats_single_and_batch_with_a_bad_slot() {
 async fn failure_actions_do_not_move_the_device_row() {
     let s = Server::start().await;
     s.with_app().await;
-    let (st, _) = s.device("POST", "/stats", &json!([info(json!({"action": "set", "version_name": "1.0.0"}))])).await;
+    let (st, _) = s
+        .device(
+            "POST",
+            "/stats",
+            &json!([info(json!({"action": "set", "version_name": "1.0.0"}))]),
+        )
+        .await;
     assert_eq!(st, 200);
-    let (st, _) = s.device("POST", "/stats", &json!([info(json!({"action": "checksum_fail", "version_name": "9.9.9"}))])).await;
+    let (st, _) = s
+        .device(
+            "POST",
+            "/stats",
+            &json!([info(
+                json!({"action": "checksum_fail", "version_name": "9.9.9"})
+            )]),
+        )
+        .await;
     assert_eq!(st, 200);
     s.settle().await;
-    let d = s.ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None).await;
+    let d = s
+        .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
+        .await;
     assert_eq!(d["version_name"], "1.0.0");
 }
 
 async fn channels(s: &Server) {
     s.with_app().await;
-    s.ok("POST", &format!("/apps/{APP}/channels"), Some(json!({"name": "beta", "allow_device_self_set": true}))).await;
-    s.ok("POST", &format!("/apps/{APP}/channels"), Some(json!({"name": "internal"}))).await;
-    s.ok("POST", &format!("/apps/{APP}/channels"), Some(json!({"name": "ios-only", "allow_device_self_set": true, "android": false}))).await;
+    s.ok(
+        "POST",
+        &format!("/apps/{APP}/channels"),
+        Some(json!({"name": "beta", "allow_device_self_set": true})),
+    )
+    .await;
+    s.ok(
+        "POST",
+        &format!("/apps/{APP}/channels"),
+        Some(json!({"name": "internal"})),
+    )
+    .await;
+    s.ok(
+        "POST",
+        &format!("/apps/{APP}/channels"),
+        Some(json!({"name": "ios-only", "allow_device_self_set": true, "android": false})),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn channel_self_for_current_plugins_keeps_nothing_on_the_server() {
     let s = Server::start().await;
     channels(&s).await;
-    let (st, v) = s.device("POST", "/channel_self", &info(json!({"channel": "beta"}))).await;
+    let (st, v) = s
+        .device("POST", "/channel_self", &info(json!({"channel": "beta"})))
+        .await;
     assert_eq!((st, v), (200, json!({"status": "ok", "allowSet": true})));
-    let (_, v) = s.device("POST", "/channel_self", &info(json!({"channel": "internal"}))).await;
+    let (_, v) = s
+        .device(
+            "POST",
+            "/channel_self",
+            &info(json!({"channel": "internal"})),
+        )
+        .await;
     assert_eq!(v["error"], "channel_self_set_not_allowed");
-    let (_, v) = s.device("POST", "/channel_self", &info(json!({"channel": "production"}))).await;
+    let (_, v) = s
+        .device(
+            "POST",
+            "/channel_self",
+            &info(json!({"channel": "production"})),
+        )
+        .await;
     assert_eq!(v["error"], "public_channel_self_set_not_allowed");
-    let (_, v) = s.device("POST", "/channel_self", &info(json!({"channel": "nope"}))).await;
-    assert_eq!((v["error"].clone(), v["channel"].clone()), (json!("channel_not_found"), json!("nope")));
+    let (_, v) = s
+        .device("POST", "/channel_self", &info(json!({"channel": "nope"})))
+        .await;
+    assert_eq!(
+        (v["error"].clone(), v["channel"].clone()),
+        (json!("channel_not_found"), json!("nope"))
+    );
     let (_, v) = s.device("POST", "/channel_self", &info(json!({}))).await;
     assert_eq!(v["error"], "missing_channel");
-    let d = s.api("GET", &format!("/apps/{APP}/devices/{DEV}"), None).await;
+    let d = s
+        .api("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
+        .await;
     assert_eq!(d.0, 404, "nothing stored server-side for new plugins");
 
     // PUT: the channel the device is actually served from.
     let (_, v) = s.device("PUT", "/channel_self", &info(json!({}))).await;
-    assert_eq!(v, json!({"channel": "production", "status": "default", "allowSet": false}));
-    let (_, v) = s.device("PUT", "/channel_self", &info(json!({"defaultChannel": "beta"}))).await;
+    assert_eq!(
+        v,
+        json!({"channel": "production", "status": "default", "allowSet": false})
+    );
+    let (_, v) = s
+        .device(
+            "PUT",
+            "/channel_self",
+            &info(json!({"defaultChannel": "beta"})),
+        )
+        .await;
     assert_eq!(v["channel"], "beta");
-    s.ok("PUT", &format!("/apps/{APP}/devices/{DEV}/override"), Some(json!({"channel": "internal"}))).await;
+    s.ok(
+        "PUT",
+        &format!("/apps/{APP}/devices/{DEV}/override"),
+        Some(json!({"channel": "internal"})),
+    )
+    .await;
     let (_, v) = s.device("PUT", "/channel_self", &info(json!({}))).await;
-    assert_eq!((v["channel"].clone(), v["status"].clone()), (json!("internal"), json!("override")));
+    assert_eq!(
+        (v["channel"].clone(), v["status"].clone()),
+        (json!("internal"), json!("override"))
+    );
 
     // GET lists self-assignable or public channels for this platform, ids as numbers.
     let q = format!("/channel_self?app_id={APP}&device_id={DEV}&platform=android&is_emulator=false&is_prod=true&plugin_version=8.51.14");
-    let v: Value = s.http.get(s.url(&q)).send().await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = v.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let v: Value = s
+        .http
+        .get(s.url(&q))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["beta", "production"]);
     assert!(v[0]["id"].is_i64());
     assert_eq!(v[0]["allow_self_set"], true);
-    let v: Value = s.http.get(s.url(&q.replace("android", "ios"))).send().await.unwrap().json().await.unwrap();
+    let v: Value = s
+        .http
+        .get(s.url(&q.replace("android", "ios")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v.as_array().unwrap().len(), 3);
 
     // DELETE from a new plugin changes nothing.
@@ -110,14 +234,21 @@ async fn channel_self_for_old_plugins_stores_the_choice_server_side() {
         }
         v
     };
-    let (_, v) = s.device("POST", "/channel_self", &with(json!({"channel": "beta"}))).await;
+    let (_, v) = s
+        .device("POST", "/channel_self", &with(json!({"channel": "beta"})))
+        .await;
     assert_eq!(v, json!({"status": "ok"}));
-    let d = s.ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None).await;
+    let d = s
+        .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
+        .await;
     assert_eq!(d["override"], json!({"type": "channel", "channel": "beta"}));
     // The server-side choice is served without any defaultChannel.
     assert_eq!(s.check(old.clone()).await["version"], "1.0.1");
     let (_, v) = s.device("PUT", "/channel_self", &with(json!({}))).await;
-    assert_eq!((v["channel"].clone(), v["status"].clone()), (json!("beta"), json!("override")));
+    assert_eq!(
+        (v["channel"].clone(), v["status"].clone()),
+        (json!("beta"), json!("override"))
+    );
     // Legacy DELETE sends a JSON body.
     let (_, v) = s.device("DELETE", "/channel_self", &with(json!({}))).await;
     assert_eq!(v, json!({"status": "ok"}));
@@ -125,11 +256,21 @@ async fn channel_self_for_old_plugins_stores_the_choice_server_side() {
     assert_eq!(v["error"], "cannot_override");
     assert_eq!(s.check(old.clone()).await["error"], "already_on_builtin");
     // Choosing the public channel removes the override.
-    s.device("POST", "/channel_self", &with(json!({"channel": "beta"}))).await;
-    s.set_channel("production", json!({"allow_device_self_set": true})).await;
-    let (_, v) = s.device("POST", "/channel_self", &with(json!({"channel": "production"}))).await;
+    s.device("POST", "/channel_self", &with(json!({"channel": "beta"})))
+        .await;
+    s.set_channel("production", json!({"allow_device_self_set": true}))
+        .await;
+    let (_, v) = s
+        .device(
+            "POST",
+            "/channel_self",
+            &with(json!({"channel": "production"})),
+        )
+        .await;
     assert_eq!(v, json!({"status": "ok"}));
-    let d = s.ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None).await;
+    let d = s
+        .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
+        .await;
     assert_eq!(d["override"], Value::Null);
 }
 
@@ -138,19 +279,47 @@ async fn electron_channel_calls() {
     let s = Server::start().await;
     channels(&s).await;
     let e = |extra: Value| {
-        let mut v = info(json!({"platform": "electron", "plugin_version": "0.0.1", "custom_id": null}));
+        let mut v =
+            info(json!({"platform": "electron", "plugin_version": "0.0.1", "custom_id": null}));
         for (k, x) in extra.as_object().unwrap() {
             v[k] = x.clone();
         }
         v
     };
-    let (_, v) = s.device("POST", "/channel_self", &e(json!({"action": "set", "channel": "beta"}))).await;
+    let (_, v) = s
+        .device(
+            "POST",
+            "/channel_self",
+            &e(json!({"action": "set", "channel": "beta"})),
+        )
+        .await;
     assert_eq!(v["status"], "ok");
-    let (_, v) = s.device("POST", "/channel_self", &e(json!({"action": "unset"}))).await;
+    let (_, v) = s
+        .device("POST", "/channel_self", &e(json!({"action": "unset"})))
+        .await;
     assert_eq!(v, json!({"status": "ok"}));
     let base = format!("/channel_self?app_id={APP}&device_id={DEV}&platform=electron&plugin_version=0.0.1&version_build=1.0.0&version_name=1.0.0&is_prod=true&is_emulator=false&defaultChannel=");
-    let v: Value = s.http.get(s.url(&format!("{base}&action=list"))).send().await.unwrap().json().await.unwrap();
+    let v: Value = s
+        .http
+        .get(s.url(&format!("{base}&action=list")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["channels"].as_array().unwrap().len(), 3);
-    let v: Value = s.http.get(s.url(&base)).send().await.unwrap().json().await.unwrap();
-    assert_eq!((v["channel"].clone(), v["allow_set"].clone()), (json!("production"), json!(false)));
+    let v: Value = s
+        .http
+        .get(s.url(&base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["channel"].clone(), v["allow_set"].clone()),
+        (json!("production"), json!(false))
+    );
 }
