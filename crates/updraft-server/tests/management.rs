@@ -190,7 +190,7 @@ async fn uploads_refuse_bad_bundles_and_keep_nothing() {
         (
             "1.0.0",
             zip_of(&[("index.html", b"x")]),
-            &"&checksum=0000000000000000000000000000000000000000000000000000000000000000",
+            "&checksum=0000000000000000000000000000000000000000000000000000000000000000",
             400,
             "checksum_mismatch",
         ),
