@@ -131,8 +131,9 @@ impl Layer {
             }
         }
         let write_queue = self.write_queue.unwrap_or(50_000);
-        if write_queue == 0 {
-            bail!("write_queue must be at least 1");
+        if write_queue < 1000 {
+            // One plugin stats batch (200 events) needs up to 400 slots at once.
+            bail!("write_queue must be at least 1000 (got {write_queue})");
         }
         Ok(Config {
             listen,

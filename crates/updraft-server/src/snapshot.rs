@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use updraft_core::decide::{AppView, Forced};
+use updraft_core::decide::{decide, AppView, Decision, DeviceFacts, Forced};
+use updraft_core::validate::DeviceRequest;
 use updraft_store::{Store, StoreResult};
 
 /// One app's cached state.
@@ -22,6 +23,22 @@ pub struct AppEntry {
 }
 
 impl AppEntry {
+    /// Runs the update decision for `req` against this snapshot.
+    pub fn decide(&self, req: &DeviceRequest) -> Decision {
+        let failed = self
+            .failed
+            .read()
+            .expect("failed lock")
+            .get(&req.device_id)
+            .cloned()
+            .unwrap_or_default();
+        let facts = DeviceFacts {
+            forced: self.forced.get(&req.device_id).copied(),
+            failed: &failed,
+        };
+        decide(&self.view, req, &facts)
+    }
+
     /// Records that `device_id` rolled back `version`, effective at once on this node.
     pub fn block(&self, device_id: &str, version: &str) {
         if let Some(id) = self.bundle_ids.get(version) {

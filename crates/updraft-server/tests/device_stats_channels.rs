@@ -268,6 +268,7 @@ async fn channel_self_for_old_plugins_stores_the_choice_server_side() {
         )
         .await;
     assert_eq!(v, json!({"status": "ok"}));
+    s.settle().await; // the device row comes from its queued /updates writes
     let d = s
         .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
         .await;
@@ -322,4 +323,35 @@ async fn electron_channel_calls() {
         (v["channel"].clone(), v["allow_set"].clone()),
         (json!("production"), json!(false))
     );
+}
+
+#[tokio::test]
+async fn a_full_write_queue_answers_429_with_retry_after_and_keeps_nothing_half_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = config(tmp.path());
+    c.write_queue = 4;
+    c.flush_interval_ms = 60_000; // the writer holds what it took; the queue stays full
+    let s = Server::start_with(c).await;
+    s.with_app().await;
+    let ev = |n: usize| {
+        json!((0..n)
+            .map(|_| info(json!({"action": "set"})))
+            .collect::<Vec<_>>())
+    };
+    let (st, _) = s.device("POST", "/stats", &ev(1)).await; // taken by the writer
+    assert_eq!(st, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let res = s
+        .http
+        .post(s.url("/stats"))
+        .json(&ev(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 429);
+    assert_eq!(res.headers()["retry-after"], "1");
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "too_many_requests");
+    // /updates is still answered from memory.
+    assert_eq!(s.check(json!({})).await["error"], "already_on_builtin");
 }

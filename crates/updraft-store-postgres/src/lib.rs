@@ -25,6 +25,15 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// Runs one statement outside the `Store` API (administration: creating test databases).
+    pub async fn execute_raw(&self, sql: &str) -> StoreResult<()> {
+        sqlx::query(sql)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(())
+    }
+
     fn migrator() -> sqlx::migrate::Migrator {
         sqlx::migrate!("./migrations")
     }

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use updraft_core::decide::{decide, DeviceFacts, Outcome};
+use updraft_core::decide::Outcome;
 use updraft_core::layout::check_layout;
 use updraft_core::validate::{is_valid_app_id, validate, Endpoint};
 use updraft_protocol::api::*;
@@ -687,21 +687,7 @@ pub async fn explain(
         .get(&*s.store, &app_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))?;
-    let failed = entry
-        .failed
-        .read()
-        .expect("failed lock")
-        .get(&req.device_id)
-        .cloned()
-        .unwrap_or_default();
-    let d = decide(
-        &entry.view,
-        &req,
-        &DeviceFacts {
-            forced: entry.forced.get(&req.device_id).copied(),
-            failed: &failed,
-        },
-    );
+    let d = entry.decide(&req);
     let outcome = match &d.outcome {
         Outcome::Update { bundle_id } => {
             json!({"result": "update", "version": entry.view.bundles[bundle_id].version})

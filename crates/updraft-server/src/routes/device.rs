@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
-use updraft_core::decide::{decide, DeviceFacts, Forced, Outcome};
+use updraft_core::decide::{Forced, Outcome};
 use updraft_core::validate::{validate, DeviceRequest, Endpoint, Platform};
 use updraft_core::version::plugin_stores_channel_locally;
 use updraft_protocol::api::{BundleStorage, Channel, SetOverride};
@@ -89,18 +89,7 @@ pub async fn updates(
             &[("kind", "failed".into())],
         ));
     }
-    let failed = entry
-        .failed
-        .read()
-        .expect("failed lock")
-        .get(&req.device_id)
-        .cloned()
-        .unwrap_or_default();
-    let facts = DeviceFacts {
-        forced: entry.forced.get(&req.device_id).copied(),
-        failed: &failed,
-    };
-    let decision = decide(&entry.view, &req, &facts);
+    let decision = entry.decide(&req);
 
     let mut writes = vec![Write::Seen(seen(
         &req,

@@ -178,7 +178,7 @@ impl Server {
 
     /// Waits until queued telemetry is visible.
     pub async fn settle(&self) {
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
 

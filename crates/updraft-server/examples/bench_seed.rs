@@ -1,0 +1,88 @@
+//! Seeds a database for `bench/`: one app, 3 channels, 100 bundles, N known devices.
+//! Usage: bench_seed DATABASE_URL [DEVICES]
+
+use updraft_protocol::api::{BundleMeta, BundleStorage, ChannelPatch, NewApp};
+use updraft_server::config::Layer;
+use updraft_store::{DeviceSeen, NewBundle, Write};
+
+const APP: &str = "com.bench.app";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let url = args
+        .next()
+        .expect("usage: bench_seed DATABASE_URL [DEVICES]");
+    let devices: u64 = args
+        .next()
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let config = Layer {
+        database_url: Some(url),
+        ..Default::default()
+    }
+    .resolve()?;
+    let store = updraft_server::open_store(&config).await?;
+    store
+        .create_app(
+            &NewApp {
+                app_id: APP.into(),
+                name: None,
+            },
+            0,
+        )
+        .await?;
+    for i in 0..100 {
+        let b = NewBundle {
+            app_id: APP.into(),
+            version: format!("1.0.{i}"),
+            checksum: format!("{:064x}", i),
+            session_key: String::new(),
+            key_id: None,
+            storage: BundleStorage::External,
+            blob_sha256: None,
+            size: None,
+            external_url: Some(format!("https://cdn.example.com/{i}.zip")),
+            meta: BundleMeta::default(),
+        };
+        store.create_bundle(&b, 0).await?;
+    }
+    let channels = [
+        ("production", "1.0.99", true, false),
+        ("beta", "1.0.98", false, true),
+        ("internal", "1.0.97", false, false),
+    ];
+    for (name, bundle, public, self_set) in channels {
+        let patch = ChannelPatch {
+            name: Some(name.into()),
+            bundle: Some(Some(bundle.into())),
+            public: Some(public),
+            allow_device_self_set: Some(self_set),
+            ..Default::default()
+        };
+        store.create_channel(APP, &patch, 0).await?;
+    }
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..devices {
+        batch.push(Write::Seen(DeviceSeen {
+            app_id: APP.into(),
+            device_id: format!("00000000-0000-4000-8000-{i:012}"),
+            platform: Some(if i % 2 == 0 { "android" } else { "ios" }.into()),
+            plugin_version: Some("8.51.14".into()),
+            version_name: Some("1.0.0".into()),
+            version_build: Some("1.0.0".into()),
+            is_prod: Some(true),
+            is_emulator: Some(false),
+            seen_at: 0,
+            ..Default::default()
+        }));
+        if batch.len() == 10_000 {
+            store.write_batch(&batch).await?;
+            batch.clear();
+        }
+    }
+    store.write_batch(&batch).await?;
+    println!("seeded {APP}: 3 channels, 100 bundles, {devices} devices");
+    Ok(())
+}
