@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::device::ManifestEntry;
+
 /// An app: one Capacitor application id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct App {
@@ -65,6 +67,9 @@ pub struct Bundle {
     pub blob_sha256: Option<String>,
     pub size: Option<i64>,
     pub external_url: Option<String>,
+    /// Per-file manifest (delta updates), for bundles registered with one.
+    #[serde(default)]
+    pub manifest: Vec<ManifestEntry>,
     pub min_update_version: Option<String>,
     #[serde(default)]
     pub native_packages: Value,
@@ -93,7 +98,13 @@ pub struct BundleMeta {
 #[serde(deny_unknown_fields)]
 pub struct NewExternalBundle {
     pub version: String,
-    pub external_url: String,
+    /// The zip's URL; may be omitted when `manifest` is given.
+    #[serde(default)]
+    pub external_url: Option<String>,
+    /// Per-file manifest for delta updates: every file of the bundle with its
+    /// SHA-256 and where to download it.
+    #[serde(default)]
+    pub manifest: Vec<ManifestEntry>,
     pub checksum: String,
     #[serde(default)]
     pub session_key: Option<String>,

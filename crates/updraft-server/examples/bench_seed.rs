@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
             blob_sha256: None,
             size: None,
             external_url: Some(format!("https://cdn.example.com/{i}.zip")),
+            manifest: Vec::new(),
             meta: BundleMeta::default(),
         };
         store.create_bundle(&b, 0).await?;

@@ -478,3 +478,48 @@ async fn bad_requests_are_400_with_capgo_codes_and_unknown_apps_429() {
     let v = s.check(json!({"device_id": DEV.to_uppercase()})).await;
     assert_no(&v, "already_on_builtin", "up_to_date");
 }
+
+#[tokio::test]
+async fn a_manifest_reply_keeps_a_valid_absolute_url() {
+    let s = Server::start().await;
+    s.with_app().await;
+    let entry = |name: &str| json!({"file_name": name, "file_hash": "b".repeat(64), "download_url": format!("https://cdn.example.com/{name}")});
+    let body = json!({"version": "1.0.1", "checksum": "c".repeat(64), "manifest": [entry("index.html"), entry("js/app.js.br")]});
+    s.ok("POST", &format!("/apps/{APP}/bundles/external"), Some(body))
+        .await;
+    s.set_channel("production", json!({"bundle": "1.0.1"}))
+        .await;
+    let v = s.check(json!({})).await;
+    assert_update(&v, "1.0.1");
+    assert_eq!(v["manifest"].as_array().unwrap().len(), 2);
+    assert_eq!(v["manifest"][1]["file_name"], "js/app.js.br");
+    assert!(v["url"].as_str().unwrap().starts_with(&s.base), "{v}");
+    // Plugins too old for manifests get none.
+    assert!(s
+        .check(json!({"plugin_version": "6.24.0"}))
+        .await
+        .get("manifest")
+        .is_none());
+    // Unsafe or duplicate manifest paths are refused.
+    for bad in [
+        json!([entry("../x.js")]),
+        json!([entry("a.js"), entry("a.js.br")]),
+    ] {
+        let body = json!({"version": "1.0.2", "checksum": "c".repeat(64), "manifest": bad});
+        let (st, v) = s
+            .api("POST", &format!("/apps/{APP}/bundles/external"), Some(body))
+            .await;
+        assert_eq!(
+            (st, v["error"].as_str().unwrap()),
+            (400, "invalid_manifest")
+        );
+    }
+    let (st, _) = s
+        .api(
+            "POST",
+            &format!("/apps/{APP}/bundles/external"),
+            Some(json!({"version": "1.0.2", "checksum": "c".repeat(64)})),
+        )
+        .await;
+    assert_eq!(st, 400);
+}

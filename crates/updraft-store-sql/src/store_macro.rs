@@ -37,6 +37,7 @@ macro_rules! sql_store {
             fn bundle_row(r: &DbRow) -> Result<Bundle, sqlx::Error> {
                 let storage: String = r.try_get("storage")?;
                 let native: String = r.try_get("native_packages")?;
+                let manifest: String = r.try_get("manifest")?;
                 Ok(Bundle {
                     id: r.try_get("id")?,
                     app_id: r.try_get("app_id")?,
@@ -48,6 +49,7 @@ macro_rules! sql_store {
                     blob_sha256: r.try_get("blob_sha256")?,
                     size: r.try_get("size")?,
                     external_url: r.try_get("external_url")?,
+                    manifest: serde_json::from_str(&manifest).unwrap_or_default(),
                     min_update_version: r.try_get("min_update_version")?,
                     native_packages: serde_json::from_str(&native).unwrap_or(serde_json::Value::Array(vec![])),
                     link: r.try_get("link")?,
@@ -360,8 +362,8 @@ macro_rules! sql_store {
                     };
                     sqlx::query(
                         "INSERT INTO bundles (app_id, version, checksum, session_key, key_id, storage, blob_sha256, size, \
-                         external_url, min_update_version, native_packages, link, comment, deleted, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14)",
+                         external_url, min_update_version, native_packages, link, comment, deleted, created_at, manifest) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14, $15)",
                     )
                     .bind(&b.app_id)
                     .bind(&b.version)
@@ -377,6 +379,7 @@ macro_rules! sql_store {
                     .bind(&b.meta.link)
                     .bind(&b.meta.comment)
                     .bind(now)
+                    .bind(serde_json::to_string(&b.manifest).unwrap_or_else(|_| "[]".into()))
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| {

@@ -51,6 +51,7 @@ fn new_bundle(version: &str) -> NewBundle {
         blob_sha256: Some(format!("{:0>64}", version.replace('.', ""))),
         size: Some(10),
         external_url: None,
+        manifest: Vec::new(),
         meta: BundleMeta::default(),
     }
 }

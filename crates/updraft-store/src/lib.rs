@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use updraft_protocol::api::{
     ApiKey, App, AppPatch, Bundle, BundleMeta, BundleStorage, Channel, ChannelPatch, ChannelWrite,
-    Deploy, Device, Event, NewApiKey, NewApp, Page, SetOverride,
+    Deploy, Device, Event, ManifestEntry, NewApiKey, NewApp, Page, SetOverride,
 };
 
 /// What went wrong in a store operation.
@@ -43,6 +43,7 @@ pub struct NewBundle {
     pub blob_sha256: Option<String>,
     pub size: Option<i64>,
     pub external_url: Option<String>,
+    pub manifest: Vec<ManifestEntry>,
     pub meta: BundleMeta,
 }
 

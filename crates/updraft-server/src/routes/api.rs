@@ -374,6 +374,7 @@ pub async fn upload_bundle(
         blob_sha256: Some(sha.clone()),
         size: Some(size as i64),
         external_url: None,
+        manifest: Vec::new(),
         meta,
     };
     let bundle = match s.store.create_bundle(&new, crate::now_ms()).await {
@@ -420,11 +421,41 @@ pub async fn register_external(
 ) -> ApiResult<Response> {
     known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     check_version(&b.version)?;
-    if !(b.external_url.starts_with("https://") || b.external_url.starts_with("http://")) {
-        return Err(ApiError::bad_request(
-            "invalid_protocol",
-            "external_url must be an absolute http(s) URL",
-        ));
+    let is_url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+    match &b.external_url {
+        Some(u) if !is_url(u) => {
+            return Err(ApiError::bad_request(
+                "invalid_protocol",
+                "external_url must be an absolute http(s) URL",
+            ))
+        }
+        None if b.manifest.is_empty() => {
+            return Err(ApiError::bad_request(
+                "missing_external_url",
+                "give external_url (the zip), manifest (its files), or both",
+            ))
+        }
+        _ => {}
+    }
+    let mut names = std::collections::HashSet::new();
+    for e in &b.manifest {
+        updraft_core::layout::check_entry_name(&e.file_name)
+            .map_err(|err| ApiError::bad_request("invalid_manifest", err.to_string()))?;
+        if !names.insert(e.file_name.trim_end_matches(".br")) {
+            return Err(ApiError::bad_request(
+                "invalid_manifest",
+                format!("manifest lists {} twice", e.file_name),
+            ));
+        }
+        if !(is_hex(&e.file_hash, 64) || is_hex(&e.file_hash, 512)) || !is_url(&e.download_url) {
+            return Err(ApiError::bad_request(
+                "invalid_manifest",
+                format!(
+                    "manifest entry {} needs a SHA-256 file_hash (64 hex, or 512 hex when encrypted) and an absolute http(s) download_url",
+                    e.file_name
+                ),
+            ));
+        }
     }
     let session_key = b.session_key.clone().unwrap_or_default();
     if !session_key.is_empty() {
@@ -441,7 +472,8 @@ pub async fn register_external(
         storage: BundleStorage::External,
         blob_sha256: None,
         size: None,
-        external_url: Some(b.external_url.clone()),
+        external_url: b.external_url.clone(),
+        manifest: b.manifest.clone(),
         meta: b.meta.clone(),
     };
     let bundle = s.store.create_bundle(&new, crate::now_ms()).await?;

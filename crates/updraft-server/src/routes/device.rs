@@ -110,11 +110,16 @@ pub async fn updates(
                     .map(|c| json!({ "channel": c }).to_string()),
                 created_at: crate::now_ms(),
             }));
+            let base = state.base_url(&headers);
             let url = match b.storage {
-                BundleStorage::External => b.external_url.clone().unwrap_or_default(),
+                // The plugin requires a parseable url even for manifest replies.
+                BundleStorage::External => b
+                    .external_url
+                    .clone()
+                    .unwrap_or_else(|| format!("{base}/files/manifest-only.zip")),
                 BundleStorage::Stored => format!(
                     "{}/files/{}.zip",
-                    state.base_url(&headers),
+                    base,
                     b.blob_sha256.as_deref().unwrap_or_default()
                 ),
             };
@@ -126,7 +131,8 @@ pub async fn updates(
                 session_key: b.session_key.clone(),
                 session_key_camel: (req.platform == Some(Platform::Electron))
                     .then(|| b.session_key.clone()),
-                manifest: None,
+                manifest: (!b.manifest.is_empty() && plugin_supports_manifest(&req))
+                    .then(|| b.manifest.clone()),
                 link: b.link.clone().filter(|l| expose && !l.is_empty()),
                 comment: b.comment.clone().filter(|c| expose && !c.is_empty()),
             };
@@ -155,6 +161,21 @@ pub async fn updates(
         tracing::warn!(app_id = %req.app_id, "write queue full; skipped a device last-seen update");
     }
     Ok(reply)
+}
+
+/// Manifest replies need plugin 5.10.0, 6.25.0, 7.0.35 or later (any 8.x).
+fn plugin_supports_manifest(req: &DeviceRequest) -> bool {
+    use semver::Version;
+    match req.plugin_semver() {
+        Some(v) => match v.major {
+            0..=4 => false,
+            5 => v >= Version::new(5, 10, 0),
+            6 => v >= Version::new(6, 25, 0),
+            7 => v >= Version::new(7, 0, 35),
+            _ => true,
+        },
+        None => false,
+    }
 }
 
 /// One validated stats event turned into writes, or the reason it was refused.
