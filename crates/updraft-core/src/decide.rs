@@ -40,6 +40,8 @@ pub struct DeviceFacts<'a> {
     pub forced: Option<Forced>,
     /// Bundle ids this device rolled back from.
     pub failed: &'a [i64],
+    /// Record every rule evaluated (the explain API); off on the hot path.
+    pub explain: bool,
 }
 
 /// The result of a decision.
@@ -89,14 +91,26 @@ pub fn kind_of(code: &str) -> ReplyKind {
     }
 }
 
+/// Adds a line to the trace, formatting it only when a trace is wanted.
+macro_rules! note {
+    ($cx:expr, $($arg:tt)*) => {
+        if $cx.explain {
+            $cx.trace.push(format!($($arg)*));
+        }
+    };
+}
+
 struct Ctx {
+    explain: bool,
     trace: Vec<String>,
     channel: Option<String>,
 }
 
 impl Ctx {
     fn note(&mut self, s: impl Into<String>) {
-        self.trace.push(s.into());
+        if self.explain {
+            self.trace.push(s.into());
+        }
     }
 
     fn no(
@@ -106,7 +120,9 @@ impl Ctx {
         extra: &[(&str, Value)],
     ) -> Decision {
         let message = message.into();
-        self.note(format!("answer {code}: {message}"));
+        if self.explain {
+            self.note(format!("answer {code}: {message}"));
+        }
         Decision {
             outcome: Outcome::NoUpdate {
                 code,
@@ -149,26 +165,31 @@ fn platform_allowed(c: &Channel, p: Platform) -> bool {
 /// Decides what `req` should run.
 pub fn decide(view: &AppView, req: &DeviceRequest, facts: &DeviceFacts<'_>) -> Decision {
     let mut cx = Ctx {
+        explain: facts.explain,
         trace: Vec::new(),
         channel: None,
     };
     let platform = req.platform.unwrap_or(Platform::Ios);
-    cx.note(format!(
+    note!(
+        cx,
         "device {} on {} native {} running {}",
         req.device_id,
         platform.as_str(),
         req.version_build,
         req.version_name
-    ));
+    );
 
     // 1. A bundle pinned by an admin beats every channel and every policy.
     if let Some(Forced::Bundle(id)) = facts.forced {
         match view.bundles.get(&id) {
             Some(b) => {
-                cx.note(format!("device is pinned to bundle {}", b.version));
+                note!(cx, "device is pinned to bundle {}", b.version);
                 return finish_target(cx, req, facts, Some(b), None);
             }
-            None => cx.note("device is pinned to a bundle that no longer exists; ignoring the pin"),
+            None => note!(
+                cx,
+                "device is pinned to a bundle that no longer exists; ignoring the pin"
+            ),
         }
     }
 
@@ -178,30 +199,33 @@ pub fn decide(view: &AppView, req: &DeviceRequest, facts: &DeviceFacts<'_>) -> D
     if let Some(Forced::Channel(id)) = facts.forced {
         match view.channels.iter().find(|c| c.id == id) {
             Some(c) => {
-                cx.note(format!("device override puts it on channel {}", c.name));
+                note!(cx, "device override puts it on channel {}", c.name);
                 channel = Some(c);
                 is_override = true;
             }
-            None => cx.note("device override names a channel that no longer exists; ignoring it"),
+            None => note!(
+                cx,
+                "device override names a channel that no longer exists; ignoring it"
+            ),
         }
     }
     if channel.is_none() {
         if let Some(name) = &req.default_channel {
             match view.channels.iter().find(|c| &c.name == name) {
-                Some(c) if !(c.public || c.allow_device_self_set) => cx.note(format!(
+                Some(c) if !(c.public || c.allow_device_self_set) => note!(cx,
                     "defaultChannel {name} is neither public nor self-assignable; falling back to the public channel"
-                )),
-                Some(c) if !platform_allowed(c, platform) => cx.note(format!(
+                ),
+                Some(c) if !platform_allowed(c, platform) => note!(cx,
                     "defaultChannel {name} is disabled for {}; falling back to the public channel",
                     platform.as_str()
-                )),
+                ),
                 Some(c) => {
-                    cx.note(format!("defaultChannel {name} is eligible"));
+                    note!(cx, "defaultChannel {name} is eligible");
                     channel = Some(c);
                 }
-                None => cx.note(format!(
+                None => note!(cx,
                     "defaultChannel {name} does not exist; falling back to the public channel"
-                )),
+                ),
             }
         }
     }
@@ -211,12 +235,8 @@ pub fn decide(view: &AppView, req: &DeviceRequest, facts: &DeviceFacts<'_>) -> D
             .iter()
             .find(|c| c.public && platform_allowed(c, platform));
         match channel {
-            Some(c) => cx.note(format!(
-                "public channel for {} is {}",
-                platform.as_str(),
-                c.name
-            )),
-            None => cx.note(format!("no public channel for {}", platform.as_str())),
+            Some(c) => note!(cx, "public channel for {} is {}", platform.as_str(), c.name),
+            None => note!(cx, "no public channel for {}", platform.as_str()),
         }
     }
     let Some(channel) = channel else {
@@ -233,11 +253,12 @@ pub fn decide(view: &AppView, req: &DeviceRequest, facts: &DeviceFacts<'_>) -> D
             }
         },
     };
-    cx.note(format!(
+    note!(
+        cx,
         "channel {} points at {}",
         channel.name,
         bundle.map_or("builtin", |b| b.version.as_str())
-    ));
+    );
     finish_target(cx, req, facts, bundle, Some((channel, is_override)))
 }
 
@@ -340,7 +361,7 @@ fn policies(
             ],
         );
     }
-    cx.note(format!("platform {} allowed", platform.as_str()));
+    note!(cx, "platform {} allowed", platform.as_str());
 
     let native = &req.native;
     let semver_target: Option<Version> = match bundle {
@@ -433,10 +454,11 @@ fn policies(
             }
             _ => {}
         }
-        cx.note(format!(
+        note!(
+            cx,
             "version policy {} passes",
             c.disable_auto_update.as_str()
-        ));
+        );
         if c.disable_auto_update_under_native && *v < *native {
             return deny(
                 "disable_auto_update_under_native",
@@ -476,6 +498,6 @@ fn policies(
             vec![],
         );
     }
-    cx.note("build and device flags pass");
+    note!(cx, "build and device flags pass");
     None
 }

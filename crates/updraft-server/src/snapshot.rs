@@ -24,7 +24,7 @@ pub struct AppEntry {
 
 impl AppEntry {
     /// Runs the update decision for `req` against this snapshot.
-    pub fn decide(&self, req: &DeviceRequest) -> Decision {
+    pub fn decide(&self, req: &DeviceRequest, explain: bool) -> Decision {
         let failed = self
             .failed
             .read()
@@ -35,6 +35,7 @@ impl AppEntry {
         let facts = DeviceFacts {
             forced: self.forced.get(&req.device_id).copied(),
             failed: &failed,
+            explain,
         };
         decide(&self.view, req, &facts)
     }

@@ -54,13 +54,12 @@ pub const DEVICE_SELECT: &str = "SELECT d.app_id, d.device_id, d.custom_id, d.pl
      LEFT JOIN channels oc ON oc.id = o.channel_id \
      LEFT JOIN bundles ob ON ob.id = o.bundle_id";
 
-/// Upsert of a device's last known state (skipped if the app was deleted meanwhile). An empty or missing `custom_id`
-/// keeps the stored one.
-pub const DEVICE_UPSERT: &str = "INSERT INTO devices (app_id, device_id, custom_id, platform, plugin_version, version_name, \
-     version_build, version_code, version_os, is_prod, is_emulator, default_channel, key_id, last_seen) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
-     WHERE EXISTS (SELECT 1 FROM apps WHERE app_id = $1) \
-     ON CONFLICT (app_id, device_id) DO UPDATE SET \
+/// Start of the multi-row insert of device rows (followed by `VALUES …` and [`DEVICE_ON_CONFLICT`]).
+pub const DEVICE_INSERT: &str = "INSERT INTO devices (app_id, device_id, custom_id, platform, plugin_version, version_name, \
+     version_build, version_code, version_os, is_prod, is_emulator, default_channel, key_id, last_seen) ";
+
+/// Upsert rule for device rows: an empty or missing `custom_id` keeps the stored one.
+pub const DEVICE_ON_CONFLICT: &str = " ON CONFLICT (app_id, device_id) DO UPDATE SET \
      custom_id = COALESCE(excluded.custom_id, devices.custom_id), platform = excluded.platform, \
      plugin_version = excluded.plugin_version, version_name = excluded.version_name, \
      version_build = excluded.version_build, version_code = excluded.version_code, \

@@ -18,7 +18,7 @@ macro_rules! sql_store {
             use $crate::sqlx::{self, Row as _};
             use $crate::updraft_protocol::api::*;
             use $crate::updraft_store::*;
-            use $crate::{backend, map_err, APP_SELECT, BUNDLE_SELECT, CHANNEL_SELECT, DEVICE_SELECT, DEVICE_UPSERT};
+            use $crate::{backend, map_err, APP_SELECT, BUNDLE_SELECT, CHANNEL_SELECT, DEVICE_INSERT, DEVICE_ON_CONFLICT, DEVICE_SELECT};
 
             type DbRow = <$db as sqlx::Database>::Row;
             type Tx<'a> = sqlx::Transaction<'a, $db>;
@@ -780,44 +780,78 @@ macro_rules! sql_store {
                 async fn write_batch(&self, batch: &[Write]) -> StoreResult<()> {
                     let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     let mut bumped: Vec<&str> = Vec::new();
+                    let live: std::collections::HashSet<String> = sqlx::query("SELECT app_id FROM apps")
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .iter()
+                        .map(|r| r.try_get("app_id"))
+                        .collect::<Result<_, _>>()
+                        .map_err(backend)?;
+                    // Telemetry for an app deleted meanwhile is dropped. Device rows are
+                    // merged per device (the latest wins; a missing custom_id keeps the
+                    // earlier one) and written many rows per statement.
+                    let mut seen: Vec<DeviceSeen> = Vec::new();
+                    let mut at: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+                    let mut events: Vec<&NewEvent> = Vec::new();
                     for w in batch {
                         match w {
-                            Write::Seen(d) => {
-                                sqlx::query(DEVICE_UPSERT)
-                                    .bind(&d.app_id)
-                                    .bind(&d.device_id)
-                                    .bind(d.custom_id.as_ref().filter(|c| !c.is_empty()))
-                                    .bind(&d.platform)
-                                    .bind(&d.plugin_version)
-                                    .bind(&d.version_name)
-                                    .bind(&d.version_build)
-                                    .bind(&d.version_code)
-                                    .bind(&d.version_os)
-                                    .bind(d.is_prod)
-                                    .bind(d.is_emulator)
-                                    .bind(&d.default_channel)
-                                    .bind(&d.key_id)
-                                    .bind(d.seen_at)
-                                    .execute(&mut *tx)
-                                    .await
-                                    .map_err(backend)?;
-                            }
-                            Write::Event(e) => {
-                                sqlx::query(
-                                    "INSERT INTO events (app_id, device_id, action, version_name, old_version_name, metadata, created_at) \
-                                     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM apps WHERE app_id = $1)",
-                                )
-                                .bind(&e.app_id)
-                                .bind(&e.device_id)
-                                .bind(&e.action)
-                                .bind(&e.version_name)
-                                .bind(&e.old_version_name)
-                                .bind(&e.metadata)
-                                .bind(e.created_at)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(backend)?;
-                            }
+                            Write::Seen(d) if live.contains(&d.app_id) => match at.get(&(d.app_id.as_str(), d.device_id.as_str())) {
+                                Some(&i) => {
+                                    let keep = seen[i].custom_id.take();
+                                    seen[i] = d.clone();
+                                    if seen[i].custom_id.as_deref().unwrap_or("").is_empty() {
+                                        seen[i].custom_id = keep;
+                                    }
+                                }
+                                None => {
+                                    at.insert((d.app_id.as_str(), d.device_id.as_str()), seen.len());
+                                    seen.push(d.clone());
+                                }
+                            },
+                            Write::Event(e) if live.contains(&e.app_id) => events.push(e),
+                            _ => {}
+                        }
+                    }
+                    for chunk in seen.chunks(500) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(DEVICE_INSERT);
+                        qb.push_values(chunk, |mut b, d| {
+                            b.push_bind(d.app_id.as_str())
+                                .push_bind(d.device_id.as_str())
+                                .push_bind(d.custom_id.as_deref().filter(|c| !c.is_empty()))
+                                .push_bind(d.platform.as_deref())
+                                .push_bind(d.plugin_version.as_deref())
+                                .push_bind(d.version_name.as_deref())
+                                .push_bind(d.version_build.as_deref())
+                                .push_bind(d.version_code.as_deref())
+                                .push_bind(d.version_os.as_deref())
+                                .push_bind(d.is_prod)
+                                .push_bind(d.is_emulator)
+                                .push_bind(d.default_channel.as_deref())
+                                .push_bind(d.key_id.as_deref())
+                                .push_bind(d.seen_at);
+                        });
+                        qb.push(DEVICE_ON_CONFLICT);
+                        qb.build().execute(&mut *tx).await.map_err(backend)?;
+                    }
+                    for chunk in events.chunks(1000) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO events (app_id, device_id, action, version_name, old_version_name, metadata, created_at) ",
+                        );
+                        qb.push_values(chunk, |mut b, e| {
+                            b.push_bind(e.app_id.as_str())
+                                .push_bind(e.device_id.as_str())
+                                .push_bind(e.action.as_str())
+                                .push_bind(e.version_name.as_str())
+                                .push_bind(e.old_version_name.as_deref())
+                                .push_bind(e.metadata.as_deref())
+                                .push_bind(e.created_at);
+                        });
+                        qb.build().execute(&mut *tx).await.map_err(backend)?;
+                    }
+                    for w in batch {
+                        match w {
+                            Write::Seen(_) | Write::Event(_) => {}
                             Write::Failed { app_id, device_id, version, at } => {
                                 let r = sqlx::query(
                                     "INSERT INTO device_failures (app_id, device_id, bundle_id, failed_at) \

@@ -719,7 +719,7 @@ pub async fn explain(
         .get(&*s.store, &app_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))?;
-    let d = entry.decide(&req);
+    let d = entry.decide(&req, true);
     let outcome = match &d.outcome {
         Outcome::Update { bundle_id } => {
             json!({"result": "update", "version": entry.view.bundles[bundle_id].version})
