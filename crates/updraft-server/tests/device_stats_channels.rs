@@ -186,15 +186,7 @@ async fn channel_self_for_current_plugins_keeps_nothing_on_the_server() {
 
     // GET lists self-assignable or public channels for this platform, ids as numbers.
     let q = format!("/channel_self?app_id={APP}&device_id={DEV}&platform=android&is_emulator=false&is_prod=true&plugin_version=8.51.14");
-    let v: Value = s
-        .http
-        .get(s.url(&q))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = s.get_json(&q).await;
     let names: Vec<&str> = v
         .as_array()
         .unwrap()
@@ -204,15 +196,7 @@ async fn channel_self_for_current_plugins_keeps_nothing_on_the_server() {
     assert_eq!(names, ["beta", "production"]);
     assert!(v[0]["id"].is_i64());
     assert_eq!(v[0]["allow_self_set"], true);
-    let v: Value = s
-        .http
-        .get(s.url(&q.replace("android", "ios")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = s.get_json(&q.replace("android", "ios")).await;
     assert_eq!(v.as_array().unwrap().len(), 3);
 
     // DELETE from a new plugin changes nothing.
@@ -300,25 +284,9 @@ async fn electron_channel_calls() {
         .await;
     assert_eq!(v, json!({"status": "ok"}));
     let base = format!("/channel_self?app_id={APP}&device_id={DEV}&platform=electron&plugin_version=0.0.1&version_build=1.0.0&version_name=1.0.0&is_prod=true&is_emulator=false&defaultChannel=");
-    let v: Value = s
-        .http
-        .get(s.url(&format!("{base}&action=list")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = s.get_json(&format!("{base}&action=list")).await;
     assert_eq!(v["channels"].as_array().unwrap().len(), 3);
-    let v: Value = s
-        .http
-        .get(s.url(&base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = s.get_json(&base).await;
     assert_eq!(
         (v["channel"].clone(), v["allow_set"].clone()),
         (json!("production"), json!(false))

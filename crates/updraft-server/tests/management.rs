@@ -516,27 +516,11 @@ async fn everything_survives_a_restart_and_shutdown_flushes_queued_writes() {
 #[tokio::test]
 async fn health_openapi_and_unknown_routes() {
     let s = Server::start().await;
-    let h: Value = s
-        .http
-        .get(s.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h = s.get_json("/health").await;
     assert_eq!(h, json!({"status": "ok", "database": "ok"}));
     let r = s.http.get(s.url("/health")).send().await.unwrap();
     assert!(r.headers().contains_key("x-request-id"));
-    let doc: Value = s
-        .http
-        .get(s.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = s.get_json("/api/v1/openapi.json").await;
     assert_eq!(
         doc["openapi"].as_str().map(|v| v.starts_with("3.")),
         Some(true)
@@ -557,14 +541,6 @@ async fn health_openapi_and_unknown_routes() {
     }
     let r = s.http.get(s.url("/nope")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    let v: Value = s
-        .http
-        .get(s.url("/updates"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = s.get_json("/updates").await;
     assert_eq!(v, json!({"status": "ok"}));
 }

@@ -111,6 +111,18 @@ impl Server {
         v
     }
 
+    /// `GET path` (no auth) and its JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// A device call: (status, body).
     pub async fn device(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
