@@ -359,6 +359,15 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// How many update offers of a bundle the server made on one day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfferCount {
+    pub version: String,
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    pub count: i64,
+}
+
 /// One recorded stats event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {

@@ -136,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/apps/{app_id}/events", get(api::list_events))
         .route("/apps/{app_id}/explain", post(api::explain))
+        .route("/apps/{app_id}/offers", get(api::list_offers))
         .route("/keys", get(api::list_keys).post(api::create_key))
         .route("/keys/{id}", axum::routing::delete(api::delete_key));
     let request_id = HeaderName::from_static("x-request-id");

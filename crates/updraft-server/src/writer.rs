@@ -10,6 +10,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use updraft_store::{Store, Write};
 
+/// Most writes applied in one transaction.
+const MAX_BATCH: usize = 16_384;
+
 /// The sending side, cloned into every handler.
 #[derive(Debug, Clone)]
 pub struct Writer {
@@ -43,26 +46,29 @@ pub fn spawn(
 ) -> (Writer, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel(capacity);
     let handle = tokio::spawn(async move {
-        let mut buf = Vec::with_capacity(2048);
+        let mut buf = Vec::with_capacity(MAX_BATCH);
         loop {
             let closing = tokio::select! {
-                n = rx.recv_many(&mut buf, 2048) => { if n == 0 { break; } false }
+                n = rx.recv_many(&mut buf, MAX_BATCH) => { if n == 0 { break; } false }
                 _ = shutdown.wait_for(|v| *v) => true,
             };
             if closing {
                 rx.close();
-                while rx.recv_many(&mut buf, 2048).await > 0 {
+                while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
                     flush(&*store, &mut buf).await;
                 }
                 break;
             }
-            // Let a little more accumulate so a flush carries many writes.
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.wait_for(|v| *v) => {}
+            // When the queue is quiet, let a little more accumulate so a flush
+            // carries many writes; when it is busy, flush back to back.
+            if buf.len() < MAX_BATCH {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = shutdown.wait_for(|v| *v) => {}
+                }
             }
-            while buf.len() < 8192 {
-                let room = 8192 - buf.len();
+            while buf.len() < MAX_BATCH {
+                let room = MAX_BATCH - buf.len();
                 if !rx.recv_many(&mut buf, room).now_or_never_ready() {
                     break;
                 }

@@ -55,6 +55,10 @@ async fn new_device_gets_the_public_bundle_and_then_is_up_to_date() {
         v,
         json!({"error": "no_new_version_available", "message": "No new version available", "kind": "up_to_date"})
     );
+    s.settle().await;
+    let offers = s.ok("GET", &format!("/apps/{APP}/offers"), None).await;
+    assert_eq!(offers[0]["version"], "1.0.1");
+    assert_eq!(offers[0]["count"], 1);
 }
 
 #[tokio::test]

@@ -341,7 +341,7 @@ macro_rules! sql_store {
                 async fn delete_app(&self, app_id: &str) -> StoreResult<()> {
                     let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     require_app(&mut tx, app_id).await?;
-                    for table in ["events", "device_failures", "device_overrides", "devices", "deploys", "channels", "bundles"] {
+                    for table in ["offers", "events", "device_failures", "device_overrides", "devices", "deploys", "channels", "bundles"] {
                         sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1"))
                             .bind(app_id)
                             .execute(&mut *tx)
@@ -834,6 +834,23 @@ macro_rules! sql_store {
                         qb.push(DEVICE_ON_CONFLICT);
                         qb.build().execute(&mut *tx).await.map_err(backend)?;
                     }
+                    let mut offers: std::collections::BTreeMap<(&str, &str, i64), i64> = std::collections::BTreeMap::new();
+                    for w in batch {
+                        if let Write::Offered { app_id, version, day } = w {
+                            if live.contains(app_id) {
+                                *offers.entry((app_id.as_str(), version.as_str(), *day)).or_default() += 1;
+                            }
+                        }
+                    }
+                    let offers: Vec<_> = offers.into_iter().collect();
+                    for chunk in offers.chunks(1000) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO offers (app_id, version, day, count) ");
+                        qb.push_values(chunk, |mut b, ((app, version, day), n)| {
+                            b.push_bind(*app).push_bind(*version).push_bind(*day).push_bind(*n);
+                        });
+                        qb.push(" ON CONFLICT (app_id, version, day) DO UPDATE SET count = offers.count + excluded.count");
+                        qb.build().execute(&mut *tx).await.map_err(backend)?;
+                    }
                     for chunk in events.chunks(1000) {
                         let mut qb = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO events (app_id, device_id, action, version_name, old_version_name, metadata, created_at) ",
@@ -851,7 +868,7 @@ macro_rules! sql_store {
                     }
                     for w in batch {
                         match w {
-                            Write::Seen(_) | Write::Event(_) => {}
+                            Write::Seen(_) | Write::Event(_) | Write::Offered { .. } => {}
                             Write::Failed { app_id, device_id, version, at } => {
                                 let r = sqlx::query(
                                     "INSERT INTO device_failures (app_id, device_id, bundle_id, failed_at) \
@@ -903,6 +920,18 @@ macro_rules! sql_store {
                                 created_at: r.try_get("created_at")?,
                             })
                         })
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
+                        .map_err(backend)
+                }
+
+                async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>> {
+                    let rs = sqlx::query("SELECT version, day, count FROM offers WHERE app_id = $1 ORDER BY day DESC, version")
+                        .bind(app_id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                    rs.iter()
+                        .map(|r| Ok(OfferCount { version: r.try_get("version")?, day: r.try_get("day")?, count: r.try_get("count")? }))
                         .collect::<Result<Vec<_>, sqlx::Error>>()
                         .map_err(backend)
                 }

@@ -429,6 +429,16 @@ pub async fn telemetry_batches(s: &dyn Store) {
             version: "7.7.7".into(),
             at: 21,
         },
+        Write::Offered {
+            app_id: APP.into(),
+            version: "1.1.0".into(),
+            day: 3,
+        },
+        Write::Offered {
+            app_id: APP.into(),
+            version: "1.1.0".into(),
+            day: 3,
+        },
         // Telemetry for an app deleted meanwhile is dropped, not an error.
         Write::Event(NewEvent {
             app_id: "com.gone.app".into(),
@@ -462,6 +472,19 @@ pub async fn telemetry_batches(s: &dyn Store) {
         .unwrap();
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].metadata, Some(serde_json::json!({"k": "v"})));
+    let one = Write::Offered {
+        app_id: APP.into(),
+        version: "1.1.0".into(),
+        day: 3,
+    };
+    s.write_batch(&[one]).await.unwrap();
+    let offers = s.list_offers(APP).await.unwrap();
+    let expected = vec![OfferCount {
+        version: "1.1.0".into(),
+        day: 3,
+        count: 3,
+    }];
+    assert_eq!(offers, expected, "offers add up across batches");
     let revs = s.app_revisions().await.unwrap();
     assert_eq!(revs, vec![(APP.to_string(), snap.revision)]);
 }

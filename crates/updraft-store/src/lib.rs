@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use updraft_protocol::api::{
     ApiKey, App, AppPatch, Bundle, BundleMeta, BundleStorage, Channel, ChannelPatch, ChannelWrite,
-    Deploy, Device, Event, ManifestEntry, NewApiKey, NewApp, Page, SetOverride,
+    Deploy, Device, Event, ManifestEntry, NewApiKey, NewApp, OfferCount, Page, SetOverride,
 };
 
 /// What went wrong in a store operation.
@@ -86,6 +86,13 @@ pub enum Write {
     Seen(DeviceSeen),
     /// Append an event.
     Event(NewEvent),
+    /// The server offered `version` to a device: counted per app, bundle and day.
+    Offered {
+        app_id: String,
+        version: String,
+        /// Days since the Unix epoch.
+        day: i64,
+    },
     /// The device rolled back `version` (`update_fail`): block it for that device.
     Failed {
         app_id: String,
@@ -216,6 +223,8 @@ pub trait Store: Send + Sync + 'static {
     /// apps whose failure blocks changed.
     async fn write_batch(&self, batch: &[Write]) -> StoreResult<()>;
     async fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
+    /// Update offers per bundle and day, newest day first.
+    async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>>;
 
     /// Loads what the hot path needs for one app; `None` if the app does not exist.
     async fn load_snapshot(&self, app_id: &str) -> StoreResult<Option<AppSnapshotData>>;

@@ -702,6 +702,16 @@ pub async fn list_events(
     Ok(Json(s.store.list_events(&app_id, &query).await?))
 }
 
+/// `GET /api/v1/apps/{app_id}/offers`: update offers per bundle and day.
+pub async fn list_offers(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<Vec<OfferCount>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    Ok(Json(s.store.list_offers(&app_id).await?))
+}
+
 /// `POST /api/v1/apps/{app_id}/explain`: runs the decision for a device request
 /// (the plugin's InfoObject) without recording anything, and returns every rule evaluated.
 pub async fn explain(

@@ -79,6 +79,9 @@ fn seen(req: &DeviceRequest, allow_custom_id: bool) -> DeviceSeen {
     }
 }
 
+/// Device last-seen updates skipped because the write queue was full (logged sparingly).
+static SKIPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// `POST /updates`: what should this device run?
 pub async fn updates(
     State(state): State<AppState>,
@@ -103,18 +106,11 @@ pub async fn updates(
     let reply = match decision.outcome {
         Outcome::Update { bundle_id } => {
             let b = &entry.view.bundles[&bundle_id];
-            writes.push(Write::Event(NewEvent {
+            writes.push(Write::Offered {
                 app_id: req.app_id.clone(),
-                device_id: req.device_id.clone(),
-                action: "get".into(),
-                version_name: b.version.clone(),
-                old_version_name: Some(req.version_name.clone()),
-                metadata: decision
-                    .channel
-                    .as_ref()
-                    .map(|c| json!({ "channel": c }).to_string()),
-                created_at: crate::now_ms(),
-            }));
+                version: b.version.clone(),
+                day: crate::now_ms() / 86_400_000,
+            });
             let base = state.base_url(&headers);
             let url = match b.storage {
                 // The plugin requires a parseable url even for manifest replies.
@@ -163,7 +159,13 @@ pub async fn updates(
     if state.writer.send_all(writes).is_err() {
         // The check itself was answered from memory; only the device's
         // last-seen row is skipped while the write queue is full.
-        tracing::warn!(app_id = %req.app_id, "write queue full; skipped a device last-seen update");
+        let n = SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n.is_power_of_two() || n.is_multiple_of(100_000) {
+            tracing::warn!(
+                skipped = n + 1,
+                "write queue full; skipping device last-seen updates"
+            );
+        }
     }
     Ok(reply)
 }
