@@ -126,16 +126,7 @@ async fn api_key_mode_matrix() {
     assert_eq!(st, 403);
     // Unknown, missing and expired keys are 401; Capgo's raw headers work.
     assert_eq!(s.api_as("upd_nope", "GET", "/apps", None).await.0, 401);
-    assert_eq!(
-        s.http
-            .get(s.url("/api/v1/apps"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        401
-    );
+    assert_eq!(s.get_status("/api/v1/apps").await, 401);
     let raw = s
         .http
         .get(s.url("/api/v1/apps"))
@@ -350,25 +341,11 @@ async fn bundle_files_support_range_etag_and_head() {
         (200, bytes.len().to_string())
     );
     assert_eq!(
-        s.http
-            .get(s.url(&format!("/files/{}.zip", "0".repeat(64))))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
+        s.get_status(&format!("/files/{}.zip", "0".repeat(64)))
+            .await,
         404
     );
-    assert_eq!(
-        s.http
-            .get(s.url("/files/..%2Fupdraft.db"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        404
-    );
+    assert_eq!(s.get_status("/files/..%2Fupdraft.db").await, 404);
 }
 
 #[tokio::test]

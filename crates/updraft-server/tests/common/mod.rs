@@ -123,6 +123,17 @@ impl Server {
             .unwrap()
     }
 
+    /// `GET path` (no auth) and its status code.
+    pub async fn get_status(&self, path: &str) -> u16 {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// A device call: (status, body).
     pub async fn device(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
