@@ -4,7 +4,11 @@
 //! - [`version`]: native-version coercion and semver comparisons.
 //! - [`decide`]: `(app snapshot, device request) -> decision`, with an explain trace.
 //! - [`layout`]: the rules a bundle zip's entry names must follow.
+//! - [`archive`]: the reproducible bundle zip writer.
+//! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
 
+pub mod archive;
+pub mod crypto;
 pub mod decide;
 pub mod layout;
 pub mod validate;

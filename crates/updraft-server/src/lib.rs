@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     let upload_limit = state.config.max_bundle_bytes as usize;
     let v1 = Router::new()
         .route("/openapi.json", get(api::openapi))
+        .route("/me", get(api::me))
         .route("/apps", get(api::list_apps).post(api::create_app))
         .route(
             "/apps/{app_id}",

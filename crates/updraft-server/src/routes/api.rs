@@ -749,6 +749,12 @@ pub async fn explain(
 
 // ---- API keys ----
 
+/// `GET /api/v1/me`: the calling key (name, mode, allow-list, expiry), so a
+/// client can tell what it may do before it tries.
+pub async fn me(auth: Auth) -> Json<ApiKey> {
+    Json(auth.0)
+}
+
 pub async fn list_keys(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ApiKey>>> {
     auth.require(KeyMode::All)?;
     Ok(Json(s.store.list_api_keys().await?))

@@ -1,0 +1,400 @@
+//! The command line: every command, flag and its help text (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  error (network, server, file, crypto)
+  2  usage error (bad flags or arguments)
+  3  authentication or permission (API key missing, invalid, expired, or of too low a mode)
+  4  not found, or conflict (such as a version that already exists)";
+
+/// Updraft: ship web builds to Capacitor apps from your own server.
+#[derive(Debug, Parser)]
+#[command(name = "updraft", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Server URL (overrides UPDRAFT_SERVER and the saved login).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help_heading = "Global options"
+    )]
+    pub server: Option<String>,
+    /// API key (overrides UPDRAFT_API_KEY and the saved login).
+    #[arg(
+        long,
+        global = true,
+        value_name = "KEY",
+        help_heading = "Global options"
+    )]
+    pub api_key: Option<String>,
+    /// App id (default: appId from the project's capacitor config).
+    #[arg(
+        long,
+        global = true,
+        value_name = "APP_ID",
+        help_heading = "Global options"
+    )]
+    pub app: Option<String>,
+    /// The Capacitor project directory.
+    #[arg(
+        long,
+        short = 'C',
+        global = true,
+        value_name = "DIR",
+        default_value = ".",
+        help_heading = "Global options"
+    )]
+    pub project: PathBuf,
+    /// Print one JSON document on stdout (stable, machine-readable) instead of text.
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub json: bool,
+    /// Print only errors.
+    #[arg(long, short, global = true, help_heading = "Global options")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Save the server URL and API key for later commands (file mode 0600).
+    Login(LoginArgs),
+    /// Forget the saved login.
+    Logout,
+    /// Check the server, the API key, the project config and the key files.
+    Doctor,
+    /// Set up a Capacitor project: app and channels on the server, updater config in capacitor.config.
+    Init(InitArgs),
+    /// Encryption keys (RSA-2048, Capgo-compatible).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Build, encrypt, upload and manage bundles.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Manage channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Point a channel at an uploaded bundle.
+    Promote(PromoteArgs),
+    /// Point a channel back at the bundle it had before.
+    Rollback(RollbackArgs),
+    /// Inspect devices and force one onto a channel or bundle.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// The CI one-liner: zip the web build, encrypt if a key is configured, upload, assign to a channel.
+    Deploy(DeployArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Read the API key from standard input instead of --api-key or a prompt.
+    #[arg(long)]
+    pub api_key_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Public URL of the server as devices reach it (default: --server).
+    #[arg(long, value_name = "URL")]
+    pub device_url: Option<String>,
+    /// App name on the server (default: appName from the capacitor config).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create .capgo_key_v2 (private) and .capgo_key_v2.pub, and put the public key in capacitor.config.
+    Create {
+        /// Replace existing key files.
+        #[arg(long, short)]
+        force: bool,
+    },
+    /// Show the public key, its key id, and whether the files and the config agree.
+    Show,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BuildArgs {
+    /// The web build directory (default: webDir from the capacitor config).
+    #[arg(long, short, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// Bundle version (default: version in package.json).
+    #[arg(long, short, value_name = "VERSION")]
+    pub bundle: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct KeyArgs {
+    /// Private key file (default: .capgo_key_v2 in the project, used when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Upload unencrypted even when a key exists.
+    #[arg(long, conflicts_with = "key")]
+    pub no_key: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MetaArgs {
+    /// Devices whose native version is below this do not get the bundle (channel policy version_number).
+    #[arg(long, value_name = "VERSION")]
+    pub min_update_version: Option<String>,
+    /// A link shown to devices when the app exposes metadata.
+    #[arg(long)]
+    pub link: Option<String>,
+    /// A comment shown to devices when the app exposes metadata.
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// Succeed (exit 0) without uploading when the version already exists.
+    #[arg(long)]
+    pub version_exists_ok: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Zip the web build reproducibly (same files, same bytes) and print its checksum.
+    Zip {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Output file (default: <appId>_<version>.zip).
+        #[arg(long, short, value_name = "FILE")]
+        name: Option<PathBuf>,
+    },
+    /// Encrypt a zip (Capgo v2): writes <zip>_encrypted.zip, prints the encrypted checksum and session key.
+    Encrypt {
+        /// The plain zip.
+        zip: PathBuf,
+        /// Its SHA-256 (as printed by `bundle zip`); checked when given.
+        checksum: Option<String>,
+        /// Private key file (default: .capgo_key_v2 in the project).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Decrypt an encrypted zip with the public key: writes <zip>_decrypted.zip.
+    Decrypt {
+        /// The encrypted zip.
+        zip: PathBuf,
+        /// The session key: base64(iv):base64(key).
+        iv_session_key: String,
+        /// Public key file (default: .capgo_key_v2.pub, else publicKey from the capacitor config).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Verify the decrypted zip against this checksum (encrypted or plain hex).
+        #[arg(long)]
+        checksum: Option<String>,
+    },
+    /// Zip, encrypt (when a key exists) and upload the web build; or register an external bundle.
+    Upload(UploadArgs),
+    /// List the app's bundles.
+    List,
+    /// Delete a bundle (refused while a channel uses it).
+    Delete { version: String },
+    /// Delete old bundles, keeping the newest N and any a channel uses.
+    Cleanup {
+        /// How many of the newest bundles to keep.
+        #[arg(long, short, default_value_t = 4)]
+        keep: usize,
+        /// Show what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct UploadArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Also point this channel at the new bundle (created if missing).
+    #[arg(long, short)]
+    pub channel: Option<String>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
+    pub meta: MetaArgs,
+    /// Register a bundle you host yourself at this https URL instead of uploading.
+    #[arg(long, short, value_name = "URL", conflicts_with_all = ["key", "no_key"])]
+    pub external: Option<String>,
+    /// With --external: the session key of the encrypted zip (base64(iv):base64(key)).
+    #[arg(long, requires = "external", value_name = "IV:KEY")]
+    pub iv_session_key: Option<String>,
+    /// With --external: the checksum devices verify (plain SHA-256, or the encrypted one).
+    #[arg(long, alias = "encrypted-checksum", requires = "external")]
+    pub checksum: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// The channel to deploy to.
+    #[arg(long, short, default_value = "production")]
+    pub channel: String,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
+    pub meta: MetaArgs,
+}
+
+/// Which native versions a channel accepts bundles for.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Policy {
+    Major,
+    Minor,
+    Patch,
+    /// Use each bundle's min_update_version (Capgo calls it "metadata").
+    #[value(alias = "metadata")]
+    VersionNumber,
+    None,
+}
+
+/// Channel flags; each is off unless given, and given flags change only what they name.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ChannelFlags {
+    /// Devices without an override get this channel (at most one public channel per platform).
+    #[arg(long, overrides_with = "no_public")]
+    pub public: bool,
+    /// Take `public` away from this channel.
+    #[arg(long)]
+    pub no_public: bool,
+    /// Devices may put themselves on this channel (setChannel).
+    #[arg(long, overrides_with = "no_self_assign")]
+    pub self_assign: bool,
+    /// Devices may not put themselves on this channel.
+    #[arg(long)]
+    pub no_self_assign: bool,
+    /// Serve iOS devices.
+    #[arg(long, overrides_with = "no_ios")]
+    pub ios: bool,
+    /// Do not serve iOS devices.
+    #[arg(long)]
+    pub no_ios: bool,
+    /// Serve Android devices.
+    #[arg(long, overrides_with = "no_android")]
+    pub android: bool,
+    /// Do not serve Android devices.
+    #[arg(long)]
+    pub no_android: bool,
+    /// Serve Electron apps.
+    #[arg(long, overrides_with = "no_electron")]
+    pub electron: bool,
+    /// Do not serve Electron apps.
+    #[arg(long)]
+    pub no_electron: bool,
+    /// Serve emulators.
+    #[arg(long, overrides_with = "no_emulator")]
+    pub emulator: bool,
+    /// Do not serve emulators.
+    #[arg(long)]
+    pub no_emulator: bool,
+    /// Serve physical devices.
+    #[arg(long, overrides_with = "no_device")]
+    pub device: bool,
+    /// Do not serve physical devices.
+    #[arg(long)]
+    pub no_device: bool,
+    /// Serve debug builds.
+    #[arg(long, overrides_with = "no_dev")]
+    pub dev: bool,
+    /// Do not serve debug builds.
+    #[arg(long)]
+    pub no_dev: bool,
+    /// Serve release builds.
+    #[arg(long, overrides_with = "no_prod")]
+    pub prod: bool,
+    /// Do not serve release builds.
+    #[arg(long)]
+    pub no_prod: bool,
+    /// Allow bundles below the device's native version.
+    #[arg(long, overrides_with = "no_downgrade")]
+    pub downgrade: bool,
+    /// Refuse bundles below the device's native version (the default).
+    #[arg(long)]
+    pub no_downgrade: bool,
+    /// Refuse bundles that cross this boundary of the native version.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub disable_auto_update: Option<Policy>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Create a channel.
+    Add {
+        name: String,
+        /// The bundle to serve (default: builtin).
+        #[arg(long, short)]
+        bundle: Option<String>,
+        #[command(flatten)]
+        flags: ChannelFlags,
+    },
+    /// List channels.
+    List,
+    /// Change a channel: its bundle and any flag.
+    Set {
+        name: String,
+        /// The bundle to serve (`builtin` reverts devices to the app's built-in build).
+        #[arg(long, short)]
+        bundle: Option<String>,
+        #[command(flatten)]
+        flags: ChannelFlags,
+    },
+    /// Delete a channel.
+    Delete { name: String },
+    /// The channel's deploy history, newest first.
+    History { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The bundle version.
+    pub version: String,
+    #[arg(long, short)]
+    pub channel: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[arg(long, short)]
+    pub channel: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List devices, newest first.
+    List {
+        /// Filter by device id or custom id.
+        #[arg(long, short)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one device.
+    Get { device_id: String },
+    /// Put a device on a channel (overrides its own choice and the public channel).
+    SetChannel { device_id: String, channel: String },
+    /// Pin a device to one bundle.
+    Pin { device_id: String, version: String },
+    /// Remove a device's channel override or pin.
+    Unset { device_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,109 @@
+//! `device list|get|set-channel|pin|unset`.
+
+use serde_json::json;
+use updraft_protocol::api::{Device, DeviceOverride, SetOverride};
+
+use crate::args::DeviceCommand;
+use crate::error::CliResult;
+use crate::output::{table, when};
+use crate::Ctx;
+
+fn override_text(d: &Device) -> String {
+    match &d.device_override {
+        Some(DeviceOverride::Channel { channel }) => format!("channel {channel}"),
+        Some(DeviceOverride::Bundle { version }) => format!("pinned to {version}"),
+        None => "-".into(),
+    }
+}
+
+fn show(d: &Device) -> String {
+    let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    format!(
+        "device     {}\ncustom id  {}\nplatform   {}\nbundle     {}\nnative     {}\nplugin     {}\nchannel    {}\noverride   {}\nfailed     {}\nlast seen  {}",
+        d.device_id,
+        o(&d.custom_id),
+        o(&d.platform),
+        o(&d.version_name),
+        o(&d.version_build),
+        o(&d.plugin_version),
+        o(&d.default_channel),
+        override_text(d),
+        if d.failed_bundles.is_empty() { "-".into() } else { d.failed_bundles.join(", ") },
+        d.last_seen.map(when).unwrap_or_else(|| "-".into()),
+    )
+}
+
+pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
+    let project = ctx.project()?;
+    let app = project.app_id(ctx.g.app.as_deref())?;
+    let client = ctx.client()?;
+    match c {
+        DeviceCommand::List { search, limit } => {
+            let page = client
+                .list_devices(&app, search.as_deref(), None, Some(limit))
+                .await?;
+            let rows: Vec<Vec<String>> = page
+                .items
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.device_id.clone(),
+                        d.platform.clone().unwrap_or_default(),
+                        d.version_name.clone().unwrap_or_default(),
+                        override_text(d),
+                        d.last_seen.map(when).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            ctx.out.result(
+                || {
+                    table(
+                        &[
+                            "DEVICE",
+                            "PLATFORM",
+                            "BUNDLE",
+                            "OVERRIDE",
+                            "LAST SEEN (UTC)",
+                        ],
+                        &rows,
+                    )
+                },
+                json!(page),
+            );
+        }
+        DeviceCommand::Get { device_id } => {
+            let d = client.get_device(&app, &device_id).await?;
+            ctx.out.result(|| show(&d), json!(d));
+        }
+        DeviceCommand::SetChannel { device_id, channel } => {
+            let o = SetOverride {
+                channel: Some(channel),
+                bundle: None,
+            };
+            let d = client.set_override(&app, &device_id, &o).await?;
+            ctx.out.result(
+                || format!("Device {} is now on {}.", d.device_id, override_text(&d)),
+                json!(d),
+            );
+        }
+        DeviceCommand::Pin { device_id, version } => {
+            let o = SetOverride {
+                channel: None,
+                bundle: Some(version),
+            };
+            let d = client.set_override(&app, &device_id, &o).await?;
+            ctx.out.result(
+                || format!("Device {} is now {}.", d.device_id, override_text(&d)),
+                json!(d),
+            );
+        }
+        DeviceCommand::Unset { device_id } => {
+            client.remove_override(&app, &device_id).await?;
+            ctx.out.result(
+                || format!("Removed the override of device {device_id}: it follows its channels again."),
+                json!({"app_id": app, "device_id": device_id, "override": null}),
+            );
+        }
+    }
+    Ok(())
+}

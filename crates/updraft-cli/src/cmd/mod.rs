@@ -1,0 +1,10 @@
+//! One module per command group.
+
+pub mod bundle;
+pub mod channel;
+pub mod device;
+pub mod doctor;
+pub mod init;
+pub mod key;
+pub mod login;
+pub mod upload;

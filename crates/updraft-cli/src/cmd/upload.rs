@@ -1,0 +1,417 @@
+//! `bundle upload` and `deploy`: zip the web build, encrypt it when the project
+//! has a key, stream it to the server with a progress bar, and point a channel
+//! at it. Or, with `--external`, register a bundle the user hosts.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use updraft_client::{Client, UploadParams};
+use updraft_core::archive::build_zip;
+use updraft_core::crypto::{self, PrivateKey, PublicKey};
+use updraft_protocol::api::{BundleMeta, ChannelPatch, NewExternalBundle};
+
+use crate::args::{BuildArgs, DeployArgs, KeyArgs, MetaArgs, UploadArgs};
+use crate::error::{CliError, CliResult, Exit};
+use crate::project::Project;
+use crate::Ctx;
+
+/// The version to upload: `--bundle`, else package.json's, validated as semver.
+pub fn version(project: &Project, build: &BuildArgs) -> CliResult<String> {
+    let v = build
+        .bundle
+        .clone()
+        .or_else(|| project.package_version())
+        .ok_or_else(|| {
+            CliError::usage("no_version", "which version is this bundle? none given")
+                .hint("pass --bundle 1.2.3, or set \"version\" in package.json")
+        })?;
+    if updraft_core::version::parse_bundle_version(&v).is_none() {
+        return Err(CliError::usage(
+            "invalid_semver",
+            format!(
+                "bundle version {v:?} is not semver (such as 1.2.3 or 1.2.3-beta.1, no leading v)"
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+/// Zips the web build, refusing one without `index.html`. Returns the zip and
+/// a warning when no JavaScript calls `notifyAppReady()`.
+pub fn zip_web_dir(ctx: &Ctx, project: &Project, build: &BuildArgs) -> CliResult<Vec<u8>> {
+    let dir = project.web_dir(build.path.as_deref())?;
+    let files = crate::files::read_web_dir(&dir)?;
+    if !files.iter().any(|f| f.path == "index.html") {
+        return Err(CliError::fail(
+            "index_html_not_found",
+            format!("{} has no index.html at its root", dir.display()),
+        )
+        .hint("point --path (or webDir) at the built web app, the folder that holds index.html"));
+    }
+    let calls_ready = files.iter().any(|f| {
+        (f.path.ends_with(".js") || f.path.ends_with(".mjs"))
+            && f.data.windows(14).any(|w| w == b"notifyAppReady")
+    });
+    if !calls_ready {
+        ctx.out.warn("no JavaScript file calls notifyAppReady(): the plugin will roll this bundle back after appReadyTimeout");
+    }
+    let zip = build_zip(&files).map_err(|e| CliError::fail("zip_failed", e.to_string()))?;
+    const WARN_BYTES: usize = 20 << 20;
+    if zip.len() > WARN_BYTES {
+        ctx.out.warn(format!(
+            "the bundle is {}: large bundles take long to download on mobile networks",
+            crate::output::size(zip.len() as u64)
+        ));
+    }
+    Ok(zip)
+}
+
+/// The key to encrypt with, or none. Refuses combinations that devices would reject.
+fn signing_key(ctx: &Ctx, project: &Project, k: &KeyArgs) -> CliResult<Option<PrivateKey>> {
+    let config_key = match &project.public_key {
+        Some(pem) => Some(PublicKey::from_pem(pem).map_err(|e| {
+            CliError::fail(
+                "invalid_public_key",
+                format!("publicKey in the capacitor config: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    if k.no_key {
+        if config_key.is_some() {
+            ctx.out.warn("the app has a publicKey but this bundle is not encrypted: devices with that key will refuse it");
+        }
+        return Ok(None);
+    }
+    let path = project.private_key_path(k.key.as_deref());
+    if !path.is_file() {
+        if k.key.is_some() {
+            return Err(CliError::fail(
+                "missing_key",
+                format!("{} does not exist", path.display()),
+            ));
+        }
+        if config_key.is_some() {
+            return Err(CliError::fail(
+                "missing_key",
+                format!("the capacitor config has a publicKey, but the private key {} is missing; devices would refuse an unencrypted bundle", path.display()),
+            )
+            .hint("pass --key FILE with the private key, or --no-key if the apps in the field have no publicKey"));
+        }
+        return Ok(None);
+    }
+    let key = crate::cmd::key::load_private(&path)?;
+    match &config_key {
+        Some(c) if *c != key.public_key() => {
+            return Err(CliError::fail(
+                "key_mismatch",
+                format!("{} does not match publicKey in the capacitor config: devices would refuse this bundle", path.display()),
+            )
+            .hint("use the private key that matches the apps in the field (--key FILE)"));
+        }
+        None if project.config_path.is_some() => {
+            return Err(CliError::fail(
+                "missing_public_key",
+                format!("found the private key {} but the capacitor config has no publicKey: apps built from it cannot decrypt this bundle", path.display()),
+            )
+            .hint("run `updraft key show` and put the public key in plugins.CapacitorUpdater.publicKey, or pass --no-key"));
+        }
+        _ => {}
+    }
+    Ok(Some(key))
+}
+
+fn meta_params(project: &Project, m: &MetaArgs) -> CliResult<BundleMeta> {
+    if let Some(v) = &m.min_update_version {
+        if updraft_core::version::coerce_native(v).is_none() {
+            return Err(CliError::usage(
+                "invalid_semver",
+                format!("--min-update-version {v:?} is not a version"),
+            ));
+        }
+    }
+    let native = project.native_packages();
+    Ok(BundleMeta {
+        min_update_version: m.min_update_version.clone(),
+        native_packages: (!native.is_empty()).then(|| serde_json::Value::Array(native)),
+        link: m.link.clone(),
+        comment: m.comment.clone(),
+    })
+}
+
+/// Makes sure the channel exists, creating it (not public) when missing.
+async fn ensure_channel(ctx: &Ctx, client: &Client, app: &str, name: &str) -> CliResult<()> {
+    match client.get_channel(app, name).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.status() == Some(404) => {
+            client
+                .create_channel(
+                    app,
+                    &ChannelPatch {
+                        name: Some(name.to_string()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            ctx.out.info(format!("Created channel {name} (not public: `updraft channel set {name} --public` makes it the default)"));
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn upload(ctx: &Ctx, a: UploadArgs) -> CliResult<()> {
+    let project = ctx.project()?;
+    let app = project.app_id(ctx.g.app.as_deref())?;
+    let version = version(&project, &a.build)?;
+    let client = ctx.client()?;
+    if let Some(url) = &a.external {
+        return external(ctx, &client, &project, &app, &version, url, &a).await;
+    }
+    publish(
+        ctx,
+        &client,
+        &project,
+        &app,
+        &version,
+        a.channel.as_deref(),
+        &a.build,
+        &a.key,
+        &a.meta,
+    )
+    .await
+}
+
+pub async fn deploy(ctx: &Ctx, a: DeployArgs) -> CliResult<()> {
+    let project = ctx.project()?;
+    let app = project.app_id(ctx.g.app.as_deref())?;
+    let version = version(&project, &a.build)?;
+    let client = ctx.client()?;
+    publish(
+        ctx,
+        &client,
+        &project,
+        &app,
+        &version,
+        Some(&a.channel),
+        &a.build,
+        &a.key,
+        &a.meta,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn publish(
+    ctx: &Ctx,
+    client: &Client,
+    project: &Project,
+    app: &str,
+    version: &str,
+    channel: Option<&str>,
+    build: &BuildArgs,
+    key: &KeyArgs,
+    meta: &MetaArgs,
+) -> CliResult<()> {
+    let key = signing_key(ctx, project, key)?;
+    let exists_ok = meta.version_exists_ok;
+    let meta = meta_params(project, meta)?;
+    // Fail before the work when the app is unknown or the version taken.
+    client.get_app(app).await.map_err(|e| {
+        let e = CliError::from(e);
+        if e.exit == Exit::NotFound {
+            e.hint(format!(
+                "create it with `updraft init` (or `POST /api/v1/apps`) first; app {app}"
+            ))
+        } else {
+            e
+        }
+    })?;
+    match client.get_bundle(app, version).await {
+        Ok(_) => return exists(ctx, app, version, exists_ok),
+        Err(e) if e.status() == Some(404) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(c) = channel {
+        ensure_channel(ctx, client, app, c).await?;
+    }
+
+    let zip = zip_web_dir(ctx, project, build)?;
+    let plain_sha = crypto::sha256_hex(&zip);
+    let (body, checksum, session_key, key_id) = match &key {
+        Some(k) => {
+            let sealed = crypto::seal_bundle(k, &zip, &mut rand_core::OsRng)?;
+            (
+                sealed.ciphertext,
+                sealed.checksum,
+                Some(sealed.session_key),
+                Some(k.public_key().key_id()),
+            )
+        }
+        None => (zip, plain_sha.clone(), None, None),
+    };
+    let params = UploadParams {
+        version: version.to_string(),
+        checksum: Some(checksum.clone()),
+        sha256: Some(crypto::sha256_hex(&body)),
+        session_key: session_key.clone(),
+        key_id: key_id.clone(),
+        min_update_version: meta.min_update_version.clone(),
+        native_packages: meta.native_packages.as_ref().map(|v| v.to_string()),
+        link: meta.link.clone(),
+        comment: meta.comment.clone(),
+        channel: channel.map(str::to_string),
+    };
+    let size = body.len() as u64;
+    let bar = ctx
+        .out
+        .bytes_bar(size, &format!("Uploading {app} {version}"));
+    let progress_bar = bar.clone();
+    let res = client
+        .upload_bundle(
+            app,
+            &params,
+            bytes::Bytes::from(body),
+            Some(Arc::new(move |n| progress_bar.set_position(n))),
+        )
+        .await;
+    bar.finish_and_clear();
+    let up = match res {
+        Ok(u) => u,
+        Err(e) if e.status() == Some(409) => return exists(ctx, app, version, exists_ok),
+        Err(e) => return Err(e.into()),
+    };
+    let encrypted = session_key.is_some();
+    ctx.out.result(
+        || {
+            format!(
+                "Uploaded {app} {version} ({}{}){}\nchecksum {checksum}",
+                crate::output::size(size),
+                if encrypted { ", encrypted" } else { "" },
+                match &up.channel {
+                    Some(c) => format!(", now served on channel {}", c.name),
+                    None => String::new(),
+                }
+            )
+        },
+        json!({
+            "app_id": app,
+            "bundle": version,
+            "checksum": checksum,
+            "sha256": plain_sha,
+            "encrypted": encrypted,
+            "session_key": session_key,
+            "key_id": key_id,
+            "size": size,
+            "channel": up.channel.as_ref().map(|c| c.name.clone()),
+        }),
+    );
+    Ok(())
+}
+
+/// The version is taken: a success with `--version-exists-ok`, else exit 4.
+fn exists(ctx: &Ctx, app: &str, version: &str, ok: bool) -> CliResult<()> {
+    if ok {
+        ctx.out.result(
+            || format!("{app} {version} already exists; nothing uploaded (--version-exists-ok)."),
+            json!({"app_id": app, "bundle": version, "skipped": true, "reason": "version_exists"}),
+        );
+        return Ok(());
+    }
+    Err(CliError::new(Exit::NotFound, "version_exists", format!("{app} {version} already exists"))
+        .hint("bump the version in package.json or pass --bundle NEW_VERSION (names are never reused); --version-exists-ok makes this a success"))
+}
+
+async fn external(
+    ctx: &Ctx,
+    client: &Client,
+    project: &Project,
+    app: &str,
+    version: &str,
+    url: &str,
+    a: &UploadArgs,
+) -> CliResult<()> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(CliError::usage(
+            "invalid_url",
+            format!("--external {url:?} must be an absolute https:// URL"),
+        ));
+    }
+    if url.starts_with("http://") {
+        ctx.out.warn("the external URL is http://: iOS refuses plain HTTP downloads unless App Transport Security allows it");
+    }
+    let checksum = a.checksum.clone().ok_or_else(|| {
+        CliError::usage("missing_checksum", "--external needs --checksum: the SHA-256 of the plain zip, or the encrypted checksum printed by `bundle encrypt`")
+    })?;
+    let session_key = a.iv_session_key.clone().filter(|s| !s.is_empty());
+    let key_id = match (&session_key, &project.public_key) {
+        (Some(sk), Some(pem)) => {
+            let public = PublicKey::from_pem(pem)?;
+            // Catch a wrong key or checksum here, not on every phone.
+            updraft_core::crypto::SessionKey::open(sk, &public).map_err(|e| {
+                CliError::fail(
+                    "key_mismatch",
+                    format!("the session key does not open with the app's publicKey: {e}"),
+                )
+            })?;
+            if checksum.len() != 64 {
+                crypto::decrypt_checksum(&public, &checksum).map_err(|e| {
+                    CliError::fail(
+                        "key_mismatch",
+                        format!("the checksum does not open with the app's publicKey: {e}"),
+                    )
+                })?;
+            }
+            Some(public.key_id())
+        }
+        _ => None,
+    };
+    let meta = meta_params(project, &a.meta)?;
+    if let Some(c) = &a.channel {
+        ensure_channel(ctx, client, app, c).await?;
+    }
+    let new = NewExternalBundle {
+        version: version.to_string(),
+        external_url: Some(url.to_string()),
+        manifest: Vec::new(),
+        checksum: checksum.clone(),
+        session_key: session_key.clone(),
+        key_id: key_id.clone(),
+        meta,
+    };
+    match client.register_external(app, &new).await {
+        Ok(_) => {}
+        Err(e) if e.status() == Some(409) => {
+            return exists(ctx, app, version, a.meta.version_exists_ok)
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let channel = match &a.channel {
+        Some(c) => Some(
+            client
+                .update_channel(
+                    app,
+                    c,
+                    &ChannelPatch {
+                        bundle: Some(Some(version.to_string())),
+                        ..Default::default()
+                    },
+                )
+                .await?
+                .channel
+                .name,
+        ),
+        None => None,
+    };
+    ctx.out.result(
+        || format!(
+            "Registered {app} {version} at {url}{}",
+            channel.as_ref().map(|c| format!(", now served on channel {c}")).unwrap_or_default()
+        ),
+        json!({
+            "app_id": app, "bundle": version, "external_url": url, "checksum": checksum,
+            "session_key": session_key, "key_id": key_id, "encrypted": session_key.is_some(), "channel": channel,
+        }),
+    );
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `updraft`: the command line for Updraft. Init a Capacitor project, create
+//! keys, zip/encrypt/upload builds (Capgo-compatible), manage channels and
+//! devices, and deploy from CI in one line.
+//!
+//! Exit codes: 0 ok, 1 error, 2 usage, 3 auth, 4 not found or conflict.
+
+mod args;
+mod cmd;
+mod error;
+mod files;
+mod output;
+mod project;
+mod settings;
+
+use clap::Parser as _;
+
+use crate::args::{Cli, Command, Global};
+use crate::error::{CliError, CliResult};
+use crate::output::Out;
+use crate::project::Project;
+
+/// What every command gets: the global flags and the printer.
+pub struct Ctx {
+    pub g: Global,
+    pub out: Out,
+}
+
+impl Ctx {
+    /// A client for the resolved server and key.
+    pub fn client(&self) -> CliResult<updraft_client::Client> {
+        let r = settings::resolve(&self.g)?;
+        Ok(updraft_client::Client::new(&r.server, &r.api_key)?)
+    }
+
+    /// The Capacitor project in `--project`.
+    pub fn project(&self) -> CliResult<Project> {
+        Project::load(&self.g.project)
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // Help and --version print and exit 0; usage errors exit 2.
+        Err(e) => e.exit(),
+    };
+    let ctx = Ctx {
+        out: Out {
+            json: cli.global.json,
+            quiet: cli.global.quiet,
+        },
+        g: cli.global,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let result = rt.block_on(run(&ctx, cli.command));
+    if let Err(e) = result {
+        report(&ctx.out, &e);
+        std::process::exit(e.exit as i32);
+    }
+}
+
+fn report(out: &Out, e: &CliError) {
+    if out.json {
+        let v = serde_json::json!({"error": e.code, "message": e.message, "hint": e.hint});
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("json serialises")
+        );
+    }
+    eprintln!("error: {}", e.message);
+    if let Some(h) = &e.hint {
+        eprintln!("hint: {h}");
+    }
+}
+
+async fn run(ctx: &Ctx, command: Command) -> CliResult<()> {
+    match command {
+        Command::Login(a) => cmd::login::login(ctx, a).await,
+        Command::Logout => cmd::login::logout(ctx),
+        Command::Doctor => cmd::doctor::doctor(ctx).await,
+        Command::Init(a) => cmd::init::init(ctx, a).await,
+        Command::Key(k) => cmd::key::run(ctx, k),
+        Command::Bundle(b) => cmd::bundle::run(ctx, b).await,
+        Command::Channel(c) => cmd::channel::run(ctx, c).await,
+        Command::Promote(a) => cmd::channel::promote(ctx, a).await,
+        Command::Rollback(a) => cmd::channel::rollback(ctx, a).await,
+        Command::Device(d) => cmd::device::run(ctx, d).await,
+        Command::Deploy(a) => cmd::upload::deploy(ctx, a).await,
+        Command::Completions(a) => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                a.shell,
+                &mut Cli::command(),
+                "updraft",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! A typed client for the Updraft management API (`/api/v1`).
+//!
+//! Every call returns the protocol crate's DTOs, or an [`Error`] that keeps the
+//! server's stable error code and message so callers can explain what to do next.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use updraft_protocol::api::*;
+use updraft_protocol::error::ErrorBody;
+
+/// What went wrong talking to the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server answered with an error envelope.
+    #[error("{message} ({code}, HTTP {status})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The server could not be reached.
+    #[error("cannot reach the Updraft server at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    /// The reply was not what the API documents.
+    #[error("unexpected reply from {url}: {reason}")]
+    Protocol { url: String, reason: String },
+}
+
+impl Error {
+    /// The HTTP status, for API errors.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server's error code, for API errors.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Called with the number of bytes sent so far during an upload.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Query parameters of a bundle upload (`POST /apps/{app}/bundles`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UploadParams {
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    /// SHA-256 of the bytes sent; the server refuses the upload if they differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_update_version: Option<String>,
+    /// JSON text of the native packages array.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_packages: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+/// Reply to an upload: the bundle, and the channel when one was assigned.
+#[derive(Debug, Clone, serde::Deserialize, Serialize)]
+pub struct Uploaded {
+    pub bundle: Bundle,
+    pub channel: Option<Channel>,
+}
+
+/// The management API client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+fn enc(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `https://updates.example.com`) with an API key.
+    pub fn new(base: &str, key: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("updraft-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Connect {
+                url: base.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            key: key.to_string(),
+            http,
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response> {
+        let res = req
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .map_err(|e| Error::Connect {
+                url: url.to_string(),
+                reason: root_cause(&e),
+            })?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(b) => Error::Api {
+                status,
+                code: b.error,
+                message: b.message,
+            },
+            Err(_) => Error::Api {
+                status,
+                code: "http_error".into(),
+                message: if text.trim().is_empty() {
+                    format!("HTTP {status} from {url}")
+                } else {
+                    text.trim().chars().take(300).collect()
+                },
+            },
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<T> {
+        let res = self.send(req, url).await?;
+        let text = res.text().await.map_err(|e| Error::Connect {
+            url: url.to_string(),
+            reason: root_cause(&e),
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::Protocol {
+            url: url.to_string(),
+            reason: format!("{e}: {}", text.chars().take(200).collect::<String>()),
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let url = self.url(path);
+        self.json(self.http.get(&url), &url).await
+    }
+
+    async fn post<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T> {
+        let url = self.url(path);
+        self.json(self.http.post(&url).json(body), &url).await
+    }
+
+    async fn patch<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T> {
+        let url = self.url(path);
+        self.json(self.http.patch(&url).json(body), &url).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        let url = self.url(path);
+        self.send(self.http.delete(&url), &url).await.map(drop)
+    }
+
+    /// `GET /health` (no key needed): whether the server and its database are up.
+    pub async fn health(&self) -> Result<Value> {
+        let url = format!("{}/health", self.base);
+        let res = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Error::Connect {
+                url: url.clone(),
+                reason: root_cause(&e),
+            })?;
+        res.json().await.map_err(|e| Error::Protocol {
+            url,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The API key this client uses: its name, mode, app allow-list and expiry.
+    pub async fn me(&self) -> Result<ApiKey> {
+        self.get("/me").await
+    }
+
+    // ---- apps ----
+
+    pub async fn list_apps(&self) -> Result<Vec<App>> {
+        self.get("/apps").await
+    }
+
+    pub async fn get_app(&self, app: &str) -> Result<App> {
+        self.get(&format!("/apps/{}", enc(app))).await
+    }
+
+    pub async fn create_app(&self, new: &NewApp) -> Result<App> {
+        self.post("/apps", new).await
+    }
+
+    // ---- bundles ----
+
+    pub async fn list_bundles(&self, app: &str) -> Result<Vec<Bundle>> {
+        self.get(&format!("/apps/{}/bundles", enc(app))).await
+    }
+
+    pub async fn get_bundle(&self, app: &str, version: &str) -> Result<Bundle> {
+        self.get(&format!("/apps/{}/bundles/{}", enc(app), enc(version)))
+            .await
+    }
+
+    pub async fn delete_bundle(&self, app: &str, version: &str) -> Result<()> {
+        self.delete(&format!("/apps/{}/bundles/{}", enc(app), enc(version)))
+            .await
+    }
+
+    /// Streams `data` as a new bundle, calling `progress` as bytes go out.
+    pub async fn upload_bundle(
+        &self,
+        app: &str,
+        params: &UploadParams,
+        data: Bytes,
+        progress: Option<Progress>,
+    ) -> Result<Uploaded> {
+        const CHUNK: usize = 64 * 1024;
+        let total = data.len();
+        let chunks = (0..total.div_ceil(CHUNK)).map(move |i| {
+            let end = ((i + 1) * CHUNK).min(total);
+            let chunk = data.slice(i * CHUNK..end);
+            if let Some(p) = &progress {
+                p(end as u64);
+            }
+            Ok::<_, std::io::Error>(chunk)
+        });
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+        let url = self.url(&format!("/apps/{}/bundles", enc(app)));
+        let req = self
+            .http
+            .post(&url)
+            .query(params)
+            .header(reqwest::header::CONTENT_TYPE, "application/zip")
+            .header(reqwest::header::CONTENT_LENGTH, total)
+            .body(body);
+        self.json(req, &url).await
+    }
+
+    /// Registers a bundle hosted elsewhere.
+    pub async fn register_external(&self, app: &str, b: &NewExternalBundle) -> Result<Bundle> {
+        self.post(&format!("/apps/{}/bundles/external", enc(app)), b)
+            .await
+    }
+
+    // ---- channels ----
+
+    pub async fn list_channels(&self, app: &str) -> Result<Vec<Channel>> {
+        self.get(&format!("/apps/{}/channels", enc(app))).await
+    }
+
+    pub async fn get_channel(&self, app: &str, name: &str) -> Result<Channel> {
+        self.get(&format!("/apps/{}/channels/{}", enc(app), enc(name)))
+            .await
+    }
+
+    pub async fn create_channel(&self, app: &str, patch: &ChannelPatch) -> Result<ChannelWrite> {
+        self.post(&format!("/apps/{}/channels", enc(app)), patch)
+            .await
+    }
+
+    pub async fn update_channel(
+        &self,
+        app: &str,
+        name: &str,
+        patch: &ChannelPatch,
+    ) -> Result<ChannelWrite> {
+        self.patch(&format!("/apps/{}/channels/{}", enc(app), enc(name)), patch)
+            .await
+    }
+
+    pub async fn delete_channel(&self, app: &str, name: &str) -> Result<()> {
+        self.delete(&format!("/apps/{}/channels/{}", enc(app), enc(name)))
+            .await
+    }
+
+    pub async fn channel_history(&self, app: &str, name: &str) -> Result<Vec<Deploy>> {
+        self.get(&format!(
+            "/apps/{}/channels/{}/history",
+            enc(app),
+            enc(name)
+        ))
+        .await
+    }
+
+    /// Points the channel back at its previous bundle.
+    pub async fn rollback_channel(&self, app: &str, name: &str) -> Result<ChannelWrite> {
+        self.post(
+            &format!("/apps/{}/channels/{}/rollback", enc(app), enc(name)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    // ---- devices ----
+
+    /// One page of devices, optionally filtered by device id or custom id.
+    pub async fn list_devices(
+        &self,
+        app: &str,
+        search: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Page<Device>> {
+        let url = self.url(&format!("/apps/{}/devices", enc(app)));
+        let mut q: Vec<(&str, String)> = Vec::new();
+        if let Some(s) = search {
+            q.push(("search", s.to_string()));
+        }
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_string()));
+        }
+        if let Some(l) = limit {
+            q.push(("limit", l.to_string()));
+        }
+        self.json(self.http.get(&url).query(&q), &url).await
+    }
+
+    pub async fn get_device(&self, app: &str, device: &str) -> Result<Device> {
+        self.get(&format!("/apps/{}/devices/{}", enc(app), enc(device)))
+            .await
+    }
+
+    pub async fn set_override(&self, app: &str, device: &str, o: &SetOverride) -> Result<Device> {
+        let url = self.url(&format!(
+            "/apps/{}/devices/{}/override",
+            enc(app),
+            enc(device)
+        ));
+        self.json(self.http.put(&url).json(o), &url).await
+    }
+
+    pub async fn remove_override(&self, app: &str, device: &str) -> Result<()> {
+        self.delete(&format!(
+            "/apps/{}/devices/{}/override",
+            enc(app),
+            enc(device)
+        ))
+        .await
+    }
+
+    // ---- events ----
+
+    pub async fn list_events(&self, app: &str, device: Option<&str>) -> Result<Vec<Event>> {
+        let url = self.url(&format!("/apps/{}/events", enc(app)));
+        let q: Vec<(&str, &str)> = device.map(|d| ("device_id", d)).into_iter().collect();
+        self.json(self.http.get(&url).query(&q), &url).await
+    }
+}
+
+/// The innermost error message (reqwest's top-level one is "error sending request").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(enc("com.example.app"), "com.example.app");
+        assert_eq!(enc("1.0.0+build/x y"), "1.0.0%2Bbuild%2Fx%20y");
+    }
+}
