@@ -202,7 +202,10 @@ pub enum BundleCommand {
     /// List the app's bundles.
     List,
     /// Delete a bundle (refused while a channel uses it).
-    Delete { version: String },
+    Delete {
+        #[arg(id = "bundle_version", value_name = "VERSION")]
+        version: String,
+    },
     /// Delete old bundles, keeping the newest N and any a channel uses.
     Cleanup {
         /// How many of the newest bundles to keep.
@@ -363,6 +366,7 @@ pub enum ChannelCommand {
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
     /// The bundle version.
+    #[arg(id = "bundle_version", value_name = "VERSION")]
     pub version: String,
     #[arg(long, short)]
     pub channel: String,
@@ -389,7 +393,11 @@ pub enum DeviceCommand {
     /// Put a device on a channel (overrides its own choice and the public channel).
     SetChannel { device_id: String, channel: String },
     /// Pin a device to one bundle.
-    Pin { device_id: String, version: String },
+    Pin {
+        device_id: String,
+        #[arg(id = "bundle_version", value_name = "VERSION")]
+        version: String,
+    },
     /// Remove a device's channel override or pin.
     Unset { device_id: String },
 }
@@ -397,4 +405,13 @@ pub enum DeviceCommand {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }
