@@ -20,6 +20,8 @@ pub struct CliError {
     pub code: String,
     pub message: String,
     pub hint: Option<String>,
+    /// The command already printed its JSON result; print no second document.
+    pub result_printed: bool,
 }
 
 pub type CliResult<T> = Result<T, CliError>;
@@ -31,7 +33,14 @@ impl CliError {
             code: code.to_string(),
             message: message.into(),
             hint: None,
+            result_printed: false,
         }
+    }
+
+    /// Marks that the command's result is already on stdout.
+    pub fn after_result(mut self) -> Self {
+        self.result_printed = true;
+        self
     }
 
     /// A general failure (exit 1).

@@ -63,7 +63,7 @@ fn main() {
 }
 
 fn report(out: &Out, e: &CliError) {
-    if out.json {
+    if out.json && !e.result_printed {
         let v = serde_json::json!({"error": e.code, "message": e.message, "hint": e.hint});
         println!(
             "{}",

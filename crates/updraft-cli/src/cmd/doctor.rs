@@ -217,7 +217,8 @@ pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
         return Err(CliError::fail(
             "doctor_failed",
             "some checks failed (see above)",
-        ));
+        )
+        .after_result());
     }
     Ok(())
 }
