@@ -105,6 +105,9 @@ impl From<updraft_client::Error> for CliError {
             E::Connect { .. } => CliError::fail("server_unreachable", e.to_string()).hint(
                 "check that updraft-server is running and the URL is right (--server, UPDRAFT_SERVER, or `updraft login`)",
             ),
+            E::Interrupted { .. } => CliError::fail("interrupted", e.to_string()).hint(
+                "the server keeps nothing from a cut-off upload: run the same command again",
+            ),
             E::Protocol { .. } => CliError::fail("bad_reply", e.to_string())
                 .hint("is this URL an Updraft server? check --server"),
         }

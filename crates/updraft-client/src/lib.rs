@@ -26,6 +26,10 @@ pub enum Error {
     /// The server could not be reached.
     #[error("cannot reach the Updraft server at {url}: {reason}")]
     Connect { url: String, reason: String },
+    /// The connection broke after the request started (an upload cut off,
+    /// a server that went away mid-reply).
+    #[error("the request to {url} was interrupted: {reason}")]
+    Interrupted { url: String, reason: String },
     /// The reply was not what the API documents.
     #[error("unexpected reply from {url}: {reason}")]
     Protocol { url: String, reason: String },
@@ -139,10 +143,7 @@ impl Client {
             .bearer_auth(&self.key)
             .send()
             .await
-            .map_err(|e| Error::Connect {
-                url: url.to_string(),
-                reason: root_cause(&e),
-            })?;
+            .map_err(|e| transport(url, &e))?;
         if res.status().is_success() {
             return Ok(res);
         }
@@ -172,10 +173,7 @@ impl Client {
         url: &str,
     ) -> Result<T> {
         let res = self.send(req, url).await?;
-        let text = res.text().await.map_err(|e| Error::Connect {
-            url: url.to_string(),
-            reason: root_cause(&e),
-        })?;
+        let text = res.text().await.map_err(|e| transport(url, &e))?;
         serde_json::from_str(&text).map_err(|e| Error::Protocol {
             url: url.to_string(),
             reason: format!("{e}: {}", text.chars().take(200).collect::<String>()),
@@ -393,6 +391,21 @@ impl Client {
         let url = self.url(&format!("/apps/{}/events", enc(app)));
         let q: Vec<(&str, &str)> = device.map(|d| ("device_id", d)).into_iter().collect();
         self.json(self.http.get(&url).query(&q), &url).await
+    }
+}
+
+fn transport(url: &str, e: &reqwest::Error) -> Error {
+    let reason = root_cause(e);
+    if e.is_connect() {
+        Error::Connect {
+            url: url.to_string(),
+            reason,
+        }
+    } else {
+        Error::Interrupted {
+            url: url.to_string(),
+            reason,
+        }
     }
 }
 
