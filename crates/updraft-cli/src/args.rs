@@ -203,6 +203,7 @@ pub enum BundleCommand {
     List,
     /// Delete a bundle (refused while a channel uses it).
     Delete {
+        /// The bundle version.
         #[arg(id = "bundle_version", value_name = "VERSION")]
         version: String,
     },
@@ -262,7 +263,7 @@ pub enum Policy {
     Minor,
     Patch,
     /// Use each bundle's min_update_version (Capgo calls it "metadata").
-    #[value(alias = "metadata")]
+    #[value(alias = "metadata", alias = "version_number")]
     VersionNumber,
     None,
 }
@@ -339,6 +340,7 @@ pub struct ChannelFlags {
 pub enum ChannelCommand {
     /// Create a channel.
     Add {
+        /// The channel name, such as beta.
         name: String,
         /// The bundle to serve (default: builtin).
         #[arg(long, short)]
@@ -350,6 +352,7 @@ pub enum ChannelCommand {
     List,
     /// Change a channel: its bundle and any flag.
     Set {
+        /// The channel to change.
         name: String,
         /// The bundle to serve (`builtin` reverts devices to the app's built-in build).
         #[arg(long, short)]
@@ -358,9 +361,15 @@ pub enum ChannelCommand {
         flags: ChannelFlags,
     },
     /// Delete a channel.
-    Delete { name: String },
+    Delete {
+        /// The channel to delete (devices on it fall back to the public channel).
+        name: String,
+    },
     /// The channel's deploy history, newest first.
-    History { name: String },
+    History {
+        /// The channel.
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -368,12 +377,14 @@ pub struct PromoteArgs {
     /// The bundle version.
     #[arg(id = "bundle_version", value_name = "VERSION")]
     pub version: String,
+    /// The channel to point at it.
     #[arg(long, short)]
     pub channel: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// The channel to roll back.
     #[arg(long, short)]
     pub channel: String,
 }
@@ -385,25 +396,40 @@ pub enum DeviceCommand {
         /// Filter by device id or custom id.
         #[arg(long, short)]
         search: Option<String>,
+        /// How many devices to show.
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
     /// Show one device.
-    Get { device_id: String },
+    Get {
+        /// The device id (a UUID).
+        device_id: String,
+    },
     /// Put a device on a channel (overrides its own choice and the public channel).
-    SetChannel { device_id: String, channel: String },
+    SetChannel {
+        /// The device id (a UUID).
+        device_id: String,
+        /// The channel it gets from now on.
+        channel: String,
+    },
     /// Pin a device to one bundle.
     Pin {
+        /// The device id (a UUID).
         device_id: String,
+        /// The bundle version it runs from now on.
         #[arg(id = "bundle_version", value_name = "VERSION")]
         version: String,
     },
     /// Remove a device's channel override or pin.
-    Unset { device_id: String },
+    Unset {
+        /// The device id (a UUID).
+        device_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
     pub shell: clap_complete::Shell,
 }
 

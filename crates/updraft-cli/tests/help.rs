@@ -1,0 +1,66 @@
+//! `--help` of every command, snapshot-tested: a change to the CLI's surface
+//! shows up in review as a diff of these files.
+
+mod common;
+
+use common::*;
+
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["login"],
+    &["logout"],
+    &["doctor"],
+    &["init"],
+    &["key", "create"],
+    &["key", "show"],
+    &["bundle"],
+    &["bundle", "zip"],
+    &["bundle", "encrypt"],
+    &["bundle", "decrypt"],
+    &["bundle", "upload"],
+    &["bundle", "list"],
+    &["bundle", "delete"],
+    &["bundle", "cleanup"],
+    &["channel"],
+    &["channel", "add"],
+    &["channel", "list"],
+    &["channel", "set"],
+    &["channel", "delete"],
+    &["channel", "history"],
+    &["promote"],
+    &["rollback"],
+    &["device"],
+    &["device", "list"],
+    &["device", "get"],
+    &["device", "set-channel"],
+    &["device", "pin"],
+    &["device", "unset"],
+    &["deploy"],
+    &["completions"],
+];
+
+#[test]
+fn help_output() {
+    let cli = Cli::bare();
+    let dir = tempfile::tempdir().unwrap();
+    for path in COMMANDS {
+        let mut args = path.to_vec();
+        args.push("--help");
+        let r = cli.run(dir.path(), &args).ok();
+        let name = if path.is_empty() { "updraft".to_string() } else { format!("updraft-{}", path.join("-")) };
+        insta::assert_snapshot!(name, r.stdout);
+    }
+}
+
+#[test]
+fn version_and_completions() {
+    let cli = Cli::bare();
+    let dir = tempfile::tempdir().unwrap();
+    let v = cli.run(dir.path(), &["--version"]).ok();
+    assert_eq!(v.stdout.trim(), format!("updraft {}", env!("CARGO_PKG_VERSION")));
+    for shell in ["bash", "zsh", "fish"] {
+        let c = cli.run(dir.path(), &["completions", shell]).ok();
+        assert!(c.stdout.contains("deploy") && c.stdout.contains("set-channel"), "{shell}: {c:?}");
+    }
+    cli.run(dir.path(), &["completions", "tcsh"]).fails(2, "invalid value");
+}
