@@ -27,9 +27,20 @@ fn capgo_install() -> PathBuf {
         return dir;
     }
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("package.json"), r#"{"name":"capgo-interop","private":true}"#).unwrap();
+    std::fs::write(
+        dir.join("package.json"),
+        r#"{"name":"capgo-interop","private":true}"#,
+    )
+    .unwrap();
     let out = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--loglevel=error", CAPGO_CLI, UPDATER])
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            CAPGO_CLI,
+            UPDATER,
+        ])
         .current_dir(&dir)
         .output()
         .expect("npm runs");
@@ -60,7 +71,9 @@ fn capgo(npm: &Path, project: &Path, args: &[&str]) -> (bool, String, String) {
 
 /// The JSON document in Capgo's stdout (it may print banners around it).
 fn capgo_json(stdout: &str) -> Value {
-    let start = stdout.find('{').unwrap_or_else(|| panic!("no JSON in {stdout}"));
+    let start = stdout
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON in {stdout}"));
     let end = stdout.rfind('}').unwrap();
     serde_json::from_str(&stdout[start..=end]).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
@@ -72,21 +85,46 @@ async fn capgo_cli_artifacts_work_with_updraft_and_back() {
     let cli = Cli::new(&server);
     let project = tempfile::tempdir().unwrap();
     let p = project.path();
-    write(p, "capacitor.config.json", &format!(r#"{{"appId":"{APP}","appName":"Capgo","webDir":"dist","plugins":{{"CapacitorUpdater":{{}}}}}}"#));
-    write(p, "package.json", r#"{"name":"capgo-app","version":"1.0.2","dependencies":{"@capgo/capacitor-updater":"8.51.14"}}"#);
-    write(p, "dist/index.html", "<html><script src=\"app.js\"></script></html>");
+    write(
+        p,
+        "capacitor.config.json",
+        &format!(
+            r#"{{"appId":"{APP}","appName":"Capgo","webDir":"dist","plugins":{{"CapacitorUpdater":{{}}}}}}"#
+        ),
+    );
+    write(
+        p,
+        "package.json",
+        r#"{"name":"capgo-app","version":"1.0.2","dependencies":{"@capgo/capacitor-updater":"8.51.14"}}"#,
+    );
+    write(
+        p,
+        "dist/index.html",
+        "<html><script src=\"app.js\"></script></html>",
+    );
     write(p, "dist/app.js", "CapacitorUpdater.notifyAppReady();");
     std::os::unix::fs::symlink(npm.join("node_modules"), p.join("node_modules")).unwrap();
 
     // Capgo makes the key, the zip, and the encrypted zip.
     let (ok, out, err) = capgo(&npm, p, &["key", "create"]);
-    assert!(ok && p.join(".capgo_key_v2").exists(), "capgo key create: {out}\n{err}");
-    let (ok, out, err) = capgo(&npm, p, &["bundle", "zip", APP, "--bundle", "1.0.2", "--json"]);
+    assert!(
+        ok && p.join(".capgo_key_v2").exists(),
+        "capgo key create: {out}\n{err}"
+    );
+    let (ok, out, err) = capgo(
+        &npm,
+        p,
+        &["bundle", "zip", APP, "--bundle", "1.0.2", "--json"],
+    );
     assert!(ok, "capgo bundle zip: {out}\n{err}");
     let zipped = capgo_json(&out);
     let zip_name = zipped["filename"].as_str().unwrap().to_string();
     let checksum = zipped["checksum"].as_str().unwrap().to_string();
-    let (ok, out, err) = capgo(&npm, p, &["bundle", "encrypt", &zip_name, &checksum, "--json"]);
+    let (ok, out, err) = capgo(
+        &npm,
+        p,
+        &["bundle", "encrypt", &zip_name, &checksum, "--json"],
+    );
     assert!(ok, "capgo bundle encrypt: {out}\n{err}");
     let enc = capgo_json(&out);
     let enc_name = enc["filename"].as_str().unwrap().to_string();
@@ -103,7 +141,18 @@ async fn capgo_cli_artifacts_work_with_updraft_and_back() {
 
     // updraft decrypts and verifies Capgo's bundle.
     let d = cli
-        .run(p, &["bundle", "decrypt", &enc_name, &iv_session_key, "--checksum", &enc_checksum, "--json"])
+        .run(
+            p,
+            &[
+                "bundle",
+                "decrypt",
+                &enc_name,
+                &iv_session_key,
+                "--checksum",
+                &enc_checksum,
+                "--json",
+            ],
+        )
         .ok()
         .json();
     assert_eq!(d["sha256"], checksum.as_str());
@@ -112,16 +161,44 @@ async fn capgo_cli_artifacts_work_with_updraft_and_back() {
         std::fs::read(p.join(format!("{enc_name}_decrypted.zip"))).unwrap()
     );
     // A wrong checksum is caught.
-    cli.run(p, &["bundle", "decrypt", &enc_name, &iv_session_key, "--checksum", &"ab".repeat(32)])
-        .fails(1, "hashes to");
+    cli.run(
+        p,
+        &[
+            "bundle",
+            "decrypt",
+            &enc_name,
+            &iv_session_key,
+            "--checksum",
+            &"ab".repeat(32),
+        ],
+    )
+    .fails(1, "hashes to");
 
     // Registered as an external bundle, devices are offered it with its session key.
     cli.run(p, &["init"]).ok();
     let config = std::fs::read_to_string(p.join("capacitor.config.json")).unwrap();
-    assert!(config.contains("BEGIN RSA PUBLIC KEY"), "init keeps Capgo's publicKey: {config}");
+    assert!(
+        config.contains("BEGIN RSA PUBLIC KEY"),
+        "init keeps Capgo's publicKey: {config}"
+    );
     let url = "https://cdn.example.com/com.example.capgo_1.0.2.zip_encrypted.zip";
     let reg = cli
-        .run(p, &["bundle", "upload", "--external", url, "--iv-session-key", &iv_session_key, "--checksum", &enc_checksum, "--channel", "production", "--json"])
+        .run(
+            p,
+            &[
+                "bundle",
+                "upload",
+                "--external",
+                url,
+                "--iv-session-key",
+                &iv_session_key,
+                "--checksum",
+                &enc_checksum,
+                "--channel",
+                "production",
+                "--json",
+            ],
+        )
         .ok()
         .json();
     assert_eq!(reg["key_id"], key_id.as_str());
@@ -134,21 +211,62 @@ async fn capgo_cli_artifacts_work_with_updraft_and_back() {
     let other = tempfile::tempdir().unwrap();
     cli.run(other.path(), &["key", "create"]).ok();
     let theirs = cli
-        .run(other.path(), &["--app", APP, "bundle", "zip", "--path", p.join("dist").to_str().unwrap(), "--bundle", "9.9.9", "--json"])
+        .run(
+            other.path(),
+            &[
+                "--app",
+                APP,
+                "bundle",
+                "zip",
+                "--path",
+                p.join("dist").to_str().unwrap(),
+                "--bundle",
+                "9.9.9",
+                "--json",
+            ],
+        )
         .ok()
         .json();
     let theirs_enc = cli
-        .run(other.path(), &["bundle", "encrypt", theirs["filename"].as_str().unwrap(), "--json"])
+        .run(
+            other.path(),
+            &[
+                "bundle",
+                "encrypt",
+                theirs["filename"].as_str().unwrap(),
+                "--json",
+            ],
+        )
         .ok()
         .json();
-    cli.run(p, &["bundle", "upload", "--bundle", "1.0.3", "--external", url, "--iv-session-key", theirs_enc["ivSessionKey"].as_str().unwrap(), "--checksum", theirs_enc["checksum"].as_str().unwrap()])
-        .fails(1, "publicKey");
+    cli.run(
+        p,
+        &[
+            "bundle",
+            "upload",
+            "--bundle",
+            "1.0.3",
+            "--external",
+            url,
+            "--iv-session-key",
+            theirs_enc["ivSessionKey"].as_str().unwrap(),
+            "--checksum",
+            theirs_enc["checksum"].as_str().unwrap(),
+        ],
+    )
+    .fails(1, "publicKey");
 
     // The other way: updraft zips and encrypts with Capgo's key; Capgo's CLI decrypts and verifies.
     write(p, "dist/app.js", "CapacitorUpdater.notifyAppReady(); // v2");
-    let ours = cli.run(p, &["bundle", "zip", "--bundle", "1.0.4", "--json"]).ok().json();
+    let ours = cli
+        .run(p, &["bundle", "zip", "--bundle", "1.0.4", "--json"])
+        .ok()
+        .json();
     let ours_name = ours["filename"].as_str().unwrap();
-    let ours_enc = cli.run(p, &["bundle", "encrypt", ours_name, "--json"]).ok().json();
+    let ours_enc = cli
+        .run(p, &["bundle", "encrypt", ours_name, "--json"])
+        .ok()
+        .json();
     let (ok, out, err) = capgo(
         &npm,
         p,
@@ -161,9 +279,16 @@ async fn capgo_cli_artifacts_work_with_updraft_and_back() {
             ours_enc["checksum"].as_str().unwrap(),
         ],
     );
-    assert!(ok && out.contains("Checksum matches"), "capgo bundle decrypt of ours: {out}\n{err}");
+    assert!(
+        ok && out.contains("Checksum matches"),
+        "capgo bundle decrypt of ours: {out}\n{err}"
+    );
     assert_eq!(
         std::fs::read(p.join(ours_name)).unwrap(),
-        std::fs::read(p.join(format!("{}_decrypted.zip", ours_enc["filename"].as_str().unwrap()))).unwrap()
+        std::fs::read(p.join(format!(
+            "{}_decrypted.zip",
+            ours_enc["filename"].as_str().unwrap()
+        )))
+        .unwrap()
     );
 }

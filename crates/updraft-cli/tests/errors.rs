@@ -21,7 +21,11 @@ async fn api_key_problems_exit_3_with_what_to_do() {
 
     // An expired key.
     let (_, k) = server
-        .api("POST", "/keys", Some(json!({"name": "soon", "mode": "all", "expires_at": now_ms() + 1500})))
+        .api(
+            "POST",
+            "/keys",
+            Some(json!({"name": "soon", "mode": "all", "expires_at": now_ms() + 1500})),
+        )
         .await;
     let expiring = Cli::new(&server).with_env("UPDRAFT_API_KEY", k["secret"].as_str().unwrap());
     expiring.run(p, &["channel", "list"]).ok();
@@ -29,17 +33,30 @@ async fn api_key_problems_exit_3_with_what_to_do() {
     expiring.run(p, &["channel", "list"]).fails(3, "expired");
 
     // A read-only key may list but not deploy; an upload key may deploy but not change flags.
-    let (_, k) = server.api("POST", "/keys", Some(json!({"name": "ro", "mode": "read"}))).await;
+    let (_, k) = server
+        .api("POST", "/keys", Some(json!({"name": "ro", "mode": "read"})))
+        .await;
     let ro = Cli::new(&server).with_env("UPDRAFT_API_KEY", k["secret"].as_str().unwrap());
     ro.run(p, &["bundle", "list"]).ok();
     ro.run(p, &["deploy"]).fails(3, "mode read");
-    let (_, k) = server.api("POST", "/keys", Some(json!({"name": "ci", "mode": "upload"}))).await;
+    let (_, k) = server
+        .api(
+            "POST",
+            "/keys",
+            Some(json!({"name": "ci", "mode": "upload"})),
+        )
+        .await;
     let ci = Cli::new(&server).with_env("UPDRAFT_API_KEY", k["secret"].as_str().unwrap());
     ci.run(p, &["deploy"]).ok();
-    ci.run(p, &["channel", "set", "production", "--no-ios"]).fails(3, "mode upload");
+    ci.run(p, &["channel", "set", "production", "--no-ios"])
+        .fails(3, "mode upload");
     // A key limited to another app.
     let (_, k) = server
-        .api("POST", "/keys", Some(json!({"name": "other", "mode": "all", "apps": ["com.example.other"]})))
+        .api(
+            "POST",
+            "/keys",
+            Some(json!({"name": "other", "mode": "all", "apps": ["com.example.other"]})),
+        )
         .await;
     let other = Cli::new(&server).with_env("UPDRAFT_API_KEY", k["secret"].as_str().unwrap());
     other.run(p, &["bundle", "list"]).fails(3, "not allowed");
@@ -50,7 +67,9 @@ async fn api_key_problems_exit_3_with_what_to_do() {
         .run(p, &["bundle", "list"])
         .fails(3, "no API key");
     // No server at all.
-    Cli::bare().run(p, &["bundle", "list"]).fails(2, "no server");
+    Cli::bare()
+        .run(p, &["bundle", "list"])
+        .fails(2, "no server");
 }
 
 fn now_ms() -> i64 {
@@ -66,7 +85,9 @@ async fn server_down_is_exit_1_and_says_so() {
     let cli = Cli::new(&server);
     let project = json_project(APP, "1.0.0");
     server.stop().await;
-    let r = cli.run(project.path(), &["deploy"]).fails(1, "cannot reach the Updraft server");
+    let r = cli
+        .run(project.path(), &["deploy"])
+        .fails(1, "cannot reach the Updraft server");
     assert!(r.stderr.contains("running"), "says what to check: {r:?}");
     let j = cli.run(project.path(), &["deploy", "--json"]);
     assert_eq!(j.code, 1);
@@ -82,11 +103,29 @@ async fn bad_projects_and_arguments() {
     cli.run(p, &["init"]).ok();
 
     // Usage errors: exit 2.
-    cli.run(p, &["bundle", "frobnicate"]).fails(2, "unrecognized subcommand");
-    cli.run(p, &["deploy", "--bundle", "v1.2"]).fails(2, "not semver");
-    cli.run(p, &["deploy", "--channel"]).fails(2, "a value is required");
-    cli.run(p, &["bundle", "upload", "--external", "https://x.example/b.zip"]).fails(2, "--checksum");
-    cli.run(p, &["bundle", "upload", "--external", "ftp://x/b.zip", "--checksum", &"a".repeat(64)]).fails(2, "https://");
+    cli.run(p, &["bundle", "frobnicate"])
+        .fails(2, "unrecognized subcommand");
+    cli.run(p, &["deploy", "--bundle", "v1.2"])
+        .fails(2, "not semver");
+    cli.run(p, &["deploy", "--channel"])
+        .fails(2, "a value is required");
+    cli.run(
+        p,
+        &["bundle", "upload", "--external", "https://x.example/b.zip"],
+    )
+    .fails(2, "--checksum");
+    cli.run(
+        p,
+        &[
+            "bundle",
+            "upload",
+            "--external",
+            "ftp://x/b.zip",
+            "--checksum",
+            &"a".repeat(64),
+        ],
+    )
+    .fails(2, "https://");
 
     // A webDir without index.html, or missing.
     std::fs::remove_file(p.join("dist/index.html")).unwrap();
@@ -98,31 +137,61 @@ async fn bad_projects_and_arguments() {
 
     // No capacitor config and no --app.
     let empty = tempfile::tempdir().unwrap();
-    cli.run(empty.path(), &["bundle", "list"]).fails(2, "no appId");
-    cli.run(empty.path(), &["deploy", "--bundle", "1.0.0"]).fails(2, "no appId");
-    cli.run(empty.path(), &["init"]).fails(1, "no capacitor.config");
+    cli.run(empty.path(), &["bundle", "list"])
+        .fails(2, "no appId");
+    cli.run(empty.path(), &["deploy", "--bundle", "1.0.0"])
+        .fails(2, "no appId");
+    cli.run(empty.path(), &["init"])
+        .fails(1, "no capacitor.config");
     // Unknown app: exit 4, with the way out.
-    cli.run(empty.path(), &["--app", "com.example.nope", "bundle", "list"]).fails(4, "not found");
+    cli.run(
+        empty.path(),
+        &["--app", "com.example.nope", "bundle", "list"],
+    )
+    .fails(4, "not found");
     let r = cli
-        .run(empty.path(), &["--app", "com.example.nope", "deploy", "--bundle", "1.0.0", "--path", p.join("dist").to_str().unwrap()])
+        .run(
+            empty.path(),
+            &[
+                "--app",
+                "com.example.nope",
+                "deploy",
+                "--bundle",
+                "1.0.0",
+                "--path",
+                p.join("dist").to_str().unwrap(),
+            ],
+        )
         .fails(4, "not found");
     assert!(r.stderr.contains("updraft init"), "{r:?}");
 
     // Keys that are not RSA-2048 PKCS#1.
-    write(p, "pkcs8.pem", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n");
-    cli.run(p, &["deploy", "--key", "pkcs8.pem", "--bundle", "1.0.9"]).fails(1, "PKCS#8");
+    write(
+        p,
+        "pkcs8.pem",
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+    );
+    cli.run(p, &["deploy", "--key", "pkcs8.pem", "--bundle", "1.0.9"])
+        .fails(1, "PKCS#8");
     write(p, "junk.pem", "hello");
-    cli.run(p, &["deploy", "--key", "junk.pem", "--bundle", "1.0.9"]).fails(1, "PKCS#1");
-    cli.run(p, &["deploy", "--key", "missing.pem", "--bundle", "1.0.9"]).fails(1, "does not exist");
-    let (status, _) = server.api("GET", &format!("/apps/{APP}/bundles/1.0.9"), None).await;
+    cli.run(p, &["deploy", "--key", "junk.pem", "--bundle", "1.0.9"])
+        .fails(1, "PKCS#1");
+    cli.run(p, &["deploy", "--key", "missing.pem", "--bundle", "1.0.9"])
+        .fails(1, "does not exist");
+    let (status, _) = server
+        .api("GET", &format!("/apps/{APP}/bundles/1.0.9"), None)
+        .await;
     assert_eq!(status, 404, "nothing uploaded by any of these");
 
     // Encrypting something that is not a bundle zip.
     cli.run(p, &["key", "create"]).ok();
     write(p, "notzip.zip", "plain text");
-    cli.run(p, &["bundle", "encrypt", "notzip.zip"]).fails(1, "not a zip");
-    cli.run(p, &["bundle", "encrypt", "nothere.zip"]).fails(1, "cannot read");
-    cli.run(p, &["bundle", "decrypt", "notzip.zip", "abc"]).fails(1, "session key");
+    cli.run(p, &["bundle", "encrypt", "notzip.zip"])
+        .fails(1, "not a zip");
+    cli.run(p, &["bundle", "encrypt", "nothere.zip"])
+        .fails(1, "cannot read");
+    cli.run(p, &["bundle", "decrypt", "notzip.zip", "abc"])
+        .fails(1, "session key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,33 +205,72 @@ async fn bundle_zip_is_reproducible_and_prints_its_checksum() {
     let a = cli.run(p, &["bundle", "zip", "--json"]).ok().json();
     assert_eq!(a["filename"], format!("{APP}_3.1.4.zip"));
     let first = std::fs::read(p.join(a["filename"].as_str().unwrap())).unwrap();
-    assert_eq!(updraft_core::crypto::sha256_hex(&first), a["checksum"].as_str().unwrap());
+    assert_eq!(
+        updraft_core::crypto::sha256_hex(&first),
+        a["checksum"].as_str().unwrap()
+    );
     let names = zip_names(&first);
-    assert!(names.contains(&".well-known/assetlinks.json".to_string()), "dotfiles are part of the build: {names:?}");
+    assert!(
+        names.contains(&".well-known/assetlinks.json".to_string()),
+        "dotfiles are part of the build: {names:?}"
+    );
     assert!(names.contains(&"empty.txt".to_string()));
 
     // Touch every file (new mtimes): same bytes.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     write_build(p, "v1");
-    let b = cli.run(p, &["bundle", "zip", "--name", "again.zip", "--json"]).ok().json();
+    let b = cli
+        .run(p, &["bundle", "zip", "--name", "again.zip", "--json"])
+        .ok()
+        .json();
     assert_eq!(a["checksum"], b["checksum"]);
     assert_eq!(first, std::fs::read(p.join("again.zip")).unwrap());
     // A changed file: a different checksum.
     write_build(p, "v2");
-    let c = cli.run(p, &["bundle", "zip", "--name", "changed.zip", "--json"]).ok().json();
+    let c = cli
+        .run(p, &["bundle", "zip", "--name", "changed.zip", "--json"])
+        .ok()
+        .json();
     assert_ne!(a["checksum"], c["checksum"]);
 
     // encrypt then decrypt gives the zip back, and encrypt checks a given checksum.
     cli.run(p, &["key", "create"]).ok();
-    cli.run(p, &["bundle", "encrypt", "again.zip", &"0".repeat(64)]).fails(1, "hashes to");
-    let e = cli.run(p, &["bundle", "encrypt", "again.zip", a["checksum"].as_str().unwrap(), "--json"]).ok().json();
+    cli.run(p, &["bundle", "encrypt", "again.zip", &"0".repeat(64)])
+        .fails(1, "hashes to");
+    let e = cli
+        .run(
+            p,
+            &[
+                "bundle",
+                "encrypt",
+                "again.zip",
+                a["checksum"].as_str().unwrap(),
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
     assert_eq!(e["filename"], "again.zip_encrypted.zip");
     let d = cli
-        .run(p, &["bundle", "decrypt", "again.zip_encrypted.zip", e["ivSessionKey"].as_str().unwrap(), "--checksum", e["checksum"].as_str().unwrap(), "--json"])
+        .run(
+            p,
+            &[
+                "bundle",
+                "decrypt",
+                "again.zip_encrypted.zip",
+                e["ivSessionKey"].as_str().unwrap(),
+                "--checksum",
+                e["checksum"].as_str().unwrap(),
+                "--json",
+            ],
+        )
         .ok()
         .json();
     assert_eq!(d["sha256"], a["checksum"]);
-    assert_eq!(first, std::fs::read(p.join("again.zip_encrypted.zip_decrypted.zip")).unwrap());
+    assert_eq!(
+        first,
+        std::fs::read(p.join("again.zip_encrypted.zip_decrypted.zip")).unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,18 +278,47 @@ async fn login_saves_a_private_file_and_logout_removes_it() {
     let server = Server::start().await;
     let dir = tempfile::tempdir().unwrap();
     let cli = Cli::bare();
-    cli.run(dir.path(), &["login", "--server", &server.base, "--api-key", "upd_wrong_key_000000000000000000"])
-        .fails(3, "not valid");
+    cli.run(
+        dir.path(),
+        &[
+            "login",
+            "--server",
+            &server.base,
+            "--api-key",
+            "upd_wrong_key_000000000000000000",
+        ],
+    )
+    .fails(3, "not valid");
     let file = cli.config_dir.path().join("login.toml");
     assert!(!file.exists(), "a bad key is not saved");
-    cli.run(dir.path(), &["login", "--server", "localhost:1", "--api-key", ADMIN]).fails(2, "http");
+    cli.run(
+        dir.path(),
+        &["login", "--server", "localhost:1", "--api-key", ADMIN],
+    )
+    .fails(2, "http");
 
-    let r = cli.run(dir.path(), &["login", "--server", &server.base, "--api-key", ADMIN, "--json"]).ok().json();
+    let r = cli
+        .run(
+            dir.path(),
+            &[
+                "login",
+                "--server",
+                &server.base,
+                "--api-key",
+                ADMIN,
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
     assert_eq!(r["key"]["mode"], "all");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     // Later commands use the saved login.
     let project = json_project(APP, "1.0.0");
@@ -190,13 +327,17 @@ async fn login_saves_a_private_file_and_logout_removes_it() {
     // The environment wins over the file.
     cli.run(project.path(), &["bundle", "list"]).ok();
     Cli::bare()
-        .with_env("UPDRAFT_CONFIG_DIR", cli.config_dir.path().to_str().unwrap())
+        .with_env(
+            "UPDRAFT_CONFIG_DIR",
+            cli.config_dir.path().to_str().unwrap(),
+        )
         .with_env("UPDRAFT_API_KEY", "upd_env_key_wins_000000000000000000")
         .run(project.path(), &["bundle", "list"])
         .fails(3, "not valid");
     cli.run(dir.path(), &["logout"]).ok();
     assert!(!file.exists());
-    cli.run(project.path(), &["bundle", "list"]).fails(2, "no server");
+    cli.run(project.path(), &["bundle", "list"])
+        .fails(2, "no server");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +351,12 @@ async fn doctor_reports_each_problem() {
     assert_eq!(r.code, 1, "{r:?}");
     let checks = r.json();
     let status = |name: &str| {
-        checks["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).map(|c| c["status"].clone())
+        checks["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].clone())
     };
     assert_eq!(status("server"), Some(json!("ok")));
     assert_eq!(status("api key"), Some(json!("ok")));

@@ -47,7 +47,11 @@ fn help_output() {
         let mut args = path.to_vec();
         args.push("--help");
         let r = cli.run(dir.path(), &args).ok();
-        let name = if path.is_empty() { "updraft".to_string() } else { format!("updraft-{}", path.join("-")) };
+        let name = if path.is_empty() {
+            "updraft".to_string()
+        } else {
+            format!("updraft-{}", path.join("-"))
+        };
         insta::assert_snapshot!(name, r.stdout);
     }
 }
@@ -57,10 +61,17 @@ fn version_and_completions() {
     let cli = Cli::bare();
     let dir = tempfile::tempdir().unwrap();
     let v = cli.run(dir.path(), &["--version"]).ok();
-    assert_eq!(v.stdout.trim(), format!("updraft {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        v.stdout.trim(),
+        format!("updraft {}", env!("CARGO_PKG_VERSION"))
+    );
     for shell in ["bash", "zsh", "fish"] {
         let c = cli.run(dir.path(), &["completions", shell]).ok();
-        assert!(c.stdout.contains("deploy") && c.stdout.contains("set-channel"), "{shell}: {c:?}");
+        assert!(
+            c.stdout.contains("deploy") && c.stdout.contains("set-channel"),
+            "{shell}: {c:?}"
+        );
     }
-    cli.run(dir.path(), &["completions", "tcsh"]).fails(2, "invalid value");
+    cli.run(dir.path(), &["completions", "tcsh"])
+        .fails(2, "invalid value");
 }

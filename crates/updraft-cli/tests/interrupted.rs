@@ -93,18 +93,26 @@ async fn a_cut_off_upload_keeps_nothing_and_a_retry_succeeds() {
     assert!(r.stderr.contains("run the same command again"), "{r:?}");
     assert!(cut.load(Ordering::SeqCst), "the proxy cut the upload");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (status, _) = server.api("GET", &format!("/apps/{APP}/bundles/4.0.1"), None).await;
+    let (status, _) = server
+        .api("GET", &format!("/apps/{APP}/bundles/4.0.1"), None)
+        .await;
     assert_eq!(status, 404, "no bundle row for a cut-off upload");
     let tmp = server.dir.path().join("tmp");
     let leftovers = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
     assert_eq!(leftovers, 0, "no partial temp file in {}", tmp.display());
     let offer = server.check(APP, json!({"version_build": "4.0.0"})).await;
-    assert_eq!(offer["kind"], "up_to_date", "devices are offered nothing: {offer}");
+    assert_eq!(
+        offer["kind"], "up_to_date",
+        "devices are offered nothing: {offer}"
+    );
 
     let up = cli.run(p, &["deploy", "--json"]).ok().json();
     assert_eq!(up["bundle"], "4.0.1");
     let offer = server.check(APP, json!({"version_build": "4.0.0"})).await;
     assert_eq!(offer["version"], "4.0.1", "{offer}");
     let zip = server.download(offer["url"].as_str().unwrap()).await;
-    assert_eq!(updraft_core::crypto::sha256_hex(&zip), up["checksum"].as_str().unwrap());
+    assert_eq!(
+        updraft_core::crypto::sha256_hex(&zip),
+        up["checksum"].as_str().unwrap()
+    );
 }

@@ -261,7 +261,7 @@ impl SessionKey {
     /// The inverse of [`SessionKey::encrypt`]; a wrong key or a tampered file
     /// almost always fails the padding check.
     pub fn decrypt(&self, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+        if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
             return Err(CryptoError::Decrypt(format!(
                 "AES-CBC ciphertext must be a non-empty multiple of 16 bytes, got {}",
                 ciphertext.len()

@@ -214,11 +214,9 @@ pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
         }),
     );
     if failed {
-        return Err(CliError::fail(
-            "doctor_failed",
-            "some checks failed (see above)",
-        )
-        .after_result());
+        return Err(
+            CliError::fail("doctor_failed", "some checks failed (see above)").after_result(),
+        );
     }
     Ok(())
 }

@@ -120,14 +120,10 @@ fn show(ctx: &Ctx) -> CliResult<()> {
     } else {
         None
     };
-    let config_matches = match &project.public_key {
-        Some(pem) => Some(
-            PublicKey::from_pem(pem)
-                .map(|k| k == public)
-                .unwrap_or(false),
-        ),
-        None => None,
-    };
+    let config_matches = project
+        .public_key
+        .as_deref()
+        .map(|pem| PublicKey::from_pem(pem).is_ok_and(|k| k == public));
     let yes_no = |b: Option<bool>| match b {
         Some(true) => "yes",
         Some(false) => "NO",

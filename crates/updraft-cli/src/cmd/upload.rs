@@ -133,7 +133,7 @@ fn meta_params(project: &Project, m: &MetaArgs) -> CliResult<BundleMeta> {
     let native = project.native_packages();
     Ok(BundleMeta {
         min_update_version: m.min_update_version.clone(),
-        native_packages: (!native.is_empty()).then(|| serde_json::Value::Array(native)),
+        native_packages: (!native.is_empty()).then_some(serde_json::Value::Array(native)),
         link: m.link.clone(),
         comment: m.comment.clone(),
     })
