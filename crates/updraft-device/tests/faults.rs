@@ -17,12 +17,15 @@ use serde_json::{json, Value};
 use updraft_core::crypto::{seal_bundle, PrivateKey};
 use updraft_device::{Cycle, Device, DeviceConfig, Flush};
 
+/// Queued `/stats` answers: status and an optional Retry-After.
+type StatsAnswers = Arc<Mutex<Vec<(u16, Option<&'static str>)>>>;
+
 /// What the fake server answers, changed by the test between calls.
 #[derive(Clone, Default)]
 struct Script {
     updates: Arc<Mutex<(u16, Value, u64)>>,
     file: Arc<Mutex<Vec<u8>>>,
-    stats: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+    stats: StatsAnswers,
     stats_seen: Arc<Mutex<Vec<Value>>>,
     ranges: Arc<Mutex<Vec<String>>>,
 }
@@ -37,7 +40,11 @@ async fn file(State(s): State<Script>, headers: HeaderMap) -> Response {
     let data = s.file.lock().unwrap().clone();
     if let Some(r) = headers.get("range").and_then(|v| v.to_str().ok()) {
         s.ranges.lock().unwrap().push(r.to_string());
-        let from: usize = r.trim_start_matches("bytes=").trim_end_matches('-').parse().unwrap();
+        let from: usize = r
+            .trim_start_matches("bytes=")
+            .trim_end_matches('-')
+            .parse()
+            .unwrap();
         return (StatusCode::PARTIAL_CONTENT, data[from..].to_vec()).into_response();
     }
     data.into_response()
@@ -46,7 +53,11 @@ async fn file(State(s): State<Script>, headers: HeaderMap) -> Response {
 async fn stats(State(s): State<Script>, Json(body): Json<Value>) -> Response {
     s.stats_seen.lock().unwrap().push(body);
     let (status, retry) = s.stats.lock().unwrap().pop().unwrap_or((200, None));
-    let mut res = (StatusCode::from_u16(status).unwrap(), Json(json!({"status": "ok"}))).into_response();
+    let mut res = (
+        StatusCode::from_u16(status).unwrap(),
+        Json(json!({"status": "ok"})),
+    )
+        .into_response();
     if let Some(r) = retry {
         res.headers_mut().insert("retry-after", r.parse().unwrap());
     }
@@ -71,7 +82,10 @@ fn offer(base: &str, version: &str, checksum: &str, session_key: &str) -> Value 
 }
 
 fn last_action(d: &Device) -> String {
-    d.queued_stats().last().map(|e| e["action"].as_str().unwrap().to_string()).unwrap_or_default()
+    d.queued_stats()
+        .last()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,45 +99,92 @@ async fn bad_replies_and_bundles_change_nothing_and_are_reported() {
     let mut d = Device::open(cfg).await.unwrap();
     let good = common::bundle_zip("2.0.0");
     let sealed = seal_bundle(&private, &good, &mut rand_core()).unwrap();
-    let set = |status: u16, body: Value, delay: u64| *s.updates.lock().unwrap() = (status, body, delay);
+    let set =
+        |status: u16, body: Value, delay: u64| *s.updates.lock().unwrap() = (status, body, delay);
 
     // A reply whose url is not a URL.
-    set(200, json!({"version": "2.0.0", "url": "not a url", "checksum": "", "session_key": ""}), 0);
-    assert_eq!(d.update_cycle().await.unwrap(), Cycle::Failed("download_fail".into()));
+    set(
+        200,
+        json!({"version": "2.0.0", "url": "not a url", "checksum": "", "session_key": ""}),
+        0,
+    );
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Failed("download_fail".into())
+    );
     assert_eq!(last_action(&d), "download_fail");
     // The server answers 500 / hangs.
     set(500, json!({"oops": true}), 0);
     assert!(matches!(d.update_cycle().await.unwrap(), Cycle::Failed(_)));
     set(200, json!({}), 2000);
-    assert_eq!(d.update_cycle().await.unwrap(), Cycle::Failed("timeout_error".into()));
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Failed("timeout_error".into())
+    );
     // A soft error without kind is a failure; with kind blocked it is not.
     set(200, json!({"error": "no_channel", "message": "x"}), 0);
-    assert_eq!(d.update_cycle().await.unwrap(), Cycle::Failed("no_channel".into()));
-    set(200, json!({"error": "disable_auto_update_to_major", "message": "x", "kind": "blocked"}), 0);
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Failed("no_channel".into())
+    );
+    set(
+        200,
+        json!({"error": "disable_auto_update_to_major", "message": "x", "kind": "blocked"}),
+        0,
+    );
     assert_eq!(d.update_cycle().await.unwrap(), Cycle::UpToDate);
 
     // A wrong checksum.
     *s.file.lock().unwrap() = sealed.ciphertext.clone();
-    set(200, offer(&base, "2.0.0", &"ab".repeat(256), &sealed.session_key), 0);
-    assert_eq!(d.update_cycle().await.unwrap(), Cycle::Failed("checksum_fail".into()));
+    set(
+        200,
+        offer(&base, "2.0.0", &"ab".repeat(256), &sealed.session_key),
+        0,
+    );
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Failed("checksum_fail".into())
+    );
     // A tampered encrypted bundle.
     let mut tampered = sealed.ciphertext.clone();
     let mid = tampered.len() / 2;
     tampered[mid] ^= 1;
     *s.file.lock().unwrap() = tampered;
-    set(200, offer(&base, "2.0.0", &sealed.checksum, &sealed.session_key), 0);
+    set(
+        200,
+        offer(&base, "2.0.0", &sealed.checksum, &sealed.session_key),
+        0,
+    );
     let c = d.update_cycle().await.unwrap();
-    assert!(matches!(&c, Cycle::Failed(a) if a == "checksum_fail" || a == "decrypt_fail"), "{c:?}");
+    assert!(
+        matches!(&c, Cycle::Failed(a) if a == "checksum_fail" || a == "decrypt_fail"),
+        "{c:?}"
+    );
     // No checksum while a publicKey is set.
     *s.file.lock().unwrap() = sealed.ciphertext.clone();
     set(200, offer(&base, "2.0.0", "", &sealed.session_key), 0);
-    assert_eq!(d.update_cycle().await.unwrap(), Cycle::Failed("checksum_required".into()));
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Failed("checksum_required".into())
+    );
     // A zip with a traversal path, correctly signed.
     let evil = evil_zip();
     let sealed_evil = seal_bundle(&private, &evil, &mut rand_core()).unwrap();
     *s.file.lock().unwrap() = sealed_evil.ciphertext.clone();
-    set(200, offer(&base, "2.0.0", &sealed_evil.checksum, &sealed_evil.session_key), 0);
-    assert_eq!(d.update_cycle().await.unwrap(), Cycle::Failed("canonical_path_fail".into()));
+    set(
+        200,
+        offer(
+            &base,
+            "2.0.0",
+            &sealed_evil.checksum,
+            &sealed_evil.session_key,
+        ),
+        0,
+    );
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Failed("canonical_path_fail".into())
+    );
     assert!(!dir.path().join("evil.js").exists() && !dir.path().join("bundles/evil.js").exists());
 
     // Through all of it the device stayed on builtin, with nothing half-installed.
@@ -132,10 +193,20 @@ async fn bad_replies_and_bundles_change_nothing_and_are_reported() {
 
     // The server is fixed: the device updates. A cut transfer resumes with Range.
     *s.file.lock().unwrap() = sealed.ciphertext.clone();
-    set(200, offer(&base, "2.0.0", &sealed.checksum, &sealed.session_key), 0);
+    set(
+        200,
+        offer(&base, "2.0.0", &sealed.checksum, &sealed.session_key),
+        0,
+    );
     d.faults.interrupt_download = true;
-    assert_eq!(d.update_cycle().await.unwrap(), Cycle::Failed("download_fail".into()));
-    assert_eq!(d.update_cycle().await.unwrap(), Cycle::Installed("2.0.0".into()));
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Failed("download_fail".into())
+    );
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Installed("2.0.0".into())
+    );
     assert_eq!(s.ranges.lock().unwrap().len(), 1, "resumed with Range");
     assert_eq!(common::showing(&d), "<html>2.0.0</html>");
 }
@@ -144,7 +215,8 @@ fn evil_zip() -> Vec<u8> {
     use std::io::Write as _;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in [("index.html", "<html>"), ("../evil.js", "x")] {
-        w.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
         w.write_all(data.as_bytes()).unwrap();
     }
     w.finish().unwrap().into_inner()
@@ -167,7 +239,11 @@ async fn stats_are_batched_retried_dropped_and_persisted_like_the_plugin() {
     s.stats.lock().unwrap().push((429, Some("1")));
     assert_eq!(d.flush_stats().await, Flush::Retry);
     assert_eq!(d.flush_stats().await, Flush::Retry);
-    assert_eq!(s.stats_seen.lock().unwrap().len(), 1, "no request inside the Retry-After window");
+    assert_eq!(
+        s.stats_seen.lock().unwrap().len(),
+        1,
+        "no request inside the Retry-After window"
+    );
     // Kept across a restart.
     drop(d);
     let mut d = Device::open(cfg.clone()).await.unwrap();
@@ -182,7 +258,17 @@ async fn stats_are_batched_retried_dropped_and_persisted_like_the_plugin() {
     let last = s.stats_seen.lock().unwrap().last().unwrap().clone();
     let batch = last.as_array().expect("a JSON array");
     assert_eq!(batch.len(), 2);
-    for field in ["action", "version_name", "old_version_name", "timestamp", "device_id", "app_id", "platform", "plugin_version", "defaultChannel"] {
+    for field in [
+        "action",
+        "version_name",
+        "old_version_name",
+        "timestamp",
+        "device_id",
+        "app_id",
+        "platform",
+        "plugin_version",
+        "defaultChannel",
+    ] {
         assert!(batch[0].get(field).is_some(), "{field} in {}", batch[0]);
     }
     assert_eq!(d.flush_stats().await, Flush::Empty);

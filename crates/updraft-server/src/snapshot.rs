@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use updraft_core::decide::{decide, AppView, Decision, DeviceFacts, Forced};
 use updraft_core::validate::DeviceRequest;
@@ -52,10 +52,21 @@ impl AppEntry {
     }
 }
 
+/// How long a rollback block received on this node is re-applied to freshly
+/// loaded snapshots: comfortably longer than the writer takes to commit it.
+const PENDING_BLOCK_TTL: Duration = Duration::from_secs(60);
+
+/// A rollback block received by this node: (when, app, device, version).
+type PendingBlock = (Instant, String, String, String);
+
 /// The cache of app snapshots.
 #[derive(Debug, Default)]
 pub struct Snapshots {
     apps: RwLock<HashMap<String, Arc<AppEntry>>>,
+    /// Blocks not yet known to be in the database. A snapshot loaded before the
+    /// writer committed a block would not have it; these are applied to every
+    /// snapshot loaded while they are recent. Guarded by the `apps` lock order.
+    pending: RwLock<Vec<PendingBlock>>,
 }
 
 impl Snapshots {
@@ -95,11 +106,30 @@ impl Snapshots {
             bundle_ids,
             failed: RwLock::new(failed),
         });
-        self.apps
-            .write()
-            .expect("snapshot lock")
-            .insert(app_id.to_string(), entry.clone());
+        let mut apps = self.apps.write().expect("snapshot lock");
+        for (_, app, device, version) in self.pending.read().expect("pending lock").iter() {
+            if app == app_id {
+                entry.block(device, version);
+            }
+        }
+        apps.insert(app_id.to_string(), entry.clone());
         Ok(Some(entry))
+    }
+
+    /// Records that `device_id` rolled back `version` of `app_id`: effective at
+    /// once in the current snapshot, and in any snapshot loaded before the
+    /// writer has committed it to the database.
+    pub fn block(&self, app_id: &str, device_id: &str, version: &str) {
+        let apps = self.apps.read().expect("snapshot lock");
+        {
+            let mut pending = self.pending.write().expect("pending lock");
+            let now = Instant::now();
+            pending.retain(|(at, ..)| now.duration_since(*at) < PENDING_BLOCK_TTL);
+            pending.push((now, app_id.into(), device_id.into(), version.into()));
+        }
+        if let Some(entry) = apps.get(app_id) {
+            entry.block(device_id, version);
+        }
     }
 
     /// Drops the app's snapshot; the next request rebuilds it.

@@ -622,6 +622,31 @@ macro_rules! sql_store {
                     } else {
                         None
                     };
+                    // The bundles each listed device rolled back from, in one query over the page's id range.
+                    if let (Some(first), Some(last)) = (items.first(), items.last()) {
+                        let fs = sqlx::query(
+                            "SELECT f.device_id, b.version FROM device_failures f JOIN bundles b ON b.id = f.bundle_id \
+                             WHERE f.app_id = $1 AND f.device_id >= $2 AND f.device_id <= $3 ORDER BY f.failed_at",
+                        )
+                        .bind(app_id)
+                        .bind(&first.device_id)
+                        .bind(&last.device_id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                        let mut by_device: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+                        for r in &fs {
+                            let (Ok(d), Ok(v)) = (r.try_get::<String, _>("device_id"), r.try_get::<String, _>("version")) else {
+                                continue;
+                            };
+                            by_device.entry(d).or_default().push(v);
+                        }
+                        for d in &mut items {
+                            if let Some(v) = by_device.remove(&d.device_id) {
+                                d.failed_bundles = v;
+                            }
+                        }
+                    }
                     Ok(Page { items, next_cursor })
                 }
 

@@ -453,6 +453,22 @@ pub async fn telemetry_batches(s: &dyn Store) {
     assert_eq!(d.last_seen, Some(20));
     assert_eq!(d.custom_id.as_deref(), Some("user-1"));
     assert_eq!(d.failed_bundles, vec!["1.1.0".to_string()]);
+    let listed = s
+        .list_devices(
+            APP,
+            &DeviceQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let row = listed.items.iter().find(|x| x.device_id == dev).unwrap();
+    assert_eq!(
+        row.failed_bundles,
+        vec!["1.1.0".to_string()],
+        "the listing shows failures too"
+    );
     let snap = s.load_snapshot(APP).await.unwrap().unwrap();
     assert_eq!(snap.failures.len(), 1);
     assert!(

@@ -189,13 +189,7 @@ fn plugin_supports_manifest(req: &DeviceRequest) -> bool {
 async fn stats_writes(
     state: &AppState,
     raw: Value,
-) -> Result<
-    (
-        Vec<Write>,
-        Option<(std::sync::Arc<AppEntry>, String, String)>,
-    ),
-    ApiError,
-> {
+) -> Result<(Vec<Write>, Option<(String, String, String)>), ApiError> {
     let ev: StatsEvent = serde_json::from_value(raw).map_err(|e| {
         ApiError::bad_request("invalid_json_body", "Cannot parse body")
             .with_info("reason", e.to_string())
@@ -242,7 +236,7 @@ async fn stats_writes(
             version: version.clone(),
             at: crate::now_ms(),
         });
-        block = Some((entry, req.device_id.clone(), version));
+        block = Some((req.app_id.clone(), req.device_id.clone(), version));
     }
     Ok((writes, block))
 }
@@ -274,8 +268,8 @@ pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Resp
     if state.writer.send_all(writes).is_err() {
         return Err(ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1));
     }
-    for (entry, device, version) in blocks {
-        entry.block(&device, &version);
+    for (app_id, device, version) in blocks {
+        state.snapshots.block(&app_id, &device, &version);
     }
     Ok(if batch {
         Json(json!({"status": "ok", "results": results})).into_response()
