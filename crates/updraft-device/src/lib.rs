@@ -131,6 +131,22 @@ pub struct Faults {
     pub interrupt_download: bool,
 }
 
+/// Flushes `device`'s stats every `every` (the plugin's 1-second timer) until
+/// the returned task is aborted. Failed flushes keep the events for the next tick.
+pub fn spawn_stats_flusher(
+    device: std::sync::Arc<tokio::sync::Mutex<Device>>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            device.lock().await.flush_stats().await;
+        }
+    })
+}
+
 /// One simulated (or real) app install with its updater.
 pub struct Device {
     /// Download faults to inject.

@@ -284,3 +284,29 @@ async fn stats_are_batched_retried_dropped_and_persisted_like_the_plugin() {
     assert_eq!(d.queued_stats().len(), 200);
     assert_eq!(d.queued_stats()[0]["action"], "a5");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flusher_sends_queued_stats_every_second() {
+    let (base, s) = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Device::open(DeviceConfig::new(dir.path(), &base, "com.example.flush"))
+        .await
+        .unwrap();
+    let d = Arc::new(tokio::sync::Mutex::new(d));
+    let task = updraft_device::spawn_stats_flusher(d.clone(), Duration::from_secs(1));
+    d.lock()
+        .await
+        .queue_stat("app_moved_to_foreground", None, None);
+    s.stats.lock().unwrap().push((503, None));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    task.abort();
+    let seen = s.stats_seen.lock().unwrap().clone();
+    assert!(
+        seen.len() >= 2,
+        "a 503, then a retry on the next tick: {seen:?}"
+    );
+    assert!(
+        d.lock().await.queued_stats().is_empty(),
+        "delivered on the retry"
+    );
+}

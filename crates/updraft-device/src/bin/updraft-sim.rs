@@ -36,6 +36,9 @@ struct Args {
     /// Update checks per device (app foregrounds).
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Pause between a device's checks, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    interval_ms: u64,
     /// Devices working at the same time.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
@@ -175,6 +178,9 @@ async fn run(args: Args) -> Result<(), String> {
                     Err(e) => err(format!("open: {e}")),
                     Ok(mut d) => {
                         for round in 0..a.rounds {
+                            if round > 0 && a.interval_ms > 0 {
+                                tokio::time::sleep(Duration::from_millis(a.interval_ms)).await;
+                            }
                             d.faults = Faults {
                                 corrupt_download: plan.corrupt,
                                 interrupt_download: plan.interrupt && round == 0,
