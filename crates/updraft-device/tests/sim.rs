@@ -12,43 +12,30 @@ async fn a_simulated_fleet_updates_rolls_back_and_reports() {
     server.with_app().await;
     server.publish("1.0.1").await;
     let dir = tempfile::tempdir().unwrap();
-    let base = server.base.clone();
-    let sim_dir = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_updraft-sim"))
-            .args([
-                "--server", &base, "--app", APP, "-n", "120", "--rounds", "2",
-            ])
-            .args([
-                "--never-confirm",
-                "0.25",
-                "--corrupt",
-                "0.1",
-                "--interrupt",
-                "0.1",
-            ])
-            .args([
-                "--app-ready-timeout-ms",
-                "200",
-                "--seed",
-                "7",
-                "--json",
-                "--concurrency",
-                "32",
-            ])
-            .arg("--dir")
-            .arg(&sim_dir)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sim(
+        &server,
+        dir.path(),
+        &[
+            "-n",
+            "120",
+            "--rounds",
+            "2",
+            "--never-confirm",
+            "0.25",
+            "--corrupt",
+            "0.1",
+            "--interrupt",
+            "0.1",
+            "--app-ready-timeout-ms",
+            "200",
+            "--seed",
+            "7",
+            "--concurrency",
+            "32",
+        ],
+    )
+    .await;
+    let s = out;
     let n = |k: &str| s[k].as_u64().unwrap();
     assert_eq!(n("devices"), 120);
     assert_eq!(n("checks"), 240);
@@ -104,21 +91,7 @@ async fn a_simulated_fleet_updates_rolls_back_and_reports() {
     // State persists: a second run of the same fleet (no faults now) finds each
     // device where it was. Those that only hit faults update; those that
     // rolled back are not offered the bundle again; the rest are up to date.
-    let base = server.base.clone();
-    let sim_dir = dir.path().to_path_buf();
-    let again = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_updraft-sim"))
-            .args([
-                "--server", &base, "--app", APP, "-n", "120", "--seed", "7", "--json",
-            ])
-            .arg("--dir")
-            .arg(&sim_dir)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let s2: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let s2 = sim(&server, dir.path(), &["-n", "120", "--seed", "7"]).await;
     let n2 = |k: &str| s2[k].as_u64().unwrap();
     assert_eq!(
         n2("updated"),
@@ -131,4 +104,21 @@ async fn a_simulated_fleet_updates_rolls_back_and_reports() {
         n("rolled_back"),
         "{s2}"
     );
+}
+
+/// Runs `updraft-sim --json` against the server with the fleet in `dir`.
+async fn sim(server: &Server, dir: &std::path::Path, args: &[&str]) -> Value {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_updraft-sim"));
+    cmd.args(["--server", &server.base, "--app", APP, "--json", "--dir"])
+        .arg(dir)
+        .args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

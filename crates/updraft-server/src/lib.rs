@@ -219,6 +219,28 @@ pub async fn bootstrap_key(
 }
 
 /// Binds and serves `config` in the background.
+/// Opens (and migrates) the store of `config`, creates its bootstrap key, and
+/// starts serving: what `serve` does, for tests and tools that embed a server.
+pub async fn open_and_start(config: Config) -> anyhow::Result<Running> {
+    let store = open_store(&config).await?;
+    bootstrap_key(&*store, config.bootstrap_api_key.as_deref()).await?;
+    start(config, store).await
+}
+
+/// A server for local tests: 127.0.0.1 on a free port, SQLite and blobs under
+/// `dir`, `admin_key` as the first admin key, writes flushed every 10 ms.
+pub async fn start_local(dir: &std::path::Path, admin_key: &str) -> anyhow::Result<Running> {
+    let config = config::Layer {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.to_path_buf()),
+        bootstrap_api_key: Some(admin_key.into()),
+        flush_interval_ms: Some(10),
+        ..Default::default()
+    }
+    .resolve()?;
+    open_and_start(config).await
+}
+
 pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Running> {
     let blobs = Blobs::local(&config.data_dir.join("blobs"))?;
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -160,11 +160,17 @@ async fn ensure_channel(ctx: &Ctx, client: &Client, app: &str, name: &str) -> Cl
     }
 }
 
-pub async fn upload(ctx: &Ctx, a: UploadArgs) -> CliResult<()> {
+/// What both `bundle upload` and `deploy` start from.
+fn prelude(ctx: &Ctx, build: &BuildArgs) -> CliResult<(Project, String, String, Client)> {
     let project = ctx.project()?;
     let app = project.app_id(ctx.g.app.as_deref())?;
-    let version = version(&project, &a.build)?;
+    let version = version(&project, build)?;
     let client = ctx.client()?;
+    Ok((project, app, version, client))
+}
+
+pub async fn upload(ctx: &Ctx, a: UploadArgs) -> CliResult<()> {
+    let (project, app, version, client) = prelude(ctx, &a.build)?;
     if let Some(url) = &a.external {
         return external(ctx, &client, &project, &app, &version, url, &a).await;
     }
@@ -183,10 +189,7 @@ pub async fn upload(ctx: &Ctx, a: UploadArgs) -> CliResult<()> {
 }
 
 pub async fn deploy(ctx: &Ctx, a: DeployArgs) -> CliResult<()> {
-    let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
-    let version = version(&project, &a.build)?;
-    let client = ctx.client()?;
+    let (project, app, version, client) = prelude(ctx, &a.build)?;
     publish(
         ctx,
         &client,

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use updraft_server::config::Layer;
 
 pub const ADMIN: &str = "cli_test_admin_key_0123456789abcdef";
 
@@ -20,20 +19,9 @@ pub struct Server {
 impl Server {
     pub async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let c = Layer {
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.path().to_path_buf()),
-            bootstrap_api_key: Some(ADMIN.into()),
-            flush_interval_ms: Some(10),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap();
-        let store = updraft_server::open_store(&c).await.unwrap();
-        updraft_server::bootstrap_key(&*store, c.bootstrap_api_key.as_deref())
+        let running = updraft_server::start_local(dir.path(), ADMIN)
             .await
             .unwrap();
-        let running = updraft_server::start(c, store).await.unwrap();
         Server {
             base: format!("http://{}", running.addr),
             dir,

@@ -5,7 +5,6 @@
 
 use serde_json::{json, Value};
 use updraft_core::archive::{build_zip, FileEntry};
-use updraft_server::config::Layer;
 
 pub const ADMIN: &str = "device_test_admin_key_0123456789abcdef";
 pub const APP: &str = "com.example.device";
@@ -20,20 +19,9 @@ pub struct Server {
 impl Server {
     pub async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let c = Layer {
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.path().to_path_buf()),
-            bootstrap_api_key: Some(ADMIN.into()),
-            flush_interval_ms: Some(10),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap();
-        let store = updraft_server::open_store(&c).await.unwrap();
-        updraft_server::bootstrap_key(&*store, c.bootstrap_api_key.as_deref())
+        let running = updraft_server::start_local(dir.path(), ADMIN)
             .await
             .unwrap();
-        let running = updraft_server::start(c, store).await.unwrap();
         Server {
             base: format!("http://{}", running.addr),
             dir,

@@ -52,11 +52,7 @@ impl Server {
             .with_test_writer()
             .try_init();
         let dir = c.data_dir.clone();
-        let store = updraft_server::open_store(&c).await.unwrap();
-        updraft_server::bootstrap_key(&*store, c.bootstrap_api_key.as_deref())
-            .await
-            .unwrap();
-        let running = updraft_server::start(c, store).await.unwrap();
+        let running = updraft_server::open_and_start(c).await.unwrap();
         Server {
             base: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
