@@ -266,6 +266,8 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
         futures::future::BoxFuture<'static, anyhow::Result<()>>,
     ) = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
+            // Already installed (a second server in this process) is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .with_context(|| {
