@@ -258,6 +258,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
         snapshots,
         writer,
         config: Arc::new(config.clone()),
+        blob_lock: Arc::default(),
     };
     let app = router(state);
     let mut stop_rx = shutdown_rx;

@@ -67,7 +67,17 @@ pub struct Snapshots {
     /// writer committed a block would not have it; these are applied to every
     /// snapshot loaded while they are recent. Guarded by the `apps` lock order.
     pending: RwLock<Vec<PendingBlock>>,
+    /// App ids recently looked up and not found, so a fleet still pointing at a
+    /// deleted or never-created app does not cost a database read per request.
+    /// Cleared for an app when it is created (on this node directly, on others
+    /// by the revision poll).
+    missing: RwLock<HashMap<String, Instant>>,
 }
+
+/// How long "this app does not exist" is believed without asking the database.
+const MISSING_TTL: Duration = Duration::from_secs(5);
+/// At most this many unknown ids are remembered (then the memory starts over).
+const MISSING_MAX: usize = 10_000;
 
 impl Snapshots {
     /// The app's snapshot, loading it on a miss; `None` if the app does not exist.
@@ -75,7 +85,17 @@ impl Snapshots {
         if let Some(e) = self.apps.read().expect("snapshot lock").get(app_id) {
             return Ok(Some(e.clone()));
         }
+        if let Some(at) = self.missing.read().expect("missing lock").get(app_id) {
+            if at.elapsed() < MISSING_TTL {
+                return Ok(None);
+            }
+        }
         let Some(data) = store.load_snapshot(app_id).await? else {
+            let mut missing = self.missing.write().expect("missing lock");
+            if missing.len() >= MISSING_MAX {
+                missing.clear();
+            }
+            missing.insert(app_id.to_string(), Instant::now());
             return Ok(None);
         };
         let mut forced = HashMap::new();
@@ -135,6 +155,7 @@ impl Snapshots {
     /// Drops the app's snapshot; the next request rebuilds it.
     pub fn invalidate(&self, app_id: &str) {
         self.apps.write().expect("snapshot lock").remove(app_id);
+        self.missing.write().expect("missing lock").remove(app_id);
     }
 
     /// Drops every snapshot whose revision differs from the database's.
@@ -144,6 +165,10 @@ impl Snapshots {
             .write()
             .expect("snapshot lock")
             .retain(|app, e| revisions.get(app) == Some(&e.revision));
+        self.missing
+            .write()
+            .expect("missing lock")
+            .retain(|app, _| !revisions.contains_key(app));
         Ok(())
     }
 }

@@ -18,9 +18,31 @@ pub struct AppState {
     pub snapshots: Arc<Snapshots>,
     pub writer: Writer,
     pub config: Arc<Config>,
+    /// Held while a blob is stored and recorded, and while an unused blob is
+    /// collected, so a collection never removes a blob an upload just stored.
+    pub blob_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
+    /// Removes the stored files no live bundle uses any more (after a bundle
+    /// or app delete). Failures are logged: a leftover file is only disk space.
+    pub async fn collect_blobs(&self, shas: impl IntoIterator<Item = String>) {
+        let _guard = self.blob_lock.lock().await;
+        for sha in shas {
+            match self.store.blob_in_use(&sha).await {
+                Ok(false) => {
+                    if let Err(e) = self.blobs.delete(&sha).await {
+                        tracing::warn!(sha, error = %e, "could not remove an unused bundle file");
+                    }
+                }
+                Ok(true) => {}
+                Err(e) => {
+                    tracing::warn!(sha, error = %e, "could not check whether a bundle file is in use")
+                }
+            }
+        }
+    }
+
     /// The external base URL: `UPDRAFT_PUBLIC_URL`, else derived from `Host`.
     pub fn base_url(&self, headers: &HeaderMap) -> String {
         if let Some(u) = &self.config.public_url {

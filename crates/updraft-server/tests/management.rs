@@ -521,3 +521,59 @@ async fn health_openapi_and_unknown_routes() {
     let v = s.get_json("/updates").await;
     assert_eq!(v, json!({"status": "ok"}));
 }
+
+#[tokio::test]
+async fn deleting_bundles_and_apps_frees_their_files() {
+    let s = Server::start().await;
+    s.with_app().await;
+    let zip = zip_of(&[("index.html", b"same build")]);
+    let sha = s.upload("1.0.1", "", zip.clone()).await.1["bundle"]["blob_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The same bytes under a second version share one file.
+    s.upload("1.0.2", "", zip).await;
+    let other = s.bundle("1.0.3").await["blob_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = |sha: &str| format!("/files/{sha}.zip");
+
+    s.ok("DELETE", &format!("/apps/{APP}/bundles/1.0.1"), None)
+        .await;
+    assert_eq!(s.get_status(&file(&sha)).await, 200, "1.0.2 still uses it");
+    s.ok("DELETE", &format!("/apps/{APP}/bundles/1.0.2"), None)
+        .await;
+    assert_eq!(
+        s.get_status(&file(&sha)).await,
+        404,
+        "no live bundle uses it: removed"
+    );
+    // A bundle a channel uses is not deleted, and its file stays.
+    s.set_channel("production", json!({"bundle": "1.0.3"}))
+        .await;
+    let (status, _) = s
+        .api("DELETE", &format!("/apps/{APP}/bundles/1.0.3"), None)
+        .await;
+    assert_eq!(status, 409);
+    assert_eq!(s.get_status(&file(&other)).await, 200);
+    // Deleting the app frees the rest.
+    s.ok("DELETE", &format!("/apps/{APP}"), None).await;
+    assert_eq!(s.get_status(&file(&other)).await, 404);
+    let left: Vec<_> = walk(&s.dir.join("blobs"));
+    assert!(left.is_empty(), "no bundle file left behind: {left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}

@@ -34,11 +34,25 @@ async fn two_nodes_share_one_postgres_database() {
     let dir = tempfile::tempdir().unwrap();
     let a = Server::start_with(pg_config(dir.path(), &url)).await;
     let b = Server::start_with(pg_config(dir.path(), &url)).await;
+    // B is asked about the app before it exists (and remembers that briefly).
+    let (st, v) = b.device("POST", "/updates", &info(json!({}))).await;
+    assert_eq!((st, v["error"].as_str().unwrap()), (429, "on_premise_app"));
     a.with_app().await;
     a.bundle("1.0.1").await;
     a.set_channel("production", json!({"bundle": "1.0.1"}))
         .await;
-    assert_eq!(b.check(json!({})).await["version"], "1.0.1");
+    // B learns of the new app through the revision poll, well before its
+    // "unknown app" memory would expire.
+    let mut first = json!(null);
+    for _ in 0..30 {
+        let (st, v) = b.device("POST", "/updates", &info(json!({}))).await;
+        first = v;
+        if st == 200 && first["version"] == "1.0.1" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(first["version"], "1.0.1", "{first}");
     // Node B has a snapshot now; a change made through node A reaches it.
     a.set_channel("production", json!({"bundle": "builtin"}))
         .await;

@@ -469,6 +469,18 @@ async fn bad_requests_are_400_with_capgo_codes_and_unknown_apps_429() {
         )
         .await;
     assert_eq!((st, v["error"].as_str().unwrap()), (429, "on_premise_app"));
+    // Created right after: devices are answered at once (the "unknown" memory is dropped).
+    s.ok("POST", "/apps", Some(json!({"app_id": "com.unknown.app"})))
+        .await;
+    let (st, v) = s
+        .device(
+            "POST",
+            "/updates",
+            &info(json!({"app_id": "com.unknown.app"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_ne!(v["error"], "on_premise_app", "{v}");
     let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
     let r = s
         .http

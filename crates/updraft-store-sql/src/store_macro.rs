@@ -462,7 +462,7 @@ macro_rules! sql_store {
                 }
 
                 async fn blob_in_use(&self, sha256: &str) -> StoreResult<bool> {
-                    let r = sqlx::query("SELECT 1 AS one FROM bundles WHERE blob_sha256 = $1 LIMIT 1")
+                    let r = sqlx::query("SELECT 1 AS one FROM bundles WHERE blob_sha256 = $1 AND deleted = FALSE LIMIT 1")
                         .bind(sha256)
                         .fetch_optional(&self.pool)
                         .await

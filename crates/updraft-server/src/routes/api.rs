@@ -85,7 +85,10 @@ pub async fn create_app(
             ),
         ));
     }
-    Ok(created(s.store.create_app(&body, crate::now_ms()).await?))
+    let app = s.store.create_app(&body, crate::now_ms()).await?;
+    // Devices that asked before the app existed are answered from memory; forget that.
+    s.snapshots.invalidate(&body.app_id);
+    Ok(created(app))
 }
 
 pub async fn get_app(
@@ -114,8 +117,16 @@ pub async fn delete_app(
     Path(app_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     auth.require_app(KeyMode::Write, &app_id)?;
+    let shas: Vec<String> = s
+        .store
+        .list_bundles(&app_id)
+        .await?
+        .into_iter()
+        .filter_map(|b| b.blob_sha256)
+        .collect();
     s.store.delete_app(&app_id).await?;
     s.snapshots.invalidate(&app_id);
+    s.collect_blobs(shas).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -163,8 +174,14 @@ pub async fn delete_bundle(
     Path((app_id, version)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    let sha = s
+        .store
+        .get_bundle(&app_id, &version)
+        .await?
+        .and_then(|b| b.blob_sha256);
     s.store.delete_bundle(&app_id, &version).await?;
     s.snapshots.invalidate(&app_id);
+    s.collect_blobs(sha).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -363,6 +380,7 @@ pub async fn upload_bundle(
             .map_err(|e| ApiError::bad_request("invalid_zip", e.to_string()))?;
         sha.clone()
     };
+    let blob_guard = s.blob_lock.lock().await;
     s.blobs.put_file(&sha, tmp.path()).await?;
     let new = NewBundle {
         app_id: app_id.clone(),
@@ -386,6 +404,7 @@ pub async fn upload_bundle(
             return Err(e.into());
         }
     };
+    drop(blob_guard);
     let channel = match &p.channel {
         Some(name) => Some(assign(&s, &auth, &app_id, name, &p.version).await?),
         None => None,
