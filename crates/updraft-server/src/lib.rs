@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod ratelimit;
 pub mod routes;
 pub mod snapshot;
 pub mod state;
@@ -259,6 +260,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
         writer,
         config: Arc::new(config.clone()),
         blob_lock: Arc::default(),
+        channel_limiter: Arc::default(),
     };
     let app = router(state);
     let mut stop_rx = shutdown_rx;

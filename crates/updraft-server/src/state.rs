@@ -21,6 +21,8 @@ pub struct AppState {
     /// Held while a blob is stored and recorded, and while an unused blob is
     /// collected, so a collection never removes a blob an upload just stored.
     pub blob_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Per-device limit of `/channel_self` calls.
+    pub channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
 }
 
 impl AppState {

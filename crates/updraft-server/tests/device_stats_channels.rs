@@ -323,3 +323,38 @@ async fn a_full_write_queue_answers_429_with_retry_after_and_keeps_nothing_half_
     // /updates is still answered from memory.
     assert_eq!(s.check(json!({})).await["error"], "already_on_builtin");
 }
+
+#[tokio::test]
+async fn channel_self_is_limited_per_device_with_a_retry_hint() {
+    let s = Server::start().await;
+    s.with_app().await;
+    let body = info(json!({}));
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..7 {
+        let res = s
+            .http
+            .put(s.url("/channel_self"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            retry_after = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            let v: Value = res.json().await.unwrap();
+            assert_eq!(v["error"], "too_many_requests");
+        }
+    }
+    assert_eq!(&statuses[..5], &[200; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|&c| c == 429), "{statuses:?}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // Another device is not affected; the same one may call again a second later.
+    let other = info(json!({"device_id": "00000000-0000-4000-8000-0000000000bb"}));
+    assert_eq!(s.device("PUT", "/channel_self", &other).await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(s.device("PUT", "/channel_self", &body).await.0, 200);
+}

@@ -347,6 +347,22 @@ pub async fn channel_self(
     };
     let electron = info.platform.as_deref() == Some("electron");
     let action = info.action.clone().unwrap_or_default();
+    if let (Some(app), Some(device)) = (&info.app_id, &info.device_id) {
+        let op = match method {
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::GET => "GET",
+            _ => "OTHER",
+        };
+        if !state.channel_limiter.allow(app, device, op) {
+            let mut e = ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1);
+            e.body.message = format!(
+                "at most {} channel calls per second per device; retry in a second",
+                crate::ratelimit::PER_SECOND
+            );
+            return Err(e);
+        }
+    }
     match method {
         Method::POST if electron && action == "unset" => {
             Ok(Json(json!({"status": "ok"})).into_response())

@@ -1,0 +1,61 @@
+//! Per-device rate limit of `/channel_self`, as Capgo has one (reference/
+//! capgo-backend.md §1.2): at most 5 calls per second per app, device and
+//! method. A device stuck in a `setChannel` loop gets 429 with `Retry-After`
+//! (the plugin backs off) instead of costing the server without end.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Calls allowed per device, method and second.
+pub const PER_SECOND: u32 = 5;
+const WINDOW: Duration = Duration::from_secs(1);
+/// Past this many tracked keys, expired windows are dropped.
+const PRUNE_AT: usize = 100_000;
+
+/// Fixed one-second windows per (app, device, method).
+#[derive(Debug, Default)]
+pub struct DeviceLimiter {
+    windows: Mutex<HashMap<(String, String, &'static str), (Instant, u32)>>,
+}
+
+impl DeviceLimiter {
+    /// Counts one call; `false` when the device is over its limit.
+    pub fn allow(&self, app_id: &str, device_id: &str, method: &'static str) -> bool {
+        let now = Instant::now();
+        let mut w = self.windows.lock().expect("limiter lock");
+        if w.len() >= PRUNE_AT {
+            w.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let slot = w
+            .entry((app_id.to_string(), device_id.to_ascii_lowercase(), method))
+            .or_insert((now, 0));
+        if now.duration_since(slot.0) >= WINDOW {
+            *slot = (now, 0);
+        }
+        slot.1 += 1;
+        slot.1 <= PER_SECOND
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_per_second_per_device_and_method() {
+        let l = DeviceLimiter::default();
+        for _ in 0..PER_SECOND {
+            assert!(l.allow("a.b", "D", "PUT"));
+        }
+        assert!(
+            !l.allow("a.b", "d", "PUT"),
+            "device ids compare lower-cased"
+        );
+        assert!(
+            l.allow("a.b", "d", "POST"),
+            "another method has its own budget"
+        );
+        assert!(l.allow("a.b", "e", "PUT"), "another device too");
+    }
+}
