@@ -13,10 +13,13 @@ const WINDOW: Duration = Duration::from_secs(1);
 /// Past this many tracked keys, expired windows are dropped.
 const PRUNE_AT: usize = 100_000;
 
-/// Fixed one-second windows per (app, device, method).
+/// (app, device, method).
+type Key = (String, String, &'static str);
+
+/// Fixed one-second windows per (app, device, method): (window start, calls).
 #[derive(Debug, Default)]
 pub struct DeviceLimiter {
-    windows: Mutex<HashMap<(String, String, &'static str), (Instant, u32)>>,
+    windows: Mutex<HashMap<Key, (Instant, u32)>>,
 }
 
 impl DeviceLimiter {
