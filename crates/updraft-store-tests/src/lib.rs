@@ -141,15 +141,21 @@ pub async fn bundles_are_unique_forever(s: &dyn Store) {
         s.create_bundle(&new_bundle("1.0.0"), 9).await,
         Err(StoreError::Conflict(_))
     ));
-    assert!(s
-        .blob_in_use(&new_bundle("1.0.0").blob_sha256.unwrap())
-        .await
-        .unwrap());
+    assert!(
+        !s.blob_in_use(&new_bundle("1.0.0").blob_sha256.unwrap())
+            .await
+            .unwrap(),
+        "a deleted bundle no longer holds its file"
+    );
     let meta = BundleMeta {
         link: Some("https://x".into()),
         ..Default::default()
     };
     s.create_bundle(&new_bundle("1.1.0"), 10).await.unwrap();
+    assert!(s
+        .blob_in_use(&new_bundle("1.1.0").blob_sha256.unwrap())
+        .await
+        .unwrap());
     assert_eq!(
         s.update_bundle_meta(APP, "1.1.0", &meta)
             .await

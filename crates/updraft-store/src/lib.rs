@@ -169,7 +169,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Bundle>;
     /// Soft delete; `Conflict` while a channel or a device pin uses it.
     async fn delete_bundle(&self, app_id: &str, version: &str) -> StoreResult<()>;
-    /// Whether any bundle (deleted or not, any app) is stored under this blob hash.
+    /// Whether a live (not deleted) bundle of any app is stored under this blob hash;
+    /// when none is, the file can be removed.
     async fn blob_in_use(&self, sha256: &str) -> StoreResult<bool>;
 
     /// Creates a channel; `Conflict` if the name exists.

@@ -347,6 +347,9 @@ async fn external(
         CliError::usage("missing_checksum", "--external needs --checksum: the SHA-256 of the plain zip, or the encrypted checksum printed by `bundle encrypt`")
     })?;
     let session_key = a.iv_session_key.clone().filter(|s| !s.is_empty());
+    if session_key.is_none() && project.public_key.is_some() {
+        ctx.out.warn("the app has a publicKey but this bundle has no --iv-session-key: devices with that key will refuse it");
+    }
     let key_id = match (&session_key, &project.public_key) {
         (Some(sk), Some(pem)) => {
             let public = PublicKey::from_pem(pem)?;
