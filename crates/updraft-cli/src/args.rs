@@ -162,6 +162,9 @@ pub struct MetaArgs {
     /// Succeed (exit 0) without uploading when the version already exists.
     #[arg(long)]
     pub version_exists_ok: bool,
+    /// Upload even when the build is identical to the channel's current bundle.
+    #[arg(long)]
+    pub ignore_checksum_check: bool,
 }
 
 #[derive(Debug, Subcommand)]

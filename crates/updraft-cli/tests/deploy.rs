@@ -84,6 +84,12 @@ async fn init_then_deploy_offers_the_bundle_to_devices() {
         .json();
     assert_eq!(skipped["skipped"], true);
 
+    // The same build under a new version: refused (devices would download it for nothing).
+    let same = cli
+        .run(p, &["deploy", "--bundle", "1.0.9"])
+        .fails(4, "identical to 1.0.1");
+    assert!(same.stderr.contains("--ignore-checksum-check"), "{same:?}");
+
     // A second version, then promote and rollback.
     write_build(p, "v2");
     cli.run(p, &["deploy", "--bundle", "1.0.2", "--comment", "second"])
@@ -234,6 +240,10 @@ async fn encrypted_deploy_verifies_with_the_plugin_algorithm_in_node() {
         !work.path().join("tampered.zip_decrypted.zip").exists(),
         "nothing written on failure"
     );
+
+    // An unchanged build is recognised through the encrypted checksum too.
+    cli.run(p, &["deploy", "--bundle", "1.1.5"])
+        .fails(4, "identical to 1.1.0");
 
     // A private key that does not match the config's publicKey is refused before upload.
     let other = tempfile::tempdir().unwrap();

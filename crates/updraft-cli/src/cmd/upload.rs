@@ -218,6 +218,7 @@ async fn publish(
 ) -> CliResult<()> {
     let key = signing_key(ctx, project, key)?;
     let exists_ok = meta.version_exists_ok;
+    let ignore_same = meta.ignore_checksum_check;
     let meta = meta_params(project, meta)?;
     // Fail before the work when the app is unknown or the version taken.
     client.get_app(app).await.map_err(|e| {
@@ -241,6 +242,16 @@ async fn publish(
 
     let zip = zip_web_dir(ctx, project, build)?;
     let plain_sha = crypto::sha256_hex(&zip);
+    if let (Some(c), false) = (channel, ignore_same) {
+        if let Some(current) = same_as_channel(client, project, app, c, &plain_sha).await? {
+            return Err(CliError::new(
+                Exit::NotFound,
+                "same_as_channel",
+                format!("this build is identical to {current}, which channel {c} already serves: every device would download it again for nothing"),
+            )
+            .hint("change the build, or pass --ignore-checksum-check to upload it anyway"));
+        }
+    }
     let (body, checksum, session_key, key_id) = match &key {
         Some(k) => {
             let sealed = crypto::seal_bundle(k, &zip, &mut rand_core::OsRng)?;
@@ -310,6 +321,37 @@ async fn publish(
         }),
     );
     Ok(())
+}
+
+/// The version of the channel's current bundle when it has the same plain
+/// SHA-256 as `plain_sha` (reproducible zips make this meaningful). Encrypted
+/// bundles are compared through their checksum, opened with the app's public key.
+async fn same_as_channel(
+    client: &Client,
+    project: &Project,
+    app: &str,
+    channel: &str,
+    plain_sha: &str,
+) -> CliResult<Option<String>> {
+    let Ok(c) = client.get_channel(app, channel).await else {
+        return Ok(None);
+    };
+    if c.bundle_id.is_none() {
+        return Ok(None);
+    }
+    let Ok(b) = client.get_bundle(app, &c.bundle_version).await else {
+        return Ok(None);
+    };
+    let current = if b.checksum.len() == 64 {
+        Some(b.checksum.to_ascii_lowercase())
+    } else {
+        project
+            .public_key
+            .as_deref()
+            .and_then(|pem| PublicKey::from_pem(pem).ok())
+            .and_then(|k| crypto::decrypt_checksum(&k, &b.checksum).ok())
+    };
+    Ok((current.as_deref() == Some(plain_sha)).then_some(b.version))
 }
 
 /// The version is taken: a success with `--version-exists-ok`, else exit 4.
