@@ -1,5 +1,10 @@
 //! Seeds a database for `bench/`: one app, 3 channels, 100 bundles, N known devices.
 //! Usage: bench_seed DATABASE_URL [DEVICES]
+//!
+//! With `BENCH_SEEN_RECENTLY=1` the device rows are exactly what `bench/updates.lua`
+//! requests would store, last seen just now: the steady state of a fleet whose
+//! devices check on every foreground. Without it they were last seen at the epoch
+//! with fewer fields, so every first check rewrites the row.
 
 use updraft_protocol::api::{BundleMeta, BundleStorage, ChannelPatch, NewApp};
 use updraft_server::config::Layer;
@@ -64,6 +69,10 @@ async fn main() -> anyhow::Result<()> {
         };
         store.create_channel(APP, &patch, 0).await?;
     }
+    let recent = std::env::var("BENCH_SEEN_RECENTLY").is_ok_and(|v| v == "1");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..devices {
         batch.push(Write::Seen(DeviceSeen {
@@ -73,9 +82,11 @@ async fn main() -> anyhow::Result<()> {
             plugin_version: Some("8.51.14".into()),
             version_name: Some("1.0.0".into()),
             version_build: Some("1.0.0".into()),
+            version_code: recent.then(|| "1".into()),
+            version_os: recent.then(|| "14".into()),
             is_prod: Some(true),
             is_emulator: Some(false),
-            seen_at: 0,
+            seen_at: if recent { now } else { 0 },
             ..Default::default()
         }));
         if batch.len() == 10_000 {

@@ -58,10 +58,36 @@ pub const DEVICE_SELECT: &str = "SELECT d.app_id, d.device_id, d.custom_id, d.pl
 pub const DEVICE_INSERT: &str = "INSERT INTO devices (app_id, device_id, custom_id, platform, plugin_version, version_name, \
      version_build, version_code, version_os, is_prod, is_emulator, default_channel, key_id, last_seen) ";
 
+/// How often an unchanged device row has its `last_seen` rewritten (10 minutes).
+pub const LAST_SEEN_REFRESH_MS: i64 = 600_000;
+
 /// Upsert rule for device rows: an empty or missing `custom_id` keeps the stored one.
+/// A row whose fields are all unchanged is rewritten only when its `last_seen` is
+/// [`LAST_SEEN_REFRESH_MS`] old: devices check on every foreground (often twice a
+/// tick), and rewriting identical rows was most of the writer's work.
 pub const DEVICE_ON_CONFLICT: &str = " ON CONFLICT (app_id, device_id) DO UPDATE SET \
      custom_id = COALESCE(excluded.custom_id, devices.custom_id), platform = excluded.platform, \
      plugin_version = excluded.plugin_version, version_name = excluded.version_name, \
      version_build = excluded.version_build, version_code = excluded.version_code, \
      version_os = excluded.version_os, is_prod = excluded.is_prod, is_emulator = excluded.is_emulator, \
-     default_channel = excluded.default_channel, key_id = excluded.key_id, last_seen = excluded.last_seen";
+     default_channel = excluded.default_channel, key_id = excluded.key_id, last_seen = excluded.last_seen \
+     WHERE devices.last_seen IS NULL OR excluded.last_seen - devices.last_seen >= 600000 \
+     OR COALESCE(excluded.custom_id, devices.custom_id) IS DISTINCT FROM devices.custom_id \
+     OR excluded.platform IS DISTINCT FROM devices.platform \
+     OR excluded.plugin_version IS DISTINCT FROM devices.plugin_version \
+     OR excluded.version_name IS DISTINCT FROM devices.version_name \
+     OR excluded.version_build IS DISTINCT FROM devices.version_build \
+     OR excluded.version_code IS DISTINCT FROM devices.version_code \
+     OR excluded.version_os IS DISTINCT FROM devices.version_os \
+     OR excluded.is_prod IS DISTINCT FROM devices.is_prod \
+     OR excluded.is_emulator IS DISTINCT FROM devices.is_emulator \
+     OR excluded.default_channel IS DISTINCT FROM devices.default_channel \
+     OR excluded.key_id IS DISTINCT FROM devices.key_id";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_refresh_interval_in_the_sql_is_the_constant() {
+        assert!(super::DEVICE_ON_CONFLICT.contains(&format!(">= {}", super::LAST_SEEN_REFRESH_MS)));
+    }
+}

@@ -12,7 +12,8 @@ macro_rules! conformance_suite {
     ($fresh:ident) => {
         $crate::conformance_suite!(@cases $fresh,
             apps_crud, bundles_are_unique_forever, channels_and_public_rule, deploy_history_and_rollback,
-            overrides, api_keys, telemetry_batches, device_listing, delete_app_cascades);
+            overrides, api_keys, telemetry_batches, device_listing, delete_app_cascades,
+            unchanged_device_rows_are_not_rewritten);
     };
     (@cases $fresh:ident, $($case:ident),*) => {
         $(
@@ -388,6 +389,36 @@ fn seen(device: &str, version: &str, at: i64) -> Write {
         seen_at: at,
         ..Default::default()
     })
+}
+
+/// A device that checks again with nothing changed is not rewritten until its
+/// `last_seen` is 10 minutes old; any changed field is written at once.
+pub async fn unchanged_device_rows_are_not_rewritten(s: &dyn Store) {
+    app(s).await;
+    let dev = "00000000-0000-4000-8000-0000000000cc";
+    let at = |t: i64| seen(dev, "1.0.0", t);
+    s.write_batch(&[at(1_000)]).await.unwrap();
+    s.write_batch(&[at(2_000)]).await.unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        d.last_seen,
+        Some(1_000),
+        "an identical check 1 s later is not a write"
+    );
+    s.write_batch(&[at(1_000 + 600_000)]).await.unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        d.last_seen,
+        Some(601_000),
+        "10 minutes later last_seen moves"
+    );
+    s.write_batch(&[seen(dev, "1.0.1", 602_000)]).await.unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        (d.version_name.as_deref(), d.last_seen),
+        (Some("1.0.1"), Some(602_000)),
+        "a change is written at once"
+    );
 }
 
 /// Batched telemetry: upserts, events, failure blocks that reach the snapshot.
