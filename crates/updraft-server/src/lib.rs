@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ratelimit;
+pub mod request_id;
 pub mod routes;
 pub mod snapshot;
 pub mod state;
@@ -22,7 +23,7 @@ use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::watch;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use updraft_blob::Blobs;
 use updraft_protocol::api::{KeyMode, NewApiKey};
@@ -160,7 +161,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, crate::request_id::SequentialIds::default()))
         .with_state(state)
 }
 
@@ -253,7 +254,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
     );
     let snapshots = Arc::new(Snapshots::default());
     let poller = snapshot::spawn_poller(snapshots.clone(), store.clone(), Duration::from_secs(1));
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         store,
         blobs,
         snapshots,
@@ -261,7 +262,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
         config: Arc::new(config.clone()),
         blob_lock: Arc::default(),
         channel_limiter: Arc::default(),
-    };
+    });
     let app = router(state);
     let mut stop_rx = shutdown_rx;
     let (addr, serve): (

@@ -10,9 +10,26 @@ use crate::config::Config;
 use crate::snapshot::Snapshots;
 use crate::writer::Writer;
 
-/// Everything a handler needs.
+/// Everything a handler needs, behind one `Arc`: axum clones the state for
+/// every request, and one reference count is cheaper than seven.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The server's shared parts.
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub blobs: Blobs,
     pub snapshots: Arc<Snapshots>,
@@ -25,7 +42,7 @@ pub struct AppState {
     pub channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
 }
 
-impl AppState {
+impl Shared {
     /// Removes the stored files no live bundle uses any more (after a bundle
     /// or app delete). Failures are logged: a leftover file is only disk space.
     pub async fn collect_blobs(&self, shas: impl IntoIterator<Item = String>) {

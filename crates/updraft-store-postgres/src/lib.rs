@@ -34,6 +34,11 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// The pool telemetry batches are written through: the shared one.
+    fn batch_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     fn migrator() -> sqlx::migrate::Migrator {
         sqlx::migrate!("./migrations")
     }

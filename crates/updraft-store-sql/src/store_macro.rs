@@ -803,7 +803,7 @@ macro_rules! sql_store {
                 }
 
                 async fn write_batch(&self, batch: &[Write]) -> StoreResult<()> {
-                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                    let mut tx = self.batch_pool().begin_with(BEGIN).await.map_err(backend)?;
                     let mut bumped: Vec<&str> = Vec::new();
                     let live: std::collections::HashSet<String> = sqlx::query("SELECT app_id FROM apps")
                         .fetch_all(&mut *tx)
@@ -838,6 +838,9 @@ macro_rules! sql_store {
                             _ => {}
                         }
                     }
+                    // In key order: neighbouring rows share B-tree pages, so each page is
+                    // found and dirtied once per batch instead of once per row.
+                    seen.sort_unstable_by(|a, b| (&a.app_id, &a.device_id).cmp(&(&b.app_id, &b.device_id)));
                     for chunk in seen.chunks(500) {
                         let mut qb = sqlx::QueryBuilder::<$db>::new(DEVICE_INSERT);
                         qb.push_values(chunk, |mut b, d| {

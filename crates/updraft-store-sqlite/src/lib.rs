@@ -12,7 +12,16 @@ use updraft_store::{StoreError, StoreResult};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection of its own for telemetry batches, with a large page
+    /// cache: a batch touches rows all over a big `devices` table, and with
+    /// the default 2 MiB cache most of its time went to re-reading pages and
+    /// spilling dirty ones mid-transaction. The other connections keep the
+    /// default cache, so memory grows by this one cache only.
+    writer: SqlitePool,
 }
+
+/// Page cache of the telemetry writer connection, in KiB.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path` or
@@ -26,12 +35,32 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let memory = url.contains(":memory:");
+        let open = |e: sqlx::Error| StoreError::Backend(format!("cannot open SQLite database {url}: {e}"));
         let pool = SqlitePoolOptions::new()
             .max_connections(if memory { 1 } else { 8 })
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
-            .map_err(|e| StoreError::Backend(format!("cannot open SQLite database {url}: {e}")))?;
-        Ok(Self { pool })
+            .map_err(open)?;
+        // An in-memory database exists once per connection: it has one pool.
+        let writer = if memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(
+                    opts.pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
+                        .pragma("temp_store", "memory")
+                        .pragma("wal_autocheckpoint", "16384"),
+                )
+                .await
+                .map_err(open)?
+        };
+        Ok(Self { pool, writer })
+    }
+
+    /// The pool telemetry batches are written through.
+    fn batch_pool(&self) -> &SqlitePool {
+        &self.writer
     }
 
     fn migrator() -> sqlx::migrate::Migrator {
