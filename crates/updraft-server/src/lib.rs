@@ -9,6 +9,7 @@ pub mod error;
 pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
+pub mod seen_filter;
 pub mod snapshot;
 pub mod state;
 pub mod writer;
@@ -262,6 +263,9 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
         config: Arc::new(config.clone()),
         blob_lock: Arc::default(),
         channel_limiter: Arc::default(),
+        // SQLite is one node by construction; see `seen_filter` for why not Postgres.
+        seen_filter: (config.seen_cache > 0 && config.database_url.starts_with("sqlite:"))
+            .then(|| seen_filter::SeenFilter::new(config.seen_cache)),
     });
     let app = router(state);
     let mut stop_rx = shutdown_rx;

@@ -52,6 +52,10 @@ mod tests {
         assert_eq!(first.split('-').next(), second.split('-').next());
         let mut b = SequentialIds::default();
         let other = id(&mut b);
-        assert_ne!(first.split('-').next(), other.split('-').next(), "each process draws its own tag");
+        assert_ne!(
+            first.split('-').next(),
+            other.split('-').next(),
+            "each process draws its own tag"
+        );
     }
 }

@@ -8,7 +8,8 @@ use updraft_store::Store;
 
 use crate::config::Config;
 use crate::snapshot::Snapshots;
-use crate::writer::Writer;
+use crate::writer::{Full, Writer};
+use updraft_store::Write;
 
 /// Everything a handler needs, behind one `Arc`: axum clones the state for
 /// every request, and one reference count is cheaper than seven.
@@ -40,9 +41,33 @@ pub struct Shared {
     pub blob_lock: Arc<tokio::sync::Mutex<()>>,
     /// Per-device limit of `/channel_self` calls.
     pub channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
+    /// Device rows recently queued (single-node SQLite only).
+    pub seen_filter: Option<crate::seen_filter::SeenFilter>,
 }
 
 impl Shared {
+    /// Queues `writes` (all or none). A device row identical to one queued
+    /// within the refresh interval is dropped first, because the store would
+    /// not rewrite it.
+    pub fn queue(&self, mut writes: Vec<Write>) -> Result<(), Full> {
+        let Some(filter) = &self.seen_filter else {
+            return self.writer.send_all(writes);
+        };
+        writes.retain(|w| match w {
+            Write::Seen(d) => filter.admit(d),
+            _ => true,
+        });
+        let sent = self.writer.send_all_back(writes);
+        sent.map_err(|unsent| {
+            for w in &unsent {
+                if let Write::Seen(d) = w {
+                    filter.forget(d);
+                }
+            }
+            Full
+        })
+    }
+
     /// Removes the stored files no live bundle uses any more (after a bundle
     /// or app delete). Failures are logged: a leftover file is only disk space.
     pub async fn collect_blobs(&self, shas: impl IntoIterator<Item = String>) {

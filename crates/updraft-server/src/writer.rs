@@ -26,10 +26,17 @@ pub struct Full;
 impl Writer {
     /// Queues all of `writes`, or none of them.
     pub fn send_all(&self, writes: Vec<Write>) -> Result<(), Full> {
+        self.send_all_back(writes).map_err(|_| Full)
+    }
+
+    /// Queues all of `writes`, or none of them and hands them back.
+    pub fn send_all_back(&self, writes: Vec<Write>) -> Result<(), Vec<Write>> {
         if writes.is_empty() {
             return Ok(());
         }
-        let permits = self.tx.try_reserve_many(writes.len()).map_err(|_| Full)?;
+        let Ok(permits) = self.tx.try_reserve_many(writes.len()) else {
+            return Err(writes);
+        };
         for (permit, w) in permits.zip(writes) {
             permit.send(w);
         }

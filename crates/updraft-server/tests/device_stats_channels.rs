@@ -98,6 +98,63 @@ async fn failure_actions_do_not_move_the_device_row() {
     assert_eq!(d["version_name"], "1.0.0");
 }
 
+/// Repeated identical checks are filtered before the database (single-node
+/// SQLite); the stored row must still follow every change, also back to an
+/// earlier value, and come back after the app is deleted and created again.
+#[tokio::test]
+async fn device_rows_follow_every_change_through_the_seen_filter() {
+    let s = Server::start().await;
+    s.with_app().await;
+    let stored = || async {
+        s.settle().await;
+        let d = s
+            .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
+            .await;
+        (
+            d["version_name"].as_str().unwrap_or_default().to_string(),
+            d["custom_id"].clone(),
+        )
+    };
+    for (version, custom) in [
+        ("1.0.1", ""),
+        ("1.0.1", ""),
+        ("1.0.2", ""),
+        ("1.0.1", ""),
+        ("1.0.1", "user-7"),
+        ("1.0.1", "user-7"),
+    ] {
+        s.check(json!({"version_name": version, "custom_id": custom}))
+            .await;
+        let (v, c) = stored().await;
+        assert_eq!(v, version);
+        if !custom.is_empty() {
+            assert_eq!(c, custom);
+        }
+    }
+    // Stats other than failures move the row too, through the same filter.
+    let (st, _) = s
+        .device(
+            "POST",
+            "/stats",
+            &info(json!({"action": "set", "version_name": "1.0.3"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(stored().await.0, "1.0.3");
+    s.check(json!({"version_name": "1.0.1"})).await;
+    assert_eq!(stored().await.0, "1.0.1");
+
+    let (st, _) = s.api("DELETE", &format!("/apps/{APP}"), None).await;
+    assert_eq!(st, 204);
+    s.with_app().await;
+    s.check(json!({"version_name": "1.0.1"})).await;
+    assert_eq!(
+        stored().await.0,
+        "1.0.1",
+        "the same check after the app was re-created is written again"
+    );
+}
+
 async fn channels(s: &Server) {
     s.with_app().await;
     s.ok(

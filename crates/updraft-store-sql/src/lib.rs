@@ -58,8 +58,7 @@ pub const DEVICE_SELECT: &str = "SELECT d.app_id, d.device_id, d.custom_id, d.pl
 pub const DEVICE_INSERT: &str = "INSERT INTO devices (app_id, device_id, custom_id, platform, plugin_version, version_name, \
      version_build, version_code, version_os, is_prod, is_emulator, default_channel, key_id, last_seen) ";
 
-/// How often an unchanged device row has its `last_seen` rewritten (10 minutes).
-pub const LAST_SEEN_REFRESH_MS: i64 = 600_000;
+pub use updraft_store::LAST_SEEN_REFRESH_MS;
 
 /// Upsert rule for device rows: an empty or missing `custom_id` keeps the stored one.
 /// A row whose fields are all unchanged is rewritten only when its `last_seen` is
@@ -71,7 +70,7 @@ pub const DEVICE_ON_CONFLICT: &str = " ON CONFLICT (app_id, device_id) DO UPDATE
      version_build = excluded.version_build, version_code = excluded.version_code, \
      version_os = excluded.version_os, is_prod = excluded.is_prod, is_emulator = excluded.is_emulator, \
      default_channel = excluded.default_channel, key_id = excluded.key_id, last_seen = excluded.last_seen \
-     WHERE devices.last_seen IS NULL OR excluded.last_seen - devices.last_seen >= 600000 \
+     WHERE devices.last_seen IS NULL OR excluded.last_seen - devices.last_seen >= 300000 \
      OR COALESCE(excluded.custom_id, devices.custom_id) IS DISTINCT FROM devices.custom_id \
      OR excluded.platform IS DISTINCT FROM devices.platform \
      OR excluded.plugin_version IS DISTINCT FROM devices.plugin_version \

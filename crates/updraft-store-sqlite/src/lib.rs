@@ -35,7 +35,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let memory = url.contains(":memory:");
-        let open = |e: sqlx::Error| StoreError::Backend(format!("cannot open SQLite database {url}: {e}"));
+        let open =
+            |e: sqlx::Error| StoreError::Backend(format!("cannot open SQLite database {url}: {e}"));
         let pool = SqlitePoolOptions::new()
             .max_connections(if memory { 1 } else { 8 })
             .connect_with(opts.clone())

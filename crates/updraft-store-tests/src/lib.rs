@@ -392,7 +392,7 @@ fn seen(device: &str, version: &str, at: i64) -> Write {
 }
 
 /// A device that checks again with nothing changed is not rewritten until its
-/// `last_seen` is 10 minutes old; any changed field is written at once.
+/// `last_seen` is `LAST_SEEN_REFRESH_MS` old; any changed field is written at once.
 pub async fn unchanged_device_rows_are_not_rewritten(s: &dyn Store) {
     app(s).await;
     let dev = "00000000-0000-4000-8000-0000000000cc";
@@ -405,18 +405,28 @@ pub async fn unchanged_device_rows_are_not_rewritten(s: &dyn Store) {
         Some(1_000),
         "an identical check 1 s later is not a write"
     );
-    s.write_batch(&[at(1_000 + 600_000)]).await.unwrap();
+    let refresh = updraft_store::LAST_SEEN_REFRESH_MS;
+    s.write_batch(&[at(1_000 + refresh - 1)]).await.unwrap();
     let d = s.get_device(APP, dev).await.unwrap().unwrap();
     assert_eq!(
         d.last_seen,
-        Some(601_000),
-        "10 minutes later last_seen moves"
+        Some(1_000),
+        "just under the interval, still no write"
     );
-    s.write_batch(&[seen(dev, "1.0.1", 602_000)]).await.unwrap();
+    s.write_batch(&[at(1_000 + refresh)]).await.unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        d.last_seen,
+        Some(1_000 + refresh),
+        "once the interval has passed last_seen moves"
+    );
+    s.write_batch(&[seen(dev, "1.0.1", 2_000 + refresh)])
+        .await
+        .unwrap();
     let d = s.get_device(APP, dev).await.unwrap().unwrap();
     assert_eq!(
         (d.version_name.as_deref(), d.last_seen),
-        (Some("1.0.1"), Some(602_000)),
+        (Some("1.0.1"), Some(2_000 + refresh)),
         "a change is written at once"
     );
 }

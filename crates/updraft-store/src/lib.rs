@@ -47,6 +47,12 @@ pub struct NewBundle {
     pub meta: BundleMeta,
 }
 
+/// How often a device row whose fields did not change has its `last_seen`
+/// rewritten (5 minutes). Stores skip identical rows younger than this, and the
+/// server's filter skips queueing them for as long again, so a stored
+/// `last_seen` is at most 10 minutes behind the device's latest check.
+pub const LAST_SEEN_REFRESH_MS: i64 = 300_000;
+
 /// What a device told us about itself on its last request.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceSeen {

@@ -126,6 +126,10 @@ pub async fn delete_app(
         .collect();
     s.store.delete_app(&app_id).await?;
     s.snapshots.invalidate(&app_id);
+    // A re-created app with the same id must get its device rows written again.
+    if let Some(f) = &s.seen_filter {
+        f.clear();
+    }
     s.collect_blobs(shas).await;
     Ok(StatusCode::NO_CONTENT)
 }

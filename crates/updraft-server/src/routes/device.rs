@@ -156,7 +156,7 @@ pub async fn updates(
         })
         .into_response(),
     };
-    if state.writer.send_all(writes).is_err() {
+    if state.queue(writes).is_err() {
         // The check itself was answered from memory; only the device's
         // last-seen row is skipped while the write queue is full.
         let n = SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -265,7 +265,7 @@ pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Resp
             })),
         }
     }
-    if state.writer.send_all(writes).is_err() {
+    if state.queue(writes).is_err() {
         return Err(ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1));
     }
     for (app_id, device, version) in blocks {

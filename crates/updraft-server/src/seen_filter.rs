@@ -1,0 +1,174 @@
+//! Remembers which device rows this node recently queued, so a device that
+//! checks again with nothing changed costs no database work at all.
+//!
+//! Devices check on every app foreground, often twice per tick. The store
+//! already skips rewriting an unchanged row until its `last_seen` is
+//! [`updraft_store::LAST_SEEN_REFRESH_MS`] old; this filter skips even the
+//! lookup, for the same length of time. Together `last_seen` stays within
+//! twice that (10 minutes) of a device's latest check.
+//!
+//! Only for a single node (SQLite): with several nodes, a device whose checks
+//! land on different nodes could change a field on one and change it back on
+//! another while the first still remembers the old value.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+use updraft_store::{DeviceSeen, LAST_SEEN_REFRESH_MS};
+
+const SHARDS: usize = 16;
+
+/// What is remembered of a queued row: a fingerprint of its fields and when.
+#[derive(Clone, Copy)]
+struct Noted {
+    fields: u64,
+    at_ms: i64,
+}
+
+/// The filter: sharded maps from a 128-bit (app, device) key to what was queued.
+pub struct SeenFilter {
+    shards: Vec<Mutex<HashMap<u128, Noted>>>,
+    per_shard: usize,
+    keys: [std::collections::hash_map::RandomState; 3],
+}
+
+impl SeenFilter {
+    /// A filter remembering about `capacity` devices (then a shard starts over).
+    pub fn new(capacity: usize) -> Self {
+        let per_shard = (capacity / SHARDS).max(1);
+        Self {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_capacity(per_shard.min(4096))))
+                .collect(),
+            per_shard,
+            keys: Default::default(),
+        }
+    }
+
+    fn key(&self, d: &DeviceSeen) -> u128 {
+        let half =
+            |k: &std::collections::hash_map::RandomState| k.hash_one((&d.app_id, &d.device_id));
+        (u128::from(half(&self.keys[0])) << 64) | u128::from(half(&self.keys[1]))
+    }
+
+    fn fields(&self, d: &DeviceSeen) -> u64 {
+        self.keys[2].hash_one((
+            d.custom_id.as_deref().filter(|c| !c.is_empty()),
+            &d.platform,
+            &d.plugin_version,
+            &d.version_name,
+            &d.version_build,
+            &d.version_code,
+            &d.version_os,
+            d.is_prod,
+            d.is_emulator,
+            &d.default_channel,
+            &d.key_id,
+        ))
+    }
+
+    /// Whether `d` must be queued; if so it is noted as queued now. A row
+    /// identical to one queued less than the refresh interval ago is not.
+    pub fn admit(&self, d: &DeviceSeen) -> bool {
+        let key = self.key(d);
+        let noted = Noted {
+            fields: self.fields(d),
+            at_ms: d.seen_at,
+        };
+        let mut shard = self.shards[(key as usize) % SHARDS]
+            .lock()
+            .expect("seen filter lock");
+        if let Some(old) = shard.get(&key) {
+            if old.fields == noted.fields && noted.at_ms - old.at_ms < LAST_SEEN_REFRESH_MS {
+                return false;
+            }
+        }
+        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+            shard.clear();
+        }
+        shard.insert(key, noted);
+        true
+    }
+
+    /// Undoes [`admit`](Self::admit) for a row that could not be queued after all.
+    pub fn forget(&self, d: &DeviceSeen) {
+        let key = self.key(d);
+        self.shards[(key as usize) % SHARDS]
+            .lock()
+            .expect("seen filter lock")
+            .remove(&key);
+    }
+
+    /// Forgets everything (an app was deleted: its devices must be written again).
+    pub fn clear(&self) {
+        for s in &self.shards {
+            s.lock().expect("seen filter lock").clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(device: &str, version: &str, at_ms: i64) -> DeviceSeen {
+        DeviceSeen {
+            app_id: "com.example.app".into(),
+            device_id: device.into(),
+            version_name: Some(version.into()),
+            seen_at: at_ms,
+            ..Default::default()
+        }
+    }
+
+    const D: &str = "00000000-0000-4000-8000-000000000001";
+
+    #[test]
+    fn an_unchanged_check_within_the_interval_is_not_queued() {
+        let f = SeenFilter::new(1000);
+        assert!(f.admit(&seen(D, "1.0.0", 0)));
+        assert!(!f.admit(&seen(D, "1.0.0", 1_000)));
+        assert!(!f.admit(&seen(D, "1.0.0", LAST_SEEN_REFRESH_MS - 1)));
+        assert!(
+            f.admit(&seen(D, "1.0.0", LAST_SEEN_REFRESH_MS)),
+            "the interval has passed"
+        );
+    }
+
+    #[test]
+    fn a_changed_field_another_device_or_app_is_queued() {
+        let f = SeenFilter::new(1000);
+        assert!(f.admit(&seen(D, "1.0.0", 0)));
+        assert!(f.admit(&seen(D, "1.0.1", 1)), "new version");
+        assert!(f.admit(&seen(D, "1.0.0", 2)), "and back");
+        let other = "00000000-0000-4000-8000-000000000002";
+        assert!(f.admit(&seen(other, "1.0.0", 3)));
+        let mut app2 = seen(D, "1.0.0", 4);
+        app2.app_id = "com.example.other".into();
+        assert!(f.admit(&app2));
+        let mut custom = seen(D, "1.0.0", 5);
+        custom.custom_id = Some("user-1".into());
+        assert!(f.admit(&custom), "a custom id set");
+    }
+
+    #[test]
+    fn forget_and_clear_make_the_next_check_queue_again() {
+        let f = SeenFilter::new(1000);
+        assert!(f.admit(&seen(D, "1.0.0", 0)));
+        f.forget(&seen(D, "1.0.0", 0));
+        assert!(f.admit(&seen(D, "1.0.0", 1)));
+        f.clear();
+        assert!(f.admit(&seen(D, "1.0.0", 2)));
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let f = SeenFilter::new(SHARDS * 10);
+        for i in 0..10_000 {
+            assert!(f.admit(&seen(&format!("00000000-0000-4000-8000-{i:012}"), "1", 0)));
+        }
+        let total: usize = f.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(total <= SHARDS * 10, "{total} entries");
+    }
+}
