@@ -1,9 +1,12 @@
 //! The background telemetry writer: a bounded queue of `Write`s, flushed in
 //! batches (one transaction each). A full queue is reported to the caller,
 //! which answers 429/503 with `Retry-After` instead of buffering without bound.
-//! On shutdown the queue is closed and drained: nothing accepted is lost.
+//! Update offers are not queued one by one: they are counted in memory and
+//! added to each flush. On shutdown the queue is closed and drained, and the
+//! counts flushed: nothing accepted is lost.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -13,10 +16,14 @@ use updraft_store::{Store, Write};
 /// Most writes applied in one transaction.
 const MAX_BATCH: usize = 16_384;
 
+/// Offers counted since the last flush, by (bundle id, day).
+type OfferCounts = Arc<Mutex<HashMap<(i64, i64), Write>>>;
+
 /// The sending side, cloned into every handler.
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Write>,
+    offers: OfferCounts,
 }
 
 /// The queue is full; retry later.
@@ -24,6 +31,22 @@ pub struct Writer {
 pub struct Full;
 
 impl Writer {
+    /// Counts one offer of bundle `bundle_id` (`version` of `app_id`) on `day`.
+    pub fn offered(&self, app_id: &str, bundle_id: i64, version: &str, day: i64) {
+        let mut offers = self.offers.lock().expect("offer counts lock");
+        let entry = offers
+            .entry((bundle_id, day))
+            .or_insert_with(|| Write::Offered {
+                app_id: app_id.to_string(),
+                version: version.to_string(),
+                day,
+                count: 0,
+            });
+        if let Write::Offered { count, .. } = entry {
+            *count += 1;
+        }
+    }
+
     /// Queues all of `writes`, or none of them.
     pub fn send_all(&self, writes: Vec<Write>) -> Result<(), Full> {
         self.send_all_back(writes).map_err(|_| Full)
@@ -52,17 +75,30 @@ pub fn spawn(
     mut shutdown: watch::Receiver<bool>,
 ) -> (Writer, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel(capacity);
+    let offers = OfferCounts::default();
+    let counted = offers.clone();
     let handle = tokio::spawn(async move {
         let mut buf = Vec::with_capacity(MAX_BATCH);
+        // Offers arrive without a queued write when the device row is filtered.
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let closing = tokio::select! {
-                n = rx.recv_many(&mut buf, MAX_BATCH) => { if n == 0 { break; } false }
-                _ = shutdown.wait_for(|v| *v) => true,
+            let (closing, ticked) = tokio::select! {
+                n = rx.recv_many(&mut buf, MAX_BATCH) => { if n == 0 { break; } (false, false) }
+                _ = tick.tick() => (false, true),
+                _ = shutdown.wait_for(|v| *v) => (true, false),
             };
+            if ticked {
+                let counted_any = !counted.lock().expect("offer counts lock").is_empty();
+                if counted_any {
+                    flush(&*store, &mut buf, &counted).await;
+                }
+                continue;
+            }
             if closing {
                 rx.close();
                 while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
-                    flush(&*store, &mut buf).await;
+                    flush(&*store, &mut buf, &counted).await;
                 }
                 break;
             }
@@ -80,14 +116,17 @@ pub fn spawn(
                     break;
                 }
             }
-            flush(&*store, &mut buf).await;
+            flush(&*store, &mut buf, &counted).await;
         }
-        flush(&*store, &mut buf).await;
+        flush(&*store, &mut buf, &counted).await;
     });
-    (Writer { tx }, handle)
+    (Writer { tx, offers }, handle)
 }
 
-async fn flush(store: &dyn Store, buf: &mut Vec<Write>) {
+/// Writes `buf` and the offers counted so far in one transaction, retrying
+/// until the store takes them.
+async fn flush(store: &dyn Store, buf: &mut Vec<Write>, offers: &OfferCounts) {
+    buf.extend(std::mem::take(&mut *offers.lock().expect("offer counts lock")).into_values());
     if buf.is_empty() {
         return;
     }

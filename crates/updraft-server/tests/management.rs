@@ -423,7 +423,10 @@ async fn capgo_device_api_puts_a_device_on_a_channel() {
 #[tokio::test]
 async fn everything_survives_a_restart_and_shutdown_flushes_queued_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start_in(dir.path()).await;
+    // Nothing is flushed on a timer during this test: only shutdown can.
+    let mut c = common::config(dir.path());
+    c.flush_interval_ms = 3_600_000;
+    let mut s = Server::start_with(c).await;
     s.with_app().await;
     s.bundle("1.0.1").await;
     s.set_channel("production", json!({"bundle": "1.0.1"}))
@@ -446,6 +449,13 @@ async fn everything_survives_a_restart_and_shutdown_flushes_queued_writes() {
         json!({"action": "update_fail", "version_name": "1.0.1", "device_id": "00000000-0000-4000-8000-000000000002"}),
     );
     s.device("POST", "/stats", &fail).await;
+    // Three offers, counted in memory until a flush.
+    for _ in 0..3 {
+        let offer = s
+            .check(json!({"device_id": "00000000-0000-4000-8000-000000000003"}))
+            .await;
+        assert_eq!(offer["version"], "1.0.1");
+    }
     s.stop().await; // no settle: shutdown itself must flush
 
     let s = Server::start_in(dir.path()).await;
@@ -468,6 +478,8 @@ async fn everything_survives_a_restart_and_shutdown_flushes_queued_writes() {
         )
         .await;
     assert_eq!(ev.as_array().unwrap().len(), 50);
+    let offers = s.ok("GET", &format!("/apps/{APP}/offers"), None).await;
+    assert_eq!(offers[0]["count"], 3, "offers counted before shutdown: {offers}");
     let d = s
         .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
         .await;

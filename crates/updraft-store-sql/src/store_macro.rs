@@ -864,9 +864,9 @@ macro_rules! sql_store {
                     }
                     let mut offers: std::collections::BTreeMap<(&str, &str, i64), i64> = std::collections::BTreeMap::new();
                     for w in batch {
-                        if let Write::Offered { app_id, version, day } = w {
+                        if let Write::Offered { app_id, version, day, count } = w {
                             if live.contains(app_id) {
-                                *offers.entry((app_id.as_str(), version.as_str(), *day)).or_default() += 1;
+                                *offers.entry((app_id.as_str(), version.as_str(), *day)).or_default() += count;
                             }
                         }
                     }

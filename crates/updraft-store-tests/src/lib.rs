@@ -480,11 +480,13 @@ pub async fn telemetry_batches(s: &dyn Store) {
             app_id: APP.into(),
             version: "1.1.0".into(),
             day: 3,
+            count: 1,
         },
         Write::Offered {
             app_id: APP.into(),
             version: "1.1.0".into(),
             day: 3,
+            count: 1,
         },
         // Telemetry for an app deleted meanwhile is dropped, not an error.
         Write::Event(NewEvent {
@@ -535,17 +537,18 @@ pub async fn telemetry_batches(s: &dyn Store) {
         .unwrap();
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].metadata, Some(serde_json::json!({"k": "v"})));
-    let one = Write::Offered {
+    let more = Write::Offered {
         app_id: APP.into(),
         version: "1.1.0".into(),
         day: 3,
+        count: 40,
     };
-    s.write_batch(&[one]).await.unwrap();
+    s.write_batch(&[more]).await.unwrap();
     let offers = s.list_offers(APP).await.unwrap();
     let expected = vec![OfferCount {
         version: "1.1.0".into(),
         day: 3,
-        count: 3,
+        count: 42,
     }];
     assert_eq!(offers, expected, "offers add up across batches");
     let revs = s.app_revisions().await.unwrap();

@@ -92,12 +92,14 @@ pub enum Write {
     Seen(DeviceSeen),
     /// Append an event.
     Event(NewEvent),
-    /// The server offered `version` to a device: counted per app, bundle and day.
+    /// The server offered `version` to devices `count` times: counted per app,
+    /// bundle and day.
     Offered {
         app_id: String,
         version: String,
         /// Days since the Unix epoch.
         day: i64,
+        count: i64,
     },
     /// The device rolled back `version` (`update_fail`): block it for that device.
     Failed {

@@ -99,18 +99,19 @@ pub async fn updates(
     }
     let decision = entry.decide(&req, false);
 
-    let mut writes = vec![Write::Seen(seen(
+    let writes = vec![Write::Seen(seen(
         &req,
         entry.view.app.allow_device_custom_id,
     ))];
     let reply = match decision.outcome {
         Outcome::Update { bundle_id } => {
             let b = &entry.view.bundles[&bundle_id];
-            writes.push(Write::Offered {
-                app_id: req.app_id.clone(),
-                version: b.version.clone(),
-                day: crate::now_ms() / 86_400_000,
-            });
+            state.writer.offered(
+                &req.app_id,
+                bundle_id,
+                &b.version,
+                crate::now_ms() / 86_400_000,
+            );
             let base = state.base_url(&headers);
             let url = match b.storage {
                 // The plugin requires a parseable url even for manifest replies.
