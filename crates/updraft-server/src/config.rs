@@ -136,7 +136,7 @@ impl Layer {
                 bail!("UPDRAFT_BOOTSTRAP_API_KEY must be at least 24 characters");
             }
         }
-        let write_queue = self.write_queue.unwrap_or(50_000);
+        let write_queue = self.write_queue.unwrap_or(100_000);
         if write_queue < 1000 {
             // One plugin stats batch (200 events) needs up to 400 slots at once.
             bail!("write_queue must be at least 1000 (got {write_queue})");
@@ -151,7 +151,7 @@ impl Layer {
             max_bundle_bytes: self.max_bundle_bytes.unwrap_or(512 * 1024 * 1024),
             max_json_bytes: self.max_json_bytes.unwrap_or(1024 * 1024),
             write_queue,
-            flush_interval_ms: self.flush_interval_ms.unwrap_or(250).max(1),
+            flush_interval_ms: self.flush_interval_ms.unwrap_or(1000).max(1),
             bootstrap_api_key: self.bootstrap_api_key,
             seen_cache: self.seen_cache.unwrap_or(1_000_000),
         })

@@ -34,9 +34,17 @@ pub struct SeenFilter {
 }
 
 impl SeenFilter {
-    /// A filter remembering about `capacity` devices (then a shard starts over).
+    /// A filter remembering up to about `capacity` devices (then a shard starts
+    /// over). Each shard is held to 7/8 of a power of two, the most a hash
+    /// table of that size holds before it doubles, so memory stays at about
+    /// 35 bytes per device.
     pub fn new(capacity: usize) -> Self {
-        let per_shard = (capacity / SHARDS).max(1);
+        let wanted = (capacity / SHARDS).max(1);
+        let mut buckets = 8usize;
+        while buckets * 2 / 8 * 7 <= wanted {
+            buckets *= 2;
+        }
+        let per_shard = (buckets / 8 * 7).min(wanted);
         Self {
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(HashMap::with_capacity(per_shard.min(4096))))

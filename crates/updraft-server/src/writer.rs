@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use updraft_store::{Store, Write};
 
 /// Most writes applied in one transaction.
-const MAX_BATCH: usize = 16_384;
+const MAX_BATCH: usize = 65_536;
 
 /// Offers counted since the last flush, by (bundle id, day).
 type OfferCounts = Arc<Mutex<HashMap<(i64, i64), Write>>>;

@@ -479,7 +479,10 @@ async fn everything_survives_a_restart_and_shutdown_flushes_queued_writes() {
         .await;
     assert_eq!(ev.as_array().unwrap().len(), 50);
     let offers = s.ok("GET", &format!("/apps/{APP}/offers"), None).await;
-    assert_eq!(offers[0]["count"], 3, "offers counted before shutdown: {offers}");
+    assert_eq!(
+        offers[0]["count"], 3,
+        "offers counted before shutdown: {offers}"
+    );
     let d = s
         .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
         .await;
