@@ -7,19 +7,10 @@ mod common;
 use common::*;
 use serde_json::json;
 
-async fn fresh_database() -> String {
-    let base = std::env::var("UPDRAFT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-    let admin = updraft_store_postgres::PostgresStore::connect(&base)
+async fn fresh_database() -> updraft_store_postgres::testing::TestDatabase {
+    updraft_store_postgres::testing::TestDatabase::create()
         .await
-        .expect("PostgreSQL must be reachable at UPDRAFT_TEST_POSTGRES_URL");
-    let name = format!("updraft_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute_raw(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    format!("{prefix}/{name}")
+        .expect("PostgreSQL must be reachable at UPDRAFT_TEST_POSTGRES_URL")
 }
 
 fn pg_config(dir: &std::path::Path, url: &str) -> updraft_server::config::Config {
@@ -30,7 +21,8 @@ fn pg_config(dir: &std::path::Path, url: &str) -> updraft_server::config::Config
 
 #[tokio::test]
 async fn two_nodes_share_one_postgres_database() {
-    let url = fresh_database().await;
+    let db = fresh_database().await;
+    let url = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let a = Server::start_with(pg_config(dir.path(), &url)).await;
     let b = Server::start_with(pg_config(dir.path(), &url)).await;

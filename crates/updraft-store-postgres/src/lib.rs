@@ -46,29 +46,91 @@ impl PostgresStore {
 
 updraft_store_sql::sql_store!(PostgresStore, sqlx::Postgres, "BEGIN");
 
+/// A throw-away database for tests, dropped (connections and all) when the
+/// guard goes out of scope, also when the test fails.
+#[doc(hidden)]
+pub mod testing {
+    use super::*;
+
+    /// The server named by `UPDRAFT_TEST_POSTGRES_URL` (default: the local
+    /// server with trust auth).
+    pub fn admin_url() -> String {
+        std::env::var("UPDRAFT_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+    }
+
+    /// Drops its database on drop.
+    #[derive(Debug)]
+    pub struct TestDatabase {
+        pub url: String,
+        name: String,
+    }
+
+    impl TestDatabase {
+        /// Creates an empty database with a random `updraft_test_` name. A
+        /// missing server is an error: tests that need one fail, never skip.
+        pub async fn create() -> StoreResult<Self> {
+            let admin_url = admin_url();
+            let admin = PostgresStore::connect(&admin_url).await?;
+            let name = format!("updraft_test_{:016x}{:016x}", rand_u64(), rand_u64());
+            admin
+                .execute_raw(&format!("CREATE DATABASE {name}"))
+                .await?;
+            admin.pool.close().await;
+            let (prefix, _) = admin_url
+                .rsplit_once('/')
+                .ok_or_else(|| StoreError::Invalid(format!("{admin_url} has no database path")))?;
+            Ok(Self {
+                url: format!("{prefix}/{name}"),
+                name,
+            })
+        }
+    }
+
+    impl Drop for TestDatabase {
+        fn drop(&mut self) {
+            // Drop is synchronous and may run inside a runtime: use a thread with its own.
+            let name = self.name.clone();
+            let dropped = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let admin = PostgresStore::connect(&admin_url()).await.ok()?;
+                    let done = admin
+                        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    admin.pool.close().await;
+                    done.ok()
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Some(()))) {
+                eprintln!("could not drop test database {}", self.name);
+            }
+        }
+    }
+
+    /// 64 random bits from the OS-seeded hasher (no extra dependency for a name).
+    fn rand_u64() -> u64 {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A fresh, empty database for each test, created on the server named by
-    /// `UPDRAFT_TEST_POSTGRES_URL` (default: the local server with trust auth).
+    /// A fresh, empty database for each test, dropped when the test ends.
     /// A missing server fails the test: it never skips.
-    async fn fresh() -> (PostgresStore, ()) {
-        let base = std::env::var("UPDRAFT_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-        let admin = PostgresStore::connect(&base).await.expect(
+    async fn fresh() -> (PostgresStore, testing::TestDatabase) {
+        let db = testing::TestDatabase::create().await.expect(
             "PostgreSQL must be reachable at UPDRAFT_TEST_POSTGRES_URL for the conformance suite",
         );
-        let name = format!("updraft_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin.pool)
-            .await
-            .expect("create test database");
-        let (prefix, _) = base.rsplit_once('/').expect("URL has a database path");
-        let store = PostgresStore::connect(&format!("{prefix}/{name}"))
-            .await
-            .unwrap();
-        (store, ())
+        let store = PostgresStore::connect(&db.url).await.unwrap();
+        (store, db)
     }
 
     updraft_store_tests::conformance_suite!(fresh);

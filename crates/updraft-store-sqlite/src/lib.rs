@@ -23,7 +23,7 @@ pub struct SqliteStore {
 }
 
 /// Page cache of the telemetry writer connection, in KiB.
-const WRITER_CACHE_KIB: u32 = 64 * 1024;
+const WRITER_CACHE_KIB: u32 = 32 * 1024;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path` or
