@@ -41,3 +41,7 @@ RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER/status)
 echo "== summary"
 echo "updraft max: $U_MAX req/s; ceiling max: $C_MAX req/s; ratio: $(awk "BEGIN {printf \"%.2f\", $U_MAX/$C_MAX}")"
 echo "updraft server peak RSS: $((RSS / 1024)) MB"
+# The server logs skipped last-seen rows sparsely (1, 2, 4, … then every 100,000): the last count
+# logged is a lower bound.
+SKIPPED=$(sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -o 'skipped=[0-9]*' | tail -1 | cut -d= -f2)
+echo "device rows skipped because the write queue was full: at least ${SKIPPED:-0}"
