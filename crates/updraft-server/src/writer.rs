@@ -16,8 +16,8 @@ use updraft_store::{Store, Write};
 /// Most writes applied in one transaction.
 const MAX_BATCH: usize = 65_536;
 
-/// Offers counted since the last flush, by (bundle id, day).
-type OfferCounts = Arc<Mutex<HashMap<(i64, i64), Write>>>;
+/// Offers counted since the last flush, by (bundle id, day): (app, version, count).
+type OfferCounts = Arc<Mutex<HashMap<(i64, i64), (String, String, i64)>>>;
 
 /// The sending side, cloned into every handler.
 #[derive(Debug, Clone)]
@@ -34,17 +34,10 @@ impl Writer {
     /// Counts one offer of bundle `bundle_id` (`version` of `app_id`) on `day`.
     pub fn offered(&self, app_id: &str, bundle_id: i64, version: &str, day: i64) {
         let mut offers = self.offers.lock().expect("offer counts lock");
-        let entry = offers
+        offers
             .entry((bundle_id, day))
-            .or_insert_with(|| Write::Offered {
-                app_id: app_id.to_string(),
-                version: version.to_string(),
-                day,
-                count: 0,
-            });
-        if let Write::Offered { count, .. } = entry {
-            *count += 1;
-        }
+            .or_insert_with(|| (app_id.to_string(), version.to_string(), 0))
+            .2 += 1;
     }
 
     /// Queues all of `writes`, or none of them.
@@ -126,7 +119,17 @@ pub fn spawn(
 /// Writes `buf` and the offers counted so far in one transaction, retrying
 /// until the store takes them.
 async fn flush(store: &dyn Store, buf: &mut Vec<Write>, offers: &OfferCounts) {
-    buf.extend(std::mem::take(&mut *offers.lock().expect("offer counts lock")).into_values());
+    let counted = std::mem::take(&mut *offers.lock().expect("offer counts lock"));
+    buf.extend(
+        counted
+            .into_iter()
+            .map(|((_, day), (app_id, version, count))| Write::Offered {
+                app_id,
+                version,
+                day,
+                count,
+            }),
+    );
     if buf.is_empty() {
         return;
     }
