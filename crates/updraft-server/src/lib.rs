@@ -180,23 +180,45 @@ impl Running {
         self.task.await.context("server task panicked")?
     }
 
-    /// Runs until SIGINT or SIGTERM, then stops cleanly.
-    pub async fn until_signal(self) -> anyhow::Result<()> {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        let term = async {
-            let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
-            s.recv().await;
-        };
-        #[cfg(not(unix))]
-        let term = std::future::pending::<()>();
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term => {}
-        }
+    /// Runs until `signals` reports SIGINT or SIGTERM, then stops cleanly.
+    pub async fn until_signal(self, mut signals: StopSignals) -> anyhow::Result<()> {
+        signals.recv().await;
         tracing::info!("shutting down: no new connections; flushing queued writes");
         self.stop().await
+    }
+}
+
+/// SIGINT and SIGTERM listeners. Install them before starting the server: a
+/// signal that arrives before they exist kills the process without a flush.
+pub struct StopSignals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    pub fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+                term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

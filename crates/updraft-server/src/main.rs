@@ -134,6 +134,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Serve(flags) => {
             let c = load(cli.config, flags)?;
+            let signals = updraft_server::StopSignals::install()?;
             let store = updraft_server::open_store(&c).await?;
             let first = updraft_server::bootstrap_key(&*store, c.bootstrap_api_key.as_deref())
                 .await
@@ -147,7 +148,7 @@ async fn run() -> anyhow::Result<()> {
             if let Some(secret) = first {
                 print_first_start(&base, &secret, c.bootstrap_api_key.is_some());
             }
-            running.until_signal().await
+            running.until_signal(signals).await
         }
     }
 }

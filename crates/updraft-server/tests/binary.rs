@@ -46,6 +46,7 @@ fn json_logs_are_one_object_per_line_and_text_logs_have_no_colour_codes_off_a_te
     );
 }
 
+/// The signal is sent right after the first log line: the handlers must exist by then.
 #[test]
 fn sigterm_stops_the_server_cleanly() {
     let (mut child, _line, _dir) = serve_first_line(&[]);
@@ -56,4 +57,10 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "exit after SIGTERM: {exit:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut rest).unwrap();
+    assert!(
+        rest.contains("shutting down"),
+        "the signal was handled, not fatal: {rest:?}"
+    );
 }
