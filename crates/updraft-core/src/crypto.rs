@@ -370,13 +370,9 @@ pub fn open_bundle(
 mod tests {
     use super::*;
 
-    /// The plugin's own vectors, from `shared/` beside the repository.
+    /// The plugin's own vectors (source in `vectors/README.md`).
     fn vectors() -> serde_json::Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/vectors/capgo-plugin-crypto-rsa.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap()
+        serde_json::from_str(include_str!("../vectors/capgo-plugin-crypto-rsa.json")).unwrap()
     }
 
     #[test]
