@@ -47,6 +47,13 @@ impl Auth {
         self.0.apps.is_empty() || self.0.apps.iter().any(|a| a == app_id)
     }
 
+    /// Whether `other` lies within this key's reach: every app it may touch is
+    /// one this key may touch. Keys only see and manage keys within their reach.
+    pub fn reaches(&self, other: &ApiKey) -> bool {
+        self.0.apps.is_empty()
+            || (!other.apps.is_empty() && other.apps.iter().all(|a| self.can_see(a)))
+    }
+
     /// Requires at least `mode` on `app_id`.
     pub fn require_app(&self, mode: KeyMode, app_id: &str) -> Result<(), ApiError> {
         self.require(mode)?;

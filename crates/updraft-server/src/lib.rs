@@ -243,6 +243,16 @@ pub async fn bootstrap_key(
     Ok(Some(secret))
 }
 
+/// Creates `key` with a new random secret and returns the secret (the shell's
+/// `updraft-server admin create-key`).
+pub async fn create_key(store: &dyn Store, key: &NewApiKey) -> anyhow::Result<String> {
+    let secret = auth::new_secret();
+    store
+        .create_api_key(key, &auth::hash_secret(&secret), now_ms())
+        .await?;
+    Ok(secret)
+}
+
 /// Binds and serves `config` in the background.
 /// Opens (and migrates) the store of `config`, creates its bootstrap key, and
 /// starts serving: what `serve` does, for tests and tools that embed a server.

@@ -55,6 +55,34 @@ enum Command {
     Migrate(ServeFlags),
     /// Validate the configuration and print it.
     CheckConfig(ServeFlags),
+    /// Administration from a shell on the server (works while it runs).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an API key directly in the database and print its secret: the
+    /// way back in when every admin key is lost. Prints only the secret on stdout.
+    CreateKey(CreateKeyFlags),
+}
+
+#[derive(clap::Args)]
+struct CreateKeyFlags {
+    /// A name to recognise the key by in listings.
+    #[arg(long, default_value = "admin (created from the shell)")]
+    name: String,
+    /// read, upload, write or all.
+    #[arg(long, default_value = "all")]
+    mode: String,
+    /// Limit the key to this app (repeat for several); none means every app.
+    #[arg(long = "app")]
+    apps: Vec<String>,
+    /// Make the key expire after this many days.
+    #[arg(long)]
+    expires_in_days: Option<u32>,
+    #[command(flatten)]
+    serve: ServeFlags,
 }
 
 fn load(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Config> {
@@ -124,6 +152,34 @@ async fn run() -> anyhow::Result<()> {
                 "  TLS:          {}",
                 if c.tls_cert.is_some() { "on" } else { "off" }
             );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateKey(f)) => {
+            let c = load(cli.config, f.serve)?;
+            let mode: updraft_protocol::api::KeyMode =
+                serde_json::from_value(serde_json::Value::String(f.mode.clone())).map_err(
+                    |_| anyhow::anyhow!("mode {:?} is not one of read, upload, write, all", f.mode),
+                )?;
+            if f.name.trim().is_empty() {
+                anyhow::bail!("--name must not be empty");
+            }
+            let store = updraft_server::open_store(&c).await?;
+            let key = updraft_protocol::api::NewApiKey {
+                name: f.name,
+                mode,
+                apps: f.apps,
+                expires_at: f
+                    .expires_in_days
+                    .map(|d| updraft_server::now_ms() + i64::from(d) * 86_400_000),
+            };
+            let secret = updraft_server::create_key(&*store, &key).await?;
+            eprintln!(
+                "created API key {:?} (mode {}) in {}; it is shown only this once:",
+                key.name,
+                f.mode,
+                redact(&c.database_url)
+            );
+            println!("{secret}");
             Ok(())
         }
         Command::Migrate(flags) => {

@@ -789,12 +789,41 @@ macro_rules! sql_store {
                     Ok(rows(rs, key_row)?.into_iter().map(|k| k.key).collect())
                 }
 
-                async fn delete_api_key(&self, id: i64) -> StoreResult<()> {
-                    let r = sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(&self.pool).await.map_err(backend)?;
-                    if r.rows_affected() == 0 {
-                        return Err(StoreError::NotFound(format!("API key {id} not found")));
+                async fn delete_api_key(&self, id: i64, now: i64) -> StoreResult<()> {
+                    const ADMIN: &str = "mode = 'all' AND apps = '[]' AND (expires_at IS NULL OR expires_at > $1)";
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                    // Locks every live admin row (PostgreSQL; SQLite's BEGIN IMMEDIATE
+                    // already serialises writers), so a concurrent delete of another
+                    // admin key waits and then sees this one gone.
+                    sqlx::query(&format!("UPDATE api_keys SET name = name WHERE {ADMIN}"))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    let target = sqlx::query(&format!("SELECT id, ({ADMIN}) AS admin FROM api_keys WHERE id = $2"))
+                        .bind(now)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .ok_or_else(|| StoreError::NotFound(format!("API key {id} not found")))?;
+                    if target.try_get::<bool, _>("admin").map_err(backend)? {
+                        let others: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM api_keys WHERE {ADMIN} AND id <> $2"))
+                            .bind(now)
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(backend)?
+                            .try_get("n")
+                            .map_err(backend)?;
+                        if others == 0 {
+                            return Err(StoreError::Conflict(
+                                "this is the last unexpired key with mode all and no app limit; create another admin key before deleting it".into(),
+                            ));
+                        }
                     }
-                    Ok(())
+                    sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
+                    tx.commit().await.map_err(backend)
                 }
 
                 async fn count_api_keys(&self) -> StoreResult<i64> {

@@ -14,6 +14,17 @@ macro_rules! conformance_suite {
             apps_crud, bundles_are_unique_forever, channels_and_public_rule, deploy_history_and_rollback,
             overrides, api_keys, telemetry_batches, device_listing, delete_app_cascades,
             unchanged_device_rows_are_not_rewritten);
+        $crate::conformance_suite!(@shared $fresh, last_admin_key_survives_concurrent_deletes);
+    };
+    (@shared $fresh:ident, $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _guard) = $fresh().await;
+                updraft_store::Store::migrate(&store).await.expect("migrate");
+                $crate::$case(std::sync::Arc::new(store)).await;
+            }
+        )*
     };
     (@cases $fresh:ident, $($case:ident),*) => {
         $(
@@ -368,12 +379,76 @@ pub async fn api_keys(s: &dyn Store) {
     assert_eq!(found.key.apps, vec![APP.to_string()]);
     assert!(s.find_api_key("hash2").await.unwrap().is_none());
     assert_eq!(s.list_api_keys().await.unwrap().len(), 1);
-    s.delete_api_key(created.id).await.unwrap();
+    s.delete_api_key(created.id, 1).await.unwrap();
     assert!(matches!(
-        s.delete_api_key(created.id).await,
+        s.delete_api_key(created.id, 1).await,
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(s.count_api_keys().await.unwrap(), 0);
+    // The last live unscoped `all` key cannot be deleted; an expired one does not count.
+    let admin = |name: &str, expires_at| NewApiKey {
+        name: name.into(),
+        mode: KeyMode::All,
+        apps: vec![],
+        expires_at,
+    };
+    let a = s.create_api_key(&admin("a", None), "ha", 1).await.unwrap();
+    let old = s
+        .create_api_key(&admin("old", Some(50)), "hold", 1)
+        .await
+        .unwrap();
+    let scoped = NewApiKey {
+        apps: vec![APP.into()],
+        ..admin("scoped", None)
+    };
+    s.create_api_key(&scoped, "hs", 1).await.unwrap();
+    assert!(matches!(
+        s.delete_api_key(a.id, 100).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let b = s.create_api_key(&admin("b", None), "hb", 1).await.unwrap();
+    s.delete_api_key(a.id, 100).await.unwrap();
+    assert!(matches!(
+        s.delete_api_key(b.id, 100).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.delete_api_key(old.id, 100).await.unwrap();
+    assert_eq!(s.count_api_keys().await.unwrap(), 2);
+}
+
+/// Two clients deleting the last two admin keys at once: exactly one wins,
+/// every time (on PostgreSQL this needs the row locks; without them both win).
+pub async fn last_admin_key_survives_concurrent_deletes(s: std::sync::Arc<dyn Store>) {
+    let admin = |name: String| NewApiKey {
+        name,
+        mode: KeyMode::All,
+        apps: vec![],
+        expires_at: None,
+    };
+    let mut kept = s
+        .create_api_key(&admin("first".into()), "h-first", 1)
+        .await
+        .unwrap();
+    for round in 0..20 {
+        let other = s
+            .create_api_key(&admin(format!("k{round}")), &format!("h{round}"), 1)
+            .await
+            .unwrap();
+        let (s1, s2) = (s.clone(), s.clone());
+        let (a, b) = (kept.id, other.id);
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(async move { s1.delete_api_key(a, 2).await }),
+            tokio::spawn(async move { s2.delete_api_key(b, 2).await }),
+        );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert!(
+            ra.is_ok() != rb.is_ok(),
+            "round {round}: exactly one of two concurrent deletes succeeds: {ra:?} {rb:?}"
+        );
+        let left = s.list_api_keys().await.unwrap();
+        assert_eq!(left.len(), 1, "round {round}");
+        kept = left.into_iter().next().unwrap();
+    }
 }
 
 fn seen(device: &str, version: &str, at: i64) -> Write {

@@ -225,7 +225,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_api_key(&self, key: &NewApiKey, hash: &str, now: i64) -> StoreResult<ApiKey>;
     async fn find_api_key(&self, hash: &str) -> StoreResult<Option<StoredKey>>;
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
-    async fn delete_api_key(&self, id: i64) -> StoreResult<()>;
+    /// Deletes key `id`, unless it is the last unscoped `all` key that has not
+    /// expired at `now` (`Conflict`): an admin must always remain. Two
+    /// concurrent deletes of the last two admin keys cannot both succeed.
+    async fn delete_api_key(&self, id: i64, now: i64) -> StoreResult<()>;
     async fn count_api_keys(&self) -> StoreResult<i64>;
 
     /// Applies a telemetry batch in one transaction; bumps the revision of

@@ -778,15 +778,22 @@ pub async fn me(auth: Auth) -> Json<ApiKey> {
     Json(auth.0)
 }
 
+/// `GET /api/v1/keys`: the keys within the caller's reach (an app-limited
+/// key never sees an unscoped one).
 pub async fn list_keys(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ApiKey>>> {
     auth.require(KeyMode::All)?;
-    Ok(Json(s.store.list_api_keys().await?))
+    let mut keys = s.store.list_api_keys().await?;
+    keys.retain(|k| auth.reaches(k));
+    Ok(Json(keys))
 }
 
+/// `POST /api/v1/keys`: a new key is never broader nor longer-lived than the
+/// key that creates it. Without `expires_at`, a key made by an expiring key
+/// expires with it.
 pub async fn create_key(
     State(s): State<AppState>,
     auth: Auth,
-    JsonBody(k): JsonBody<NewApiKey>,
+    JsonBody(mut k): JsonBody<NewApiKey>,
 ) -> ApiResult<Response> {
     auth.require(KeyMode::All)?;
     if !auth.0.apps.is_empty() && (k.apps.is_empty() || k.apps.iter().any(|a| !auth.can_see(a))) {
@@ -797,27 +804,46 @@ pub async fn create_key(
     if k.name.trim().is_empty() {
         return Err(ApiError::bad_request("invalid_name", "a key needs a name"));
     }
-    if k.expires_at.is_some_and(|t| t <= crate::now_ms()) {
+    let now = crate::now_ms();
+    if k.expires_at.is_some_and(|t| t <= now) {
         return Err(ApiError::bad_request(
             "invalid_expiry",
             "expires_at must be in the future (epoch milliseconds)",
         ));
     }
+    if let Some(limit) = auth.0.expires_at {
+        match k.expires_at {
+            None => k.expires_at = Some(limit),
+            Some(t) if t > limit => {
+                return Err(ApiError::forbidden(
+                    "a key cannot create a key that outlives it: give an expires_at no later than this key's",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     let secret = new_secret();
     let key = s
         .store
-        .create_api_key(&k, &hash_secret(&secret), crate::now_ms())
+        .create_api_key(&k, &hash_secret(&secret), now)
         .await?;
     Ok(created(CreatedApiKey { key, secret }))
 }
 
+/// `DELETE /api/v1/keys/{id}`: only keys within the caller's reach; the last
+/// unexpired unscoped `all` key stays (409), so an admin always remains.
 pub async fn delete_key(
     State(s): State<AppState>,
     auth: Auth,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     auth.require(KeyMode::All)?;
-    s.store.delete_api_key(id).await?;
+    let keys = s.store.list_api_keys().await?;
+    // A key out of reach is reported as missing: its existence is not the caller's business.
+    if !keys.iter().any(|k| k.id == id && auth.reaches(k)) {
+        return Err(ApiError::not_found(format!("API key {id} not found")));
+    }
+    s.store.delete_api_key(id, crate::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
