@@ -31,6 +31,16 @@ pub struct Config {
     /// Devices whose last queued row is remembered, so an unchanged check
     /// costs no database work (SQLite only; 0 turns it off). About 35 bytes each.
     pub seen_cache: usize,
+    /// Reverse proxies whose `X-Forwarded-Host`/`-Proto` are believed (only
+    /// used when no public URL is set).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A client must send a request's headers within this time; an idle
+    /// keep-alive connection is closed after it too.
+    pub header_timeout: std::time::Duration,
+    /// A request body that sends nothing for this long is cut off.
+    pub body_timeout: std::time::Duration,
+    /// On shutdown, in-flight requests get this long before their connections are closed.
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// One layer: every field optional. Also the TOML file's shape.
@@ -49,6 +59,10 @@ pub struct Layer {
     pub flush_interval_ms: Option<u64>,
     pub bootstrap_api_key: Option<String>,
     pub seen_cache: Option<usize>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub header_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 impl Layer {
@@ -67,6 +81,10 @@ impl Layer {
             flush_interval_ms: over.flush_interval_ms.or(self.flush_interval_ms),
             bootstrap_api_key: over.bootstrap_api_key.or(self.bootstrap_api_key),
             seen_cache: over.seen_cache.or(self.seen_cache),
+            trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
+            header_timeout_secs: over.header_timeout_secs.or(self.header_timeout_secs),
+            body_timeout_secs: over.body_timeout_secs.or(self.body_timeout_secs),
+            shutdown_grace_secs: over.shutdown_grace_secs.or(self.shutdown_grace_secs),
         }
     }
 
@@ -100,6 +118,15 @@ impl Layer {
             flush_interval_ms: num("UPDRAFT_FLUSH_INTERVAL_MS")?,
             bootstrap_api_key: vars("UPDRAFT_BOOTSTRAP_API_KEY"),
             seen_cache: num("UPDRAFT_SEEN_CACHE")?.map(|v| v as usize),
+            trusted_proxies: vars("UPDRAFT_TRUSTED_PROXIES").map(|v| {
+                v.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            }),
+            header_timeout_secs: num("UPDRAFT_HEADER_TIMEOUT_SECS")?,
+            body_timeout_secs: num("UPDRAFT_BODY_TIMEOUT_SECS")?,
+            shutdown_grace_secs: num("UPDRAFT_SHUTDOWN_GRACE_SECS")?,
         })
     }
 
@@ -128,6 +155,36 @@ impl Layer {
                 bail!("public URL {u:?} must start with http:// or https://");
             }
         }
+        if public_url.is_none() && listen.ip().is_unspecified() {
+            bail!(
+                "listening on every interface ({listen}) needs a public URL: the address phones use to reach \
+                 this server, e.g. --public-url https://updates.example.com or UPDRAFT_PUBLIC_URL=http://192.168.1.20:{port}. \
+                 Bundle URLs are never taken from a request's Host header",
+                port = listen.port()
+            );
+        }
+        let trusted_proxies = self
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!("trusted proxy {p:?} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)")
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let secs =
+            |v: Option<u64>, default: u64, name: &str| -> anyhow::Result<std::time::Duration> {
+                match v.unwrap_or(default) {
+                    0 => bail!("{name} must be at least 1 second"),
+                    n => Ok(std::time::Duration::from_secs(n)),
+                }
+            };
+        let header_timeout = secs(self.header_timeout_secs, 30, "header_timeout_secs")?;
+        let body_timeout = secs(self.body_timeout_secs, 60, "body_timeout_secs")?;
+        let shutdown_grace = secs(self.shutdown_grace_secs, 30, "shutdown_grace_secs")?;
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             bail!("TLS needs both --tls-cert and --tls-key");
         }
@@ -154,6 +211,10 @@ impl Layer {
             flush_interval_ms: self.flush_interval_ms.unwrap_or(1000).max(1),
             bootstrap_api_key: self.bootstrap_api_key,
             seen_cache: self.seen_cache.unwrap_or(1_000_000),
+            trusted_proxies,
+            header_timeout,
+            body_timeout,
+            shutdown_grace,
         })
     }
 }
@@ -184,6 +245,31 @@ mod tests {
         }
         .resolve()
         .is_err());
+        let open = Layer {
+            listen: Some("0.0.0.0:8080".into()),
+            ..Default::default()
+        };
+        let e = open.clone().resolve().unwrap_err().to_string();
+        assert!(e.contains("needs a public URL"), "{e}");
+        let ok = open
+            .merge(Layer {
+                public_url: Some("https://u.example.com/".into()),
+                trusted_proxies: Some(vec!["10.0.0.0/8".into(), "::1".into()]),
+                ..Default::default()
+            })
+            .resolve()
+            .unwrap();
+        assert_eq!(ok.public_url.as_deref(), Some("https://u.example.com"));
+        assert_eq!(ok.trusted_proxies.len(), 2);
+        let bad = Layer {
+            trusted_proxies: Some(vec!["proxy.local".into()]),
+            ..Default::default()
+        };
+        assert!(bad
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .contains("trusted proxy"));
         assert!(
             toml::from_str::<Layer>("lisen = 1").is_err(),
             "typos in the file are errors"

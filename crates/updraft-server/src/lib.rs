@@ -5,7 +5,9 @@
 
 pub mod auth;
 pub mod config;
+pub mod conn_limits;
 pub mod error;
+pub mod public_url;
 pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
@@ -155,6 +157,13 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", v1)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json_limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.config.body_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            public_url::strip_untrusted_forwarding,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -276,7 +285,31 @@ pub async fn start_local(dir: &std::path::Path, admin_key: &str) -> anyhow::Resu
     open_and_start(config).await
 }
 
+/// Serves `config` over `store` in the background. Binds first, so the bound
+/// address is known to the handlers (bundle URLs when no public URL is set).
 pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Running> {
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            // Already installed (a second server in this process) is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot load TLS certificate {} / key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?,
+            )
+        }
+        _ => None,
+    };
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
     let blobs = Blobs::local(&config.data_dir.join("blobs"))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (writer, writer_task) = writer::spawn(
@@ -293,66 +326,49 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
         snapshots,
         writer,
         config: Arc::new(config.clone()),
+        bound: addr,
         blob_lock: Arc::default(),
         channel_limiter: Arc::default(),
         // SQLite is one node by construction; see `seen_filter` for why not Postgres.
         seen_filter: (config.seen_cache > 0 && config.database_url.starts_with("sqlite:"))
             .then(|| seen_filter::SeenFilter::new(config.seen_cache)),
     });
-    let app = router(state);
-    let mut stop_rx = shutdown_rx;
-    let (addr, serve): (
-        std::net::SocketAddr,
-        futures::future::BoxFuture<'static, anyhow::Result<()>>,
-    ) = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            // Already installed (a second server in this process) is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot load TLS certificate {} / key {}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
-            let listener = std::net::TcpListener::bind(config.listen)
-                .with_context(|| format!("cannot listen on {}", config.listen))?;
-            let addr = listener.local_addr()?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                let _ = stop_rx.wait_for(|v| *v).await;
-                h.graceful_shutdown(Some(Duration::from_secs(30)));
-            });
-            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
-            (
-                addr,
-                Box::pin(async move {
-                    server
-                        .serve(app.into_make_service())
-                        .await
-                        .context("server failed")
-                }),
-            )
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let (h, grace, mut stop_rx) = (handle.clone(), config.shutdown_grace, shutdown_rx);
+    tokio::spawn(async move {
+        let _ = stop_rx.wait_for(|v| *v).await;
+        h.graceful_shutdown(Some(grace));
+    });
+    let deadline = config.header_timeout;
+    let serve: futures::future::BoxFuture<'static, std::io::Result<()>> = match tls {
+        Some(tls) => {
+            let acceptor = conn_limits::FirstByteDeadline {
+                inner: axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                    .handshake_timeout(deadline)
+                    .acceptor(axum_server::accept::NoDelayAcceptor::new()),
+                deadline,
+            };
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(acceptor)
+                .handle(handle);
+            conn_limits::configure(server.http_builder(), &config);
+            Box::pin(server.serve(app))
         }
-        _ => {
-            let listener = tokio::net::TcpListener::bind(config.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", config.listen))?;
-            let addr = listener.local_addr()?;
-            let fut = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|v| *v).await;
-            });
-            (
-                addr,
-                Box::pin(async move { fut.await.context("server failed") }),
-            )
+        None => {
+            let acceptor = conn_limits::FirstByteDeadline {
+                inner: axum_server::accept::NoDelayAcceptor::new(),
+                deadline,
+            };
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(acceptor)
+                .handle(handle);
+            conn_limits::configure(server.http_builder(), &config);
+            Box::pin(server.serve(app))
         }
     };
     let task = tokio::spawn(async move {
-        let served = serve.await;
+        let served = serve.await.context("server failed");
         poller.abort();
         writer_task.await.context("writer task panicked")?;
         served

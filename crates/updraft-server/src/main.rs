@@ -196,11 +196,21 @@ async fn run() -> anyhow::Result<()> {
                 .await
                 .context("cannot create the first API key")?;
             let running = updraft_server::start(c.clone(), store).await?;
-            let base = c
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", running.addr));
+            let base = c.public_url.clone().unwrap_or_else(|| {
+                let scheme = if c.tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", running.addr)
+            });
             tracing::info!(addr = %running.addr, database = %redact(&c.database_url), "updraft-server listening");
+            if c.public_url.is_none() {
+                tracing::warn!(
+                    "no public URL is set: devices are sent bundle URLs on {base}{}; set UPDRAFT_PUBLIC_URL to the address phones reach",
+                    if c.trusted_proxies.is_empty() { "" } else { " unless a trusted proxy sends X-Forwarded-Host" },
+                );
+            }
             if let Some(secret) = first {
                 print_first_start(&base, &secret, c.bootstrap_api_key.is_some());
             }

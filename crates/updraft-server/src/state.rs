@@ -36,6 +36,8 @@ pub struct Shared {
     pub snapshots: Arc<Snapshots>,
     pub writer: Writer,
     pub config: Arc<Config>,
+    /// The address the server is bound to.
+    pub bound: std::net::SocketAddr,
     /// Held while a blob is stored and recorded, and while an unused blob is
     /// collected, so a collection never removes a blob an upload just stored.
     pub blob_lock: Arc<tokio::sync::Mutex<()>>,
@@ -87,21 +89,14 @@ impl Shared {
         }
     }
 
-    /// The external base URL: `UPDRAFT_PUBLIC_URL`, else derived from `Host`.
+    /// The base URL of bundle links for a request with `headers`
+    /// (see [`crate::public_url`]: never from the `Host` header).
     pub fn base_url(&self, headers: &HeaderMap) -> String {
-        if let Some(u) = &self.config.public_url {
-            return u.clone();
-        }
-        let scheme = if self.config.tls_cert.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let host = headers
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string)
-            .unwrap_or_else(|| self.config.listen.to_string());
-        format!("{scheme}://{host}")
+        crate::public_url::base_url(
+            self.config.public_url.as_deref(),
+            headers,
+            self.bound,
+            self.config.tls_cert.is_some(),
+        )
     }
 }

@@ -19,6 +19,7 @@ async fn serves_https_with_the_given_certificate() {
         bootstrap_api_key: Some(common::ADMIN.into()),
         tls_cert: Some(cert_path.clone()),
         tls_key: Some(key_path.clone()),
+        header_timeout_secs: Some(1),
         ..Default::default()
     }
     .resolve()
@@ -52,6 +53,17 @@ async fn serves_https_with_the_given_certificate() {
     // Plain HTTP to the TLS port does not get an answer.
     let plain = reqwest::get(format!("http://{addr}/health")).await;
     assert!(!plain.is_ok_and(|r| r.status().is_success()));
+    // A connection that never starts its handshake is closed by the header timeout.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut idle, &mut buf),
+    )
+    .await;
+    assert!(read.is_ok(), "the idle TLS connection was kept open");
+    assert!(start.elapsed() < std::time::Duration::from_secs(3));
     running.stop().await.unwrap();
 
     let bad = Layer {

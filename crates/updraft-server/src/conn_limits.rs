@@ -1,0 +1,135 @@
+//! Time limits on connections, the same on plain HTTP and TLS: a connection
+//! must start its first request within the header timeout (hyper's own header
+//! timer only starts once it knows the protocol, so a client that connects and
+//! sends nothing would otherwise be kept forever), each request's headers must
+//! arrive within it, and an idle keep-alive connection is closed after it.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum_server::accept::Accept;
+use futures::future::BoxFuture;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+use crate::config::Config;
+
+/// hyper's settings: header read timeout on HTTP/1 (which hyper also applies
+/// while a keep-alive connection waits for its next request), and keep-alive
+/// pings that drop dead HTTP/2 peers.
+pub fn configure(
+    builder: &mut hyper_util::server::conn::auto::Builder<TokioExecutor>,
+    config: &Config,
+) {
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(config.header_timeout))
+        .keep_alive_timeout(Duration::from_secs(20));
+}
+
+/// Wraps an acceptor so every accepted stream must deliver its first byte
+/// within `deadline`.
+#[derive(Clone, Debug)]
+pub struct FirstByteDeadline<A> {
+    pub inner: A,
+    pub deadline: Duration,
+}
+
+impl<A, I, S> Accept<I, S> for FirstByteDeadline<A>
+where
+    A: Accept<I, S>,
+    A::Future: Send + 'static,
+    A::Stream: Send + 'static,
+    A::Service: Send + 'static,
+{
+    type Stream = Deadlined<A::Stream>;
+    type Service = A::Service;
+    type Future = BoxFuture<'static, io::Result<(Self::Stream, Self::Service)>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let accepted = self.inner.accept(stream, service);
+        let deadline = self.deadline;
+        Box::pin(async move {
+            let (stream, service) = accepted.await?;
+            Ok((
+                Deadlined {
+                    inner: stream,
+                    first_byte: Some(Box::pin(tokio::time::sleep(deadline))),
+                },
+                service,
+            ))
+        })
+    }
+}
+
+/// A stream whose reads fail with `TimedOut` if nothing arrives before its
+/// deadline; once a byte has arrived it is a plain pass-through.
+pub struct Deadlined<S> {
+    inner: S,
+    first_byte: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Deadlined<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    this.first_byte = None;
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match this.first_byte.as_mut().map(|s| s.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no request within the header timeout",
+                ))),
+                _ => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Deadlined<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

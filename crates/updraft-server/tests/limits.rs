@@ -1,0 +1,177 @@
+//! What a hostile or broken client cannot do to the server's connections and
+//! replies: hold a connection open without sending, stall a body, keep the
+//! server from stopping, or choose the host of the bundle URLs devices get.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use updraft_server::config::Layer;
+
+/// A server with one-second connection limits (and `extra` over them).
+async fn strict(extra: Layer) -> (Server, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = config(tmp.path());
+    let l = Layer {
+        header_timeout_secs: Some(1),
+        body_timeout_secs: Some(1),
+        shutdown_grace_secs: Some(1),
+        ..Default::default()
+    }
+    .merge(extra);
+    c.header_timeout = Duration::from_secs(l.header_timeout_secs.unwrap());
+    c.body_timeout = Duration::from_secs(l.body_timeout_secs.unwrap());
+    c.shutdown_grace = Duration::from_secs(l.shutdown_grace_secs.unwrap());
+    if let Some(p) = l.trusted_proxies {
+        c.trusted_proxies = p.iter().map(|p| p.parse().unwrap()).collect();
+    }
+    (Server::start_with(c).await, tmp)
+}
+
+/// Reads until the server closes the connection (or 5 s pass); returns what came and when.
+async fn read_until_closed(conn: &mut TcpStream) -> (String, Duration) {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server kept the connection open for 5 s"),
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), start.elapsed())
+}
+
+fn addr(s: &Server) -> String {
+    s.base.trim_start_matches("http://").to_string()
+}
+
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed() {
+    let (s, _tmp) = strict(Layer::default()).await;
+    // Half a request line, then nothing.
+    let mut slow = TcpStream::connect(addr(&s)).await.unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let (_, took) = read_until_closed(&mut slow).await;
+    assert!(took < Duration::from_secs(3), "closed after {took:?}");
+    // A connection that never sends anything.
+    let mut idle = TcpStream::connect(addr(&s)).await.unwrap();
+    let (_, took) = read_until_closed(&mut idle).await;
+    assert!(took < Duration::from_secs(3), "idle closed after {took:?}");
+    // A keep-alive connection is answered, then closed once idle.
+    let mut kept = TcpStream::connect(addr(&s)).await.unwrap();
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (text, _) = read_until_closed(&mut kept).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_off() {
+    let (s, _tmp) = strict(Layer::default()).await;
+    let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
+    conn.write_all(
+        b"POST /stats HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{\"a",
+    )
+    .await
+    .unwrap();
+    let (text, took) = read_until_closed(&mut conn).await;
+    assert!(took < Duration::from_secs(3), "cut off after {took:?}");
+    assert!(!text.contains("200 OK"), "{text}");
+}
+
+#[tokio::test]
+async fn a_stuck_client_does_not_keep_the_server_from_stopping() {
+    let (mut s, _tmp) = strict(Layer {
+        // Long enough that only the shutdown deadline can end the request.
+        body_timeout_secs: Some(60),
+        ..Default::default()
+    })
+    .await;
+    let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
+    conn.write_all(b"POST /stats HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let start = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), s.stop())
+        .await
+        .expect("stop finishes within the grace period");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// The offered bundle URL for a check sent with `headers`.
+async fn offered_url(s: &Server, headers: &[(&str, &str)]) -> String {
+    let mut req = s.http.post(s.url("/updates")).json(&info(json!({})));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let v: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+    v["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn bundle_urls_never_come_from_the_host_header() {
+    let (s, _tmp) = strict(Layer::default()).await;
+    s.with_app().await;
+    s.bundle("1.0.1").await;
+    s.set_channel("production", json!({"bundle": "1.0.1"}))
+        .await;
+    let url = offered_url(&s, &[("host", "attacker.example")]).await;
+    assert!(url.starts_with(&format!("{}/files/", s.base)), "{url}");
+    // Forwarded headers from an untrusted peer are ignored too.
+    let url = offered_url(
+        &s,
+        &[
+            ("x-forwarded-host", "attacker.example"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
+    assert!(url.starts_with(&format!("{}/files/", s.base)), "{url}");
+    // The file is really there.
+    assert_eq!(s.http.get(&url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_sets_the_public_host_and_scheme() {
+    let (s, _tmp) = strict(Layer {
+        trusted_proxies: Some(vec!["127.0.0.1/32".into()]),
+        ..Default::default()
+    })
+    .await;
+    s.with_app().await;
+    let b = s.bundle("1.0.1").await;
+    s.set_channel("production", json!({"bundle": "1.0.1"}))
+        .await;
+    let url = offered_url(
+        &s,
+        &[
+            ("x-forwarded-host", "updates.example.com"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        url,
+        format!(
+            "https://updates.example.com/files/{}.zip",
+            b["blob_sha256"].as_str().unwrap()
+        )
+    );
+}
