@@ -41,6 +41,9 @@ pub struct Config {
     pub body_timeout: std::time::Duration,
     /// On shutdown, in-flight requests get this long before their connections are closed.
     pub shutdown_grace: std::time::Duration,
+    /// Devices per app that may keep a self-assigned channel on the server
+    /// (plugins before 7.34); bounds what unauthenticated calls can create.
+    pub max_self_assigned_devices: i64,
 }
 
 /// One layer: every field optional. Also the TOML file's shape.
@@ -63,6 +66,7 @@ pub struct Layer {
     pub header_timeout_secs: Option<u64>,
     pub body_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
+    pub max_self_assigned_devices: Option<u64>,
 }
 
 impl Layer {
@@ -85,6 +89,9 @@ impl Layer {
             header_timeout_secs: over.header_timeout_secs.or(self.header_timeout_secs),
             body_timeout_secs: over.body_timeout_secs.or(self.body_timeout_secs),
             shutdown_grace_secs: over.shutdown_grace_secs.or(self.shutdown_grace_secs),
+            max_self_assigned_devices: over
+                .max_self_assigned_devices
+                .or(self.max_self_assigned_devices),
         }
     }
 
@@ -127,6 +134,7 @@ impl Layer {
             header_timeout_secs: num("UPDRAFT_HEADER_TIMEOUT_SECS")?,
             body_timeout_secs: num("UPDRAFT_BODY_TIMEOUT_SECS")?,
             shutdown_grace_secs: num("UPDRAFT_SHUTDOWN_GRACE_SECS")?,
+            max_self_assigned_devices: num("UPDRAFT_MAX_SELF_ASSIGNED_DEVICES")?,
         })
     }
 
@@ -215,6 +223,10 @@ impl Layer {
             header_timeout,
             body_timeout,
             shutdown_grace,
+            max_self_assigned_devices: self
+                .max_self_assigned_devices
+                .unwrap_or(100_000)
+                .min(i64::MAX as u64) as i64,
         })
     }
 }

@@ -1,7 +1,10 @@
 //! The per-app snapshot the hot path reads instead of the database: channels,
-//! bundles, device overrides and rollback blocks. Rebuilt on a miss; dropped when
-//! this node writes to the app, or when a poll of `apps.revision` shows another
-//! node did.
+//! bundles, device overrides and rollback blocks. Loaded on a miss (one load per
+//! app at a time, however many requests wait for it); dropped when an admin
+//! write on this node changes the app; reloaded in the background, while the
+//! old one keeps serving, when a poll of `apps.revision` shows a change made
+//! elsewhere. Device-scoped changes (a device's own channel, a rollback block)
+//! are applied in place, never by dropping the app's snapshot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,7 +19,8 @@ use updraft_store::{Store, StoreResult};
 pub struct AppEntry {
     pub view: AppView,
     pub revision: i64,
-    pub forced: HashMap<String, Forced>,
+    /// Overrides and pins; a device's own channel choice is applied in place.
+    pub forced: RwLock<HashMap<String, Forced>>,
     pub bundle_ids: HashMap<String, i64>,
     /// Rollback blocks; also updated in place when this node receives `update_fail`.
     pub failed: RwLock<HashMap<String, Vec<i64>>>,
@@ -33,11 +37,20 @@ impl AppEntry {
             .cloned()
             .unwrap_or_default();
         let facts = DeviceFacts {
-            forced: self.forced.get(&req.device_id).copied(),
+            forced: self.forced(&req.device_id),
             failed: &failed,
             explain,
         };
         decide(&self.view, req, &facts)
+    }
+
+    /// The override or pin of `device_id`, if any.
+    pub fn forced(&self, device_id: &str) -> Option<Forced> {
+        self.forced
+            .read()
+            .expect("forced lock")
+            .get(device_id)
+            .copied()
     }
 
     /// Records that `device_id` rolled back `version`, effective at once on this node.
@@ -72,6 +85,8 @@ pub struct Snapshots {
     /// Cleared for an app when it is created (on this node directly, on others
     /// by the revision poll).
     missing: RwLock<HashMap<String, Instant>>,
+    /// One load at a time per app: requests that miss together wait for it.
+    loading: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How long "this app does not exist" is believed without asking the database.
@@ -82,14 +97,44 @@ const MISSING_MAX: usize = 10_000;
 impl Snapshots {
     /// The app's snapshot, loading it on a miss; `None` if the app does not exist.
     pub async fn get(&self, store: &dyn Store, app_id: &str) -> StoreResult<Option<Arc<AppEntry>>> {
-        if let Some(e) = self.apps.read().expect("snapshot lock").get(app_id) {
-            return Ok(Some(e.clone()));
+        if let Some(found) = self.cached(app_id) {
+            return Ok(found);
         }
-        if let Some(at) = self.missing.read().expect("missing lock").get(app_id) {
-            if at.elapsed() < MISSING_TTL {
-                return Ok(None);
+        let gate = self
+            .loading
+            .lock()
+            .expect("loading lock")
+            .entry(app_id.to_string())
+            .or_default()
+            .clone();
+        let loaded = {
+            let _one_at_a_time = gate.lock().await;
+            match self.cached(app_id) {
+                Some(found) => Ok(found),
+                None => self.load(store, app_id).await,
             }
+        };
+        let mut loading = self.loading.lock().expect("loading lock");
+        if Arc::strong_count(&gate) <= 2 {
+            loading.remove(app_id);
         }
+        loaded
+    }
+
+    /// What the cache knows: `Some(Some(entry))`, `Some(None)` for an app
+    /// recently found missing, `None` when the database must be asked.
+    fn cached(&self, app_id: &str) -> Option<Option<Arc<AppEntry>>> {
+        if let Some(e) = self.apps.read().expect("snapshot lock").get(app_id) {
+            return Some(Some(e.clone()));
+        }
+        match self.missing.read().expect("missing lock").get(app_id) {
+            Some(at) if at.elapsed() < MISSING_TTL => Some(None),
+            _ => None,
+        }
+    }
+
+    /// Loads the app's snapshot from the database and caches it.
+    async fn load(&self, store: &dyn Store, app_id: &str) -> StoreResult<Option<Arc<AppEntry>>> {
         let Some(data) = store.load_snapshot(app_id).await? else {
             let mut missing = self.missing.write().expect("missing lock");
             if missing.len() >= MISSING_MAX {
@@ -122,7 +167,7 @@ impl Snapshots {
                 bundles: data.bundles.into_iter().map(|b| (b.id, b)).collect(),
             },
             revision: data.revision,
-            forced,
+            forced: RwLock::new(forced),
             bundle_ids,
             failed: RwLock::new(failed),
         });
@@ -152,19 +197,42 @@ impl Snapshots {
         }
     }
 
+    /// Applies a device's own channel choice (or its removal) to the cached
+    /// snapshot at once; other nodes see it through the revision poll.
+    pub fn set_forced(&self, app_id: &str, device_id: &str, forced: Option<Forced>) {
+        if let Some(entry) = self.apps.read().expect("snapshot lock").get(app_id) {
+            let mut f = entry.forced.write().expect("forced lock");
+            match forced {
+                Some(x) => f.insert(device_id.to_string(), x),
+                None => f.remove(device_id),
+            };
+        }
+    }
+
     /// Drops the app's snapshot; the next request rebuilds it.
     pub fn invalidate(&self, app_id: &str) {
         self.apps.write().expect("snapshot lock").remove(app_id);
         self.missing.write().expect("missing lock").remove(app_id);
     }
 
-    /// Drops every snapshot whose revision differs from the database's.
+    /// Reloads every snapshot whose revision differs from the database's; the
+    /// old one keeps serving until its replacement is ready. Drops deleted apps.
     pub async fn refresh(&self, store: &dyn Store) -> StoreResult<()> {
         let revisions: HashMap<String, i64> = store.app_revisions().await?.into_iter().collect();
-        self.apps
-            .write()
-            .expect("snapshot lock")
-            .retain(|app, e| revisions.get(app) == Some(&e.revision));
+        let stale: Vec<String> = {
+            let mut apps = self.apps.write().expect("snapshot lock");
+            apps.retain(|app, _| revisions.contains_key(app));
+            apps.iter()
+                .filter(|(app, e)| revisions.get(*app) != Some(&e.revision))
+                .map(|(app, _)| app.clone())
+                .collect()
+        };
+        for app in stale {
+            if let Err(e) = self.load(store, &app).await {
+                // Keep serving the old snapshot; the next poll tries again.
+                tracing::warn!(app, error = %e, "snapshot reload failed");
+            }
+        }
         self.missing
             .write()
             .expect("missing lock")

@@ -235,11 +235,21 @@ async fn channel_self_for_current_plugins_keeps_nothing_on_the_server() {
         Some(json!({"channel": "internal"})),
     )
     .await;
+    // The plugin persists what PUT answers as its own channel: an admin's
+    // override is not it (it would stick after the admin removes it).
     let (_, v) = s.device("PUT", "/channel_self", &info(json!({}))).await;
     assert_eq!(
         (v["channel"].clone(), v["status"].clone()),
-        (json!("internal"), json!("override"))
+        (json!("production"), json!("default"))
     );
+    let (_, v) = s
+        .device(
+            "PUT",
+            "/channel_self",
+            &info(json!({"defaultChannel": "beta"})),
+        )
+        .await;
+    assert_eq!(v["channel"], "beta");
 
     // GET lists self-assignable or public channels for this platform, ids as numbers.
     let q = format!("/channel_self?app_id={APP}&device_id={DEV}&platform=android&is_emulator=false&is_prod=true&plugin_version=8.51.14");
@@ -414,4 +424,87 @@ async fn channel_self_is_limited_per_device_with_a_retry_hint() {
     assert_eq!(s.device("PUT", "/channel_self", &other).await.0, 200);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(s.device("PUT", "/channel_self", &body).await.0, 200);
+}
+
+/// An admin's override or pin wins over an old plugin's own channel calls.
+#[tokio::test]
+async fn old_plugins_cannot_replace_or_remove_an_admin_override() {
+    let s = Server::start().await;
+    channels(&s).await;
+    let old = |extra: Value| {
+        let mut v = info(json!({"plugin_version": "6.25.8"}));
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let path = format!("/apps/{APP}/devices/{DEV}/override");
+    let admin = |body: Value| s.ok("PUT", &path, Some(body));
+    admin(json!({"channel": "internal"})).await;
+    for (method, body) in [
+        ("POST", old(json!({"channel": "beta"}))),
+        ("DELETE", old(json!({}))),
+    ] {
+        let (st, v) = s.device(method, "/channel_self", &body).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (200, Some("cannot_override")),
+            "{method}"
+        );
+    }
+    // Choosing the public channel would remove the override: refused too.
+    s.set_channel("production", json!({"allow_device_self_set": true}))
+        .await;
+    let (_, v) = s
+        .device(
+            "POST",
+            "/channel_self",
+            &old(json!({"channel": "production"})),
+        )
+        .await;
+    assert_eq!(v["error"], "cannot_override");
+    s.settle().await;
+    let d = s
+        .ok("GET", &format!("/apps/{APP}/devices/{DEV}"), None)
+        .await;
+    assert_eq!(
+        d["override"],
+        json!({"type": "channel", "channel": "internal"})
+    );
+    // A pin as well.
+    s.bundle("1.0.1").await;
+    admin(json!({"bundle": "1.0.1"})).await;
+    let (_, v) = s
+        .device("POST", "/channel_self", &old(json!({"channel": "beta"})))
+        .await;
+    assert_eq!(v["error"], "cannot_override");
+    assert_eq!(
+        s.check(json!({"plugin_version": "6.25.8"})).await["version"],
+        "1.0.1"
+    );
+}
+
+/// Random device ids cannot create self-assigned channels without bound.
+#[tokio::test]
+async fn self_assigned_channels_per_app_are_capped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = config(tmp.path());
+    c.max_self_assigned_devices = 2;
+    let s = Server::start_with(c).await;
+    channels(&s).await;
+    for i in 0..3 {
+        let dev = format!("00000000-0000-4000-8000-00000000010{i}");
+        let (_, v) = s
+            .device(
+                "POST",
+                "/channel_self",
+                &info(json!({"plugin_version": "6.25.8", "device_id": dev, "channel": "beta"})),
+            )
+            .await;
+        if i < 2 {
+            assert_eq!(v, json!({"status": "ok"}), "device {i}");
+        } else {
+            assert_eq!(v["error"], "override_not_allowed", "device {i}");
+        }
+    }
 }

@@ -725,7 +725,7 @@ macro_rules! sql_store {
                     sqlx::query(
                         "INSERT INTO device_overrides (app_id, device_id, channel_id, bundle_id, created_at) VALUES ($1, $2, $3, $4, $5) \
                          ON CONFLICT (app_id, device_id) DO UPDATE SET channel_id = excluded.channel_id, \
-                         bundle_id = excluded.bundle_id, created_at = excluded.created_at",
+                         bundle_id = excluded.bundle_id, created_at = excluded.created_at, self_set = FALSE",
                     )
                     .bind(app_id)
                     .bind(device_id)
@@ -750,6 +750,70 @@ macro_rules! sql_store {
                     bump(&mut tx, app_id).await?;
                     tx.commit().await.map_err(backend)?;
                     Ok(r.rows_affected() > 0)
+                }
+
+                async fn self_assign(&self, app_id: &str, device_id: &str, channel: Option<&str>, cap: i64, now: i64) -> StoreResult<SelfAssign> {
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                    require_app(&mut tx, app_id).await?;
+                    let existing: Option<bool> = sqlx::query("SELECT self_set FROM device_overrides WHERE app_id = $1 AND device_id = $2")
+                        .bind(app_id)
+                        .bind(device_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .map(|r| r.try_get("self_set"))
+                        .transpose()
+                        .map_err(backend)?;
+                    if existing == Some(false) {
+                        return Ok(SelfAssign::AdminOverride);
+                    }
+                    let Some(name) = channel else {
+                        if existing.is_some() {
+                            sqlx::query("DELETE FROM device_overrides WHERE app_id = $1 AND device_id = $2 AND self_set")
+                                .bind(app_id)
+                                .bind(device_id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(backend)?;
+                            bump(&mut tx, app_id).await?;
+                        }
+                        tx.commit().await.map_err(backend)?;
+                        return Ok(SelfAssign::Done);
+                    };
+                    if existing.is_none() {
+                        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM device_overrides WHERE app_id = $1 AND self_set")
+                            .bind(app_id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(backend)?
+                            .try_get("n")
+                            .map_err(backend)?;
+                        if n >= cap {
+                            return Ok(SelfAssign::Full);
+                        }
+                    }
+                    let c = channel_in(&mut tx, app_id, name)
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
+                    // An admin override written meanwhile is not replaced (the WHERE).
+                    let r = sqlx::query(
+                        "INSERT INTO device_overrides (app_id, device_id, channel_id, bundle_id, created_at, self_set) VALUES ($1, $2, $3, NULL, $4, TRUE) \
+                         ON CONFLICT (app_id, device_id) DO UPDATE SET channel_id = excluded.channel_id, bundle_id = NULL, \
+                         created_at = excluded.created_at WHERE device_overrides.self_set",
+                    )
+                    .bind(app_id)
+                    .bind(device_id)
+                    .bind(c.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    if r.rows_affected() == 0 {
+                        return Ok(SelfAssign::AdminOverride);
+                    }
+                    bump(&mut tx, app_id).await?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(SelfAssign::Done)
                 }
 
                 async fn create_api_key(&self, key: &NewApiKey, hash: &str, now: i64) -> StoreResult<ApiKey> {

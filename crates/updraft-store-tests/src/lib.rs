@@ -13,7 +13,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $fresh,
             apps_crud, bundles_are_unique_forever, channels_and_public_rule, deploy_history_and_rollback,
             overrides, api_keys, telemetry_batches, device_listing, delete_app_cascades,
-            unchanged_device_rows_are_not_rewritten);
+            unchanged_device_rows_are_not_rewritten, devices_never_replace_admin_overrides);
         $crate::conformance_suite!(@shared $fresh, last_admin_key_survives_concurrent_deletes);
     };
     (@shared $fresh:ident, $($case:ident),*) => {
@@ -735,4 +735,68 @@ pub async fn delete_app_cascades(s: &dyn Store) {
     app(s).await;
     assert!(s.list_bundles(APP).await.unwrap().is_empty());
     assert!(s.list_channels(APP).await.unwrap().is_empty());
+}
+
+/// A device's own channel choice (old plugins) never replaces or removes an
+/// admin's override or pin, and self-assignments per app are capped.
+pub async fn devices_never_replace_admin_overrides(s: &dyn Store) {
+    app(s).await;
+    s.create_channel(APP, &chan("beta"), 1).await.unwrap();
+    s.create_channel(APP, &chan("qa"), 1).await.unwrap();
+    let (d1, d2, d3) = ("d1", "d2", "d3");
+    let admin = SetOverride {
+        channel: Some("qa".into()),
+        bundle: None,
+    };
+    s.set_override(APP, d1, &admin, 1).await.unwrap();
+    assert_eq!(
+        s.self_assign(APP, d1, Some("beta"), 10, 2).await.unwrap(),
+        SelfAssign::AdminOverride
+    );
+    assert_eq!(
+        s.self_assign(APP, d1, None, 10, 2).await.unwrap(),
+        SelfAssign::AdminOverride
+    );
+    let qa = s.get_channel(APP, "qa").await.unwrap().unwrap().id;
+    let snap = s.load_snapshot(APP).await.unwrap().unwrap();
+    assert!(
+        snap.overrides.contains(&(d1.to_string(), Some(qa), None)),
+        "{:?}",
+        snap.overrides
+    );
+    // A device's own choice can be changed and removed by the device, and replaced by an admin.
+    assert_eq!(
+        s.self_assign(APP, d2, Some("beta"), 10, 2).await.unwrap(),
+        SelfAssign::Done
+    );
+    assert_eq!(
+        s.self_assign(APP, d2, Some("qa"), 10, 2).await.unwrap(),
+        SelfAssign::Done
+    );
+    assert_eq!(
+        s.self_assign(APP, d2, None, 10, 2).await.unwrap(),
+        SelfAssign::Done
+    );
+    assert_eq!(
+        s.self_assign(APP, d2, Some("beta"), 10, 2).await.unwrap(),
+        SelfAssign::Done
+    );
+    s.set_override(APP, d2, &admin, 3).await.unwrap();
+    assert_eq!(
+        s.self_assign(APP, d2, None, 10, 4).await.unwrap(),
+        SelfAssign::AdminOverride
+    );
+    // The cap counts self-assigned devices only; one already assigned may still move.
+    assert_eq!(
+        s.self_assign(APP, d3, Some("beta"), 1, 5).await.unwrap(),
+        SelfAssign::Done
+    );
+    assert_eq!(
+        s.self_assign(APP, "d4", Some("beta"), 1, 5).await.unwrap(),
+        SelfAssign::Full
+    );
+    assert_eq!(
+        s.self_assign(APP, d3, Some("qa"), 1, 5).await.unwrap(),
+        SelfAssign::Done
+    );
 }

@@ -125,6 +125,17 @@ pub struct AppSnapshotData {
     pub failures: Vec<(String, i64)>,
 }
 
+/// What a device's own channel choice came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelfAssign {
+    /// Stored (or removed).
+    Done,
+    /// An admin put the device on a channel or pinned it: the admin wins.
+    AdminOverride,
+    /// The app already has as many self-assigned devices as allowed.
+    Full,
+}
+
 /// A stored API key with its secret's hash, for authentication.
 #[derive(Debug, Clone)]
 pub struct StoredKey {
@@ -221,6 +232,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Returns whether an override existed.
     async fn remove_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool>;
+    /// A device puts itself on `channel` (`None`: removes its own choice), as
+    /// plugins before 7.34 do through `/channel_self`. An override or pin set
+    /// by an admin is never replaced or removed (`AdminOverride`); a new
+    /// self-assignment is refused once the app has `cap` of them (`Full`).
+    async fn self_assign(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        channel: Option<&str>,
+        cap: i64,
+        now: i64,
+    ) -> StoreResult<SelfAssign>;
 
     async fn create_api_key(&self, key: &NewApiKey, hash: &str, now: i64) -> StoreResult<ApiKey>;
     async fn find_api_key(&self, hash: &str) -> StoreResult<Option<StoredKey>>;

@@ -13,11 +13,11 @@ use serde_json::{json, Value};
 use updraft_core::decide::{Forced, Outcome};
 use updraft_core::validate::{validate, DeviceRequest, Endpoint, Platform};
 use updraft_core::version::plugin_stores_channel_locally;
-use updraft_protocol::api::{BundleStorage, Channel, SetOverride};
+use updraft_protocol::api::{BundleStorage, Channel};
 use updraft_protocol::device::{
     InfoObject, NoUpdate, RevertToBuiltin, StatsEvent, UpdateAvailable,
 };
-use updraft_store::{DeviceSeen, NewEvent, Write};
+use updraft_store::{DeviceSeen, NewEvent, SelfAssign, Write};
 
 use crate::error::{soft, ApiError, ApiResult};
 use crate::snapshot::AppEntry;
@@ -287,12 +287,18 @@ fn platform_ok(c: &Channel, p: Platform) -> bool {
     }
 }
 
-/// The channel a device would be served from, and whether an admin put it there.
-fn resolved_channel<'a>(entry: &'a AppEntry, req: &DeviceRequest) -> Option<(&'a Channel, bool)> {
+/// The channel a device would be served from, and whether it comes from a
+/// server-side override; with `overrides` false, only what the device itself
+/// chose (its `defaultChannel`) or the public channel.
+fn resolved_channel<'a>(
+    entry: &'a AppEntry,
+    req: &DeviceRequest,
+    overrides: bool,
+) -> Option<(&'a Channel, bool)> {
     let p = req.platform.unwrap_or(Platform::Ios);
     let channels = &entry.view.channels;
-    if let Some(Forced::Channel(id)) = entry.forced.get(&req.device_id) {
-        if let Some(c) = channels.iter().find(|c| c.id == *id) {
+    if let Some(Forced::Channel(id)) = entry.forced(&req.device_id).filter(|_| overrides) {
+        if let Some(c) = channels.iter().find(|c| c.id == id) {
             return Some((c, true));
         }
     }
@@ -417,23 +423,51 @@ async fn set_channel(state: &AppState, info: InfoObject) -> ApiResult<Response> 
     }
     // Plugins before 7.34 keep their channel on the server.
     let p = req.platform.unwrap_or(Platform::Ios);
-    if c.public && platform_ok(c, p) {
-        state
-            .store
-            .remove_override(&req.app_id, &req.device_id)
-            .await?;
-    } else {
-        let o = SetOverride {
-            channel: Some(name),
-            bundle: None,
-        };
-        state
-            .store
-            .set_override(&req.app_id, &req.device_id, &o, crate::now_ms())
-            .await?;
-    }
-    state.snapshots.invalidate(&req.app_id);
-    Ok(Json(json!({"status": "ok"})).into_response())
+    let public = c.public && platform_ok(c, p);
+    let id = c.id;
+    self_assign(state, &req, (!public).then_some((name.as_str(), id))).await
+}
+
+/// Stores a device's own channel choice (`None`: back to the default) and
+/// applies it to this node's snapshot in place. An admin's override or pin wins.
+async fn self_assign(
+    state: &AppState,
+    req: &DeviceRequest,
+    channel: Option<(&str, i64)>,
+) -> ApiResult<Response> {
+    let outcome = state
+        .store
+        .self_assign(
+            &req.app_id,
+            &req.device_id,
+            channel.map(|(name, _)| name),
+            state.config.max_self_assigned_devices,
+            crate::now_ms(),
+        )
+        .await?;
+    Ok(match outcome {
+        SelfAssign::Done => {
+            state.snapshots.set_forced(
+                &req.app_id,
+                &req.device_id,
+                channel.map(|(_, id)| Forced::Channel(id)),
+            );
+            Json(json!({"status": "ok"})).into_response()
+        }
+        SelfAssign::AdminOverride => soft(
+            "cannot_override",
+            "An admin has put this device on a channel or pinned it; the device cannot change that itself",
+            &[],
+        ),
+        SelfAssign::Full => {
+            tracing::warn!(app_id = %req.app_id, limit = state.config.max_self_assigned_devices, "self-assigned channel refused: the app has reached max_self_assigned_devices");
+            soft(
+                "override_not_allowed",
+                "This app has reached its limit of devices with a self-assigned channel",
+                &[],
+            )
+        }
+    })
 }
 
 async fn get_channel(state: &AppState, info: InfoObject, electron: bool) -> ApiResult<Response> {
@@ -444,7 +478,11 @@ async fn get_channel(state: &AppState, info: InfoObject, electron: bool) -> ApiR
             Json(json!({"channel": asked, "status": "override", "allowSet": true})).into_response(),
         );
     }
-    match resolved_channel(&entry, &req) {
+    // A plugin from 7.34 on keeps its channel itself and persists whatever this
+    // answers: tell it what it chose, never an admin's override (which would
+    // then stick on the device after the admin removes it).
+    let overrides = !plugin_stores_channel_locally(req.plugin_version.as_deref());
+    match resolved_channel(&entry, &req, overrides) {
         Some((c, forced)) => {
             let status = if forced { "override" } else { "default" };
             let mut body =
@@ -505,27 +543,14 @@ async fn unset_channel(state: &AppState, info: InfoObject) -> ApiResult<Response
     if plugin_stores_channel_locally(req.plugin_version.as_deref()) {
         return Ok(Json(json!({"status": "ok"})).into_response());
     }
-    let allowed = match entry.forced.get(&req.device_id) {
-        Some(Forced::Channel(id)) => entry
-            .view
-            .channels
-            .iter()
-            .any(|c| c.id == *id && c.allow_device_self_set),
-        _ => false,
-    };
-    if !allowed {
+    if entry.forced(&req.device_id).is_none() {
         return Ok(soft(
             "cannot_override",
             "This device has no self-assigned channel to unset",
             &[],
         ));
     }
-    state
-        .store
-        .remove_override(&req.app_id, &req.device_id)
-        .await?;
-    state.snapshots.invalidate(&req.app_id);
-    Ok(Json(json!({"status": "ok"})).into_response())
+    self_assign(state, &req, None).await
 }
 
 /// `GET /updates`, `GET /stats`, `POST /ok`: liveness answers Capgo also gives.
