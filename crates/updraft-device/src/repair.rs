@@ -59,7 +59,13 @@ pub(crate) fn move_aside(file: &Path, reason: String) -> Repair {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     let name = file.file_name().unwrap_or_default().to_string_lossy();
-    let target = file.with_file_name(format!("{name}.{ms}.corrupt"));
+    let mut target = file.with_file_name(format!("{name}.{ms}.corrupt"));
+    for n in 1..100 {
+        if std::fs::symlink_metadata(&target).is_err() {
+            break;
+        }
+        target = file.with_file_name(format!("{name}.{ms}-{n}.corrupt"));
+    }
     let kept = std::fs::rename(file, &target).ok().map(|_| target);
     let repair = Repair::Corrupt {
         file: file.to_path_buf(),
