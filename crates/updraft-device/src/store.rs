@@ -162,6 +162,14 @@ impl Disk {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+        // Plaintext zips of a download that was being unpacked when killed
+        // (`.part` files stay: they resume).
+        for entry in std::fs::read_dir(self.downloads_dir())? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "zip") {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         for entry in std::fs::read_dir(&self.root)? {
             let entry = entry?;
             if entry.file_name().to_string_lossy().starts_with(".tmp") {

@@ -46,7 +46,13 @@ async fn bundles_whose_folder_is_gone_are_dropped_at_open() {
     for id in [&current, &next] {
         std::fs::remove_dir_all(dir.path().join("bundles").join(id)).unwrap();
     }
+    // A kill while unpacking leaves a plaintext zip; a cut transfer a `.part`.
+    let downloads = dir.path().join("downloads");
+    std::fs::write(downloads.join("abc.zip"), b"plaintext").unwrap();
+    std::fs::write(downloads.join("def.part"), b"half").unwrap();
     let d = Device::open(config(dir.path(), &server)).await.unwrap();
+    assert!(!downloads.join("abc.zip").exists(), "plaintext removed");
+    assert!(downloads.join("def.part").exists(), "kept to resume");
     assert_eq!(d.device_id(), id);
     assert!(d.current().is_none(), "on {BUILTIN}");
     assert_eq!(d.current_version(), "1.0.0");
