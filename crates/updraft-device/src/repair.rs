@@ -95,9 +95,9 @@ pub(crate) fn reconcile(state: &mut State, is_whole: impl Fn(&str) -> bool) -> V
     let mut repairs = Vec::new();
     let gone: Vec<String> = state
         .bundles
-        .values()
-        .filter(|b| b.status != BundleStatus::Deleted && !is_whole(&b.id))
-        .map(|b| b.id.clone())
+        .iter()
+        .filter(|(k, b)| **k != b.id || (b.status != BundleStatus::Deleted && !is_whole(k)))
+        .map(|(k, _)| k.clone())
         .collect();
     let version_of = |state: &State, id: &str| {
         state

@@ -143,8 +143,12 @@ impl Disk {
                 s
             }
         };
+        // Ids are ours (short lower-case alphanumerics): anything else in a
+        // record cannot name a folder inside `bundles/`.
         let fixed = reconcile(&mut state, |id| {
-            self.bundle_dir(id).join("index.html").is_file()
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric())
+                && self.bundle_dir(id).join("index.html").is_file()
         });
         if !fixed.is_empty() {
             self.save(&state, &mut |_| Ok(()))?;
