@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::unzip::UnzipLimits;
+
 /// Configuration of one device (one app install).
 #[derive(Debug, Clone)]
 pub struct DeviceConfig {
@@ -38,6 +40,8 @@ pub struct DeviceConfig {
     pub custom_id: String,
     /// Timeout of each HTTP request (whole downloads included).
     pub request_timeout: Duration,
+    /// What one bundle may unpack to (zip bomb guard; past it: `unzip_fail`).
+    pub unzip_limits: UnzipLimits,
 }
 
 impl DeviceConfig {
@@ -65,6 +69,7 @@ impl DeviceConfig {
             is_prod: true,
             custom_id: String::new(),
             request_timeout: Duration::from_secs(30),
+            unzip_limits: UnzipLimits::default(),
         }
     }
 }

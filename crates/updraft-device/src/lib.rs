@@ -6,26 +6,34 @@
 //! decrypts Capgo v2 bundles, unzips it safely, switches to it, and rolls back
 //! to the last good bundle (or builtin) when the new one does not call
 //! [`Device::notify_app_ready`] in time, reporting `update_fail`. Its state
-//! survives a kill at any point (see [`store`]). Stats are queued, persisted
-//! and sent as the plugin sends them (see [`stats`]).
+//! survives a kill at any point (see [`store`]) and a damaged data directory
+//! (see [`repair`]). Stats are queued, persisted and sent as the plugin sends
+//! them (see [`stats`]).
 //!
 //! Uses: end-to-end tests of the whole system, `updraft-sim` (a simulated
 //! fleet), and Rust apps (Tauri and others) that want live updates.
 
+mod channel;
+pub mod check;
 pub mod config;
+mod download;
+pub mod repair;
 pub mod stats;
 pub mod store;
 pub mod unzip;
+mod verify;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use updraft_core::crypto::{self, PublicKey, SessionKey};
+use updraft_core::crypto::PublicKey;
 
+pub use check::{normalize_kind, Latest, Offer};
 pub use config::DeviceConfig;
+pub use repair::Repair;
 pub use stats::Flush;
 pub use store::{BundleInfo, BundleStatus, BUILTIN};
+pub use unzip::UnzipLimits;
 
 use crate::stats::StatsQueue;
 use crate::store::{Disk, State};
@@ -56,6 +64,10 @@ pub enum DeviceError {
         action: &'static str,
         message: String,
     },
+    /// A channel call failed; `error` is the plugin's code (the server's
+    /// `error`, or `response_error`, `parse_error`, `network_error`, ...).
+    #[error("{error}: {message}")]
+    Channel { error: String, message: String },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("disk: {0}")]
@@ -80,34 +92,6 @@ impl DeviceError {
 }
 
 pub type Result<T> = std::result::Result<T, DeviceError>;
-
-/// An update the server offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Offer {
-    pub version: String,
-    pub url: String,
-    #[serde(default)]
-    pub checksum: String,
-    #[serde(default)]
-    pub session_key: String,
-}
-
-/// What an update check said, classified with the plugin's rules (§2.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Latest {
-    /// A bundle to download.
-    Update(Offer),
-    /// A bare `{"version":"builtin"}`: go back to the app's own bundle.
-    RevertToBuiltin,
-    /// `kind` `up_to_date` or `blocked`: nothing to do, not a failure.
-    NoUpdate {
-        kind: String,
-        error: String,
-        message: String,
-    },
-    /// Anything else: `kind: failed`, a transport error, no or a bad `url`.
-    Failed { error: String, message: String },
-}
 
 /// What one [`Device::update_cycle`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +144,7 @@ pub struct Device {
     /// Fail at the Nth failpoint hit (tests); counts hits otherwise.
     fail_at: Option<usize>,
     hits: usize,
+    repairs: Vec<Repair>,
 }
 
 fn now_ms() -> i64 {
@@ -205,8 +190,9 @@ impl Device {
             root: cfg.data_dir.clone(),
         };
         std::fs::create_dir_all(&disk.root)?;
-        let state = disk.open()?;
-        let stats = StatsQueue::load(disk.stats_path());
+        let (state, mut repairs) = disk.open()?;
+        let (stats, stats_repair) = StatsQueue::load(disk.stats_path());
+        repairs.extend(stats_repair);
         let mut d = Device {
             faults: Faults::default(),
             cfg,
@@ -217,7 +203,18 @@ impl Device {
             public_key,
             fail_at: None,
             hits: 0,
+            repairs,
         };
+        // A current bundle whose folder was gone: back on builtin, reported as
+        // the plugin reports its own reset.
+        let lost = d.repairs.iter().find_map(|r| match r {
+            Repair::CurrentMissing { version, .. } => Some(version.clone()),
+            _ => None,
+        });
+        if let Some(old) = lost {
+            let builtin = d.current_version();
+            d.queue_stat("reset", Some(&builtin), Some(&old));
+        }
         d.check_app_ready().await?;
         Ok(d)
     }
@@ -260,6 +257,12 @@ impl Device {
         }
         res?;
         self.hit(Step::Saved)
+    }
+
+    /// What [`Device::open`] found damaged on disk and repaired (each one is
+    /// also logged as a warning).
+    pub fn repairs(&self) -> &[Repair] {
+        &self.repairs
     }
 
     pub fn config(&self) -> &DeviceConfig {
@@ -362,284 +365,6 @@ impl Device {
     pub async fn flush_stats(&mut self) -> Flush {
         let url = self.cfg.stats_url.clone();
         self.stats.flush(&self.http, &url).await
-    }
-
-    // ---- update check ----
-
-    /// `POST updateUrl` with the InfoObject, classified as the plugin does.
-    /// A `failed` result queues `download_fail`, as the plugin does.
-    pub async fn check(&mut self) -> Latest {
-        let latest = self.check_inner().await;
-        if let Latest::Failed { .. } = latest {
-            self.queue_stat("download_fail", None, None);
-        }
-        latest
-    }
-
-    async fn check_inner(&self) -> Latest {
-        let res = match self
-            .http
-            .post(&self.cfg.update_url)
-            .json(&self.info_object())
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                return Latest::Failed {
-                    error: if e.is_timeout() {
-                        "timeout_error"
-                    } else {
-                        "network_error"
-                    }
-                    .into(),
-                    message: e.to_string(),
-                }
-            }
-        };
-        let status = res.status();
-        let body: Value = match res.json().await {
-            Ok(v) => v,
-            Err(e) => {
-                return Latest::Failed {
-                    error: if status.is_success() {
-                        "parse_error"
-                    } else {
-                        "response_error"
-                    }
-                    .into(),
-                    message: e.to_string(),
-                }
-            }
-        };
-        let s = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        if body.get("error").is_some() || body.get("kind").is_some() {
-            let kind = match s("kind").as_str() {
-                k @ ("up_to_date" | "blocked") => k.to_string(),
-                _ => "failed".to_string(),
-            };
-            return if kind == "failed" {
-                Latest::Failed {
-                    error: s("error"),
-                    message: s("message"),
-                }
-            } else {
-                Latest::NoUpdate {
-                    kind,
-                    error: s("error"),
-                    message: s("message"),
-                }
-            };
-        }
-        if !status.is_success() {
-            return Latest::Failed {
-                error: "response_error".into(),
-                message: format!("HTTP {status}"),
-            };
-        }
-        let version = s("version");
-        if version == BUILTIN {
-            return Latest::RevertToBuiltin;
-        }
-        let url = s("url");
-        if reqwest::Url::parse(&url).is_err() {
-            return Latest::Failed {
-                error: "download_fail".into(),
-                message: "Error no url or wrong format".into(),
-            };
-        }
-        if version.is_empty() || version == self.current_version() {
-            return Latest::NoUpdate {
-                kind: "up_to_date".into(),
-                error: String::new(),
-                message: "No need to update".into(),
-            };
-        }
-        Latest::Update(Offer {
-            version,
-            url,
-            checksum: s("checksum"),
-            session_key: s("session_key"),
-        })
-    }
-
-    // ---- download ----
-
-    /// Downloads, verifies, decrypts and unzips an offered bundle, recording it
-    /// as `pending`. On failure the matching stats action is queued and nothing
-    /// of the bundle is kept.
-    pub async fn download(&mut self, offer: &Offer) -> Result<BundleInfo> {
-        if let Some(existing) = self
-            .state
-            .bundles
-            .values()
-            .find(|b| b.version == offer.version)
-            .cloned()
-        {
-            match existing.status {
-                BundleStatus::Pending | BundleStatus::Success => return Ok(existing),
-                BundleStatus::Error if !self.cfg.auto_delete_failed => {
-                    self.queue_stat("download_fail", Some(&offer.version), None);
-                    return Err(DeviceError::failed(
-                        "download_fail",
-                        format!("{} is already in error state", offer.version),
-                    ));
-                }
-                _ => {
-                    self.state.bundles.remove(&existing.id);
-                }
-            }
-        }
-        let res = self.download_inner(offer).await;
-        self.faults.interrupt_download = false;
-        match res {
-            Ok(b) => {
-                self.queue_stat("download_complete", Some(&offer.version), None);
-                Ok(b)
-            }
-            Err(e) => {
-                if let Some(action) = e.action() {
-                    self.queue_stat(action, Some(&offer.version), None);
-                    if action != "download_fail" {
-                        // A corrupt file is not resumed.
-                        let _ = std::fs::remove_file(self.part_path(&offer.url));
-                    }
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn part_path(&self, url: &str) -> std::path::PathBuf {
-        self.disk.downloads_dir().join(format!(
-            "{}.part",
-            &crypto::sha256_hex(url.as_bytes())[..24]
-        ))
-    }
-
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>> {
-        use futures::StreamExt as _;
-        use std::io::Write as _;
-        let part = self.part_path(url);
-        let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        let mut req = self.http.get(url);
-        if have > 0 {
-            req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
-        }
-        let fail = |m: String| DeviceError::failed("download_fail", m);
-        let res = req.send().await.map_err(|e| fail(e.to_string()))?;
-        let status = res.status().as_u16();
-        let mut file = match status {
-            206 if have > 0 => std::fs::OpenOptions::new().append(true).open(&part)?,
-            200 => std::fs::File::create(&part)?,
-            416 if have > 0 => return Ok(std::fs::read(&part)?),
-            s => return Err(fail(format!("HTTP error: {s}"))),
-        };
-        let mut stream = res.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| fail(format!("transfer interrupted: {e}")))?;
-            file.write_all(&chunk)?;
-        }
-        file.sync_all()?;
-        drop(file);
-        if self.faults.interrupt_download {
-            let len = std::fs::metadata(&part)?.len();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&part)?
-                .set_len(len / 2)?;
-            return Err(fail("transfer interrupted (injected)".into()));
-        }
-        let mut data = std::fs::read(&part)?;
-        if self.faults.corrupt_download && !data.is_empty() {
-            let mid = data.len() / 2;
-            data[mid] ^= 0x5a;
-        }
-        Ok(data)
-    }
-
-    fn verify(&self, offer: &Offer, data: Vec<u8>) -> Result<Vec<u8>> {
-        if self.public_key.is_some() && offer.checksum.is_empty() {
-            return Err(DeviceError::failed(
-                "checksum_required",
-                "publicKey is set but the bundle has no checksum",
-            ));
-        }
-        let plain = if offer.session_key.is_empty() {
-            data
-        } else {
-            let public = self.public_key.as_ref().ok_or_else(|| {
-                DeviceError::failed(
-                    "decrypt_fail",
-                    "the bundle is encrypted but no publicKey is configured",
-                )
-            })?;
-            let sk = SessionKey::open(&offer.session_key, public)
-                .map_err(|e| DeviceError::failed("decrypt_fail", e.to_string()))?;
-            sk.decrypt(&data)
-                .map_err(|e| DeviceError::failed("decrypt_fail", e.to_string()))?
-        };
-        if offer.checksum.is_empty() {
-            return Ok(plain);
-        }
-        let c = offer.checksum.as_str();
-        let expected = if c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()) {
-            c.to_string()
-        } else {
-            let public = self.public_key.as_ref().ok_or_else(|| {
-                DeviceError::failed("checksum_fail", "encrypted checksum but no publicKey")
-            })?;
-            crypto::decrypt_checksum(public, c)
-                .map_err(|e| DeviceError::failed("checksum_fail", e.to_string()))?
-        };
-        let actual = crypto::sha256_hex(&plain);
-        if actual != expected {
-            return Err(DeviceError::failed(
-                "checksum_fail",
-                format!("the bundle hashes to {actual}, expected {expected}"),
-            ));
-        }
-        Ok(plain)
-    }
-
-    async fn download_inner(&mut self, offer: &Offer) -> Result<BundleInfo> {
-        let data = self.fetch(&offer.url).await?;
-        self.hit(Step::DownloadWritten)?;
-        let plain = self.verify(offer, data)?;
-        let plain_sha = crypto::sha256_hex(&plain);
-        let id = short_id();
-        let tmp = self.disk.bundles_dir().join(format!("{id}.tmp"));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)?;
-        let extracted = {
-            let tmp = tmp.clone();
-            tokio::task::spawn_blocking(move || unzip::extract(&plain, &tmp))
-                .await
-                .map_err(|e| DeviceError::failed("unzip_fail", e.to_string()))?
-        };
-        if let Err(e) = extracted {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(DeviceError::failed(e.action(), e.to_string()));
-        }
-        self.hit(Step::Extracted)?;
-        std::fs::rename(&tmp, self.disk.bundle_dir(&id))?;
-        self.hit(Step::Renamed)?;
-        let info = BundleInfo {
-            id: id.clone(),
-            version: offer.version.clone(),
-            checksum: plain_sha,
-            status: BundleStatus::Pending,
-            downloaded_at: now_ms(),
-        };
-        self.state.bundles.insert(id, info.clone());
-        self.save()?;
-        let _ = std::fs::remove_file(self.part_path(&offer.url));
-        Ok(info)
     }
 
     // ---- switching ----
@@ -864,121 +589,5 @@ impl Device {
             Latest::NoUpdate { .. } => Ok(Cycle::UpToDate),
             Latest::Failed { error, .. } => Ok(Cycle::Failed(error)),
         }
-    }
-
-    // ---- channels ----
-
-    /// `POST channelUrl`: asks to move to `channel`; on success the device
-    /// stores it and sends it as `defaultChannel` from now on.
-    pub async fn set_channel(&mut self, channel: &str) -> Result<Value> {
-        let mut body = self.info_object();
-        body["channel"] = channel.into();
-        let v = self.channel_call(reqwest::Method::POST, Some(body)).await?;
-        if v.get("error").is_some() {
-            return Err(DeviceError::failed(
-                "set_channel_fail",
-                format!(
-                    "{}: {}",
-                    v["error"].as_str().unwrap_or(""),
-                    v["message"].as_str().unwrap_or("")
-                ),
-            ));
-        }
-        self.state.channel = if v.get("unset").and_then(Value::as_bool) == Some(true) {
-            None
-        } else {
-            Some(channel.to_string())
-        };
-        self.save()?;
-        Ok(v)
-    }
-
-    /// `PUT channelUrl`: which channel the server serves this device from; a
-    /// channel in the reply is saved as the device's `defaultChannel`.
-    pub async fn get_channel(&mut self) -> Result<Value> {
-        let body = self.info_object();
-        let res = self
-            .http
-            .put(&self.cfg.channel_url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| DeviceError::failed("get_channel_fail", e.to_string()))?;
-        let status = res.status().as_u16();
-        let v: Value = res.json().await.unwrap_or(Value::Null);
-        if status == 400 && v.to_string().contains("channel_not_found") {
-            if let Some(local) = &self.state.channel {
-                return Ok(json!({"channel": local, "status": "default"}));
-            }
-        }
-        if !(200..300).contains(&status) || v.get("error").is_some() {
-            return Err(DeviceError::failed(
-                "get_channel_fail",
-                format!("HTTP {status}: {v}"),
-            ));
-        }
-        if let Some(c) = v
-            .get("channel")
-            .and_then(Value::as_str)
-            .filter(|c| !c.is_empty() && *c != BUILTIN)
-        {
-            self.state.channel = Some(c.to_string());
-            self.save()?;
-        }
-        Ok(v)
-    }
-
-    /// `GET channelUrl`: the channels this device may switch to (a bare array).
-    pub async fn list_channels(&self) -> Result<Vec<Value>> {
-        let info = self.info_object();
-        let query: Vec<(String, String)> = info
-            .as_object()
-            .expect("object")
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-            })
-            .collect();
-        let res = self
-            .http
-            .get(&self.cfg.channel_url)
-            .query(&query)
-            .send()
-            .await
-            .map_err(|e| DeviceError::failed("list_channels_fail", e.to_string()))?;
-        let v: Value = res
-            .json()
-            .await
-            .map_err(|e| DeviceError::failed("list_channels_fail", e.to_string()))?;
-        match v {
-            Value::Array(a) => Ok(a),
-            other => Err(DeviceError::failed("list_channels_fail", other.to_string())),
-        }
-    }
-
-    /// Forgets the saved channel (local only, as plugins since 7.34 do).
-    pub fn unset_channel(&mut self) -> Result<()> {
-        self.state.channel = None;
-        self.save()
-    }
-
-    async fn channel_call(&self, method: reqwest::Method, body: Option<Value>) -> Result<Value> {
-        if self.cfg.channel_url.is_empty() {
-            return Err(DeviceError::failed("missing_config", "channelUrl is empty"));
-        }
-        let mut req = self.http.request(method, &self.cfg.channel_url);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| DeviceError::failed("channel_fail", e.to_string()))?;
-        Ok(res.json().await.unwrap_or(Value::Null))
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::repair::{move_aside, Repair};
 use crate::store::write_atomic;
 
 /// Most events kept, as in the plugin.
@@ -35,17 +36,37 @@ pub struct StatsQueue {
 }
 
 impl StatsQueue {
-    /// Loads the queue left by an earlier run (a corrupt file is dropped).
-    pub fn load(path: PathBuf) -> Self {
-        let events = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        Self {
+    /// Loads the queue left by an earlier run. A file that cannot be read or
+    /// is not a JSON array is moved aside (`*.corrupt`) and reported; the
+    /// device starts with an empty queue.
+    pub fn load(path: PathBuf) -> (Self, Option<Repair>) {
+        let (events, repair) = match std::fs::read(&path) {
+            Ok(b) => match serde_json::from_slice::<Vec<Value>>(&b) {
+                Ok(events) => (events, None),
+                Err(e) => (
+                    Vec::new(),
+                    Some(move_aside(
+                        &path,
+                        format!("not a JSON array of events: {e}"),
+                    )),
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
+            Err(e) => (
+                Vec::new(),
+                Some(move_aside(&path, format!("cannot be read: {e}"))),
+            ),
+        };
+        // Only objects are events; keep the newest MAX_QUEUED.
+        let mut events: Vec<Value> = events.into_iter().filter(Value::is_object).collect();
+        let extra = events.len().saturating_sub(MAX_QUEUED);
+        events.drain(..extra);
+        let queue = Self {
             path,
             events,
             blocked_until: None,
-        }
+        };
+        (queue, repair)
     }
 
     pub fn len(&self) -> usize {

@@ -7,7 +7,8 @@
 //!   and only then recorded in the state; the state is what decides which
 //!   bundle is active, and it only ever names complete folders.
 //! - At open, folders the state does not reference (an interrupted download)
-//!   are removed.
+//!   are removed, and records whose folder is gone are dropped
+//!   ([`crate::repair`]).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::repair::{move_aside, reconcile, salvage_device_id, Repair};
 use crate::Step;
 
 /// The bundle shipped inside the app.
@@ -104,22 +106,54 @@ impl Disk {
         self.root.join("stats.json")
     }
 
-    /// Loads the state (a new one, with a new device id, on first start) and
-    /// removes what an interrupted operation left behind.
-    pub fn open(&self) -> std::io::Result<State> {
+    /// Loads the state (a new one, with a new device id, on first start),
+    /// repairs what does not match the disk (see [`crate::repair`]) and removes
+    /// what an interrupted operation left behind. An unreadable state file is
+    /// moved aside and the device starts on builtin, keeping its device id when
+    /// the file still shows it.
+    pub fn open(&self) -> std::io::Result<(State, Vec<Repair>)> {
         std::fs::create_dir_all(self.bundles_dir())?;
         std::fs::create_dir_all(self.downloads_dir())?;
-        let state = match std::fs::read(self.state_path()) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("state.json: {e}"))
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let mut repairs = Vec::new();
+        let path = self.state_path();
+        let loaded = match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<State>(&bytes) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    repairs.push(move_aside(&path, format!("not a valid state: {e}")));
+                    let mut s = State::new();
+                    if let Some(id) = salvage_device_id(&bytes) {
+                        s.device_id = id;
+                    }
+                    self.save(&s, &mut |_| Ok(()))?;
+                    Some(s)
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                repairs.push(move_aside(&path, format!("cannot be read: {e}")));
+                None
+            }
+        };
+        let mut state = match loaded {
+            Some(s) => s,
+            None => {
                 let s = State::new();
                 self.save(&s, &mut |_| Ok(()))?;
                 s
             }
-            Err(e) => return Err(e),
         };
+        // Ids are ours (short lower-case alphanumerics): anything else in a
+        // record cannot name a folder inside `bundles/`.
+        let fixed = reconcile(&mut state, |id| {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric())
+                && self.bundle_dir(id).join("index.html").is_file()
+        });
+        if !fixed.is_empty() {
+            self.save(&state, &mut |_| Ok(()))?;
+            repairs.extend(fixed);
+        }
         for entry in std::fs::read_dir(self.bundles_dir())? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -129,6 +163,15 @@ impl Disk {
                 .is_some_and(|b| b.status != BundleStatus::Deleted);
             if !live {
                 let _ = std::fs::remove_dir_all(entry.path());
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        // Plaintext zips of a download that was being unpacked when killed
+        // (`.part` files stay: they resume).
+        for entry in std::fs::read_dir(self.downloads_dir())? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "zip") {
+                let _ = std::fs::remove_file(path);
             }
         }
         for entry in std::fs::read_dir(&self.root)? {
@@ -137,7 +180,7 @@ impl Disk {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(state)
+        Ok((state, repairs))
     }
 
     /// Replaces `state.json` atomically. `hook` is the failpoint between the

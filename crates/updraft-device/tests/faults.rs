@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use updraft_core::crypto::{seal_bundle, PrivateKey};
+use updraft_core::crypto::{encrypt_checksum, seal_bundle, sha256_hex, PrivateKey};
 use updraft_device::{Cycle, Device, DeviceConfig, Flush};
 
 /// Queued `/stats` answers: status and an optional Retry-After.
@@ -134,8 +134,16 @@ async fn bad_replies_and_bundles_change_nothing_and_are_reported() {
     );
     assert_eq!(d.update_cycle().await.unwrap(), Cycle::UpToDate);
 
-    // A wrong checksum.
+    // A wrong checksum, correctly signed.
     *s.file.lock().unwrap() = sealed.ciphertext.clone();
+    let wrong = encrypt_checksum(&private, &sha256_hex(b"another bundle")).unwrap();
+    set(200, offer(&base, "2.0.0", &wrong, &sealed.session_key), 0);
+    assert_eq!(
+        d.update_cycle().await.unwrap(),
+        Cycle::Failed("checksum_fail".into())
+    );
+    // A 512-hex block the app's key does not open: phones fail in
+    // decryptChecksum, which they report as download_fail.
     set(
         200,
         offer(&base, "2.0.0", &"ab".repeat(256), &sealed.session_key),
@@ -143,7 +151,7 @@ async fn bad_replies_and_bundles_change_nothing_and_are_reported() {
     );
     assert_eq!(
         d.update_cycle().await.unwrap(),
-        Cycle::Failed("checksum_fail".into())
+        Cycle::Failed("download_fail".into())
     );
     // A tampered encrypted bundle.
     let mut tampered = sealed.ciphertext.clone();

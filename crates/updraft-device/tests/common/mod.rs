@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake;
+
 use serde_json::{json, Value};
 use updraft_core::archive::{build_zip, FileEntry};
 

@@ -1,0 +1,148 @@
+//! The update check (`POST updateUrl`) and how its reply is classified, with
+//! the plugin's rules (reference: plugin-protocol §2.1): an `error` or `kind`
+//! key takes the error path, where `kind` is normalised by [`normalize_kind`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Device, BUILTIN};
+
+/// An update the server offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub version: String,
+    pub url: String,
+    #[serde(default)]
+    pub checksum: String,
+    #[serde(default)]
+    pub session_key: String,
+}
+
+/// What an update check said, classified with the plugin's rules (§2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Latest {
+    /// A bundle to download.
+    Update(Offer),
+    /// A bare `{"version":"builtin"}`: go back to the app's own bundle.
+    RevertToBuiltin,
+    /// `kind` `up_to_date` or `blocked`: nothing to do, not a failure.
+    NoUpdate {
+        kind: String,
+        error: String,
+        message: String,
+    },
+    /// Anything else: `kind: failed`, a transport error, no or a bad `url`.
+    Failed { error: String, message: String },
+}
+
+/// The plugin's `normalizedUpdateResponseKind`: `up_to_date`, `blocked` and
+/// `failed` are kept; anything else (missing, `null`, empty, not a string, or
+/// an unknown value such as `update_available`) is `failed`.
+pub fn normalize_kind(kind: Option<&Value>) -> &'static str {
+    match kind.and_then(Value::as_str) {
+        Some("up_to_date") => "up_to_date",
+        Some("blocked") => "blocked",
+        _ => "failed",
+    }
+}
+
+impl Device {
+    /// `POST updateUrl` with the InfoObject, classified as the plugin does.
+    /// A `failed` result queues `download_fail`, as the plugin does.
+    pub async fn check(&mut self) -> Latest {
+        let latest = self.check_inner().await;
+        if let Latest::Failed { .. } = latest {
+            self.queue_stat("download_fail", None, None);
+        }
+        latest
+    }
+
+    async fn check_inner(&self) -> Latest {
+        let res = match self
+            .http
+            .post(&self.cfg.update_url)
+            .json(&self.info_object())
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return Latest::Failed {
+                    error: if e.is_timeout() {
+                        "timeout_error"
+                    } else {
+                        "network_error"
+                    }
+                    .into(),
+                    message: e.to_string(),
+                }
+            }
+        };
+        let status = res.status();
+        let body: Value = match res.json().await {
+            Ok(v) => v,
+            Err(e) => {
+                return Latest::Failed {
+                    error: if status.is_success() {
+                        "parse_error"
+                    } else {
+                        "response_error"
+                    }
+                    .into(),
+                    message: e.to_string(),
+                }
+            }
+        };
+        let s = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        if body.get("error").is_some() || body.get("kind").is_some() {
+            let kind = normalize_kind(body.get("kind"));
+            return if kind == "failed" {
+                Latest::Failed {
+                    error: s("error"),
+                    message: s("message"),
+                }
+            } else {
+                Latest::NoUpdate {
+                    kind: kind.to_string(),
+                    error: s("error"),
+                    message: s("message"),
+                }
+            };
+        }
+        if !status.is_success() {
+            return Latest::Failed {
+                error: "response_error".into(),
+                message: format!("HTTP {status}"),
+            };
+        }
+        let version = s("version");
+        if version == BUILTIN {
+            return Latest::RevertToBuiltin;
+        }
+        let url = s("url");
+        if reqwest::Url::parse(&url).is_err() {
+            return Latest::Failed {
+                error: "download_fail".into(),
+                message: "Error no url or wrong format".into(),
+            };
+        }
+        if version.is_empty() || version == self.current_version() {
+            return Latest::NoUpdate {
+                kind: "up_to_date".into(),
+                error: String::new(),
+                message: "No need to update".into(),
+            };
+        }
+        Latest::Update(Offer {
+            version,
+            url,
+            checksum: s("checksum"),
+            session_key: s("session_key"),
+        })
+    }
+}
