@@ -428,6 +428,14 @@ pub enum DeviceCommand {
         /// The device id (a UUID).
         device_id: String,
     },
+    /// Let a device be offered bundles it rolled back again (all, or one).
+    Unblock {
+        /// The device id (a UUID).
+        device_id: String,
+        /// Only this bundle version.
+        #[arg(long = "bundle", id = "bundle_version", value_name = "VERSION")]
+        version: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

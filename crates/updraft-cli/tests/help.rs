@@ -35,6 +35,7 @@ const COMMANDS: &[&[&str]] = &[
     &["device", "set-channel"],
     &["device", "pin"],
     &["device", "unset"],
+    &["device", "unblock"],
     &["deploy"],
     &["completions"],
 ];

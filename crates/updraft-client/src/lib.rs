@@ -385,6 +385,25 @@ impl Client {
         .await
     }
 
+    /// Clears a device's rollback blocks (of one version, or all); returns how many.
+    pub async fn clear_blocks(
+        &self,
+        app: &str,
+        device: &str,
+        version: Option<&str>,
+    ) -> Result<u64> {
+        let mut url = self.url(&format!(
+            "/apps/{}/devices/{}/blocks",
+            enc(app),
+            enc(device)
+        ));
+        if let Some(v) = version {
+            url = format!("{url}?version={}", enc(v));
+        }
+        let v: serde_json::Value = self.json(self.http.delete(&url), &url).await?;
+        Ok(v["cleared"].as_u64().unwrap_or(0))
+    }
+
     // ---- events ----
 
     pub async fn list_events(&self, app: &str, device: Option<&str>) -> Result<Vec<Event>> {

@@ -140,6 +140,10 @@ pub fn router(state: AppState) -> Router {
             "/apps/{app_id}/devices/{device_id}/override",
             put(api::set_override).delete(api::remove_override),
         )
+        .route(
+            "/apps/{app_id}/devices/{device_id}/blocks",
+            axum::routing::delete(api::clear_blocks),
+        )
         .route("/apps/{app_id}/events", get(api::list_events))
         .route("/apps/{app_id}/explain", post(api::explain))
         .route("/apps/{app_id}/offers", get(api::list_offers))

@@ -209,6 +209,17 @@ impl Snapshots {
         }
     }
 
+    /// Forgets the rollback blocks of `device_id` (of `version`, or all) that
+    /// this node still re-applies to fresh snapshots, before an admin clears them.
+    pub fn forget_blocks(&self, app_id: &str, device_id: &str, version: Option<&str>) {
+        self.pending
+            .write()
+            .expect("pending lock")
+            .retain(|(_, app, device, v)| {
+                !(app == app_id && device == device_id && version.is_none_or(|x| x == v))
+            });
+    }
+
     /// Drops the app's snapshot; the next request rebuilds it.
     pub fn invalidate(&self, app_id: &str) {
         self.apps.write().expect("snapshot lock").remove(app_id);

@@ -752,6 +752,24 @@ macro_rules! sql_store {
                     Ok(r.rows_affected() > 0)
                 }
 
+                async fn clear_failures(&self, app_id: &str, device_id: &str, version: Option<&str>) -> StoreResult<u64> {
+                    let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                    require_app(&mut tx, app_id).await?;
+                    let r = sqlx::query(
+                        "DELETE FROM device_failures WHERE app_id = $1 AND device_id = $2 \
+                         AND ($3 IS NULL OR bundle_id IN (SELECT id FROM bundles WHERE app_id = $1 AND version = $3))",
+                    )
+                    .bind(app_id)
+                    .bind(device_id)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    bump(&mut tx, app_id).await?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(r.rows_affected())
+                }
+
                 async fn self_assign(&self, app_id: &str, device_id: &str, channel: Option<&str>, cap: i64, now: i64) -> StoreResult<SelfAssign> {
                     let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     require_app(&mut tx, app_id).await?;
@@ -1081,7 +1099,8 @@ macro_rules! sql_store {
                         .map_err(backend)?;
                     let fs = sqlx::query(
                         "SELECT f.device_id, f.bundle_id FROM device_failures f \
-                         WHERE f.app_id = $1 AND f.bundle_id IN (SELECT bundle_id FROM channels WHERE app_id = $1 AND bundle_id IS NOT NULL)",
+                         WHERE f.app_id = $1 AND (f.bundle_id IN (SELECT bundle_id FROM channels WHERE app_id = $1 AND bundle_id IS NOT NULL) \
+                         OR f.bundle_id IN (SELECT bundle_id FROM device_overrides WHERE app_id = $1 AND bundle_id IS NOT NULL))",
                     )
                     .bind(app_id)
                     .fetch_all(&mut *tx)

@@ -232,6 +232,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Returns whether an override existed.
     async fn remove_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool>;
+    /// Clears the device's rollback blocks (of one bundle version, or all);
+    /// returns how many were cleared. The device may be offered them again.
+    async fn clear_failures(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        version: Option<&str>,
+    ) -> StoreResult<u64>;
     /// A device puts itself on `channel` (`None`: removes its own choice), as
     /// plugins before 7.34 do through `/channel_self`. An override or pin set
     /// by an admin is never replaced or removed (`AdminOverride`); a new

@@ -104,6 +104,18 @@ pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
                 json!({"app_id": app, "device_id": device_id, "override": null}),
             );
         }
+        DeviceCommand::Unblock { device_id, version } => {
+            let cleared = client
+                .clear_blocks(&app, &device_id, version.as_deref())
+                .await?;
+            ctx.out.result(
+                || match cleared {
+                    0 => format!("Device {device_id} had no rollback block to clear."),
+                    n => format!("Cleared {n} rollback block(s) of device {device_id}: it may be offered those bundles again."),
+                },
+                json!({"app_id": app, "device_id": device_id, "cleared": cleared}),
+            );
+        }
     }
     Ok(())
 }

@@ -686,6 +686,31 @@ pub async fn set_override(
     Ok(Json(d))
 }
 
+/// `DELETE /api/v1/apps/{app_id}/devices/{device_id}/blocks[?version=V]`:
+/// clears the device's rollback blocks (listed in the device's
+/// `failed_bundles`), so it may be offered those bundles again.
+pub async fn clear_blocks(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, device_id)): Path<(String, String)>,
+    Query(q): Query<ClearBlocks>,
+) -> ApiResult<Json<serde_json::Value>> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    let device_id = device_id_param(&device_id)?;
+    let version = q.version.as_deref().filter(|v| !v.is_empty());
+    s.snapshots.forget_blocks(&app_id, &device_id, version);
+    let cleared = s.store.clear_failures(&app_id, &device_id, version).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(Json(serde_json::json!({ "cleared": cleared })))
+}
+
+/// Query of [`clear_blocks`].
+#[derive(Debug, serde::Deserialize)]
+pub struct ClearBlocks {
+    /// Only the block of this bundle version.
+    pub version: Option<String>,
+}
+
 pub async fn remove_override(
     State(s): State<AppState>,
     auth: Auth,
