@@ -44,10 +44,26 @@ fn key(sha256: &str) -> Path {
 }
 
 impl Blobs {
-    /// Blobs in a directory on local disk (created if missing).
+    /// Blobs in a directory on local disk (created if missing). Staged
+    /// writes left by a crash (`bundles/<sha>.zip#<n>`, never visible as
+    /// blobs) are removed: the directory belongs to this process.
     pub fn local(dir: &FsPath) -> Result<Self, BlobError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| BlobError::Storage(format!("{}: {e}", dir.display())))?;
+        if let Ok(entries) = std::fs::read_dir(dir.join("bundles")) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().contains('#') {
+                    match std::fs::remove_file(e.path()) {
+                        Ok(()) => {
+                            tracing::info!(file = %e.path().display(), "removed a partial bundle file left by a crash")
+                        }
+                        Err(err) => {
+                            tracing::warn!(file = %e.path().display(), error = %err, "cannot remove a partial bundle file")
+                        }
+                    }
+                }
+            }
+        }
         let fs = LocalFileSystem::new_with_prefix(dir)?;
         Ok(Self {
             store: Arc::new(fs),
@@ -62,10 +78,18 @@ impl Blobs {
     }
 
     /// Stores the file at `file` under `sha256` (the caller computed and
-    /// verified it). The blob becomes visible only once fully written.
+    /// verified it). The blob becomes visible only once fully written. A blob
+    /// already stored under that name is kept only if its bytes really hash
+    /// to it; a damaged one (a bad disk, a hand edit) is replaced.
     pub async fn put_file(&self, sha256: &str, file: &FsPath) -> Result<(), BlobError> {
         if self.size(sha256).await?.is_some() {
-            return Ok(()); // content-addressed: same bytes already stored
+            if self.hash_of(sha256).await? == sha256 {
+                return Ok(()); // content-addressed: same bytes already stored
+            }
+            tracing::warn!(
+                sha256,
+                "a stored bundle file did not match its hash; replacing it"
+            );
         }
         let upload = self.store.put_multipart(&key(sha256)).await?;
         let mut writer = WriteMultipart::new(upload);
@@ -86,6 +110,17 @@ impl Blobs {
         }
         writer.finish().await?;
         Ok(())
+    }
+
+    /// The SHA-256 (lowercase hex) of the stored bytes.
+    async fn hash_of(&self, sha256: &str) -> Result<String, BlobError> {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        let mut stream = self.get(sha256, None).await?;
+        while let Some(chunk) = stream.next().await {
+            hasher.update(&chunk?);
+        }
+        Ok(hex::encode(hasher.finalize()))
     }
 
     /// The blob's size, or `None` if it does not exist.
@@ -143,6 +178,22 @@ mod tests {
             .collect()
             .await;
         assert_eq!(part.concat(), b"234");
+        // A damaged stored blob is replaced by a correct re-upload; a good one is kept.
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"0123456789"));
+        blobs.put_file(&sha, &src).await.unwrap();
+        let stored = dir.path().join("blobs/bundles").join(format!("{sha}.zip"));
+        std::fs::write(&stored, b"012345").unwrap();
+        blobs.put_file(&sha, &src).await.unwrap();
+        assert_eq!(std::fs::read(&stored).unwrap(), b"0123456789");
+        // Staged files left by a crash are removed when the storage opens.
+        let staged = dir
+            .path()
+            .join("blobs/bundles")
+            .join(format!("{sha}.zip#7"));
+        std::fs::write(&staged, b"01").unwrap();
+        let blobs = Blobs::local(&dir.path().join("blobs")).unwrap();
+        assert!(!staged.exists());
+        assert_eq!(blobs.size(&sha).await.unwrap(), Some(10));
         blobs.delete("abc").await.unwrap();
         assert_eq!(blobs.size("abc").await.unwrap(), None);
         assert!(matches!(

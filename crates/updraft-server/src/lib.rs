@@ -289,6 +289,24 @@ pub async fn start_local(dir: &std::path::Path, admin_key: &str) -> anyhow::Resu
     open_and_start(config).await
 }
 
+/// Removes upload temp files a crash left behind (each upload streams to its
+/// own temp file, which is removed when the upload ends in any other way).
+fn remove_upload_leftovers(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        match std::fs::remove_file(e.path()) {
+            Ok(()) => {
+                tracing::info!(file = %e.path().display(), "removed an upload temp file left by a crash")
+            }
+            Err(err) => {
+                tracing::warn!(file = %e.path().display(), error = %err, "cannot remove an upload temp file")
+            }
+        }
+    }
+}
+
 /// Serves `config` over `store` in the background. Binds first, so the bound
 /// address is known to the handlers (bundle URLs when no public URL is set).
 pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Running> {
@@ -314,6 +332,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    remove_upload_leftovers(&config.data_dir.join("tmp"));
     let blobs = Blobs::local(&config.data_dir.join("blobs"))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (writer, writer_task) = writer::spawn(

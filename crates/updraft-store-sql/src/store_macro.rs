@@ -159,8 +159,12 @@ macro_rules! sql_store {
                 r.as_ref().map(channel_row).transpose().map_err(backend)
             }
 
+            /// The id of a live bundle, locked until `tx` ends: a no-op update
+            /// takes the row lock on PostgreSQL, so deleting a bundle and pointing
+            /// a channel (or a pin) at it serialise, and the loser sees the
+            /// winner's result (SQLite's `BEGIN IMMEDIATE` serialises anyway).
             async fn live_bundle_id(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<i64> {
-                let r = sqlx::query("SELECT id FROM bundles WHERE app_id = $1 AND version = $2 AND deleted = FALSE")
+                let r = sqlx::query("UPDATE bundles SET deleted = deleted WHERE app_id = $1 AND version = $2 AND deleted = FALSE RETURNING id")
                     .bind(app_id)
                     .bind(version)
                     .fetch_optional(&mut **tx)

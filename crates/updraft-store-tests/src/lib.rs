@@ -14,7 +14,8 @@ macro_rules! conformance_suite {
             apps_crud, bundles_are_unique_forever, channels_and_public_rule, deploy_history_and_rollback,
             overrides, api_keys, telemetry_batches, device_listing, delete_app_cascades,
             unchanged_device_rows_are_not_rewritten, devices_never_replace_admin_overrides);
-        $crate::conformance_suite!(@shared $fresh, last_admin_key_survives_concurrent_deletes);
+        $crate::conformance_suite!(@shared $fresh, last_admin_key_survives_concurrent_deletes,
+            deleting_a_bundle_races_safely_with_deploying_it);
     };
     (@shared $fresh:ident, $($case:ident),*) => {
         $(
@@ -799,4 +800,41 @@ pub async fn devices_never_replace_admin_overrides(s: &dyn Store) {
         s.self_assign(APP, d3, Some("qa"), 1, 5).await.unwrap(),
         SelfAssign::Done
     );
+}
+
+/// Deleting a bundle while another client points a channel at it: never both
+/// (a channel on a deleted bundle would serve files that may be collected).
+pub async fn deleting_a_bundle_races_safely_with_deploying_it(s: std::sync::Arc<dyn Store>) {
+    app(&*s).await;
+    s.create_channel(APP, &chan("production"), 1).await.unwrap();
+    for round in 0..30 {
+        let version = format!("1.0.{round}");
+        s.create_bundle(&new_bundle(&version), 1).await.unwrap();
+        let (s1, s2, v1, v2) = (s.clone(), s.clone(), version.clone(), version.clone());
+        let deploy = ChannelPatch {
+            bundle: Some(Some(v2)),
+            ..Default::default()
+        };
+        let (deleted, deployed) = tokio::join!(
+            tokio::spawn(async move { s1.delete_bundle(APP, &v1).await }),
+            tokio::spawn(async move { s2.update_channel(APP, "production", &deploy, 2).await }),
+        );
+        let (deleted, deployed) = (deleted.unwrap(), deployed.unwrap());
+        assert!(
+            deleted.is_ok() != deployed.is_ok(),
+            "round {round}: exactly one wins: {deleted:?} {deployed:?}"
+        );
+        let c = s.get_channel(APP, "production").await.unwrap().unwrap();
+        let live = s
+            .get_bundle(APP, &version)
+            .await
+            .unwrap()
+            .is_some_and(|b| !b.deleted);
+        if deployed.is_ok() {
+            assert_eq!(c.bundle_version, version);
+            assert!(live, "round {round}: the deployed bundle is live");
+        } else {
+            assert!(!live, "round {round}: the bundle was deleted");
+        }
+    }
 }

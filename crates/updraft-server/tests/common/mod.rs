@@ -186,6 +186,19 @@ impl Server {
         v["bundle"].clone()
     }
 
+    /// Uploads `version` with the same bytes [`Server::bundle`] gives `content_of`.
+    pub async fn bundle_with(&self, version: &str, content_of: &str) -> serde_json::Value {
+        let (status, v) = self
+            .upload(
+                version,
+                "",
+                zip_of(&[("index.html", content_of.as_bytes())]),
+            )
+            .await;
+        assert_eq!(status, 201, "{v}");
+        v["bundle"].clone()
+    }
+
     pub async fn set_channel(&self, name: &str, patch: Value) -> Value {
         self.ok(
             "PATCH",
