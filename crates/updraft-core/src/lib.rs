@@ -5,11 +5,13 @@
 //! - [`decide`]: `(app snapshot, device request) -> decision`, with an explain trace.
 //! - [`layout`]: the rules a bundle zip's entry names must follow.
 //! - [`archive`]: the reproducible bundle zip writer.
+//! - [`text`]: character and length rules for device-supplied strings.
 //! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
 
 pub mod archive;
 pub mod crypto;
 pub mod decide;
 pub mod layout;
+pub mod text;
 pub mod validate;
 pub mod version;
