@@ -803,6 +803,7 @@ macro_rules! sql_store {
                 }
 
                 async fn write_batch(&self, batch: &[Write]) -> StoreResult<()> {
+                    $crate::refuse_nul(batch)?;
                     let mut tx = self.batch_pool().begin_with(BEGIN).await.map_err(backend)?;
                     let mut bumped: Vec<&str> = Vec::new();
                     let live: std::collections::HashSet<String> = sqlx::query("SELECT app_id FROM apps")
@@ -822,11 +823,17 @@ macro_rules! sql_store {
                     for w in batch {
                         match w {
                             Write::Seen(d) if live.contains(&d.app_id) => match at.get(&(d.app_id.as_str(), d.device_id.as_str())) {
+                                // A row older than the one kept (a late event) loses.
+                                Some(&i) if d.seen_at < seen[i].seen_at => {}
                                 Some(&i) => {
                                     let keep = seen[i].custom_id.take();
+                                    let running = seen[i].version_name.take();
                                     seen[i] = d.clone();
                                     if seen[i].custom_id.as_deref().unwrap_or("").is_empty() {
                                         seen[i].custom_id = keep;
+                                    }
+                                    if seen[i].version_name.is_none() {
+                                        seen[i].version_name = running;
                                     }
                                 }
                                 None => {
@@ -920,6 +927,21 @@ macro_rules! sql_store {
                         bump(&mut tx, app_id).await?;
                     }
                     tx.commit().await.map_err(backend)
+                }
+
+                async fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64> {
+                    let mut tx = self.batch_pool().begin_with(BEGIN).await.map_err(backend)?;
+                    let r = sqlx::query(
+                        "DELETE FROM events WHERE id IN \
+                         (SELECT id FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+                    )
+                    .bind(before)
+                    .bind(limit.max(1))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(r.rows_affected())
                 }
 
                 async fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>> {
