@@ -379,7 +379,8 @@ mod tests {
 
     #[test]
     fn every_string_field_refuses_nul_and_excess_length() {
-        let setters: [(&str, fn(&mut InfoObject, String)); 10] = [
+        type Setter = fn(&mut InfoObject, String);
+        let setters: [(&str, Setter); 10] = [
             ("app_id", |i, v| i.app_id = Some(v)),
             ("device_id", |i, v| i.device_id = Some(v)),
             ("version_name", |i, v| i.version_name = Some(v)),

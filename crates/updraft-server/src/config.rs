@@ -31,6 +31,10 @@ pub struct Config {
     /// Devices whose last queued row is remembered, so an unchanged check
     /// costs no database work (SQLite only; 0 turns it off). About 35 bytes each.
     pub seen_cache: usize,
+    /// How long the shutdown drain of queued telemetry may take, in milliseconds.
+    pub drain_timeout_ms: u64,
+    /// Days stats events are kept; 0 keeps them forever.
+    pub event_retention_days: u64,
 }
 
 /// One layer: every field optional. Also the TOML file's shape.
@@ -49,6 +53,8 @@ pub struct Layer {
     pub flush_interval_ms: Option<u64>,
     pub bootstrap_api_key: Option<String>,
     pub seen_cache: Option<usize>,
+    pub drain_timeout_ms: Option<u64>,
+    pub event_retention_days: Option<u64>,
 }
 
 impl Layer {
@@ -67,6 +73,8 @@ impl Layer {
             flush_interval_ms: over.flush_interval_ms.or(self.flush_interval_ms),
             bootstrap_api_key: over.bootstrap_api_key.or(self.bootstrap_api_key),
             seen_cache: over.seen_cache.or(self.seen_cache),
+            drain_timeout_ms: over.drain_timeout_ms.or(self.drain_timeout_ms),
+            event_retention_days: over.event_retention_days.or(self.event_retention_days),
         }
     }
 
@@ -100,6 +108,8 @@ impl Layer {
             flush_interval_ms: num("UPDRAFT_FLUSH_INTERVAL_MS")?,
             bootstrap_api_key: vars("UPDRAFT_BOOTSTRAP_API_KEY"),
             seen_cache: num("UPDRAFT_SEEN_CACHE")?.map(|v| v as usize),
+            drain_timeout_ms: num("UPDRAFT_DRAIN_TIMEOUT_MS")?,
+            event_retention_days: num("UPDRAFT_EVENT_RETENTION_DAYS")?,
         })
     }
 
@@ -154,6 +164,8 @@ impl Layer {
             flush_interval_ms: self.flush_interval_ms.unwrap_or(1000).max(1),
             bootstrap_api_key: self.bootstrap_api_key,
             seen_cache: self.seen_cache.unwrap_or(1_000_000),
+            drain_timeout_ms: self.drain_timeout_ms.unwrap_or(30_000),
+            event_retention_days: self.event_retention_days.unwrap_or(90),
         })
     }
 }

@@ -271,8 +271,11 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (writer, writer_task) = writer::spawn(
         store.clone(),
-        config.write_queue,
-        Duration::from_millis(config.flush_interval_ms),
+        writer::Settings {
+            capacity: config.write_queue,
+            interval: Duration::from_millis(config.flush_interval_ms),
+            drain_timeout: Duration::from_millis(config.drain_timeout_ms),
+        },
         shutdown_rx.clone(),
     );
     let snapshots = Arc::new(Snapshots::default());
