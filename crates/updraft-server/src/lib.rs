@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod ratelimit;
 pub mod request_id;
+pub mod retention;
 pub mod routes;
 pub mod seen_filter;
 pub mod snapshot;
@@ -280,6 +281,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
     );
     let snapshots = Arc::new(Snapshots::default());
     let poller = snapshot::spawn_poller(snapshots.clone(), store.clone(), Duration::from_secs(1));
+    let pruner = retention::spawn(store.clone(), config.event_retention_days);
     let state = AppState::new(state::Shared {
         store,
         blobs,
@@ -347,6 +349,9 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
     let task = tokio::spawn(async move {
         let served = serve.await;
         poller.abort();
+        if let Some(p) = pruner {
+            p.abort();
+        }
         writer_task.await.context("writer task panicked")?;
         served
     });
