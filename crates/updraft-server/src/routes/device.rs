@@ -272,7 +272,9 @@ pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Resp
                 blocks.extend(block);
                 results.push(json!({"status": "ok", "index": index}));
             }
-            Err(e) if !batch => return Err(e),
+            // A server fault is no verdict on the event: fail the request so
+            // the plugin keeps the batch and retries (it drops slot errors).
+            Err(e) if !batch || e.status.is_server_error() => return Err(e),
             Err(e) => results.push(json!({
                 "status": "error", "error": e.body.error, "message": e.body.message,
                 "index": index, "moreInfo": e.body.more_info,
