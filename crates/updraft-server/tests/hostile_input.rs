@@ -162,6 +162,12 @@ async fn scenario(s: &Server) {
     .await;
     assert_eq!(st, 400, "{v}");
 
+    // The channel list reads its app id from the query string.
+    let st = s
+        .get_status("/channel_self?app_id=com.example%00app&platform=ios&device_id=x")
+        .await;
+    assert_eq!(st, 400);
+
     // The fleet's telemetry still lands, /stats still answers 200, and the
     // hostile device left nothing behind.
     s.check(json!({"version_name": "1.0.0"})).await;

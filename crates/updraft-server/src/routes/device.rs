@@ -42,6 +42,17 @@ fn checked(info: InfoObject, endpoint: Endpoint) -> ApiResult<DeviceRequest> {
 }
 
 async fn app_entry(state: &AppState, app_id: &str) -> ApiResult<std::sync::Arc<AppEntry>> {
+    // Every path reaches here with a checked request but the channel list,
+    // which reads its app id from the query: never send the database a
+    // string it may refuse.
+    if app_id.len() > updraft_core::text::MAX_APP_ID
+        || !updraft_core::validate::is_valid_app_id(app_id)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query_parameters",
+            "app_id must be in reverse-domain form, e.g. com.example.app",
+        ));
+    }
     state
         .snapshots
         .get(&*state.store, app_id)
