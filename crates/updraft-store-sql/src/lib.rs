@@ -12,6 +12,7 @@ pub use updraft_store;
 use updraft_store::StoreError;
 
 mod store_macro;
+mod telemetry_macro;
 
 /// Maps a sqlx error: unique violations become `Conflict(msg)`, the rest `Backend`.
 pub fn map_err(e: sqlx::Error, conflict: &str) -> StoreError {
