@@ -201,4 +201,24 @@ mod tests {
             "typos in the file are errors"
         );
     }
+
+    #[test]
+    fn telemetry_settings_have_defaults_and_read_the_environment() {
+        let c = Layer::default().resolve().unwrap();
+        assert_eq!((c.drain_timeout_ms, c.event_retention_days), (30_000, 90));
+        let env = Layer::from_env(|k| match k {
+            "UPDRAFT_DRAIN_TIMEOUT_MS" => Some("500".into()),
+            "UPDRAFT_EVENT_RETENTION_DAYS" => Some("0".into()),
+            _ => None,
+        })
+        .unwrap();
+        let c = Layer::default().merge(env).resolve().unwrap();
+        assert_eq!((c.drain_timeout_ms, c.event_retention_days), (500, 0));
+        let file: Layer = toml::from_str("event_retention_days = 7").unwrap();
+        assert_eq!(file.resolve().unwrap().event_retention_days, 7);
+        assert!(
+            Layer::from_env(|k| (k == "UPDRAFT_EVENT_RETENTION_DAYS").then(|| "ninety".into()))
+                .is_err()
+        );
+    }
 }
