@@ -5,11 +5,15 @@
 //! - [`decide`]: `(app snapshot, device request) -> decision`, with an explain trace.
 //! - [`layout`]: the rules a bundle zip's entry names must follow.
 //! - [`archive`]: the reproducible bundle zip writer.
+//! - [`event`]: what a stats event says about the running bundle, and when it happened.
+//! - [`text`]: character and length rules for device-supplied strings.
 //! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
 
 pub mod archive;
 pub mod crypto;
 pub mod decide;
+pub mod event;
 pub mod layout;
+pub mod text;
 pub mod validate;
 pub mod version;

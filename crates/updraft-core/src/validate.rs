@@ -3,7 +3,9 @@
 //! HTTP 400 with `{"error","message","moreInfo"}`.
 
 use semver::Version;
-use updraft_protocol::device::InfoObject;
+use updraft_protocol::device::{InfoObject, StatsEvent};
+
+use crate::text::{self, TextError};
 
 /// Which endpoint a request is for; the rules differ slightly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,14 +129,54 @@ pub fn is_uuid(s: &str) -> bool {
         })
 }
 
-fn too_long(field: &str, value: &Option<String>, max: usize) -> Result<(), Invalid> {
-    match value {
-        Some(v) if v.chars().count() > max => Err(Invalid::new(
-            "invalid_json_body",
-            format!("{field} must be at most {max} characters"),
-        )),
-        _ => Ok(()),
+impl From<TextError> for Invalid {
+    fn from(e: TextError) -> Self {
+        Invalid::new("invalid_json_body", e.to_string())
     }
+}
+
+/// Checks every string of the InfoObject against [`text`]'s rules, before
+/// any of them is echoed in an error or used.
+fn check_strings(i: &InfoObject, endpoint: Endpoint) -> Result<(), Invalid> {
+    use text::*;
+    let custom_id_max = if endpoint == Endpoint::Stats {
+        MAX_CUSTOM_ID_STATS
+    } else {
+        MAX_CUSTOM_ID
+    };
+    let fields: [(&str, &Option<String>, usize); 14] = [
+        ("app_id", &i.app_id, MAX_APP_ID),
+        ("device_id", &i.device_id, 36),
+        ("platform", &i.platform, MAX_NAME),
+        ("version_name", &i.version_name, MAX_VERSION),
+        ("version_build", &i.version_build, MAX_VERSION),
+        ("version_code", &i.version_code, MAX_VERSION),
+        ("version_os", &i.version_os, MAX_VERSION),
+        ("plugin_version", &i.plugin_version, MAX_VERSION),
+        ("custom_id", &i.custom_id, custom_id_max),
+        ("install_source", &i.install_source, MAX_INSTALL_SOURCE),
+        ("defaultChannel", &i.default_channel, MAX_NAME),
+        ("key_id", &i.key_id, MAX_KEY_ID),
+        ("channel", &i.channel, MAX_NAME),
+        ("action", &i.action, MAX_NAME),
+    ];
+    for (field, value, max) in fields {
+        line(field, value.as_deref(), max)?;
+    }
+    Ok(())
+}
+
+/// Checks the fields a stats event adds to the InfoObject (`old_version_name`,
+/// `message`, `metadata`); the InfoObject itself is checked by [`validate`].
+pub fn validate_stats_fields(ev: &StatsEvent) -> Result<(), Invalid> {
+    text::line(
+        "old_version_name",
+        ev.old_version_name.as_deref(),
+        text::MAX_VERSION,
+    )?;
+    text::free_text("message", ev.message.as_deref(), text::MAX_MESSAGE)?;
+    text::metadata(ev.metadata.as_ref())?;
+    Ok(())
 }
 
 /// Normalises and validates one request body for `endpoint`.
@@ -142,6 +184,7 @@ pub fn validate(mut info: InfoObject, endpoint: Endpoint) -> Result<DeviceReques
     if info == InfoObject::default() {
         return Err(Invalid::new("invalid_json_body", "Cannot parse body"));
     }
+    check_strings(&info, endpoint)?;
     let device_id = match info.device_id.as_deref() {
         Some(d) if !d.is_empty() => d.to_ascii_lowercase(),
         _ => return Err(Invalid::new("missing_device_id", "Cannot find device_id")),
@@ -215,11 +258,6 @@ pub fn validate(mut info: InfoObject, endpoint: Endpoint) -> Result<DeviceReques
                 ))
             }
         }
-    }
-    too_long("key_id", &info.key_id, 20)?;
-    too_long("install_source", &info.install_source, 64)?;
-    if endpoint == Endpoint::Stats {
-        too_long("custom_id", &info.custom_id, 36)?;
     }
     let default_channel = info.default_channel.clone().filter(|c| !c.is_empty());
     Ok(DeviceRequest {
@@ -337,6 +375,69 @@ mod tests {
             validate(i, Endpoint::Stats).unwrap_err().code,
             "invalid_json_body"
         );
+    }
+
+    #[test]
+    fn every_string_field_refuses_nul_and_excess_length() {
+        type Setter = fn(&mut InfoObject, String);
+        let setters: [(&str, Setter); 10] = [
+            ("app_id", |i, v| i.app_id = Some(v)),
+            ("device_id", |i, v| i.device_id = Some(v)),
+            ("version_name", |i, v| i.version_name = Some(v)),
+            ("version_build", |i, v| i.version_build = Some(v)),
+            ("version_os", |i, v| i.version_os = Some(v)),
+            ("plugin_version", |i, v| i.plugin_version = Some(v)),
+            ("custom_id", |i, v| i.custom_id = Some(v)),
+            ("defaultChannel", |i, v| i.default_channel = Some(v)),
+            ("channel", |i, v| i.channel = Some(v)),
+            ("action", |i, v| i.action = Some(v)),
+        ];
+        for endpoint in [Endpoint::Updates, Endpoint::ChannelSelf, Endpoint::Stats] {
+            for (field, set) in setters {
+                let mut i = base();
+                set(&mut i, "x\u{0}y".into());
+                let e = validate(i, endpoint).unwrap_err();
+                assert_eq!(e.code, "invalid_json_body", "{field}");
+                assert!(e.message.starts_with(field), "{field}: {}", e.message);
+                let mut i = base();
+                set(&mut i, "1".repeat(300));
+                let e = validate(i, endpoint).unwrap_err();
+                assert!(e.message.contains("at most"), "{field}: {}", e.message);
+            }
+        }
+        let mut i = base();
+        i.custom_id = Some("c".repeat(100));
+        assert!(
+            validate(i.clone(), Endpoint::Updates).is_ok(),
+            "Capgo has no custom_id limit here"
+        );
+        assert!(validate(i, Endpoint::Stats).is_err(), "but 36 in /stats");
+    }
+
+    #[test]
+    fn stats_fields_are_checked() {
+        let mut ev = StatsEvent {
+            info: base(),
+            ..Default::default()
+        };
+        assert!(validate_stats_fields(&ev).is_ok());
+        ev.old_version_name = Some("1.0.0\u{0}".into());
+        assert!(validate_stats_fields(&ev)
+            .unwrap_err()
+            .message
+            .starts_with("old_version_name"));
+        ev.old_version_name = None;
+        ev.message = Some("boom\u{0}".into());
+        assert!(validate_stats_fields(&ev)
+            .unwrap_err()
+            .message
+            .starts_with("message"));
+        ev.message = None;
+        ev.metadata = serde_json::json!({"a": "\u{0}"}).as_object().cloned();
+        assert!(validate_stats_fields(&ev)
+            .unwrap_err()
+            .message
+            .starts_with("metadata"));
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct Config {
     /// Devices per app that may keep a self-assigned channel on the server
     /// (plugins before 7.34); bounds what unauthenticated calls can create.
     pub max_self_assigned_devices: i64,
+    /// How long the shutdown drain of queued telemetry may take, in milliseconds.
+    pub drain_timeout_ms: u64,
+    /// Days stats events are kept; 0 keeps them forever.
+    pub event_retention_days: u64,
 }
 
 /// One layer: every field optional. Also the TOML file's shape.
@@ -67,6 +71,8 @@ pub struct Layer {
     pub body_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
     pub max_self_assigned_devices: Option<u64>,
+    pub drain_timeout_ms: Option<u64>,
+    pub event_retention_days: Option<u64>,
 }
 
 impl Layer {
@@ -92,6 +98,8 @@ impl Layer {
             max_self_assigned_devices: over
                 .max_self_assigned_devices
                 .or(self.max_self_assigned_devices),
+            drain_timeout_ms: over.drain_timeout_ms.or(self.drain_timeout_ms),
+            event_retention_days: over.event_retention_days.or(self.event_retention_days),
         }
     }
 
@@ -135,6 +143,8 @@ impl Layer {
             body_timeout_secs: num("UPDRAFT_BODY_TIMEOUT_SECS")?,
             shutdown_grace_secs: num("UPDRAFT_SHUTDOWN_GRACE_SECS")?,
             max_self_assigned_devices: num("UPDRAFT_MAX_SELF_ASSIGNED_DEVICES")?,
+            drain_timeout_ms: num("UPDRAFT_DRAIN_TIMEOUT_MS")?,
+            event_retention_days: num("UPDRAFT_EVENT_RETENTION_DAYS")?,
         })
     }
 
@@ -227,6 +237,8 @@ impl Layer {
                 .max_self_assigned_devices
                 .unwrap_or(100_000)
                 .min(i64::MAX as u64) as i64,
+            drain_timeout_ms: self.drain_timeout_ms.unwrap_or(30_000),
+            event_retention_days: self.event_retention_days.unwrap_or(90),
         })
     }
 }
@@ -285,6 +297,26 @@ mod tests {
         assert!(
             toml::from_str::<Layer>("lisen = 1").is_err(),
             "typos in the file are errors"
+        );
+    }
+
+    #[test]
+    fn telemetry_settings_have_defaults_and_read_the_environment() {
+        let c = Layer::default().resolve().unwrap();
+        assert_eq!((c.drain_timeout_ms, c.event_retention_days), (30_000, 90));
+        let env = Layer::from_env(|k| match k {
+            "UPDRAFT_DRAIN_TIMEOUT_MS" => Some("500".into()),
+            "UPDRAFT_EVENT_RETENTION_DAYS" => Some("0".into()),
+            _ => None,
+        })
+        .unwrap();
+        let c = Layer::default().merge(env).resolve().unwrap();
+        assert_eq!((c.drain_timeout_ms, c.event_retention_days), (500, 0));
+        let file: Layer = toml::from_str("event_retention_days = 7").unwrap();
+        assert_eq!(file.resolve().unwrap().event_retention_days, 7);
+        assert!(
+            Layer::from_env(|k| (k == "UPDRAFT_EVENT_RETENTION_DAYS").then(|| "ninety".into()))
+                .is_err()
         );
     }
 }

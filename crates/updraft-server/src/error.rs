@@ -101,7 +101,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => Self::not_found(m),
             StoreError::Conflict(m) => Self::conflict(m),
             StoreError::Invalid(m) => Self::bad_request("invalid_request", m),
-            StoreError::Backend(m) => Self::internal("store", m),
+            StoreError::Backend(m) | StoreError::Unavailable(m) => Self::internal("store", m),
         }
     }
 }

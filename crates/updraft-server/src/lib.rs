@@ -10,6 +10,7 @@ pub mod error;
 pub mod public_url;
 pub mod ratelimit;
 pub mod request_id;
+pub mod retention;
 pub mod routes;
 pub mod seen_filter;
 pub mod snapshot;
@@ -337,12 +338,16 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (writer, writer_task) = writer::spawn(
         store.clone(),
-        config.write_queue,
-        Duration::from_millis(config.flush_interval_ms),
+        writer::Settings {
+            capacity: config.write_queue,
+            interval: Duration::from_millis(config.flush_interval_ms),
+            drain_timeout: Duration::from_millis(config.drain_timeout_ms),
+        },
         shutdown_rx.clone(),
     );
     let snapshots = Arc::new(Snapshots::default());
     let poller = snapshot::spawn_poller(snapshots.clone(), store.clone(), Duration::from_secs(1));
+    let pruner = retention::spawn(store.clone(), config.event_retention_days);
     let state = AppState::new(state::Shared {
         store,
         blobs,
@@ -393,6 +398,9 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
     let task = tokio::spawn(async move {
         let served = serve.await.context("server failed");
         poller.abort();
+        if let Some(p) = pruner {
+            p.abort();
+        }
         writer_task.await.context("writer task panicked")?;
         served
     });

@@ -88,6 +88,12 @@ impl SeenFilter {
             .lock()
             .expect("seen filter lock");
         if let Some(old) = shard.get(&key) {
+            // A row older than the noted one (a stats event sent late) is
+            // queued but not noted: the store keeps the newer row, so a later
+            // check must still be compared with what the newer row said.
+            if noted.at_ms < old.at_ms {
+                return true;
+            }
             if old.fields == noted.fields && noted.at_ms - old.at_ms < LAST_SEEN_REFRESH_MS {
                 return false;
             }
@@ -158,6 +164,21 @@ mod tests {
         let mut custom = seen(D, "1.0.0", 5);
         custom.custom_id = Some("user-1".into());
         assert!(f.admit(&custom), "a custom id set");
+    }
+
+    #[test]
+    fn a_late_row_is_queued_without_replacing_the_newer_note() {
+        let f = SeenFilter::new(1000);
+        assert!(f.admit(&seen(D, "1.0.1", 10_000)));
+        assert!(
+            f.admit(&seen(D, "1.0.2", 5_000)),
+            "late: queued, the store decides"
+        );
+        assert!(
+            !f.admit(&seen(D, "1.0.1", 11_000)),
+            "still compared with the newer row"
+        );
+        assert!(f.admit(&seen(D, "1.0.2", 12_000)), "a real change");
     }
 
     #[test]

@@ -2,8 +2,16 @@
 //! batches (one transaction each). A full queue is reported to the caller,
 //! which answers 429/503 with `Retry-After` instead of buffering without bound.
 //! Update offers are not queued one by one: they are counted in memory and
-//! added to each flush. On shutdown the queue is closed and drained, and the
-//! counts flushed: nothing accepted is lost.
+//! added to each flush. A write the database refuses for good is dropped alone
+//! (see [`flush`]), so it never holds up the others. On shutdown the queue is
+//! closed and drained until the drain deadline; what could not be written by
+//! then is logged, counted by kind.
+
+mod flush;
+#[cfg(test)]
+mod tests;
+
+pub use flush::{BatchSink, Unwritten};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +19,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use updraft_store::{Store, Write};
+use updraft_store::Write;
+
+use flush::{Flusher, GaveUp};
 
 /// Most writes applied in one transaction.
 const MAX_BATCH: usize = 65_536;
@@ -60,40 +70,59 @@ impl Writer {
     }
 }
 
-/// Starts the writer. It runs until `shutdown` turns true, then drains and exits.
-pub fn spawn(
-    store: Arc<dyn Store>,
-    capacity: usize,
-    interval: Duration,
+/// How the writer runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Capacity of the queue, in writes.
+    pub capacity: usize,
+    /// Time between flushes when the queue is quiet.
+    pub interval: Duration,
+    /// How long the shutdown drain may take before it gives up.
+    pub drain_timeout: Duration,
+}
+
+/// Starts the writer. It runs until `shutdown` turns true, then drains (until
+/// the drain deadline) and exits with what it could not write.
+pub fn spawn<S: BatchSink + ?Sized>(
+    store: Arc<S>,
+    settings: Settings,
     mut shutdown: watch::Receiver<bool>,
-) -> (Writer, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel(capacity);
+) -> (Writer, JoinHandle<Unwritten>) {
+    let (tx, mut rx) = mpsc::channel(settings.capacity);
+    let interval = settings.interval;
     let offers = OfferCounts::default();
     let counted = offers.clone();
+    let mut flusher = Flusher::new(store, shutdown.clone(), settings.drain_timeout);
     let handle = tokio::spawn(async move {
         let mut buf = Vec::with_capacity(MAX_BATCH);
         // Offers arrive without a queued write when the device row is filtered.
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        let gave_up = 'run: loop {
             let (closing, ticked) = tokio::select! {
-                n = rx.recv_many(&mut buf, MAX_BATCH) => { if n == 0 { break; } (false, false) }
+                n = rx.recv_many(&mut buf, MAX_BATCH) => { if n == 0 { break 'run None; } (false, false) }
                 _ = tick.tick() => (false, true),
                 _ = shutdown.wait_for(|v| *v) => (true, false),
             };
             if ticked {
                 let counted_any = !counted.lock().expect("offer counts lock").is_empty();
                 if counted_any {
-                    flush(&*store, &mut buf, &counted).await;
+                    if let Err(g) = flush(&mut flusher, &mut buf, &counted).await {
+                        break 'run Some(g);
+                    }
                 }
                 continue;
             }
             if closing {
                 rx.close();
-                while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
-                    flush(&*store, &mut buf, &counted).await;
+                loop {
+                    if let Err(g) = flush(&mut flusher, &mut buf, &counted).await {
+                        break 'run Some(g);
+                    }
+                    if rx.recv_many(&mut buf, MAX_BATCH).await == 0 {
+                        break 'run None;
+                    }
                 }
-                break;
             }
             // When the queue is quiet, let a little more accumulate so a flush
             // carries many writes; when it is busy, flush back to back.
@@ -109,16 +138,50 @@ pub fn spawn(
                     break;
                 }
             }
-            flush(&*store, &mut buf, &counted).await;
+            if let Err(g) = flush(&mut flusher, &mut buf, &counted).await {
+                break 'run Some(g);
+            }
+        };
+        let mut left = match gave_up {
+            None => match flush(&mut flusher, &mut buf, &counted).await {
+                Ok(()) => Unwritten::default(),
+                Err(GaveUp(left)) => left,
+            },
+            Some(GaveUp(left)) => left,
+        };
+        // Only reached with a deadline: whatever is still queued is lost too.
+        rx.close();
+        while let Ok(w) = rx.try_recv() {
+            left.add(&w);
         }
-        flush(&*store, &mut buf, &counted).await;
+        for (app_id, version, count) in
+            std::mem::take(&mut *counted.lock().expect("offer counts lock")).into_values()
+        {
+            left.add(&Write::Offered {
+                app_id,
+                version,
+                day: 0,
+                count,
+            });
+        }
+        if !left.is_empty() {
+            tracing::error!(unwritten = %left, drain_timeout = ?settings.drain_timeout,
+                "shutdown drain deadline passed: these telemetry writes were not written");
+        }
+        if !flusher.dropped.is_empty() {
+            tracing::warn!(dropped = %flusher.dropped, "telemetry writes the database refused since start");
+        }
+        left
     });
     (Writer { tx, offers }, handle)
 }
 
-/// Writes `buf` and the offers counted so far in one transaction, retrying
-/// until the store takes them.
-async fn flush(store: &dyn Store, buf: &mut Vec<Write>, offers: &OfferCounts) {
+/// Writes `buf` and the offers counted so far (see [`Flusher::flush`]).
+async fn flush<S: BatchSink + ?Sized>(
+    flusher: &mut Flusher<S>,
+    buf: &mut Vec<Write>,
+    offers: &OfferCounts,
+) -> Result<(), GaveUp> {
     let counted = std::mem::take(&mut *offers.lock().expect("offer counts lock"));
     buf.extend(
         counted
@@ -131,20 +194,9 @@ async fn flush(store: &dyn Store, buf: &mut Vec<Write>, offers: &OfferCounts) {
             }),
     );
     if buf.is_empty() {
-        return;
+        return Ok(());
     }
-    let mut delay = Duration::from_millis(50);
-    for attempt in 1.. {
-        match store.write_batch(buf).await {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::error!(error = %e, attempt, writes = buf.len(), "telemetry flush failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    buf.clear();
+    flusher.flush(buf).await
 }
 
 /// Polls a future once.

@@ -134,4 +134,28 @@ mod tests {
     }
 
     updraft_store_tests::conformance_suite!(fresh);
+
+    /// The telemetry writer retries transient errors and isolates permanent
+    /// ones: PostgreSQL's refusal of a NUL is permanent, a lost server is not.
+    #[tokio::test]
+    async fn errors_are_classed_transient_or_permanent() {
+        let (store, _db) = fresh().await;
+        let refused = sqlx::query("SELECT $1::text")
+            .bind("x\0y")
+            .execute(&store.pool)
+            .await
+            .map_err(updraft_store_sql::backend)
+            .unwrap_err();
+        assert!(!refused.is_transient(), "{refused:?}");
+        let serialization =
+            sqlx::query("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40001'; END $$")
+                .execute(&store.pool)
+                .await
+                .map_err(updraft_store_sql::backend)
+                .unwrap_err();
+        assert!(serialization.is_transient(), "{serialization:?}");
+        store.pool.close().await;
+        let gone = updraft_store::Store::ping(&store).await.unwrap_err();
+        assert!(gone.is_transient(), "{gone:?}");
+    }
 }

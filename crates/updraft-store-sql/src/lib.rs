@@ -12,6 +12,7 @@ pub use updraft_store;
 use updraft_store::StoreError;
 
 mod store_macro;
+mod telemetry_macro;
 
 /// Maps a sqlx error: unique violations become `Conflict(msg)`, the rest `Backend`.
 pub fn map_err(e: sqlx::Error, conflict: &str) -> StoreError {
@@ -22,13 +23,103 @@ pub fn map_err(e: sqlx::Error, conflict: &str) -> StoreError {
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
             StoreError::Conflict(format!("{conflict} (still referenced)"))
         }
-        _ => StoreError::Backend(e.to_string()),
+        _ => backend(e),
     }
 }
 
-/// Maps a sqlx error with no expected conflict.
+/// Maps a sqlx error with no expected conflict: `Unavailable` when it may
+/// pass ([`is_transient`]), `Backend` otherwise.
 pub fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    if is_transient(&e) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Whether an error may pass if the same work is retried: the connection or
+/// pool failed, SQLite was busy, locked, out of disk or could not do I/O, or
+/// PostgreSQL reported a connection problem (SQLSTATE class 08), a
+/// serialization failure or deadlock (40), too few resources (53), an operator
+/// intervention such as a shutdown (57) or a system error (58). Everything else
+/// (constraints, bad data, bad encoding) fails again the same way.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| transient_code(&c)),
+        _ => false,
+    }
+}
+
+/// A PostgreSQL SQLSTATE (always five characters) or an SQLite result code
+/// (a number whose low byte is the primary code).
+fn transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return matches!(&code[..2], "08" | "40" | "53" | "57" | "58");
+    }
+    match code.parse::<u32>() {
+        // BUSY, LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL
+        Ok(n) => matches!(n & 0xff, 5 | 6 | 10 | 13 | 14 | 15),
+        Err(_) => false,
+    }
+}
+
+/// Refuses a telemetry batch holding a NUL in any string: PostgreSQL cannot
+/// store one and SQLite would cut the text at it. The server refuses such
+/// strings at the edge; this keeps every store alike for any other caller.
+pub fn refuse_nul(batch: &[updraft_store::Write]) -> Result<(), StoreError> {
+    use updraft_store::Write;
+    let nul = |s: &str| s.contains('\0');
+    let opt = |s: &Option<String>| s.as_deref().is_some_and(nul);
+    for w in batch {
+        let bad = match w {
+            Write::Seen(d) => {
+                nul(&d.app_id)
+                    || nul(&d.device_id)
+                    || [
+                        &d.custom_id,
+                        &d.platform,
+                        &d.plugin_version,
+                        &d.version_name,
+                        &d.version_build,
+                        &d.version_code,
+                        &d.version_os,
+                        &d.default_channel,
+                        &d.key_id,
+                    ]
+                    .into_iter()
+                    .any(opt)
+            }
+            Write::Event(e) => {
+                nul(&e.app_id)
+                    || nul(&e.device_id)
+                    || nul(&e.action)
+                    || nul(&e.version_name)
+                    || opt(&e.old_version_name)
+                    || opt(&e.metadata)
+            }
+            Write::Offered {
+                app_id, version, ..
+            } => nul(app_id) || nul(version),
+            Write::Failed {
+                app_id,
+                device_id,
+                version,
+                ..
+            } => nul(app_id) || nul(device_id) || nul(version),
+        };
+        if bad {
+            return Err(StoreError::Invalid(format!(
+                "a {} write holds a NUL character, which the database cannot store",
+                w.kind()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The channel columns, joined with the bundle's version name.
@@ -60,28 +151,32 @@ pub const DEVICE_INSERT: &str = "INSERT INTO devices (app_id, device_id, custom_
 
 pub use updraft_store::LAST_SEEN_REFRESH_MS;
 
-/// Upsert rule for device rows: an empty or missing `custom_id` keeps the stored one.
+/// Upsert rule for device rows: an empty or missing `custom_id` keeps the stored
+/// one, and so does a missing `version_name`. A row older than the stored one
+/// (an event sent late from a device's queue) never replaces it.
 /// A row whose fields are all unchanged is rewritten only when its `last_seen` is
 /// [`LAST_SEEN_REFRESH_MS`] old: devices check on every foreground (often twice a
 /// tick), and rewriting identical rows was most of the writer's work.
 pub const DEVICE_ON_CONFLICT: &str = " ON CONFLICT (app_id, device_id) DO UPDATE SET \
      custom_id = COALESCE(excluded.custom_id, devices.custom_id), platform = excluded.platform, \
-     plugin_version = excluded.plugin_version, version_name = excluded.version_name, \
+     plugin_version = excluded.plugin_version, \
+     version_name = COALESCE(excluded.version_name, devices.version_name), \
      version_build = excluded.version_build, version_code = excluded.version_code, \
      version_os = excluded.version_os, is_prod = excluded.is_prod, is_emulator = excluded.is_emulator, \
      default_channel = excluded.default_channel, key_id = excluded.key_id, last_seen = excluded.last_seen \
-     WHERE devices.last_seen IS NULL OR excluded.last_seen - devices.last_seen >= 300000 \
+     WHERE (devices.last_seen IS NULL OR excluded.last_seen >= devices.last_seen) AND ( \
+     devices.last_seen IS NULL OR excluded.last_seen - devices.last_seen >= 300000 \
      OR COALESCE(excluded.custom_id, devices.custom_id) IS DISTINCT FROM devices.custom_id \
      OR excluded.platform IS DISTINCT FROM devices.platform \
      OR excluded.plugin_version IS DISTINCT FROM devices.plugin_version \
-     OR excluded.version_name IS DISTINCT FROM devices.version_name \
+     OR COALESCE(excluded.version_name, devices.version_name) IS DISTINCT FROM devices.version_name \
      OR excluded.version_build IS DISTINCT FROM devices.version_build \
      OR excluded.version_code IS DISTINCT FROM devices.version_code \
      OR excluded.version_os IS DISTINCT FROM devices.version_os \
      OR excluded.is_prod IS DISTINCT FROM devices.is_prod \
      OR excluded.is_emulator IS DISTINCT FROM devices.is_emulator \
      OR excluded.default_channel IS DISTINCT FROM devices.default_channel \
-     OR excluded.key_id IS DISTINCT FROM devices.key_id";
+     OR excluded.key_id IS DISTINCT FROM devices.key_id)";
 
 #[cfg(test)]
 mod tests {

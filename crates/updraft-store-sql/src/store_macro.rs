@@ -24,6 +24,8 @@ macro_rules! sql_store {
             type Tx<'a> = sqlx::Transaction<'a, $db>;
             const BEGIN: &str = $begin;
 
+            $crate::sql_telemetry!($db);
+
             fn app_row(r: &DbRow) -> Result<App, sqlx::Error> {
                 Ok(App {
                     app_id: r.try_get("app_id")?,
@@ -918,165 +920,19 @@ macro_rules! sql_store {
                 }
 
                 async fn write_batch(&self, batch: &[Write]) -> StoreResult<()> {
-                    let mut tx = self.batch_pool().begin_with(BEGIN).await.map_err(backend)?;
-                    let mut bumped: Vec<&str> = Vec::new();
-                    let live: std::collections::HashSet<String> = sqlx::query("SELECT app_id FROM apps")
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(backend)?
-                        .iter()
-                        .map(|r| r.try_get("app_id"))
-                        .collect::<Result<_, _>>()
-                        .map_err(backend)?;
-                    // Telemetry for an app deleted meanwhile is dropped. Device rows are
-                    // merged per device (the latest wins; a missing custom_id keeps the
-                    // earlier one) and written many rows per statement.
-                    let mut seen: Vec<DeviceSeen> = Vec::new();
-                    let mut at: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
-                    let mut events: Vec<&NewEvent> = Vec::new();
-                    for w in batch {
-                        match w {
-                            Write::Seen(d) if live.contains(&d.app_id) => match at.get(&(d.app_id.as_str(), d.device_id.as_str())) {
-                                Some(&i) => {
-                                    let keep = seen[i].custom_id.take();
-                                    seen[i] = d.clone();
-                                    if seen[i].custom_id.as_deref().unwrap_or("").is_empty() {
-                                        seen[i].custom_id = keep;
-                                    }
-                                }
-                                None => {
-                                    at.insert((d.app_id.as_str(), d.device_id.as_str()), seen.len());
-                                    seen.push(d.clone());
-                                }
-                            },
-                            Write::Event(e) if live.contains(&e.app_id) => events.push(e),
-                            _ => {}
-                        }
-                    }
-                    // In key order: neighbouring rows share B-tree pages, so each page is
-                    // found and dirtied once per batch instead of once per row.
-                    seen.sort_unstable_by(|a, b| (&a.app_id, &a.device_id).cmp(&(&b.app_id, &b.device_id)));
-                    for chunk in seen.chunks(500) {
-                        let mut qb = sqlx::QueryBuilder::<$db>::new(DEVICE_INSERT);
-                        qb.push_values(chunk, |mut b, d| {
-                            b.push_bind(d.app_id.as_str())
-                                .push_bind(d.device_id.as_str())
-                                .push_bind(d.custom_id.as_deref().filter(|c| !c.is_empty()))
-                                .push_bind(d.platform.as_deref())
-                                .push_bind(d.plugin_version.as_deref())
-                                .push_bind(d.version_name.as_deref())
-                                .push_bind(d.version_build.as_deref())
-                                .push_bind(d.version_code.as_deref())
-                                .push_bind(d.version_os.as_deref())
-                                .push_bind(d.is_prod)
-                                .push_bind(d.is_emulator)
-                                .push_bind(d.default_channel.as_deref())
-                                .push_bind(d.key_id.as_deref())
-                                .push_bind(d.seen_at);
-                        });
-                        qb.push(DEVICE_ON_CONFLICT);
-                        qb.build().execute(&mut *tx).await.map_err(backend)?;
-                    }
-                    let mut offers: std::collections::BTreeMap<(&str, &str, i64), i64> = std::collections::BTreeMap::new();
-                    for w in batch {
-                        if let Write::Offered { app_id, version, day, count } = w {
-                            if live.contains(app_id) {
-                                *offers.entry((app_id.as_str(), version.as_str(), *day)).or_default() += count;
-                            }
-                        }
-                    }
-                    let offers: Vec<_> = offers.into_iter().collect();
-                    for chunk in offers.chunks(1000) {
-                        let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO offers (app_id, version, day, count) ");
-                        qb.push_values(chunk, |mut b, ((app, version, day), n)| {
-                            b.push_bind(*app).push_bind(*version).push_bind(*day).push_bind(*n);
-                        });
-                        qb.push(" ON CONFLICT (app_id, version, day) DO UPDATE SET count = offers.count + excluded.count");
-                        qb.build().execute(&mut *tx).await.map_err(backend)?;
-                    }
-                    for chunk in events.chunks(1000) {
-                        let mut qb = sqlx::QueryBuilder::<$db>::new(
-                            "INSERT INTO events (app_id, device_id, action, version_name, old_version_name, metadata, created_at) ",
-                        );
-                        qb.push_values(chunk, |mut b, e| {
-                            b.push_bind(e.app_id.as_str())
-                                .push_bind(e.device_id.as_str())
-                                .push_bind(e.action.as_str())
-                                .push_bind(e.version_name.as_str())
-                                .push_bind(e.old_version_name.as_deref())
-                                .push_bind(e.metadata.as_deref())
-                                .push_bind(e.created_at);
-                        });
-                        qb.build().execute(&mut *tx).await.map_err(backend)?;
-                    }
-                    for w in batch {
-                        match w {
-                            Write::Seen(_) | Write::Event(_) | Write::Offered { .. } => {}
-                            Write::Failed { app_id, device_id, version, at } => {
-                                let r = sqlx::query(
-                                    "INSERT INTO device_failures (app_id, device_id, bundle_id, failed_at) \
-                                     SELECT $1, $2, id, $4 FROM bundles WHERE app_id = $1 AND version = $3 \
-                                     ON CONFLICT (app_id, device_id, bundle_id) DO UPDATE SET failed_at = excluded.failed_at",
-                                )
-                                .bind(app_id)
-                                .bind(device_id)
-                                .bind(version)
-                                .bind(at)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(backend)?;
-                                if r.rows_affected() > 0 && !bumped.contains(&app_id.as_str()) {
-                                    bumped.push(app_id);
-                                }
-                            }
-                        }
-                    }
-                    for app_id in bumped {
-                        bump(&mut tx, app_id).await?;
-                    }
-                    tx.commit().await.map_err(backend)
+                    telemetry::write_batch(self.batch_pool(), batch).await
+                }
+
+                async fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64> {
+                    telemetry::prune_events(self.batch_pool(), before, limit).await
                 }
 
                 async fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>> {
-                    let rs = sqlx::query(
-                        "SELECT id, device_id, action, version_name, old_version_name, metadata, created_at FROM events \
-                         WHERE app_id = $1 AND ($2 IS NULL OR device_id = $2) AND ($3 IS NULL OR action = $3) \
-                         ORDER BY id DESC LIMIT $4",
-                    )
-                    .bind(app_id)
-                    .bind(&query.device_id)
-                    .bind(&query.action)
-                    .bind(query.limit.clamp(1, 1000))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend)?;
-                    rs.iter()
-                        .map(|r| {
-                            let meta: Option<String> = r.try_get("metadata")?;
-                            Ok(Event {
-                                id: r.try_get("id")?,
-                                device_id: r.try_get("device_id")?,
-                                action: r.try_get("action")?,
-                                version_name: r.try_get("version_name")?,
-                                old_version_name: r.try_get("old_version_name")?,
-                                metadata: meta.and_then(|m| serde_json::from_str(&m).ok()),
-                                created_at: r.try_get("created_at")?,
-                            })
-                        })
-                        .collect::<Result<Vec<_>, sqlx::Error>>()
-                        .map_err(backend)
+                    telemetry::list_events(&self.pool, app_id, query).await
                 }
 
                 async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>> {
-                    let rs = sqlx::query("SELECT version, day, count FROM offers WHERE app_id = $1 ORDER BY day DESC, version")
-                        .bind(app_id)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(backend)?;
-                    rs.iter()
-                        .map(|r| Ok(OfferCount { version: r.try_get("version")?, day: r.try_get("day")?, count: r.try_get("count")? }))
-                        .collect::<Result<Vec<_>, sqlx::Error>>()
-                        .map_err(backend)
+                    telemetry::list_offers(&self.pool, app_id).await
                 }
 
                 async fn load_snapshot(&self, app_id: &str) -> StoreResult<Option<AppSnapshotData>> {

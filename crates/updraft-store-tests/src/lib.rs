@@ -4,6 +4,9 @@
 use updraft_protocol::api::*;
 use updraft_store::*;
 
+mod telemetry;
+pub use telemetry::*;
+
 /// Generates one `#[tokio::test]` per conformance case. `$fresh` is an async
 /// fn returning `(store, guard)`: a new, empty store and whatever must live as
 /// long as it.
@@ -14,6 +17,10 @@ macro_rules! conformance_suite {
             apps_crud, bundles_are_unique_forever, channels_and_public_rule, deploy_history_and_rollback,
             overrides, api_keys, telemetry_batches, device_listing, delete_app_cascades,
             unchanged_device_rows_are_not_rewritten, devices_never_replace_admin_overrides);
+        $crate::conformance_suite!(@cases $fresh,
+            a_batch_with_a_nul_is_refused_whole_and_for_good,
+            device_rows_keep_the_running_version_and_never_go_back,
+            events_are_pruned_in_bounded_batches);
         $crate::conformance_suite!(@shared $fresh, last_admin_key_survives_concurrent_deletes,
             deleting_a_bundle_races_safely_with_deploying_it);
     };

@@ -26,6 +26,31 @@ pub enum StoreError {
     /// The database failed; details are for the log, not the user.
     #[error("database error: {0}")]
     Backend(String),
+    /// The database could not be reached or did not finish the work for a
+    /// reason that passes (connection lost, busy or locked, serialization
+    /// failure, deadlock): the same operation may succeed if retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Write {
+    /// A short name of the kind of write, for logs and counts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Write::Seen(_) => "device",
+            Write::Event(_) => "event",
+            Write::Offered { .. } => "offer_count",
+            Write::Failed { .. } => "rollback_block",
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether retrying the same operation later can succeed. Every other
+    /// error is permanent for that input: retrying it changes nothing.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
 }
 
 /// Result alias for store operations.
@@ -54,13 +79,15 @@ pub struct NewBundle {
 pub const LAST_SEEN_REFRESH_MS: i64 = 300_000;
 
 /// What a device told us about itself on its last request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceSeen {
     pub app_id: String,
     pub device_id: String,
     pub custom_id: Option<String>,
     pub platform: Option<String>,
     pub plugin_version: Option<String>,
+    /// The bundle the device runs; `None` keeps the stored one (an event that
+    /// is not about the running bundle, such as `download_complete`).
     pub version_name: Option<String>,
     pub version_build: Option<String>,
     pub version_code: Option<String>,
@@ -73,7 +100,7 @@ pub struct DeviceSeen {
 }
 
 /// One stats event to record.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewEvent {
     pub app_id: String,
     pub device_id: String,
@@ -82,11 +109,13 @@ pub struct NewEvent {
     pub old_version_name: Option<String>,
     /// JSON object text.
     pub metadata: Option<String>,
+    /// When it happened (epoch ms): the device's own timestamp when it is
+    /// plausible, else the time it arrived.
     pub created_at: i64,
 }
 
 /// One queued telemetry write; a batch is applied in one transaction.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     /// Upsert the device's last known state.
     Seen(DeviceSeen),
@@ -263,8 +292,13 @@ pub trait Store: Send + Sync + 'static {
     async fn count_api_keys(&self) -> StoreResult<i64>;
 
     /// Applies a telemetry batch in one transaction; bumps the revision of
-    /// apps whose failure blocks changed.
+    /// apps whose failure blocks changed. A batch holding a string the
+    /// database cannot store (a NUL) is refused whole with `Invalid`; an error
+    /// that may pass is `Unavailable` (see [`StoreError::is_transient`]).
     async fn write_batch(&self, batch: &[Write]) -> StoreResult<()>;
+    /// Deletes at most `limit` events that happened before `before` (epoch
+    /// ms), oldest first, in one short transaction; returns how many went.
+    async fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64>;
     async fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
     /// Update offers per bundle and day, newest day first.
     async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>>;

@@ -9,9 +9,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use updraft_core::decide::{Forced, Outcome};
-use updraft_core::validate::{validate, DeviceRequest, Endpoint, Platform};
+use updraft_core::event::{event_time, reports_running_bundle};
+use updraft_core::validate::{validate, validate_stats_fields, DeviceRequest, Endpoint, Platform};
 use updraft_core::version::plugin_stores_channel_locally;
 use updraft_protocol::api::{BundleStorage, Channel};
 use updraft_protocol::device::{
@@ -22,14 +24,6 @@ use updraft_store::{DeviceSeen, NewEvent, SelfAssign, Write};
 use crate::error::{soft, ApiError, ApiResult};
 use crate::snapshot::AppEntry;
 use crate::state::AppState;
-
-/// Parses a JSON body: invalid JSON is `invalid_json_parse_body`, a wrong shape `invalid_json_body`.
-fn parse_json(body: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("invalid_json_parse_body", "Invalid JSON body")
-            .with_info("reason", e.to_string())
-    })
-}
 
 /// Parses a body straight into the InfoObject (no intermediate `Value` on the hot path).
 fn parse_info(body: &[u8]) -> ApiResult<InfoObject> {
@@ -48,6 +42,17 @@ fn checked(info: InfoObject, endpoint: Endpoint) -> ApiResult<DeviceRequest> {
 }
 
 async fn app_entry(state: &AppState, app_id: &str) -> ApiResult<std::sync::Arc<AppEntry>> {
+    // Every path reaches here with a checked request but the channel list,
+    // which reads its app id from the query: never send the database a
+    // string it may refuse.
+    if app_id.len() > updraft_core::text::MAX_APP_ID
+        || !updraft_core::validate::is_valid_app_id(app_id)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query_parameters",
+            "app_id must be in reverse-domain form, e.g. com.example.app",
+        ));
+    }
     state
         .snapshots
         .get(&*state.store, app_id)
@@ -189,12 +194,13 @@ fn plugin_supports_manifest(req: &DeviceRequest) -> bool {
 /// One validated stats event turned into writes, or the reason it was refused.
 async fn stats_writes(
     state: &AppState,
-    raw: Value,
+    raw: &RawValue,
 ) -> Result<(Vec<Write>, Option<(String, String, String)>), ApiError> {
-    let ev: StatsEvent = serde_json::from_value(raw).map_err(|e| {
+    let ev: StatsEvent = serde_json::from_str(raw.get()).map_err(|e| {
         ApiError::bad_request("invalid_json_body", "Cannot parse body")
             .with_info("reason", e.to_string())
     })?;
+    validate_stats_fields(&ev).map_err(|e| ApiError::bad_request(e.code, e.message))?;
     let req = checked(ev.info.clone(), Endpoint::Stats)?;
     let entry = app_entry(state, &req.app_id).await?;
     let action = ev
@@ -203,6 +209,8 @@ async fn stats_writes(
         .clone()
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "unknown".into());
+    let now = crate::now_ms();
+    let at = event_time(ev.timestamp, now);
     let mut metadata = ev.metadata.clone().unwrap_or_default();
     if let Some(m) = &ev.message {
         metadata.insert("message".into(), m.clone().into());
@@ -214,14 +222,18 @@ async fn stats_writes(
         version_name: ev.info.version_name.clone().unwrap_or_default(),
         old_version_name: ev.old_version_name.clone(),
         metadata: (!metadata.is_empty()).then(|| Value::Object(metadata).to_string()),
-        created_at: crate::now_ms(),
+        created_at: at,
     })];
-    // A failure's version_name is the failed bundle, not what the device runs.
+    // A failure's version_name is the failed bundle: the device row is left
+    // alone, as Capgo does. Other events refresh it, but only those about the
+    // running bundle say which version that is.
     if !action.ends_with("_fail") {
-        writes.push(Write::Seen(seen(
-            &req,
-            entry.view.app.allow_device_custom_id,
-        )));
+        let mut row = seen(&req, entry.view.app.allow_device_custom_id);
+        row.seen_at = at.min(now);
+        if !reports_running_bundle(&action) {
+            row.version_name = None;
+        }
+        writes.push(Write::Seen(row));
     }
     let mut block = None;
     if action == "update_fail" {
@@ -235,31 +247,45 @@ async fn stats_writes(
             app_id: req.app_id.clone(),
             device_id: req.device_id.clone(),
             version: version.clone(),
-            at: crate::now_ms(),
+            at,
         });
         block = Some((req.app_id.clone(), req.device_id.clone(), version));
     }
     Ok((writes, block))
 }
 
+/// Splits a `/stats` body into its events without decoding them, so an event
+/// that cannot be decoded (a lone surrogate in a `\u` escape, a wrong type)
+/// is refused in its own slot. Invalid JSON is refused whole.
+fn stats_items(body: &[u8]) -> ApiResult<(Vec<Box<RawValue>>, bool)> {
+    let bad = |e: serde_json::Error| {
+        ApiError::bad_request("invalid_json_parse_body", "Invalid JSON body")
+            .with_info("reason", e.to_string())
+    };
+    let whole: Box<RawValue> = serde_json::from_slice(body).map_err(bad)?;
+    if whole.get().starts_with('[') {
+        Ok((serde_json::from_str(whole.get()).map_err(bad)?, true))
+    } else {
+        Ok((vec![whole], false))
+    }
+}
+
 /// `POST /stats`: one event or an array of them.
 pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let parsed = parse_json(&body)?;
-    let (items, batch) = match parsed {
-        Value::Array(items) => (items, true),
-        other => (vec![other], false),
-    };
+    let (items, batch) = stats_items(&body)?;
     let mut writes = Vec::new();
     let mut blocks = Vec::new();
     let mut results = Vec::with_capacity(items.len());
-    for (index, raw) in items.into_iter().enumerate() {
+    for (index, raw) in items.iter().enumerate() {
         match stats_writes(&state, raw).await {
             Ok((w, block)) => {
                 writes.extend(w);
                 blocks.extend(block);
                 results.push(json!({"status": "ok", "index": index}));
             }
-            Err(e) if !batch => return Err(e),
+            // A server fault is no verdict on the event: fail the request so
+            // the plugin keeps the batch and retries (it drops slot errors).
+            Err(e) if !batch || e.status.is_server_error() => return Err(e),
             Err(e) => results.push(json!({
                 "status": "error", "error": e.body.error, "message": e.body.message,
                 "index": index, "moreInfo": e.body.more_info,
@@ -355,6 +381,13 @@ pub async fn channel_self(
     let electron = info.platform.as_deref() == Some("electron");
     let action = info.action.clone().unwrap_or_default();
     if let (Some(app), Some(device)) = (&info.app_id, &info.device_id) {
+        // The limiter remembers these strings: nothing longer than a valid id gets that far.
+        if app.len() > 128 || device.len() > 64 {
+            return Err(ApiError::bad_request(
+                "invalid_json_body",
+                "app_id or device_id is too long",
+            ));
+        }
         let op = match method {
             Method::POST => "POST",
             Method::PUT => "PUT",

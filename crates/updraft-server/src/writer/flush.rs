@@ -1,0 +1,166 @@
+//! One flush of the telemetry writer: write a batch, retry what may pass,
+//! isolate what the database refuses for good, and stop at the shutdown
+//! deadline.
+//!
+//! A transient error (connection lost, busy, serialization failure) retries the
+//! same batch with backoff, for as long as the server runs. A permanent error
+//! splits the batch in halves until the refused write stands alone; that write
+//! is logged with the reason and dropped, and every other write lands. Once
+//! shutdown has begun, retries end at the drain deadline and what is left is
+//! reported by kind.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use updraft_store::{Store, StoreError, StoreResult, Write};
+
+/// What the writer needs from a store: one batch in one transaction.
+pub trait BatchSink: Send + Sync + 'static {
+    fn write_batch<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+impl<T: Store + ?Sized> BatchSink for T {
+    fn write_batch<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, StoreResult<()>> {
+        Store::write_batch(self, batch)
+    }
+}
+
+/// Writes left unwritten, counted by kind (`device`, `event`, `offer_count`,
+/// `rollback_block`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Unwritten(pub BTreeMap<&'static str, u64>);
+
+impl Unwritten {
+    pub fn add(&mut self, w: &Write) {
+        *self.0.entry(w.kind()).or_default() += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for Unwritten {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// The drain deadline passed before the store took these writes.
+#[derive(Debug)]
+pub struct GaveUp(pub Unwritten);
+
+enum Failed {
+    Permanent(StoreError),
+    Deadline,
+}
+
+/// Applies batches for the writer task.
+pub struct Flusher<S: ?Sized> {
+    pub store: Arc<S>,
+    pub shutdown: watch::Receiver<bool>,
+    /// How long the shutdown drain may take.
+    pub drain: Duration,
+    deadline: Option<Instant>,
+    /// Writes the database refused for good since start.
+    pub dropped: Unwritten,
+}
+
+impl<S: BatchSink + ?Sized> Flusher<S> {
+    pub fn new(store: Arc<S>, shutdown: watch::Receiver<bool>, drain: Duration) -> Self {
+        Self {
+            store,
+            shutdown,
+            drain,
+            deadline: None,
+            dropped: Unwritten::default(),
+        }
+    }
+
+    /// The drain deadline, fixed the first time shutdown is seen.
+    pub fn deadline(&mut self) -> Option<Instant> {
+        if self.deadline.is_none() && *self.shutdown.borrow() {
+            self.deadline = Some(Instant::now() + self.drain);
+        }
+        self.deadline
+    }
+
+    /// Writes `buf` (emptied on return). Writes the database refuses for good
+    /// are logged and dropped; on `GaveUp` the rest were not written.
+    pub async fn flush(&mut self, buf: &mut Vec<Write>) -> Result<(), GaveUp> {
+        let mut todo: Vec<Range<usize>> = Vec::new();
+        todo.push(0..buf.len());
+        while let Some(r) = todo.pop() {
+            match self.write_retrying(&buf[r.clone()]).await {
+                Ok(()) => {}
+                Err(Failed::Permanent(e)) if r.len() == 1 => {
+                    let w = &buf[r.start];
+                    self.dropped.add(w);
+                    tracing::error!(kind = w.kind(), write = ?w, reason = %e,
+                        "telemetry write refused by the database; dropped, the rest of its batch is kept");
+                }
+                Err(Failed::Permanent(e)) => {
+                    tracing::warn!(writes = r.len(), reason = %e,
+                        "telemetry batch refused by the database; writing it in halves to find the bad write");
+                    let mid = r.start + r.len() / 2;
+                    todo.push(mid..r.end);
+                    todo.push(r.start..mid);
+                }
+                Err(Failed::Deadline) => {
+                    let mut left = Unwritten::default();
+                    for r in std::iter::once(r).chain(todo) {
+                        buf[r].iter().for_each(|w| left.add(w));
+                    }
+                    buf.clear();
+                    return Err(GaveUp(left));
+                }
+            }
+        }
+        buf.clear();
+        Ok(())
+    }
+
+    /// Writes one slice, retrying transient errors with backoff (until the
+    /// drain deadline, once shutdown has begun).
+    async fn write_retrying(&mut self, batch: &[Write]) -> Result<(), Failed> {
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1u64.. {
+            let result = match self.deadline() {
+                Some(d) => match tokio::time::timeout_at(d, self.store.write_batch(batch)).await {
+                    Ok(r) => r,
+                    Err(_) => return Err(Failed::Deadline),
+                },
+                None => self.store.write_batch(batch).await,
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() => {
+                    tracing::error!(error = %e, attempt, writes = batch.len(), "telemetry flush failed; retrying");
+                }
+                Err(e) => return Err(Failed::Permanent(e)),
+            }
+            match self.deadline() {
+                Some(d) if Instant::now() + delay >= d => {
+                    tokio::time::sleep_until(d).await;
+                    return Err(Failed::Deadline);
+                }
+                Some(_) => tokio::time::sleep(delay).await,
+                None => {
+                    let mut shutdown = self.shutdown.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.wait_for(|v| *v) => {}
+                    }
+                }
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        unreachable!("the retry loop only ends by returning")
+    }
+}

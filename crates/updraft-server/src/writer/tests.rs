@@ -1,0 +1,146 @@
+//! The writer against a store that refuses some writes: for good, for a
+//! while, or until shutdown.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+use updraft_store::{NewEvent, StoreError, StoreResult, Write};
+
+use super::{spawn, BatchSink, Settings, Unwritten};
+
+/// Records every batch it accepts; refuses a batch holding the action
+/// `poison` for good, and fails the first `transient` calls as unavailable.
+#[derive(Default)]
+struct Sink {
+    written: Mutex<Vec<Write>>,
+    transient: AtomicUsize,
+    calls: AtomicUsize,
+}
+
+impl BatchSink for Sink {
+    fn write_batch<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let left = self.transient.load(Ordering::SeqCst);
+            if left > 0 {
+                self.transient.store(left - 1, Ordering::SeqCst);
+                return Err(StoreError::Unavailable("connection reset".into()));
+            }
+            if batch
+                .iter()
+                .any(|w| matches!(w, Write::Event(e) if e.action == "poison"))
+            {
+                return Err(StoreError::Backend(
+                    "invalid byte sequence for encoding \"UTF8\": 0x00".into(),
+                ));
+            }
+            self.written.lock().unwrap().extend_from_slice(batch);
+            Ok(())
+        })
+    }
+}
+
+fn ev(action: &str) -> Write {
+    Write::Event(NewEvent {
+        app_id: "com.example.app".into(),
+        device_id: "00000000-0000-4000-8000-000000000001".into(),
+        action: action.into(),
+        ..Default::default()
+    })
+}
+
+fn actions(sink: &Sink) -> Vec<String> {
+    sink.written
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|w| match w {
+            Write::Event(e) => Some(e.action.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn settings(drain_ms: u64) -> Settings {
+    Settings {
+        capacity: 1000,
+        interval: Duration::from_millis(5),
+        drain_timeout: Duration::from_millis(drain_ms),
+    }
+}
+
+/// Stops the writer and waits (bounded) for it to finish.
+async fn stop(tx: watch::Sender<bool>, handle: tokio::task::JoinHandle<Unwritten>) -> Unwritten {
+    tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .expect("the writer must finish its drain")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_write_refused_for_good_is_dropped_alone_and_the_rest_lands() {
+    let sink = Arc::new(Sink::default());
+    let (tx, rx) = watch::channel(false);
+    let (writer, handle) = spawn(sink.clone(), settings(30_000), rx);
+    let mut batch: Vec<Write> = (0..40).map(|i| ev(&format!("a{i}"))).collect();
+    batch.insert(17, ev("poison"));
+    batch.push(ev("poison"));
+    writer.send_all(batch).unwrap();
+    // The writer keeps going after the refusal: a later write lands too.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    writer.send_all(vec![ev("later")]).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut expected: Vec<String> = (0..40).map(|i| format!("a{i}")).collect();
+    expected.push("later".into());
+    assert_eq!(actions(&sink), expected, "every good write, in order");
+    let left = stop(tx, handle).await;
+    assert!(left.is_empty(), "{left}");
+}
+
+#[tokio::test]
+async fn transient_errors_are_retried_until_the_store_takes_the_batch() {
+    let sink = Arc::new(Sink::default());
+    sink.transient.store(3, Ordering::SeqCst);
+    let (tx, rx) = watch::channel(false);
+    let (writer, handle) = spawn(sink.clone(), settings(30_000), rx);
+    writer.send_all(vec![ev("a"), ev("b")]).unwrap();
+    let left = stop(tx, handle).await;
+    assert!(left.is_empty(), "{left}");
+    assert_eq!(actions(&sink), ["a", "b"]);
+    assert!(sink.calls.load(Ordering::SeqCst) >= 4);
+}
+
+#[tokio::test]
+async fn the_shutdown_drain_ends_at_its_deadline_and_counts_what_is_left() {
+    let sink = Arc::new(Sink::default());
+    sink.transient.store(usize::MAX, Ordering::SeqCst);
+    let (tx, rx) = watch::channel(false);
+    let (writer, handle) = spawn(sink.clone(), settings(300), rx);
+    writer.offered("com.example.app", 1, "1.0.1", 20_000);
+    writer
+        .send_all(vec![
+            ev("a"),
+            ev("b"),
+            Write::Failed {
+                app_id: "com.example.app".into(),
+                device_id: "d".into(),
+                version: "1.0.1".into(),
+                at: 1,
+            },
+        ])
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let left = stop(tx, handle).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(left.to_string(), "event=2 offer_count=1 rollback_block=1");
+    assert!(actions(&sink).is_empty());
+}

@@ -1,0 +1,136 @@
+//! Conformance cases for the telemetry tables: what a batch the database
+//! cannot store does, which device row wins, and event pruning.
+
+use updraft_store::*;
+
+use crate::{app, seen, APP};
+
+fn event(device: &str, action: &str, at: i64) -> Write {
+    Write::Event(NewEvent {
+        app_id: APP.into(),
+        device_id: device.into(),
+        action: action.into(),
+        version_name: "1.0.0".into(),
+        created_at: at,
+        ..Default::default()
+    })
+}
+
+async fn events(s: &dyn Store) -> Vec<(String, i64)> {
+    let q = EventQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut v: Vec<_> = s
+        .list_events(APP, &q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.created_at))
+        .collect();
+    v.sort_by_key(|(_, at)| *at);
+    v
+}
+
+/// A batch holding a NUL is refused whole, as a permanent error (retrying it
+/// cannot help), and writes nothing; the same batch without it is written.
+pub async fn a_batch_with_a_nul_is_refused_whole_and_for_good(s: &dyn Store) {
+    app(s).await;
+    let dev = "00000000-0000-4000-8000-0000000000d1";
+    for bad in [
+        event(dev, "x\0y", 5),
+        seen("00000000-0000-4000-8000-00000000\0\0d2", "1.0.0", 5),
+        Write::Event(NewEvent {
+            metadata: Some("{\"k\":\"\0\"}".into()),
+            ..match event(dev, "set", 5) {
+                Write::Event(e) => e,
+                _ => unreachable!(),
+            }
+        }),
+    ] {
+        let err = s
+            .write_batch(&[seen(dev, "1.0.0", 1), event(dev, "set", 2), bad])
+            .await
+            .expect_err("a NUL cannot be stored");
+        assert!(
+            matches!(err, StoreError::Invalid(_)) && !err.is_transient(),
+            "{err:?}"
+        );
+        assert!(
+            s.get_device(APP, dev).await.unwrap().is_none(),
+            "nothing written"
+        );
+        assert!(events(s).await.is_empty(), "nothing written");
+    }
+    s.write_batch(&[seen(dev, "1.0.0", 1), event(dev, "set", 2)])
+        .await
+        .unwrap();
+    assert_eq!(events(s).await, vec![("set".to_string(), 2)]);
+}
+
+/// A row without `version_name` keeps the stored one; a row older than the
+/// stored one (a late event) changes nothing, within a batch and across.
+pub async fn device_rows_keep_the_running_version_and_never_go_back(s: &dyn Store) {
+    app(s).await;
+    let dev = "00000000-0000-4000-8000-0000000000d3";
+    let without_version = |at: i64, plugin: &str| {
+        let Write::Seen(mut d) = seen(dev, "", at) else {
+            unreachable!()
+        };
+        d.version_name = None;
+        d.plugin_version = Some(plugin.into());
+        Write::Seen(d)
+    };
+    s.write_batch(&[seen(dev, "1.0.1", 1_000)]).await.unwrap();
+    s.write_batch(&[without_version(2_000, "8.1.0")])
+        .await
+        .unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(d.version_name.as_deref(), Some("1.0.1"));
+    assert_eq!(d.plugin_version.as_deref(), Some("8.1.0"));
+    assert_eq!(d.last_seen, Some(2_000));
+    s.write_batch(&[seen(dev, "0.9.0", 1_500)]).await.unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        (d.version_name.as_deref(), d.last_seen),
+        (Some("1.0.1"), Some(2_000)),
+        "an older row never replaces a newer one"
+    );
+    s.write_batch(&[
+        seen(dev, "1.0.2", 3_000),
+        without_version(3_100, "8.2.0"),
+        seen(dev, "0.1.0", 2_500),
+    ])
+    .await
+    .unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            d.version_name.as_deref(),
+            d.plugin_version.as_deref(),
+            d.last_seen
+        ),
+        (Some("1.0.2"), Some("8.2.0"), Some(3_100)),
+        "within one batch too"
+    );
+}
+
+/// Pruning deletes only events older than the cut-off, at most `limit` per
+/// call, oldest first, and reports how many it deleted.
+pub async fn events_are_pruned_in_bounded_batches(s: &dyn Store) {
+    app(s).await;
+    let dev = "00000000-0000-4000-8000-0000000000d4";
+    let batch: Vec<Write> = (1..=10)
+        .rev()
+        .map(|t| event(dev, &format!("a{t}"), t * 1_000))
+        .collect();
+    s.write_batch(&batch).await.unwrap();
+    assert_eq!(s.prune_events(6_000, 3).await.unwrap(), 3);
+    let left = events(s).await;
+    assert_eq!(left.len(), 7);
+    assert_eq!(left[0], ("a4".to_string(), 4_000), "the oldest go first");
+    assert_eq!(s.prune_events(6_000, 3).await.unwrap(), 2);
+    assert_eq!(s.prune_events(6_000, 3).await.unwrap(), 0);
+    let left: Vec<i64> = events(s).await.into_iter().map(|(_, at)| at).collect();
+    assert_eq!(left, vec![6_000, 7_000, 8_000, 9_000, 10_000]);
+}
