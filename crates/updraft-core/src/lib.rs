@@ -6,8 +6,10 @@
 //! - [`layout`]: the rules a bundle zip's entry names must follow.
 //! - [`archive`]: the reproducible bundle zip writer.
 //! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
+//! - [`checksum`]: which checksum form each client verifies, and its checks.
 
 pub mod archive;
+pub mod checksum;
 pub mod crypto;
 pub mod decide;
 pub mod layout;
