@@ -71,6 +71,10 @@ pub struct UploadParams {
     pub session_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The app's public key (PKCS#1 PEM), sent with an encrypted bundle so the
+    /// server can check it and serve Capgo's Electron updater too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_update_version: Option<String>,
     /// JSON text of the native packages array.

@@ -102,10 +102,7 @@ pub fn check_with_key(
 /// The checksum Capgo's Electron updater verifies for an encrypted bundle:
 /// `base64(AES-128-CBC(key, iv, lowercase_hex(sha256(encrypted zip))))`.
 /// `encrypted_sha256` is the hex SHA-256 of the zip exactly as served.
-pub fn electron_checksum(
-    sk: &SessionKey,
-    encrypted_sha256: &str,
-) -> Result<String, ChecksumError> {
+pub fn electron_checksum(sk: &SessionKey, encrypted_sha256: &str) -> Result<String, ChecksumError> {
     if !is_hex(encrypted_sha256, 64) {
         return Err(ChecksumError::Form(
             "the SHA-256 of the encrypted zip must be 64 hex characters".into(),
@@ -121,7 +118,10 @@ mod tests {
 
     #[test]
     fn plain_checksums_are_64_hex() {
-        assert_eq!(check_form(&"AB".repeat(32), false).unwrap(), "ab".repeat(32));
+        assert_eq!(
+            check_form(&"AB".repeat(32), false).unwrap(),
+            "ab".repeat(32)
+        );
         assert!(check_form(&"ab".repeat(31), false).is_err());
         assert!(check_form(&"ab".repeat(256), false).is_err());
     }
@@ -137,7 +137,10 @@ mod tests {
         assert_eq!(check_form(&b64, true).unwrap(), b64);
         // A plain SHA-256 with a session key is what broke every phone.
         let e = check_form(&"ab".repeat(32), true).unwrap_err().to_string();
-        assert!(e.contains("plain SHA-256") && e.contains("bundle encrypt"), "{e}");
+        assert!(
+            e.contains("plain SHA-256") && e.contains("bundle encrypt"),
+            "{e}"
+        );
         assert!(check_form(&B64.encode([1u8; 255]), true).is_err());
         assert!(check_form("not base64!", true).is_err());
         assert!(check_form(&"a".repeat(511), true).is_err());

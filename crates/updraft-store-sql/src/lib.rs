@@ -39,7 +39,7 @@ pub const CHANNEL_SELECT: &str = "SELECT c.id, c.app_id, c.name, c.bundle_id, b.
 
 /// The bundle columns.
 pub const BUNDLE_SELECT: &str = "SELECT id, app_id, version, checksum, session_key, key_id, storage, blob_sha256, size, \
-     external_url, manifest, min_update_version, native_packages, link, comment, deleted, created_at FROM bundles";
+     external_url, manifest, min_update_version, native_packages, link, comment, deleted, created_at, electron_checksum FROM bundles";
 
 /// The app columns.
 pub const APP_SELECT: &str =

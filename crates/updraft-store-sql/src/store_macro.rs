@@ -45,6 +45,7 @@ macro_rules! sql_store {
                     checksum: r.try_get("checksum")?,
                     session_key: r.try_get("session_key")?,
                     key_id: r.try_get("key_id")?,
+                    electron_checksum: r.try_get("electron_checksum")?,
                     storage: if storage == "external" { BundleStorage::External } else { BundleStorage::Stored },
                     blob_sha256: r.try_get("blob_sha256")?,
                     size: r.try_get("size")?,
@@ -362,8 +363,8 @@ macro_rules! sql_store {
                     };
                     sqlx::query(
                         "INSERT INTO bundles (app_id, version, checksum, session_key, key_id, storage, blob_sha256, size, \
-                         external_url, min_update_version, native_packages, link, comment, deleted, created_at, manifest) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14, $15)",
+                         external_url, min_update_version, native_packages, link, comment, deleted, created_at, manifest, electron_checksum) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14, $15, $16)",
                     )
                     .bind(&b.app_id)
                     .bind(&b.version)
@@ -380,6 +381,7 @@ macro_rules! sql_store {
                     .bind(&b.meta.comment)
                     .bind(now)
                     .bind(serde_json::to_string(&b.manifest).unwrap_or_else(|_| "[]".into()))
+                    .bind(&b.electron_checksum)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| {

@@ -24,7 +24,9 @@ use updraft_store::{DeviceQuery, EventQuery, NewBundle};
 
 use crate::auth::{hash_secret, new_secret, Auth};
 use crate::error::{ApiError, ApiResult};
+use crate::routes::bundle_checks::{check_session_key, plain_checksum, Encryption};
 use crate::state::AppState;
+use updraft_core::checksum::HOW_TO_ENCRYPT;
 
 /// Parses a JSON body into `T` with a precise 400 on failure.
 pub struct JsonBody<T>(pub T);
@@ -215,35 +217,6 @@ fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn check_checksum(checksum: &str, encrypted: bool) -> ApiResult<()> {
-    let ok = is_hex(checksum, 64) || (encrypted && is_hex(checksum, 512));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_checksum",
-            "checksum must be the lowercase hex SHA-256 of the zip (64 characters), or for an encrypted bundle the RSA-encrypted form (512 hex characters)",
-        ))
-    }
-}
-
-fn check_session_key(key: &str) -> ApiResult<()> {
-    let parts: Vec<&str> = key.split(':').collect();
-    let b64 = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
-    };
-    if parts.len() == 2 && parts.iter().all(|p| b64(p)) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_session_key",
-            "session_key must be base64(iv):base64(encrypted key)",
-        ))
-    }
-}
-
 /// Query parameters of a bundle upload.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,6 +232,11 @@ pub struct UploadParams {
     pub session_key: Option<String>,
     #[serde(default)]
     pub key_id: Option<String>,
+    /// The app's public key (PKCS#1 PEM) for an encrypted bundle: checked
+    /// against the session key and checksum, and used to make the checksum
+    /// Capgo's Electron updater verifies.
+    #[serde(default)]
+    pub public_key: Option<String>,
     #[serde(default)]
     pub min_update_version: Option<String>,
     /// JSON array text of native packages.
@@ -284,19 +262,26 @@ pub async fn upload_bundle(
     known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     check_version(&p.version)?;
     let session_key = p.session_key.clone().unwrap_or_default();
-    let encrypted = !session_key.is_empty();
-    if encrypted {
+    let encryption = if session_key.is_empty() {
+        if let Some(c) = &p.checksum {
+            plain_checksum(c)?;
+        }
+        None
+    } else {
         check_session_key(&session_key)?;
-        if p.checksum.is_none() {
+        let Some(c) = &p.checksum else {
             return Err(ApiError::bad_request(
                 "missing_checksum",
-                "an encrypted bundle needs its checksum (of the plaintext zip)",
+                format!("an encrypted bundle needs its checksum (the plaintext zip's SHA-256 RSA-encrypted with the app's private key); {HOW_TO_ENCRYPT}"),
             ));
-        }
-    }
-    if let Some(c) = &p.checksum {
-        check_checksum(c, encrypted)?;
-    }
+        };
+        Some(Encryption::check(
+            &session_key,
+            c,
+            p.public_key.as_deref(),
+            p.key_id.as_deref().filter(|k| !k.is_empty()),
+        )?)
+    };
     let native_packages = p
         .native_packages
         .as_deref()
@@ -359,8 +344,13 @@ pub async fn upload_bundle(
             return Err(ApiError::bad_request("checksum_mismatch", format!("the uploaded bytes hash to {sha}, not {expected}: the upload was corrupted; retry")));
         }
     }
-    let checksum = if encrypted {
-        p.checksum.clone().unwrap_or_default().to_ascii_lowercase()
+    let (checksum, key_id, electron_checksum) = if let Some(enc) = &encryption {
+        // The blob is the encrypted zip as served, so its hash is what Electron hashes.
+        (
+            enc.checksum.clone(),
+            enc.key_id.clone(),
+            enc.electron_checksum(&sha)?,
+        )
     } else {
         if let Some(c) = &p.checksum {
             if !c.eq_ignore_ascii_case(&sha) {
@@ -382,7 +372,11 @@ pub async fn upload_bundle(
         .map_err(|e| ApiError::bad_request("invalid_zip", e))?;
         check_layout(names.iter().map(String::as_str))
             .map_err(|e| ApiError::bad_request("invalid_zip", e.to_string()))?;
-        sha.clone()
+        (
+            sha.clone(),
+            p.key_id.clone().filter(|k| !k.is_empty()),
+            None,
+        )
     };
     let blob_guard = s.blob_lock.lock().await;
     s.blobs.put_file(&sha, tmp.path()).await?;
@@ -391,7 +385,8 @@ pub async fn upload_bundle(
         version: p.version.clone(),
         checksum,
         session_key,
-        key_id: p.key_id.clone().filter(|k| !k.is_empty()),
+        key_id,
+        electron_checksum,
         storage: BundleStorage::Stored,
         blob_sha256: Some(sha.clone()),
         size: Some(size as i64),
@@ -481,17 +476,36 @@ pub async fn register_external(
         }
     }
     let session_key = b.session_key.clone().unwrap_or_default();
-    if !session_key.is_empty() {
-        check_session_key(&session_key)?;
-    }
-    check_checksum(&b.checksum, !session_key.is_empty())?;
+    let key_id = b.key_id.clone().filter(|k| !k.is_empty());
+    let (checksum, key_id, electron_checksum) = if session_key.is_empty() {
+        (plain_checksum(&b.checksum)?, key_id, None)
+    } else {
+        let enc = Encryption::check(
+            &session_key,
+            &b.checksum,
+            b.public_key.as_deref(),
+            key_id.as_deref(),
+        )?;
+        let electron = match b.encrypted_sha256.as_deref().filter(|s| !s.is_empty()) {
+            Some(_) if !enc.has_key() => {
+                return Err(ApiError::bad_request(
+                    "missing_public_key",
+                    "encrypted_sha256 is only used with public_key (the app's public key opens the session key the Electron checksum is made with)",
+                ))
+            }
+            Some(h) => enc.electron_checksum(h)?,
+            None => None,
+        };
+        (enc.checksum.clone(), enc.key_id.clone(), electron)
+    };
     check_min_version(&b.meta)?;
     let new = NewBundle {
         app_id: app_id.clone(),
         version: b.version.clone(),
-        checksum: b.checksum.to_ascii_lowercase(),
+        checksum,
         session_key,
-        key_id: b.key_id.clone().filter(|k| !k.is_empty()),
+        key_id,
+        electron_checksum,
         storage: BundleStorage::External,
         blob_sha256: None,
         size: None,

@@ -1,0 +1,101 @@
+//! What a bundle upload or external registration says about its checksum and
+//! encryption, checked before anything is stored: a bundle the server accepts
+//! must be one every client can verify (see `updraft_core::checksum`).
+
+use updraft_core::checksum::{self, ChecksumError};
+use updraft_core::crypto::{PublicKey, SessionKey};
+
+use crate::error::{ApiError, ApiResult};
+
+fn invalid(e: ChecksumError) -> ApiError {
+    match e {
+        ChecksumError::Form(m) => ApiError::bad_request("invalid_checksum", m),
+        ChecksumError::Key(m) => ApiError::bad_request("key_mismatch", m),
+    }
+}
+
+/// `base64(iv):base64(encrypted key)`, the shape every plugin splits.
+pub fn check_session_key(key: &str) -> ApiResult<()> {
+    let parts: Vec<&str> = key.split(':').collect();
+    let b64 = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+    };
+    if parts.len() == 2 && parts.iter().all(|p| b64(p)) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_session_key",
+            "session_key must be base64(iv):base64(encrypted key)",
+        ))
+    }
+}
+
+/// The checksum of an unencrypted bundle, lowercased.
+pub fn plain_checksum(c: &str) -> ApiResult<String> {
+    checksum::check_form(c, false).map_err(invalid)
+}
+
+/// The encryption facts of one bundle, once checked.
+pub struct Encryption {
+    /// The checksum native plugins verify (normalised).
+    pub checksum: String,
+    /// The key id devices send, from the public key when one was given.
+    pub key_id: Option<String>,
+    /// The opened session key, when the public key is known.
+    session: Option<SessionKey>,
+}
+
+impl Encryption {
+    /// Checks an encrypted bundle's session key and checksum: their form
+    /// always, and with the app's public key (PKCS#1 PEM) that they open with
+    /// it and that `key_id`, when given, is that key's.
+    pub fn check(
+        session_key: &str,
+        checksum: &str,
+        public_key: Option<&str>,
+        key_id: Option<&str>,
+    ) -> ApiResult<Self> {
+        check_session_key(session_key)?;
+        let checksum = checksum::check_form(checksum, true).map_err(invalid)?;
+        let Some(pem) = public_key.filter(|p| !p.trim().is_empty()) else {
+            return Ok(Self {
+                checksum,
+                key_id: key_id.map(str::to_string),
+                session: None,
+            });
+        };
+        let public = PublicKey::from_pem(pem)
+            .map_err(|e| ApiError::bad_request("invalid_public_key", format!("public_key: {e}")))?;
+        let own_id = public.key_id();
+        if let Some(k) = key_id.filter(|k| *k != own_id) {
+            return Err(ApiError::bad_request(
+                "key_mismatch",
+                format!("key_id {k:?} is not the id of the public key given ({own_id:?})"),
+            ));
+        }
+        let session = checksum::check_with_key(&public, &checksum, session_key).map_err(invalid)?;
+        Ok(Self {
+            checksum,
+            key_id: Some(own_id),
+            session: Some(session),
+        })
+    }
+
+    /// The checksum the Electron updater verifies, given the SHA-256 of the
+    /// encrypted zip as served; `None` without the public key.
+    pub fn electron_checksum(&self, encrypted_sha256: &str) -> ApiResult<Option<String>> {
+        match &self.session {
+            Some(sk) => checksum::electron_checksum(sk, encrypted_sha256)
+                .map(Some)
+                .map_err(|e| ApiError::bad_request("invalid_encrypted_sha256", e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the public key was given (so the Electron form can be made).
+    pub fn has_key(&self) -> bool {
+        self.session.is_some()
+    }
+}

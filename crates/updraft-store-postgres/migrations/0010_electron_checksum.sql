@@ -1,0 +1,3 @@
+-- The checksum Capgo's Electron updater verifies for an encrypted bundle
+-- (base64 of the AES-encrypted hex SHA-256 of the encrypted zip); NULL when unknown.
+ALTER TABLE bundles ADD COLUMN electron_checksum TEXT;
