@@ -15,6 +15,11 @@ pub struct App {
     pub expose_metadata: bool,
     /// Accept `custom_id` from devices.
     pub allow_device_custom_id: bool,
+    /// The public key the app ships (`publicKey`, PKCS#1 PEM), when set: every
+    /// encrypted bundle is checked against it, and Capgo's Electron updater is
+    /// served a checksum made with it.
+    #[serde(default)]
+    pub public_key: Option<String>,
     /// Epoch milliseconds.
     pub created_at: i64,
 }
@@ -38,6 +43,9 @@ pub struct AppPatch {
     pub expose_metadata: Option<bool>,
     #[serde(default)]
     pub allow_device_custom_id: Option<bool>,
+    /// The app's public key (PKCS#1 PEM); `""` removes it.
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
 
 /// Where a bundle's zip lives.

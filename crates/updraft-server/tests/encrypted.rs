@@ -301,3 +301,103 @@ async fn manifest_only_bundles_are_not_offered_to_clients_without_manifests() {
         .sum();
     assert_eq!(total, 1, "{offers}");
 }
+
+#[tokio::test]
+async fn the_apps_public_key_checks_every_encrypted_bundle() {
+    let s = Server::start().await;
+    s.with_app().await;
+    let private = key();
+    let public = private.public_key();
+    let (st, v) = s
+        .api(
+            "PATCH",
+            &format!("/apps/{APP}"),
+            Some(
+                json!({"public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("invalid_public_key")),
+        "{v}"
+    );
+    let app = s
+        .ok(
+            "PATCH",
+            &format!("/apps/{APP}"),
+            Some(json!({"public_key": public.to_pem()})),
+        )
+        .await;
+    assert_eq!(app["public_key"], public.to_pem().as_str());
+
+    // Signed by another key: refused, though the upload sends no key itself.
+    let zip = zip_of(&[("index.html", b"v1")]);
+    let theirs = seal_bundle(&key(), &zip, &mut rand::rngs::OsRng).unwrap();
+    let (st, v) = upload(
+        &s,
+        &[
+            ("version", "1.0.1"),
+            ("checksum", &theirs.checksum),
+            ("session_key", &theirs.session_key),
+        ],
+        theirs.ciphertext.clone(),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("key_mismatch")),
+        "{v}"
+    );
+    // Sending a key other than the app's is refused too.
+    let (st, v) = s
+        .api(
+            "POST",
+            &format!("/apps/{APP}/bundles/external"),
+            Some(
+                json!({"version": "1.0.1", "external_url": "https://cdn.example.com/b.zip",
+                "checksum": theirs.checksum, "session_key": theirs.session_key,
+                "public_key": key().public_key().to_pem()}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("key_mismatch")),
+        "{v}"
+    );
+
+    // Ours, registered with only the encrypted zip's hash: Electron is served.
+    let ours = seal_bundle(&private, &zip, &mut rand::rngs::OsRng).unwrap();
+    let enc_sha = sha256_hex(&ours.ciphertext);
+    let b = s
+        .ok(
+            "POST",
+            &format!("/apps/{APP}/bundles/external"),
+            Some(
+                json!({"version": "1.0.1", "external_url": "https://cdn.example.com/b.zip",
+                "checksum": ours.checksum, "session_key": ours.session_key,
+                "encrypted_sha256": enc_sha}),
+            ),
+        )
+        .await;
+    assert_eq!(b["key_id"], public.key_id().as_str());
+    s.set_channel("production", json!({"bundle": "1.0.1"}))
+        .await;
+    let e = s.check(electron()).await;
+    let sk = SessionKey::open(&ours.session_key, &public).unwrap();
+    let opened = sk
+        .decrypt(&B64.decode(e["checksum"].as_str().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(String::from_utf8(opened).unwrap(), enc_sha);
+
+    // "" removes the key.
+    let app = s
+        .ok(
+            "PATCH",
+            &format!("/apps/{APP}"),
+            Some(json!({"public_key": ""})),
+        )
+        .await;
+    assert!(app["public_key"].is_null(), "{app}");
+}

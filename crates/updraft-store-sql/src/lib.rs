@@ -43,7 +43,7 @@ pub const BUNDLE_SELECT: &str = "SELECT id, app_id, version, checksum, session_k
 
 /// The app columns.
 pub const APP_SELECT: &str =
-    "SELECT app_id, name, expose_metadata, allow_device_custom_id, created_at, revision FROM apps";
+    "SELECT app_id, name, expose_metadata, allow_device_custom_id, public_key, created_at, revision FROM apps";
 
 /// The device columns, with the override resolved to names.
 pub const DEVICE_SELECT: &str = "SELECT d.app_id, d.device_id, d.custom_id, d.platform, d.plugin_version, d.version_name, \

@@ -30,6 +30,7 @@ macro_rules! sql_store {
                     name: r.try_get("name")?,
                     expose_metadata: r.try_get("expose_metadata")?,
                     allow_device_custom_id: r.try_get("allow_device_custom_id")?,
+                    public_key: r.try_get("public_key")?,
                     created_at: r.try_get("created_at")?,
                 })
             }
@@ -323,13 +324,15 @@ macro_rules! sql_store {
                 async fn update_app(&self, app_id: &str, patch: &AppPatch) -> StoreResult<App> {
                     let r = sqlx::query(
                         "UPDATE apps SET name = COALESCE($2, name), expose_metadata = COALESCE($3, expose_metadata), \
-                         allow_device_custom_id = COALESCE($4, allow_device_custom_id), revision = revision + 1 \
+                         allow_device_custom_id = COALESCE($4, allow_device_custom_id), \
+                         public_key = NULLIF(COALESCE($5, public_key), ''), revision = revision + 1 \
                          WHERE app_id = $1",
                     )
                     .bind(app_id)
                     .bind(&patch.name)
                     .bind(patch.expose_metadata)
                     .bind(patch.allow_device_custom_id)
+                    .bind(&patch.public_key)
                     .execute(&self.pool)
                     .await
                     .map_err(backend)?;

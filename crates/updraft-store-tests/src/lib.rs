@@ -94,6 +94,19 @@ pub async fn apps_crud(s: &dyn Store) {
         .unwrap();
     assert!(a.expose_metadata);
     assert_eq!(a.name, "Example");
+    assert_eq!(a.public_key, None);
+    // The public key: set, kept by other patches, removed with "".
+    let pem = "-----BEGIN RSA PUBLIC KEY-----\nAAAA\n-----END RSA PUBLIC KEY-----\n";
+    let patch = |k: Option<&str>| AppPatch {
+        public_key: k.map(str::to_string),
+        ..Default::default()
+    };
+    let a = s.update_app(APP, &patch(Some(pem))).await.unwrap();
+    assert_eq!(a.public_key.as_deref(), Some(pem));
+    let a = s.update_app(APP, &patch(None)).await.unwrap();
+    assert_eq!(a.public_key.as_deref(), Some(pem));
+    let a = s.update_app(APP, &patch(Some(""))).await.unwrap();
+    assert_eq!(a.public_key, None);
     assert!(matches!(
         s.update_app("com.nope.x", &AppPatch::default()).await,
         Err(StoreError::NotFound(_))

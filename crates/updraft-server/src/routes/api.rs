@@ -24,7 +24,9 @@ use updraft_store::{DeviceQuery, EventQuery, NewBundle};
 
 use crate::auth::{hash_secret, new_secret, Auth};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::bundle_checks::{check_session_key, plain_checksum, Encryption};
+use crate::routes::bundle_checks::{
+    check_session_key, checked_public_key, plain_checksum, public_key_for, Encryption,
+};
 use crate::state::AppState;
 use updraft_core::checksum::HOW_TO_ENCRYPT;
 
@@ -108,6 +110,10 @@ pub async fn update_app(
     JsonBody(patch): JsonBody<AppPatch>,
 ) -> ApiResult<Json<App>> {
     auth.require_app(KeyMode::Write, &app_id)?;
+    let mut patch = patch;
+    if let Some(pem) = patch.public_key.as_deref().filter(|p| !p.trim().is_empty()) {
+        patch.public_key = Some(checked_public_key(pem)?.to_pem());
+    }
     let app = s.store.update_app(&app_id, &patch).await?;
     s.snapshots.invalidate(&app_id);
     Ok(Json(app))
@@ -259,8 +265,9 @@ pub async fn upload_bundle(
     Query(p): Query<UploadParams>,
     body: Body,
 ) -> ApiResult<Response> {
-    known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    let app = known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     check_version(&p.version)?;
+    let public_key = public_key_for(p.public_key.as_deref(), &app)?;
     let session_key = p.session_key.clone().unwrap_or_default();
     let encryption = if session_key.is_empty() {
         if let Some(c) = &p.checksum {
@@ -278,7 +285,7 @@ pub async fn upload_bundle(
         Some(Encryption::check(
             &session_key,
             c,
-            p.public_key.as_deref(),
+            public_key.as_ref(),
             p.key_id.as_deref().filter(|k| !k.is_empty()),
         )?)
     };
@@ -437,8 +444,9 @@ pub async fn register_external(
     Path(app_id): Path<String>,
     JsonBody(b): JsonBody<NewExternalBundle>,
 ) -> ApiResult<Response> {
-    known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    let app = known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     check_version(&b.version)?;
+    let public_key = public_key_for(b.public_key.as_deref(), &app)?;
     let is_url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
     match &b.external_url {
         Some(u) if !is_url(u) => {
@@ -483,7 +491,7 @@ pub async fn register_external(
         let enc = Encryption::check(
             &session_key,
             &b.checksum,
-            b.public_key.as_deref(),
+            public_key.as_ref(),
             key_id.as_deref(),
         )?;
         let electron = match b.encrypted_sha256.as_deref().filter(|s| !s.is_empty()) {

@@ -6,6 +6,7 @@ use updraft_core::checksum::{self, ChecksumError};
 use updraft_core::crypto::{PublicKey, SessionKey};
 
 use crate::error::{ApiError, ApiResult};
+use updraft_protocol::api::App;
 
 fn invalid(e: ChecksumError) -> ApiError {
     match e {
@@ -37,6 +38,39 @@ pub fn plain_checksum(c: &str) -> ApiResult<String> {
     checksum::check_form(c, false).map_err(invalid)
 }
 
+/// Parses a public key as the plugin reads `publicKey` (PKCS#1 PEM, RSA-2048).
+pub fn checked_public_key(pem: &str) -> ApiResult<PublicKey> {
+    PublicKey::from_pem(pem)
+        .map_err(|e| ApiError::bad_request("invalid_public_key", format!("public_key: {e}")))
+}
+
+/// The public key to check a bundle with: the one sent with it, else the
+/// app's. Both given and different is refused: devices of that app would
+/// refuse the bundle.
+pub fn public_key_for(sent: Option<&str>, app: &App) -> ApiResult<Option<PublicKey>> {
+    let sent = sent
+        .filter(|p| !p.trim().is_empty())
+        .map(checked_public_key)
+        .transpose()?;
+    let stored = app
+        .public_key
+        .as_deref()
+        .map(checked_public_key)
+        .transpose()?;
+    match (sent, stored) {
+        (Some(s), Some(a)) if s != a => Err(ApiError::bad_request(
+            "key_mismatch",
+            format!(
+                "the public key sent ({}) is not the app's ({}): devices of app {} would refuse this bundle",
+                s.key_id(),
+                a.key_id(),
+                app.app_id
+            ),
+        )),
+        (s, a) => Ok(s.or(a)),
+    }
+}
+
 /// The encryption facts of one bundle, once checked.
 pub struct Encryption {
     /// The checksum native plugins verify (normalised).
@@ -49,25 +83,23 @@ pub struct Encryption {
 
 impl Encryption {
     /// Checks an encrypted bundle's session key and checksum: their form
-    /// always, and with the app's public key (PKCS#1 PEM) that they open with
-    /// it and that `key_id`, when given, is that key's.
+    /// always, and with the app's public key that they open with it and that
+    /// `key_id`, when given, is that key's.
     pub fn check(
         session_key: &str,
         checksum: &str,
-        public_key: Option<&str>,
+        public_key: Option<&PublicKey>,
         key_id: Option<&str>,
     ) -> ApiResult<Self> {
         check_session_key(session_key)?;
         let checksum = checksum::check_form(checksum, true).map_err(invalid)?;
-        let Some(pem) = public_key.filter(|p| !p.trim().is_empty()) else {
+        let Some(public) = public_key else {
             return Ok(Self {
                 checksum,
                 key_id: key_id.map(str::to_string),
                 session: None,
             });
         };
-        let public = PublicKey::from_pem(pem)
-            .map_err(|e| ApiError::bad_request("invalid_public_key", format!("public_key: {e}")))?;
         let own_id = public.key_id();
         if let Some(k) = key_id.filter(|k| *k != own_id) {
             return Err(ApiError::bad_request(
@@ -75,7 +107,7 @@ impl Encryption {
                 format!("key_id {k:?} is not the id of the public key given ({own_id:?})"),
             ));
         }
-        let session = checksum::check_with_key(&public, &checksum, session_key).map_err(invalid)?;
+        let session = checksum::check_with_key(public, &checksum, session_key).map_err(invalid)?;
         Ok(Self {
             checksum,
             key_id: Some(own_id),
