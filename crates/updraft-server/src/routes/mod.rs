@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod bundle_checks;
+pub mod bundle_upload;
 pub mod capgo;
 pub mod device;
 pub mod files;
