@@ -14,6 +14,9 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
+use aes::cipher::{BlockDecryptMut, KeyIvInit};
+use sha2::{Digest, Sha256};
+
 use crate::crypto::{PublicKey, SessionKey};
 
 /// How to make a checksum the plugin can verify (shown with every refusal).
@@ -72,14 +75,22 @@ pub fn check_form(checksum: &str, encrypted: bool) -> Result<String, ChecksumErr
     )))
 }
 
+/// An encrypted bundle's session key and checksum, opened with the public key.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub session: SessionKey,
+    /// What the checksum decrypts to: the SHA-256 (hex) of the plaintext zip.
+    pub plain_sha256: String,
+}
+
 /// Checks an encrypted bundle against the app's public key as a device will:
 /// the session key must open (16-byte IV and AES key) and the checksum must
-/// decrypt to a 32-byte SHA-256. Returns the opened session key.
+/// decrypt to a 32-byte SHA-256.
 pub fn check_with_key(
     public: &PublicKey,
     checksum: &str,
     session_key: &str,
-) -> Result<SessionKey, ChecksumError> {
+) -> Result<Opened, ChecksumError> {
     let sk = SessionKey::open(session_key, public).map_err(|e| {
         ChecksumError::Key(format!(
             "the session key does not open with the app's public key ({e}): devices with that key would refuse the bundle"
@@ -96,7 +107,67 @@ pub fn check_with_key(
             digest.len() / 2
         )));
     }
-    Ok(sk)
+    Ok(Opened {
+        session: sk,
+        plain_sha256: digest,
+    })
+}
+
+/// The SHA-256 of an AES-128-CBC ciphertext's plaintext, fed in pieces (so a
+/// large upload is checked without holding it in memory): what a device
+/// compares with the decrypted checksum.
+pub struct PlaintextSha256 {
+    dec: cbc::Decryptor<aes::Aes128>,
+    hasher: Sha256,
+    pending: Vec<u8>,
+    /// The last decrypted block, held back until the end for its padding.
+    last: Option<[u8; 16]>,
+}
+
+impl PlaintextSha256 {
+    pub fn new(sk: &SessionKey) -> Self {
+        Self {
+            dec: cbc::Decryptor::new(&sk.key.into(), &sk.iv.into()),
+            hasher: Sha256::new(),
+            pending: Vec::new(),
+            last: None,
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.pending.extend_from_slice(data);
+        let full = self.pending.len() / 16 * 16;
+        for chunk in self.pending[..full].chunks_exact(16) {
+            let mut block = aes::Block::clone_from_slice(chunk);
+            self.dec.decrypt_block_mut(&mut block);
+            if let Some(prev) = self.last.replace(block.into()) {
+                self.hasher.update(prev);
+            }
+        }
+        self.pending.drain(..full);
+    }
+
+    /// The plaintext's SHA-256 (hex), or why the ciphertext cannot be right
+    /// (not whole blocks, or bad padding: a wrong key or a damaged file).
+    pub fn finish(mut self) -> Result<String, ChecksumError> {
+        let last = match (self.last, self.pending.is_empty()) {
+            (Some(l), true) => l,
+            _ => {
+                return Err(ChecksumError::Key(
+                    "the encrypted zip is not whole AES blocks: it is damaged or not encrypted"
+                        .into(),
+                ))
+            }
+        };
+        let n = last[15] as usize;
+        if n == 0 || n > 16 || last[16 - n..].iter().any(|&b| b as usize != n) {
+            return Err(ChecksumError::Key(
+                "the zip does not decrypt with this session key (bad padding)".into(),
+            ));
+        }
+        self.hasher.update(&last[..16 - n]);
+        Ok(hex::encode(self.hasher.finalize()))
+    }
 }
 
 /// The checksum Capgo's Electron updater verifies for an encrypted bundle:
@@ -152,7 +223,22 @@ mod tests {
         let private = PrivateKey::generate(&mut rng).unwrap();
         let public = private.public_key();
         let s = seal_bundle(&private, b"PK zip", &mut rng).unwrap();
-        let sk = check_with_key(&public, &s.checksum, &s.session_key).unwrap();
+        let opened = check_with_key(&public, &s.checksum, &s.session_key).unwrap();
+        assert_eq!(opened.plain_sha256, s.plain_sha256);
+        let sk = opened.session;
+        // The plaintext hash, fed in odd-sized pieces, is the zip's.
+        let mut h = PlaintextSha256::new(&sk);
+        for piece in s.ciphertext.chunks(7) {
+            h.update(piece);
+        }
+        assert_eq!(h.finish().unwrap(), s.plain_sha256);
+        let mut cut = PlaintextSha256::new(&sk);
+        cut.update(&s.ciphertext[..s.ciphertext.len() - 3]);
+        assert!(cut.finish().is_err());
+        let mut wrong = PlaintextSha256::new(&SessionKey::random(&mut rng));
+        wrong.update(&s.ciphertext);
+        // A wrong key fails the padding, or (rarely) hashes to something else.
+        assert!(wrong.finish().map_or(true, |h| h != s.plain_sha256));
         // The base64 form of the same block is just as good.
         let b64 = B64.encode(hex::decode(&s.checksum).unwrap());
         check_with_key(&public, &b64, &s.session_key).unwrap();

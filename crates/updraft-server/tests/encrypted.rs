@@ -121,6 +121,35 @@ async fn encrypted_bundles_with_a_checksum_phones_cannot_verify_are_refused() {
         "{v}"
     );
 
+    // With the key, the upload is decrypted as a device will: a damaged one
+    // (or a checksum of another zip) is refused.
+    let mut damaged = sealed.ciphertext.clone();
+    damaged[20] ^= 1;
+    let (st, v) = upload(
+        &s,
+        &[
+            ("version", "1.0.1"),
+            ("checksum", &sealed.checksum),
+            ("session_key", &sealed.session_key),
+            ("public_key", &private.public_key().to_pem()),
+        ],
+        damaged,
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("checksum_mismatch")),
+        "{v}"
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("checksum_fail"),
+        "{v}"
+    );
+    let (st, _) = s
+        .api("GET", &format!("/apps/{APP}/bundles/1.0.1"), None)
+        .await;
+    assert_eq!(st, 404);
+
     // The base64 form of the RSA block is what the plugin also reads: accepted.
     let b64 = B64.encode(hex::decode(&sealed.checksum).unwrap());
     let v = s

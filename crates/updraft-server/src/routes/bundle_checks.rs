@@ -2,8 +2,8 @@
 //! encryption, checked before anything is stored: a bundle the server accepts
 //! must be one every client can verify (see `updraft_core::checksum`).
 
-use updraft_core::checksum::{self, ChecksumError};
-use updraft_core::crypto::{PublicKey, SessionKey};
+use updraft_core::checksum::{self, ChecksumError, Opened, PlaintextSha256};
+use updraft_core::crypto::PublicKey;
 
 use crate::error::{ApiError, ApiResult};
 use updraft_protocol::api::App;
@@ -77,8 +77,8 @@ pub struct Encryption {
     pub checksum: String,
     /// The key id devices send, from the public key when one was given.
     pub key_id: Option<String>,
-    /// The opened session key, when the public key is known.
-    session: Option<SessionKey>,
+    /// The opened session key and checksum, when the public key is known.
+    opened: Option<Opened>,
 }
 
 impl Encryption {
@@ -97,7 +97,7 @@ impl Encryption {
             return Ok(Self {
                 checksum,
                 key_id: key_id.map(str::to_string),
-                session: None,
+                opened: None,
             });
         };
         let own_id = public.key_id();
@@ -107,19 +107,19 @@ impl Encryption {
                 format!("key_id {k:?} is not the id of the public key given ({own_id:?})"),
             ));
         }
-        let session = checksum::check_with_key(public, &checksum, session_key).map_err(invalid)?;
+        let opened = checksum::check_with_key(public, &checksum, session_key).map_err(invalid)?;
         Ok(Self {
             checksum,
             key_id: Some(own_id),
-            session: Some(session),
+            opened: Some(opened),
         })
     }
 
     /// The checksum the Electron updater verifies, given the SHA-256 of the
     /// encrypted zip as served; `None` without the public key.
     pub fn electron_checksum(&self, encrypted_sha256: &str) -> ApiResult<Option<String>> {
-        match &self.session {
-            Some(sk) => checksum::electron_checksum(sk, encrypted_sha256)
+        match &self.opened {
+            Some(o) => checksum::electron_checksum(&o.session, encrypted_sha256)
                 .map(Some)
                 .map_err(|e| ApiError::bad_request("invalid_encrypted_sha256", e.to_string())),
             None => Ok(None),
@@ -128,6 +128,37 @@ impl Encryption {
 
     /// Whether the public key was given (so the Electron form can be made).
     pub fn has_key(&self) -> bool {
-        self.session.is_some()
+        self.opened.is_some()
+    }
+
+    /// A hasher of the plaintext, to check the uploaded bytes against the
+    /// checksum as a device will; `None` without the public key.
+    pub fn plaintext_hasher(&self) -> Option<PlaintextSha256> {
+        self.opened
+            .as_ref()
+            .map(|o| PlaintextSha256::new(&o.session))
+    }
+
+    /// Checks what the uploaded zip decrypted to against the checksum.
+    pub fn verify_plaintext(&self, hasher: PlaintextSha256) -> ApiResult<()> {
+        let Some(o) = &self.opened else {
+            return Ok(());
+        };
+        let actual = hasher.finish().map_err(|e| {
+            ApiError::bad_request(
+                "checksum_mismatch",
+                format!("{e}; devices would refuse this bundle"),
+            )
+        })?;
+        if actual != o.plain_sha256 {
+            return Err(ApiError::bad_request(
+                "checksum_mismatch",
+                format!(
+                    "the upload decrypts to a zip whose SHA-256 is {actual}, but the checksum says {}: every device would fail checksum_fail",
+                    o.plain_sha256
+                ),
+            ));
+        }
+        Ok(())
     }
 }

@@ -126,6 +126,8 @@ pub async fn upload_bundle(
     let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
         .map_err(|e| ApiError::internal("create temp file", e))?;
     let mut hasher = Sha256::new();
+    // With the public key, the plaintext is hashed too, as a device will.
+    let mut plain = encryption.as_ref().and_then(Encryption::plaintext_hasher);
     let mut size: u64 = 0;
     let limit = s.config.max_bundle_bytes;
     let mut stream = body.into_data_stream();
@@ -138,6 +140,9 @@ pub async fn upload_bundle(
             return Err(ApiError::too_large(limit));
         }
         hasher.update(&chunk);
+        if let Some(p) = plain.as_mut() {
+            p.update(&chunk);
+        }
         tmp.write_all(&chunk)
             .map_err(|e| ApiError::internal("write temp file", e))?;
     }
@@ -156,6 +161,9 @@ pub async fn upload_bundle(
         }
     }
     let (checksum, key_id, electron_checksum) = if let Some(enc) = &encryption {
+        if let Some(p) = plain {
+            enc.verify_plaintext(p)?;
+        }
         // The blob is the encrypted zip as served, so its hash is what Electron hashes.
         (
             enc.checksum.clone(),
