@@ -138,6 +138,14 @@ async fn encrypted_bundles_install_on_the_real_electron_updater() {
     let p = project.path();
     cli.run(p, &["init"]).ok();
     cli.run(p, &["key", "create"]).ok();
+    // Run again, init gives the server the app's public key.
+    let again = cli.run(p, &["init", "--json"]).ok().json();
+    assert_eq!(again["public_key_registered"], true, "{again}");
+    let (_, app) = server.api("GET", &format!("/apps/{APP}"), None).await;
+    let pem = std::fs::read_to_string(p.join(".capgo_key_v2.pub")).unwrap();
+    assert_eq!(app["public_key"].as_str().map(str::trim), Some(pem.trim()));
+    let again = cli.run(p, &["init", "--json"]).ok().json();
+    assert_eq!(again["public_key_registered"], false, "only once: {again}");
 
     // Uploaded with updraft: encrypted, and the Electron updater installs it.
     write_build(p, "from-updraft");

@@ -241,6 +241,10 @@ impl Client {
         self.post("/apps", new).await
     }
 
+    pub async fn update_app(&self, app: &str, patch: &AppPatch) -> Result<App> {
+        self.patch(&format!("/apps/{}", enc(app)), patch).await
+    }
+
     // ---- bundles ----
 
     pub async fn list_bundles(&self, app: &str) -> Result<Vec<Bundle>> {
