@@ -436,12 +436,6 @@ async fn external(
             }
             (Some(public.key_id()), Some(public.to_pem()))
         }
-        (Some(_), None) if encrypted_sha256.is_some() => {
-            return Err(CliError::usage(
-                "missing_public_key",
-                "--encrypted-zip needs the app's publicKey in the capacitor config (the server opens the session key with it to serve Capgo's Electron updater)",
-            ));
-        }
         _ => (None, None),
     };
     if session_key.is_some() && encrypted_sha256.is_none() {

@@ -310,7 +310,7 @@ pub async fn register_external(
             Some(_) if !enc.has_key() => {
                 return Err(ApiError::bad_request(
                     "missing_public_key",
-                    "encrypted_sha256 is only used with public_key (the app's public key opens the session key the Electron checksum is made with)",
+                    "encrypted_sha256 needs the app's public key, which opens the session key the Electron checksum is made with: send public_key, or set it on the app (PATCH /api/v1/apps/{app_id} with public_key)",
                 ))
             }
             Some(h) => enc.electron_checksum(h)?,
