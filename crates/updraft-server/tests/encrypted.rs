@@ -420,6 +420,49 @@ async fn the_apps_public_key_checks_every_encrypted_bundle() {
         .unwrap();
     assert_eq!(String::from_utf8(opened).unwrap(), enc_sha);
 
+    // A bundle stored before the server knew the key: once the app has it,
+    // Electron is served too (the stored file is the encrypted zip).
+    s.ok(
+        "PATCH",
+        &format!("/apps/{APP}"),
+        Some(json!({"public_key": ""})),
+    )
+    .await;
+    let old = seal_bundle(&private, &zip, &mut rand::rngs::OsRng).unwrap();
+    let (st, v) = upload(
+        &s,
+        &[
+            ("version", "1.0.2"),
+            ("checksum", &old.checksum),
+            ("session_key", &old.session_key),
+        ],
+        old.ciphertext.clone(),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert!(v["bundle"]["electron_checksum"].is_null(), "{v}");
+    s.set_channel("production", json!({"bundle": "1.0.2"}))
+        .await;
+    assert_eq!(
+        s.check(electron()).await["error"],
+        "electron_checksum_unavailable"
+    );
+    s.ok(
+        "PATCH",
+        &format!("/apps/{APP}"),
+        Some(json!({"public_key": public.to_pem()})),
+    )
+    .await;
+    let e = s.check(electron()).await;
+    let sk = SessionKey::open(&old.session_key, &public).unwrap();
+    let opened = sk
+        .decrypt(&B64.decode(e["checksum"].as_str().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(opened).unwrap(),
+        sha256_hex(&old.ciphertext)
+    );
+
     // "" removes the key.
     let app = s
         .ok(

@@ -106,7 +106,7 @@ pub async fn updates(
         Outcome::Update { bundle_id } => {
             let b = &entry.view.bundles[&bundle_id];
             let base = state.base_url(&headers);
-            match offer(b, &req, &base, entry.view.app.expose_metadata) {
+            match offer(b, &req, &base, &entry.view.app) {
                 Ok(reply) => {
                     state.writer.offered(
                         &req.app_id,

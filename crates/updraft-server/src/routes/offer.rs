@@ -4,18 +4,22 @@
 //! plugin supports it. A bundle the client could not install is answered as
 //! "no update" (`kind: blocked`) instead of a download that must fail.
 
+use updraft_core::checksum::electron_checksum;
+use updraft_core::crypto::{PublicKey, SessionKey};
 use updraft_core::validate::{DeviceRequest, Platform};
-use updraft_protocol::api::{Bundle, BundleStorage};
+use updraft_protocol::api::{App, Bundle, BundleStorage};
 use updraft_protocol::device::{NoUpdate, ReplyKind, UpdateAvailable};
 
 /// Builds the reply offering `b` to the device of `req`. `base` is the
-/// server's public URL; `expose` sends `link`/`comment`.
+/// server's public URL; `app` gives `expose_metadata` (send `link`/`comment`)
+/// and the app's public key.
 pub fn offer(
     b: &Bundle,
     req: &DeviceRequest,
     base: &str,
-    expose: bool,
+    app: &App,
 ) -> Result<UpdateAvailable, NoUpdate> {
+    let expose = app.expose_metadata;
     let electron = req.platform == Some(Platform::Electron);
     let manifest = !b.manifest.is_empty() && plugin_supports_manifest(req);
     let url = match b.storage {
@@ -51,13 +55,17 @@ pub fn offer(
     let checksum = if electron && !b.session_key.is_empty() {
         // Electron hashes the zip still encrypted and compares it with the
         // checksum AES-decrypted with the session key: the native form fails.
-        match &b.electron_checksum {
-            Some(c) => c.clone(),
+        match b
+            .electron_checksum
+            .clone()
+            .or_else(|| stored_electron_checksum(b, app))
+        {
+            Some(c) => c,
             None => {
                 return Err(blocked(
                     "electron_checksum_unavailable",
                     format!(
-                        "Bundle {} is encrypted and was registered without the app's public key, so there is no checksum Capgo's Electron updater can verify",
+                        "Bundle {} is encrypted and the server does not know its Electron checksum (registered without the app's public key or the encrypted zip's SHA-256), so Capgo's Electron updater could not verify it",
                         b.version
                     ),
                 ))
@@ -76,6 +84,16 @@ pub fn offer(
         link: b.link.clone().filter(|l| expose && !l.is_empty()),
         comment: b.comment.clone().filter(|c| expose && !c.is_empty()),
     })
+}
+
+/// For a stored encrypted bundle uploaded before the server knew the app's
+/// public key: the blob is the encrypted zip, so its hash and the session key
+/// opened with the app's key give the Electron form.
+fn stored_electron_checksum(b: &Bundle, app: &App) -> Option<String> {
+    let blob = b.blob_sha256.as_deref()?;
+    let public = PublicKey::from_pem(app.public_key.as_deref()?).ok()?;
+    let sk = SessionKey::open(&b.session_key, &public).ok()?;
+    electron_checksum(&sk, blob).ok()
 }
 
 fn blocked(code: &str, message: String) -> NoUpdate {
