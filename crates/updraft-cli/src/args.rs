@@ -244,6 +244,11 @@ pub struct UploadArgs {
     /// With --external: the checksum devices verify (plain SHA-256, or the encrypted one).
     #[arg(long, alias = "encrypted-checksum", requires = "external")]
     pub checksum: Option<String>,
+    /// With --external and --iv-session-key: the encrypted zip exactly as hosted at the URL.
+    /// It is checked against the checksum, and its SHA-256 lets the server serve Capgo's
+    /// Electron updater, which verifies encrypted bundles differently.
+    #[arg(long, requires = "iv_session_key", value_name = "FILE")]
+    pub encrypted_zip: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

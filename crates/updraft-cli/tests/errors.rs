@@ -374,3 +374,39 @@ async fn doctor_reports_each_problem() {
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("does not match"), "{r:?}");
 }
+
+/// An encrypted external bundle whose checksum phones cannot verify (a plain
+/// SHA-256 with a session key) is refused before any request, exit 2, with
+/// the form needed and how to make it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_encrypted_bundle_needs_a_checksum_phones_can_verify() {
+    let mut server = Server::start().await;
+    let cli = Cli::new(&server);
+    let project = json_project(APP, "1.0.0");
+    let p = project.path();
+    // Any request would now fail as "cannot reach the server" (exit 1).
+    server.stop().await;
+    let external = |checksum: &str, session_key: Option<&str>| {
+        let mut args = vec![
+            "bundle",
+            "upload",
+            "--external",
+            "https://cdn.example.com/b.zip",
+            "--checksum",
+        ];
+        args.push(checksum);
+        if let Some(k) = session_key {
+            args.extend(["--iv-session-key", k]);
+        }
+        cli.run(p, &args)
+    };
+    let sk = "AAAAAAAAAAAAAAAAAAAAAA==:BBBB";
+    let r = external(&"ab".repeat(32), Some(sk)).fails(2, "512 hex characters");
+    assert!(
+        r.stderr.contains("plain SHA-256") && r.stderr.contains("bundle encrypt"),
+        "says what is wrong and how to make the right one: {r:?}"
+    );
+    external("c2hvcnQ=", Some(sk)).fails(2, "base64 of 5 bytes");
+    // An RSA-sized checksum without a session key is not a plain SHA-256 either.
+    external(&"ab".repeat(256), None).fails(2, "64 hex characters");
+}

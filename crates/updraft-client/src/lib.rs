@@ -71,6 +71,10 @@ pub struct UploadParams {
     pub session_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The app's public key (PKCS#1 PEM), sent with an encrypted bundle so the
+    /// server can check it and serve Capgo's Electron updater too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_update_version: Option<String>,
     /// JSON text of the native packages array.
@@ -235,6 +239,10 @@ impl Client {
 
     pub async fn create_app(&self, new: &NewApp) -> Result<App> {
         self.post("/apps", new).await
+    }
+
+    pub async fn update_app(&self, app: &str, patch: &AppPatch) -> Result<App> {
+        self.patch(&format!("/apps/{}", enc(app)), patch).await
     }
 
     // ---- bundles ----

@@ -8,8 +8,10 @@
 //! - [`event`]: what a stats event says about the running bundle, and when it happened.
 //! - [`text`]: character and length rules for device-supplied strings.
 //! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
+//! - [`checksum`]: which checksum form each client verifies, and its checks.
 
 pub mod archive;
+pub mod checksum;
 pub mod crypto;
 pub mod decide;
 pub mod event;

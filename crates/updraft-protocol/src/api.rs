@@ -15,6 +15,11 @@ pub struct App {
     pub expose_metadata: bool,
     /// Accept `custom_id` from devices.
     pub allow_device_custom_id: bool,
+    /// The public key the app ships (`publicKey`, PKCS#1 PEM), when set: every
+    /// encrypted bundle is checked against it, and Capgo's Electron updater is
+    /// served a checksum made with it.
+    #[serde(default)]
+    pub public_key: Option<String>,
     /// Epoch milliseconds.
     pub created_at: i64,
 }
@@ -38,6 +43,9 @@ pub struct AppPatch {
     pub expose_metadata: Option<bool>,
     #[serde(default)]
     pub allow_device_custom_id: Option<bool>,
+    /// The app's public key (PKCS#1 PEM); `""` removes it.
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
 
 /// Where a bundle's zip lives.
@@ -62,6 +70,11 @@ pub struct Bundle {
     pub session_key: String,
     /// First 20 characters of the public key's PEM body, when encrypted.
     pub key_id: Option<String>,
+    /// For an encrypted bundle, the checksum Capgo's Electron updater verifies
+    /// (`base64(AES(key, iv, hex(sha256(encrypted zip))))`); `None` when the
+    /// server could not make it (no public key, or the encrypted zip's hash unknown).
+    #[serde(default)]
+    pub electron_checksum: Option<String>,
     pub storage: BundleStorage,
     /// SHA-256 of the stored bytes (what the server serves); `None` for external bundles.
     pub blob_sha256: Option<String>,
@@ -110,6 +123,14 @@ pub struct NewExternalBundle {
     pub session_key: Option<String>,
     #[serde(default)]
     pub key_id: Option<String>,
+    /// The app's public key (PKCS#1 PEM), for an encrypted bundle: the server
+    /// checks that the session key and checksum open with it and, with
+    /// `encrypted_sha256`, makes the checksum Capgo's Electron updater verifies.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Hex SHA-256 of the encrypted zip exactly as hosted at `external_url`.
+    #[serde(default)]
+    pub encrypted_sha256: Option<String>,
     #[serde(flatten)]
     pub meta: BundleMeta,
 }

@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
             checksum: format!("{:064x}", i),
             session_key: String::new(),
             key_id: None,
+            electron_checksum: None,
             storage: BundleStorage::External,
             blob_sha256: None,
             size: None,

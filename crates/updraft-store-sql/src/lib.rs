@@ -130,11 +130,11 @@ pub const CHANNEL_SELECT: &str = "SELECT c.id, c.app_id, c.name, c.bundle_id, b.
 
 /// The bundle columns.
 pub const BUNDLE_SELECT: &str = "SELECT id, app_id, version, checksum, session_key, key_id, storage, blob_sha256, size, \
-     external_url, manifest, min_update_version, native_packages, link, comment, deleted, created_at FROM bundles";
+     external_url, manifest, min_update_version, native_packages, link, comment, deleted, created_at, electron_checksum FROM bundles";
 
 /// The app columns.
 pub const APP_SELECT: &str =
-    "SELECT app_id, name, expose_metadata, allow_device_custom_id, created_at, revision FROM apps";
+    "SELECT app_id, name, expose_metadata, allow_device_custom_id, public_key, created_at, revision FROM apps";
 
 /// The device columns, with the override resolved to names.
 pub const DEVICE_SELECT: &str = "SELECT d.app_id, d.device_id, d.custom_id, d.platform, d.plugin_version, d.version_name, \

@@ -32,6 +32,7 @@ macro_rules! sql_store {
                     name: r.try_get("name")?,
                     expose_metadata: r.try_get("expose_metadata")?,
                     allow_device_custom_id: r.try_get("allow_device_custom_id")?,
+                    public_key: r.try_get("public_key")?,
                     created_at: r.try_get("created_at")?,
                 })
             }
@@ -47,6 +48,7 @@ macro_rules! sql_store {
                     checksum: r.try_get("checksum")?,
                     session_key: r.try_get("session_key")?,
                     key_id: r.try_get("key_id")?,
+                    electron_checksum: r.try_get("electron_checksum")?,
                     storage: if storage == "external" { BundleStorage::External } else { BundleStorage::Stored },
                     blob_sha256: r.try_get("blob_sha256")?,
                     size: r.try_get("size")?,
@@ -328,13 +330,15 @@ macro_rules! sql_store {
                 async fn update_app(&self, app_id: &str, patch: &AppPatch) -> StoreResult<App> {
                     let r = sqlx::query(
                         "UPDATE apps SET name = COALESCE($2, name), expose_metadata = COALESCE($3, expose_metadata), \
-                         allow_device_custom_id = COALESCE($4, allow_device_custom_id), revision = revision + 1 \
+                         allow_device_custom_id = COALESCE($4, allow_device_custom_id), \
+                         public_key = NULLIF(COALESCE($5, public_key), ''), revision = revision + 1 \
                          WHERE app_id = $1",
                     )
                     .bind(app_id)
                     .bind(&patch.name)
                     .bind(patch.expose_metadata)
                     .bind(patch.allow_device_custom_id)
+                    .bind(&patch.public_key)
                     .execute(&self.pool)
                     .await
                     .map_err(backend)?;
@@ -368,8 +372,8 @@ macro_rules! sql_store {
                     };
                     sqlx::query(
                         "INSERT INTO bundles (app_id, version, checksum, session_key, key_id, storage, blob_sha256, size, \
-                         external_url, min_update_version, native_packages, link, comment, deleted, created_at, manifest) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14, $15)",
+                         external_url, min_update_version, native_packages, link, comment, deleted, created_at, manifest, electron_checksum) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14, $15, $16)",
                     )
                     .bind(&b.app_id)
                     .bind(&b.version)
@@ -386,6 +390,7 @@ macro_rules! sql_store {
                     .bind(&b.meta.comment)
                     .bind(now)
                     .bind(serde_json::to_string(&b.manifest).unwrap_or_else(|_| "[]".into()))
+                    .bind(&b.electron_checksum)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| {

@@ -67,6 +67,7 @@ fn new_bundle(version: &str) -> NewBundle {
         checksum: "ab".repeat(32),
         session_key: String::new(),
         key_id: None,
+        electron_checksum: None,
         storage: BundleStorage::Stored,
         blob_sha256: Some(format!("{:0>64}", version.replace('.', ""))),
         size: Some(10),
@@ -112,6 +113,19 @@ pub async fn apps_crud(s: &dyn Store) {
         .unwrap();
     assert!(a.expose_metadata);
     assert_eq!(a.name, "Example");
+    assert_eq!(a.public_key, None);
+    // The public key: set, kept by other patches, removed with "".
+    let pem = "-----BEGIN RSA PUBLIC KEY-----\nAAAA\n-----END RSA PUBLIC KEY-----\n";
+    let patch = |k: Option<&str>| AppPatch {
+        public_key: k.map(str::to_string),
+        ..Default::default()
+    };
+    let a = s.update_app(APP, &patch(Some(pem))).await.unwrap();
+    assert_eq!(a.public_key.as_deref(), Some(pem));
+    let a = s.update_app(APP, &patch(None)).await.unwrap();
+    assert_eq!(a.public_key.as_deref(), Some(pem));
+    let a = s.update_app(APP, &patch(Some(""))).await.unwrap();
+    assert_eq!(a.public_key, None);
     assert!(matches!(
         s.update_app("com.nope.x", &AppPatch::default()).await,
         Err(StoreError::NotFound(_))
@@ -122,8 +136,21 @@ pub async fn apps_crud(s: &dyn Store) {
 /// Bundle names are unique per app forever; soft delete is refused while used.
 pub async fn bundles_are_unique_forever(s: &dyn Store) {
     app(s).await;
-    let b = s.create_bundle(&new_bundle("1.0.0"), 5).await.unwrap();
+    let with_electron = NewBundle {
+        electron_checksum: Some("ZWxlY3Ryb24=".into()),
+        ..new_bundle("1.0.0")
+    };
+    let b = s.create_bundle(&with_electron, 5).await.unwrap();
     assert_eq!(b.version, "1.0.0");
+    assert_eq!(b.electron_checksum.as_deref(), Some("ZWxlY3Ryb24="));
+    assert_eq!(
+        s.get_bundle(APP, "1.0.0")
+            .await
+            .unwrap()
+            .unwrap()
+            .electron_checksum,
+        b.electron_checksum
+    );
     assert!(matches!(
         s.create_bundle(&new_bundle("1.0.0"), 6).await,
         Err(StoreError::Conflict(_))

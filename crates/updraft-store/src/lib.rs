@@ -64,6 +64,8 @@ pub struct NewBundle {
     pub checksum: String,
     pub session_key: String,
     pub key_id: Option<String>,
+    /// The Electron updater's checksum of an encrypted bundle, when known.
+    pub electron_checksum: Option<String>,
     pub storage: BundleStorage,
     pub blob_sha256: Option<String>,
     pub size: Option<i64>,

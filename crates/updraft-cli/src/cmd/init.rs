@@ -2,11 +2,13 @@
 //! block in the capacitor config. Safe to run again: it only adds what is missing.
 
 use serde_json::json;
-use updraft_protocol::api::{ChannelPatch, NewApp};
+use updraft_client::Client;
+use updraft_core::crypto::PublicKey;
+use updraft_protocol::api::{App, AppPatch, ChannelPatch, NewApp};
 
 use crate::args::InitArgs;
 use crate::error::CliResult;
-use crate::project::PUBLIC_KEY_FILE;
+use crate::project::{Project, PUBLIC_KEY_FILE};
 use crate::Ctx;
 
 pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
@@ -15,17 +17,17 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
     let app = project.app_id(ctx.g.app.as_deref())?;
     let client = ctx.client()?;
 
-    let app_created = match client.get_app(&app).await {
-        Ok(_) => false,
+    let (server_app, app_created) = match client.get_app(&app).await {
+        Ok(a) => (a, false),
         Err(e) if e.status() == Some(404) => {
             let name = a.name.clone().or_else(|| project.app_name.clone());
-            client
+            let created = client
                 .create_app(&NewApp {
                     app_id: app.clone(),
                     name,
                 })
                 .await?;
-            true
+            (created, true)
         }
         Err(e) => return Err(e.into()),
     };
@@ -67,6 +69,8 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
             entries.push(("publicKey", pem));
         }
     }
+    let key_registered =
+        register_public_key(ctx, &client, &server_app, &project, &pub_file).await?;
     let before = (project.update_url.clone(), project.public_key.is_some());
     let already = before.0.as_deref() == Some(entries[0].1.as_str()) && entries.len() == 3;
     let snippet = if already {
@@ -100,6 +104,9 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
                 )),
                 None => s.push_str(&format!("{} already points at {base}.\n", config.display())),
             }
+            if key_registered {
+                s.push_str("Set the app's public key on the server: it checks every encrypted bundle against it.\n");
+            }
             s.push_str("Next: `updraft deploy` uploads your web build to production.");
             s
         },
@@ -111,7 +118,54 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
             "config_written": config_written,
             "snippet": snippet,
             "update_url": format!("{base}/updates"),
+            "public_key_registered": key_registered,
         }),
     );
     Ok(())
+}
+
+/// Gives the server the app's public key (the config's `publicKey`, else
+/// `.capgo_key_v2.pub`) when it has none, so it checks every encrypted bundle
+/// and can serve Capgo's Electron updater. A different key already there is
+/// left alone, with a warning. Returns whether the key was set.
+async fn register_public_key(
+    ctx: &Ctx,
+    client: &Client,
+    app: &App,
+    project: &Project,
+    pub_file: &std::path::Path,
+) -> CliResult<bool> {
+    let pem = match &project.public_key {
+        Some(p) => Some(p.clone()),
+        None => std::fs::read_to_string(pub_file).ok(),
+    };
+    let Some(local) = pem.and_then(|p| PublicKey::from_pem(&p).ok()) else {
+        return Ok(false);
+    };
+    match app.public_key.as_deref().map(PublicKey::from_pem) {
+        None => {
+            let patch = AppPatch {
+                public_key: Some(local.to_pem()),
+                ..Default::default()
+            };
+            match client.update_app(&app.app_id, &patch).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.status() == Some(403) => {
+                    ctx.out.warn(format!("could not give the server the app's public key ({e}); a key of mode write can"));
+                    Ok(false)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Some(Ok(k)) if k == local => Ok(false),
+        Some(_) => {
+            ctx.out.warn(format!(
+                "app {} on the server has another public key: encrypted bundles made with this project's key ({}) will be refused; change it with PATCH /api/v1/apps/{} {{\"public_key\": ...}} if the apps in the field use this one",
+                app.app_id,
+                local.key_id(),
+                app.app_id
+            ));
+            Ok(false)
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 use updraft_client::{Client, UploadParams};
 use updraft_core::archive::build_zip;
+use updraft_core::checksum;
 use updraft_core::crypto::{self, PrivateKey, PublicKey};
 use updraft_protocol::api::{BundleMeta, ChannelPatch, NewExternalBundle};
 
@@ -252,7 +253,7 @@ async fn publish(
             .hint("change the build, or pass --ignore-checksum-check to upload it anyway"));
         }
     }
-    let (body, checksum, session_key, key_id) = match &key {
+    let (body, checksum, session_key, key_id, public_key) = match &key {
         Some(k) => {
             let sealed = crypto::seal_bundle(k, &zip, &mut rand_core::OsRng)?;
             (
@@ -260,9 +261,11 @@ async fn publish(
                 sealed.checksum,
                 Some(sealed.session_key),
                 Some(k.public_key().key_id()),
+                // Lets the server check the bundle and make Electron's checksum.
+                Some(k.public_key().to_pem()),
             )
         }
-        None => (zip, plain_sha.clone(), None, None),
+        None => (zip, plain_sha.clone(), None, None, None),
     };
     let params = UploadParams {
         version: version.to_string(),
@@ -270,6 +273,7 @@ async fn publish(
         sha256: Some(crypto::sha256_hex(&body)),
         session_key: session_key.clone(),
         key_id: key_id.clone(),
+        public_key,
         min_update_version: meta.min_update_version.clone(),
         native_packages: meta.native_packages.as_ref().map(|v| v.to_string()),
         link: meta.link.clone(),
@@ -392,28 +396,51 @@ async fn external(
     if session_key.is_none() && project.public_key.is_some() {
         ctx.out.warn("the app has a publicKey but this bundle has no --iv-session-key: devices with that key will refuse it");
     }
-    let key_id = match (&session_key, &project.public_key) {
+    // A checksum phones cannot verify is refused before any request.
+    let checksum = checksum::check_form(&checksum, session_key.is_some()).map_err(|e| {
+        CliError::usage("invalid_checksum", format!("--checksum: {e}")).hint(if session_key.is_some() {
+            "pass the encrypted checksum that `updraft bundle encrypt` or `capgo bundle encrypt` printed with this session key"
+        } else {
+            "pass the SHA-256 of the zip (`sha256sum FILE`); for an encrypted zip also pass --iv-session-key"
+        })
+    })?;
+    let encrypted_sha256 = match &a.encrypted_zip {
+        Some(path) => {
+            let data = std::fs::read(path).map_err(|e| {
+                CliError::usage(
+                    "unreadable_file",
+                    format!("--encrypted-zip {}: {e}", path.display()),
+                )
+            })?;
+            Some((crypto::sha256_hex(&data), data))
+        }
+        None => None,
+    };
+    let (key_id, public_pem) = match (&session_key, &project.public_key) {
         (Some(sk), Some(pem)) => {
             let public = PublicKey::from_pem(pem)?;
             // Catch a wrong key or checksum here, not on every phone.
-            updraft_core::crypto::SessionKey::open(sk, &public).map_err(|e| {
+            checksum::check_with_key(&public, &checksum, sk).map_err(|e| {
                 CliError::fail(
                     "key_mismatch",
-                    format!("the session key does not open with the app's publicKey: {e}"),
+                    format!("{e} (publicKey of the capacitor config)"),
                 )
             })?;
-            if checksum.len() != 64 {
-                crypto::decrypt_checksum(&public, &checksum).map_err(|e| {
+            if let Some((_, data)) = &encrypted_sha256 {
+                crypto::open_bundle(&public, data, sk, Some(&checksum)).map_err(|e| {
                     CliError::fail(
-                        "key_mismatch",
-                        format!("the checksum does not open with the app's publicKey: {e}"),
+                        "checksum_mismatch",
+                        format!("--encrypted-zip does not verify with this session key and checksum: {e}"),
                     )
                 })?;
             }
-            Some(public.key_id())
+            (Some(public.key_id()), Some(public.to_pem()))
         }
-        _ => None,
+        _ => (None, None),
     };
+    if session_key.is_some() && encrypted_sha256.is_none() {
+        ctx.out.warn("no --encrypted-zip: Capgo's Electron updater cannot verify this encrypted bundle, so Electron apps will not be offered it (iOS and Android are)");
+    }
     let meta = meta_params(project, &a.meta)?;
     if let Some(c) = &a.channel {
         ensure_channel(ctx, client, app, c).await?;
@@ -425,6 +452,8 @@ async fn external(
         checksum: checksum.clone(),
         session_key: session_key.clone(),
         key_id: key_id.clone(),
+        public_key: public_pem,
+        encrypted_sha256: encrypted_sha256.map(|(h, _)| h),
         meta,
     };
     match client.register_external(app, &new).await {

@@ -15,13 +15,12 @@ use updraft_core::decide::{Forced, Outcome};
 use updraft_core::event::{event_time, reports_running_bundle};
 use updraft_core::validate::{validate, validate_stats_fields, DeviceRequest, Endpoint, Platform};
 use updraft_core::version::plugin_stores_channel_locally;
-use updraft_protocol::api::{BundleStorage, Channel};
-use updraft_protocol::device::{
-    InfoObject, NoUpdate, RevertToBuiltin, StatsEvent, UpdateAvailable,
-};
+use updraft_protocol::api::Channel;
+use updraft_protocol::device::{InfoObject, NoUpdate, RevertToBuiltin, StatsEvent};
 use updraft_store::{DeviceSeen, NewEvent, SelfAssign, Write};
 
 use crate::error::{soft, ApiError, ApiResult};
+use crate::routes::offer::offer;
 use crate::snapshot::AppEntry;
 use crate::state::AppState;
 
@@ -111,39 +110,19 @@ pub async fn updates(
     let reply = match decision.outcome {
         Outcome::Update { bundle_id } => {
             let b = &entry.view.bundles[&bundle_id];
-            state.writer.offered(
-                &req.app_id,
-                bundle_id,
-                &b.version,
-                crate::now_ms() / 86_400_000,
-            );
             let base = state.base_url(&headers);
-            let url = match b.storage {
-                // The plugin requires a parseable url even for manifest replies.
-                BundleStorage::External => b
-                    .external_url
-                    .clone()
-                    .unwrap_or_else(|| format!("{base}/files/manifest-only.zip")),
-                BundleStorage::Stored => format!(
-                    "{}/files/{}.zip",
-                    base,
-                    b.blob_sha256.as_deref().unwrap_or_default()
-                ),
-            };
-            let expose = entry.view.app.expose_metadata;
-            let reply = UpdateAvailable {
-                version: b.version.clone(),
-                url,
-                checksum: b.checksum.clone(),
-                session_key: b.session_key.clone(),
-                session_key_camel: (req.platform == Some(Platform::Electron))
-                    .then(|| b.session_key.clone()),
-                manifest: (!b.manifest.is_empty() && plugin_supports_manifest(&req))
-                    .then(|| b.manifest.clone()),
-                link: b.link.clone().filter(|l| expose && !l.is_empty()),
-                comment: b.comment.clone().filter(|c| expose && !c.is_empty()),
-            };
-            Json(reply).into_response()
+            match offer(b, &req, &base, &entry.view.app) {
+                Ok(reply) => {
+                    state.writer.offered(
+                        &req.app_id,
+                        bundle_id,
+                        &b.version,
+                        crate::now_ms() / 86_400_000,
+                    );
+                    Json(reply).into_response()
+                }
+                Err(no) => Json(no).into_response(),
+            }
         }
         Outcome::RevertToBuiltin => Json(RevertToBuiltin {
             version: "builtin".into(),
@@ -174,21 +153,6 @@ pub async fn updates(
         }
     }
     Ok(reply)
-}
-
-/// Manifest replies need plugin 5.10.0, 6.25.0, 7.0.35 or later (any 8.x).
-fn plugin_supports_manifest(req: &DeviceRequest) -> bool {
-    use semver::Version;
-    match req.plugin_semver() {
-        Some(v) => match v.major {
-            0..=4 => false,
-            5 => v >= Version::new(5, 10, 0),
-            6 => v >= Version::new(6, 25, 0),
-            7 => v >= Version::new(7, 0, 35),
-            _ => true,
-        },
-        None => false,
-    }
 }
 
 /// One validated stats event turned into writes, or the reason it was refused.

@@ -1,6 +1,9 @@
 //! HTTP routes, one module per audience.
 
 pub mod api;
+pub mod bundle_checks;
+pub mod bundle_upload;
 pub mod capgo;
 pub mod device;
 pub mod files;
+pub mod offer;

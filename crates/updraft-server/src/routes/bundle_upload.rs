@@ -1,0 +1,339 @@
+//! Bundle upload (the zip streamed to a temporary file, checked, then stored
+//! content-addressed) and external registration (a bundle hosted elsewhere,
+//! optionally with a per-file manifest), each with its checksum and encryption
+//! checked before anything is kept.
+
+use std::io::Write as _;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use updraft_core::checksum::HOW_TO_ENCRYPT;
+use updraft_core::layout::check_layout;
+use updraft_protocol::api::*;
+use updraft_store::NewBundle;
+
+use super::api::{check_min_version, check_version, created, known_app, JsonBody};
+use super::bundle_checks::{check_session_key, plain_checksum, public_key_for, Encryption};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Query parameters of a bundle upload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    pub version: String,
+    /// The checksum devices verify; computed by the server when omitted for a plain bundle.
+    #[serde(default)]
+    pub checksum: Option<String>,
+    /// Hex SHA-256 of the uploaded bytes; verified when given.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub session_key: Option<String>,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The app's public key (PKCS#1 PEM) for an encrypted bundle: checked
+    /// against the session key and checksum, and used to make the checksum
+    /// Capgo's Electron updater verifies.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    #[serde(default)]
+    pub min_update_version: Option<String>,
+    /// JSON array text of native packages.
+    #[serde(default)]
+    pub native_packages: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Also point this channel at the new bundle.
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// `POST /api/v1/apps/{app_id}/bundles?version=…`: the zip is the raw body, streamed.
+pub async fn upload_bundle(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    Query(p): Query<UploadParams>,
+    body: Body,
+) -> ApiResult<Response> {
+    let app = known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    check_version(&p.version)?;
+    let public_key = public_key_for(p.public_key.as_deref(), &app)?;
+    let session_key = p.session_key.clone().unwrap_or_default();
+    let encryption = if session_key.is_empty() {
+        if let Some(c) = &p.checksum {
+            plain_checksum(c)?;
+        }
+        None
+    } else {
+        check_session_key(&session_key)?;
+        let Some(c) = &p.checksum else {
+            return Err(ApiError::bad_request(
+                "missing_checksum",
+                format!("an encrypted bundle needs its checksum (the plaintext zip's SHA-256 RSA-encrypted with the app's private key); {HOW_TO_ENCRYPT}"),
+            ));
+        };
+        Some(Encryption::check(
+            &session_key,
+            c,
+            public_key.as_ref(),
+            p.key_id.as_deref().filter(|k| !k.is_empty()),
+        )?)
+    };
+    let native_packages = p
+        .native_packages
+        .as_deref()
+        .map(|t| {
+            serde_json::from_str::<Value>(t).map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_native_packages",
+                    format!("native_packages must be JSON: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    let meta = BundleMeta {
+        min_update_version: p.min_update_version.clone(),
+        native_packages,
+        link: p.link.clone(),
+        comment: p.comment.clone(),
+    };
+    check_min_version(&meta)?;
+    if s.store.get_bundle(&app_id, &p.version).await?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "bundle {} already exists in app {app_id} (version names are never reused, even after a delete); bump the version",
+            p.version
+        )));
+    }
+
+    // Stream to a temporary file, hashing and bounding the size. A cut-off
+    // upload fails here and the temporary file is removed: nothing partial is kept.
+    let tmp_dir = s.config.data_dir.join("tmp");
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| ApiError::internal("create tmp dir", e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
+        .map_err(|e| ApiError::internal("create temp file", e))?;
+    let mut hasher = Sha256::new();
+    // With the public key, the plaintext is hashed too, as a device will.
+    let mut plain = encryption.as_ref().and_then(Encryption::plaintext_hasher);
+    let mut size: u64 = 0;
+    let limit = s.config.max_bundle_bytes;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("upload_interrupted", format!("the upload was cut off: {e}"))
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        hasher.update(&chunk);
+        if let Some(p) = plain.as_mut() {
+            p.update(&chunk);
+        }
+        tmp.write_all(&chunk)
+            .map_err(|e| ApiError::internal("write temp file", e))?;
+    }
+    tmp.flush()
+        .map_err(|e| ApiError::internal("flush temp file", e))?;
+    if size == 0 {
+        return Err(ApiError::bad_request(
+            "empty_bundle",
+            "the request body is empty; send the zip as the body",
+        ));
+    }
+    let sha = hex::encode(hasher.finalize());
+    if let Some(expected) = &p.sha256 {
+        if !expected.eq_ignore_ascii_case(&sha) {
+            return Err(ApiError::bad_request("checksum_mismatch", format!("the uploaded bytes hash to {sha}, not {expected}: the upload was corrupted; retry")));
+        }
+    }
+    let (checksum, key_id, electron_checksum) = if let Some(enc) = &encryption {
+        if let Some(p) = plain {
+            enc.verify_plaintext(p)?;
+        }
+        // The blob is the encrypted zip as served, so its hash is what Electron hashes.
+        (
+            enc.checksum.clone(),
+            enc.key_id.clone(),
+            enc.electron_checksum(&sha)?,
+        )
+    } else {
+        if let Some(c) = &p.checksum {
+            if !c.eq_ignore_ascii_case(&sha) {
+                return Err(ApiError::bad_request(
+                    "checksum_mismatch",
+                    format!("the zip's SHA-256 is {sha} but the checksum given is {c}; the upload was corrupted or the checksum is wrong"),
+                ));
+            }
+        }
+        // Only a plain zip can be read; an encrypted one is opaque to the server.
+        let path = tmp.path().to_path_buf();
+        let names = tokio::task::spawn_blocking(move || -> Result<Vec<String>, String> {
+            let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+            let z = zip::ZipArchive::new(f).map_err(|e| format!("not a valid zip file: {e}"))?;
+            Ok(z.file_names().map(str::to_string).collect())
+        })
+        .await
+        .map_err(|e| ApiError::internal("zip check task", e))?
+        .map_err(|e| ApiError::bad_request("invalid_zip", e))?;
+        check_layout(names.iter().map(String::as_str))
+            .map_err(|e| ApiError::bad_request("invalid_zip", e.to_string()))?;
+        (
+            sha.clone(),
+            p.key_id.clone().filter(|k| !k.is_empty()),
+            None,
+        )
+    };
+    let blob_guard = s.blob_lock.lock().await;
+    s.blobs.put_file(&sha, tmp.path()).await?;
+    let new = NewBundle {
+        app_id: app_id.clone(),
+        version: p.version.clone(),
+        checksum,
+        session_key,
+        key_id,
+        electron_checksum,
+        storage: BundleStorage::Stored,
+        blob_sha256: Some(sha.clone()),
+        size: Some(size as i64),
+        external_url: None,
+        manifest: Vec::new(),
+        meta,
+    };
+    let bundle = match s.store.create_bundle(&new, crate::now_ms()).await {
+        Ok(b) => b,
+        Err(e) => {
+            if !s.store.blob_in_use(&sha).await.unwrap_or(true) {
+                let _ = s.blobs.delete(&sha).await;
+            }
+            return Err(e.into());
+        }
+    };
+    drop(blob_guard);
+    let channel = match &p.channel {
+        Some(name) => Some(assign(&s, &auth, &app_id, name, &p.version).await?),
+        None => None,
+    };
+    s.snapshots.invalidate(&app_id);
+    Ok(created(json!({"bundle": bundle, "channel": channel})))
+}
+
+async fn assign(
+    s: &AppState,
+    auth: &Auth,
+    app_id: &str,
+    name: &str,
+    version: &str,
+) -> ApiResult<Channel> {
+    auth.require_app(KeyMode::Upload, app_id)?;
+    let patch = ChannelPatch {
+        bundle: Some(Some(version.to_string())),
+        ..Default::default()
+    };
+    Ok(s.store
+        .update_channel(app_id, name, &patch, crate::now_ms())
+        .await?
+        .channel)
+}
+
+/// `POST /api/v1/apps/{app_id}/bundles/external`: register a bundle hosted elsewhere.
+pub async fn register_external(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    JsonBody(b): JsonBody<NewExternalBundle>,
+) -> ApiResult<Response> {
+    let app = known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    check_version(&b.version)?;
+    let public_key = public_key_for(b.public_key.as_deref(), &app)?;
+    let is_url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+    match &b.external_url {
+        Some(u) if !is_url(u) => {
+            return Err(ApiError::bad_request(
+                "invalid_protocol",
+                "external_url must be an absolute http(s) URL",
+            ))
+        }
+        None if b.manifest.is_empty() => {
+            return Err(ApiError::bad_request(
+                "missing_external_url",
+                "give external_url (the zip), manifest (its files), or both",
+            ))
+        }
+        _ => {}
+    }
+    let mut names = std::collections::HashSet::new();
+    for e in &b.manifest {
+        updraft_core::layout::check_entry_name(&e.file_name)
+            .map_err(|err| ApiError::bad_request("invalid_manifest", err.to_string()))?;
+        if !names.insert(e.file_name.trim_end_matches(".br")) {
+            return Err(ApiError::bad_request(
+                "invalid_manifest",
+                format!("manifest lists {} twice", e.file_name),
+            ));
+        }
+        if !(is_hex(&e.file_hash, 64) || is_hex(&e.file_hash, 512)) || !is_url(&e.download_url) {
+            return Err(ApiError::bad_request(
+                "invalid_manifest",
+                format!(
+                    "manifest entry {} needs a SHA-256 file_hash (64 hex, or 512 hex when encrypted) and an absolute http(s) download_url",
+                    e.file_name
+                ),
+            ));
+        }
+    }
+    let session_key = b.session_key.clone().unwrap_or_default();
+    let key_id = b.key_id.clone().filter(|k| !k.is_empty());
+    let (checksum, key_id, electron_checksum) = if session_key.is_empty() {
+        (plain_checksum(&b.checksum)?, key_id, None)
+    } else {
+        let enc = Encryption::check(
+            &session_key,
+            &b.checksum,
+            public_key.as_ref(),
+            key_id.as_deref(),
+        )?;
+        let electron = match b.encrypted_sha256.as_deref().filter(|s| !s.is_empty()) {
+            Some(_) if !enc.has_key() => {
+                return Err(ApiError::bad_request(
+                    "missing_public_key",
+                    "encrypted_sha256 needs the app's public key, which opens the session key the Electron checksum is made with: send public_key, or set it on the app (PATCH /api/v1/apps/{app_id} with public_key)",
+                ))
+            }
+            Some(h) => enc.electron_checksum(h)?,
+            None => None,
+        };
+        (enc.checksum.clone(), enc.key_id.clone(), electron)
+    };
+    check_min_version(&b.meta)?;
+    let new = NewBundle {
+        app_id: app_id.clone(),
+        version: b.version.clone(),
+        checksum,
+        session_key,
+        key_id,
+        electron_checksum,
+        storage: BundleStorage::External,
+        blob_sha256: None,
+        size: None,
+        external_url: b.external_url.clone(),
+        manifest: b.manifest.clone(),
+        meta: b.meta.clone(),
+    };
+    let bundle = s.store.create_bundle(&new, crate::now_ms()).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(created(bundle))
+}
