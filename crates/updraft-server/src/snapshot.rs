@@ -22,6 +22,8 @@ pub struct AppEntry {
     /// Overrides and pins; a device's own channel choice is applied in place.
     pub forced: RwLock<HashMap<String, Forced>>,
     pub bundle_ids: HashMap<String, i64>,
+    /// When this snapshot was read from the database.
+    pub loaded_at: Instant,
     /// Rollback blocks; also updated in place when this node receives `update_fail`.
     pub failed: RwLock<HashMap<String, Vec<i64>>>,
 }
@@ -167,6 +169,7 @@ impl Snapshots {
                 bundles: data.bundles.into_iter().map(|b| (b.id, b)).collect(),
             },
             revision: data.revision,
+            loaded_at: Instant::now(),
             forced: RwLock::new(forced),
             bundle_ids,
             failed: RwLock::new(failed),
@@ -220,6 +223,22 @@ impl Snapshots {
             });
     }
 
+    /// Applies the devices' own channel choices made on any node since
+    /// `since_ms` (they do not change the app's revision). A snapshot loaded
+    /// after the query started already has them, and is left alone.
+    pub async fn poll_self_assigned(&self, store: &dyn Store, since_ms: i64) -> StoreResult<()> {
+        let started = Instant::now();
+        let rows = store.self_assigned_since(since_ms).await?;
+        let apps = self.apps.read().expect("snapshot lock");
+        for (app, device, channel) in rows {
+            if let Some(entry) = apps.get(&app).filter(|e| e.loaded_at < started) {
+                let mut f = entry.forced.write().expect("forced lock");
+                f.insert(device, Forced::Channel(channel));
+            }
+        }
+        Ok(())
+    }
+
     /// Drops the app's snapshot; the next request rebuilds it.
     pub fn invalidate(&self, app_id: &str) {
         self.apps.write().expect("snapshot lock").remove(app_id);
@@ -260,8 +279,18 @@ pub fn spawn_poller(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        // Changes are looked for a little before the last poll: other nodes'
+        // clocks and commits may lag (applying one twice changes nothing).
+        const OVERLAP_MS: i64 = 10_000;
+        let mut since = crate::now_ms() - OVERLAP_MS;
         loop {
             tick.tick().await;
+            let started = crate::now_ms();
+            // Device-scoped changes first: an app-wide change found next reloads over them.
+            match snapshots.poll_self_assigned(&*store, since).await {
+                Ok(()) => since = started - OVERLAP_MS,
+                Err(e) => tracing::warn!(error = %e, "self-assigned channel poll failed"),
+            }
             if let Err(e) = snapshots.refresh(&*store).await {
                 tracing::warn!(error = %e, "snapshot revision poll failed");
             }

@@ -76,3 +76,63 @@ async fn two_nodes_share_one_postgres_database() {
         .await;
     assert_eq!(d["version_name"], "1.0.1");
 }
+
+/// An old plugin's own channel choice made through node A reaches node B
+/// without an app-wide change: the app's revision does not move, so no node
+/// reloads the app's snapshot for it.
+#[tokio::test]
+async fn a_devices_own_channel_reaches_other_nodes_without_an_app_reload() {
+    let db = fresh_database().await;
+    let url = db.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start_with(pg_config(dir.path(), &url)).await;
+    let b = Server::start_with(pg_config(dir.path(), &url)).await;
+    a.with_app().await;
+    a.ok(
+        "POST",
+        &format!("/apps/{APP}/channels"),
+        Some(json!({"name": "beta", "allow_device_self_set": true})),
+    )
+    .await;
+    a.bundle("1.0.1").await;
+    a.set_channel("beta", json!({"bundle": "1.0.1"})).await;
+    let old = json!({"plugin_version": "6.25.8"});
+    // B has the app cached (no update from production).
+    let mut v = json!(null);
+    for _ in 0..30 {
+        let (st, got) = b.device("POST", "/updates", &info(old.clone())).await;
+        v = got;
+        if st == 200 && v["kind"] == "up_to_date" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(v["kind"], "up_to_date", "{v}");
+    let revision = || async {
+        let store = updraft_store_postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap();
+        let revs = updraft_store::Store::app_revisions(&store).await.unwrap();
+        revs.into_iter().find(|(app, _)| app == APP).unwrap().1
+    };
+    let before = revision().await;
+    let mut body = info(old.clone());
+    body["channel"] = json!("beta");
+    let (_, r) = a.device("POST", "/channel_self", &body).await;
+    assert_eq!(r, json!({"status": "ok"}));
+    // Node A serves it at once; node B within its poll.
+    assert_eq!(a.check(old.clone()).await["version"], "1.0.1");
+    let mut seen = json!(null);
+    for _ in 0..40 {
+        seen = b.check(old.clone()).await;
+        if seen["version"] == "1.0.1" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen["version"], "1.0.1",
+        "node B learns the device's choice: {seen}"
+    );
+    assert_eq!(revision().await, before, "no app-wide change");
+}

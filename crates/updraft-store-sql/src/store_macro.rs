@@ -781,6 +781,18 @@ macro_rules! sql_store {
                     Ok(r.rows_affected())
                 }
 
+                async fn self_assigned_since(&self, since: i64) -> StoreResult<Vec<(String, String, i64)>> {
+                    let rs = sqlx::query("SELECT app_id, device_id, channel_id FROM device_overrides WHERE self_set AND created_at >= $1")
+                        .bind(since)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                    rs.iter()
+                        .map(|r| Ok((r.try_get("app_id")?, r.try_get("device_id")?, r.try_get("channel_id")?)))
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
+                        .map_err(backend)
+                }
+
                 async fn self_assign(&self, app_id: &str, device_id: &str, channel: Option<&str>, cap: i64, now: i64) -> StoreResult<SelfAssign> {
                     let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     require_app(&mut tx, app_id).await?;
@@ -798,6 +810,8 @@ macro_rules! sql_store {
                     }
                     let Some(name) = channel else {
                         if existing.is_some() {
+                            // Rare (only a device that had chosen a channel), so an
+                            // app-wide change; new choices are not (see below).
                             sqlx::query("DELETE FROM device_overrides WHERE app_id = $1 AND device_id = $2 AND self_set")
                                 .bind(app_id)
                                 .bind(device_id)
@@ -840,7 +854,7 @@ macro_rules! sql_store {
                     if r.rows_affected() == 0 {
                         return Ok(SelfAssign::AdminOverride);
                     }
-                    bump(&mut tx, app_id).await?;
+                    // Device-scoped: no app revision bump; nodes poll `self_assigned_since`.
                     tx.commit().await.map_err(backend)?;
                     Ok(SelfAssign::Done)
                 }

@@ -271,6 +271,11 @@ pub trait Store: Send + Sync + 'static {
         device_id: &str,
         version: Option<&str>,
     ) -> StoreResult<u64>;
+    /// Devices' own channel choices made at or after `since` (ms): (app,
+    /// device, channel id). Making one does not bump the app's revision (a
+    /// flood of them must not reload every node's snapshot); nodes poll this.
+    /// Removing one does bump it.
+    async fn self_assigned_since(&self, since: i64) -> StoreResult<Vec<(String, String, i64)>>;
     /// A device puts itself on `channel` (`None`: removes its own choice), as
     /// plugins before 7.34 do through `/channel_self`. An override or pin set
     /// by an admin is never replaced or removed (`AdminOverride`); a new
