@@ -4,7 +4,11 @@
 use updraft_protocol::api::*;
 use updraft_store::*;
 
+mod races;
+mod self_assign;
 mod telemetry;
+pub use races::*;
+pub use self_assign::*;
 pub use telemetry::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$fresh` is an async
@@ -46,9 +50,9 @@ macro_rules! conformance_suite {
     };
 }
 
-const APP: &str = "com.example.app";
+pub(crate) const APP: &str = "com.example.app";
 
-async fn app(s: &dyn Store) {
+pub(crate) async fn app(s: &dyn Store) {
     s.create_app(
         &NewApp {
             app_id: APP.into(),
@@ -60,7 +64,7 @@ async fn app(s: &dyn Store) {
     .unwrap();
 }
 
-fn new_bundle(version: &str) -> NewBundle {
+pub(crate) fn new_bundle(version: &str) -> NewBundle {
     NewBundle {
         app_id: APP.into(),
         version: version.into(),
@@ -77,7 +81,7 @@ fn new_bundle(version: &str) -> NewBundle {
     }
 }
 
-fn chan(name: &str) -> ChannelPatch {
+pub(crate) fn chan(name: &str) -> ChannelPatch {
     ChannelPatch {
         name: Some(name.into()),
         ..Default::default()
@@ -451,41 +455,6 @@ pub async fn api_keys(s: &dyn Store) {
     assert_eq!(s.count_api_keys().await.unwrap(), 2);
 }
 
-/// Two clients deleting the last two admin keys at once: exactly one wins,
-/// every time (on PostgreSQL this needs the row locks; without them both win).
-pub async fn last_admin_key_survives_concurrent_deletes(s: std::sync::Arc<dyn Store>) {
-    let admin = |name: String| NewApiKey {
-        name,
-        mode: KeyMode::All,
-        apps: vec![],
-        expires_at: None,
-    };
-    let mut kept = s
-        .create_api_key(&admin("first".into()), "h-first", 1)
-        .await
-        .unwrap();
-    for round in 0..20 {
-        let other = s
-            .create_api_key(&admin(format!("k{round}")), &format!("h{round}"), 1)
-            .await
-            .unwrap();
-        let (s1, s2) = (s.clone(), s.clone());
-        let (a, b) = (kept.id, other.id);
-        let (ra, rb) = tokio::join!(
-            tokio::spawn(async move { s1.delete_api_key(a, 2).await }),
-            tokio::spawn(async move { s2.delete_api_key(b, 2).await }),
-        );
-        let (ra, rb) = (ra.unwrap(), rb.unwrap());
-        assert!(
-            ra.is_ok() != rb.is_ok(),
-            "round {round}: exactly one of two concurrent deletes succeeds: {ra:?} {rb:?}"
-        );
-        let left = s.list_api_keys().await.unwrap();
-        assert_eq!(left.len(), 1, "round {round}");
-        kept = left.into_iter().next().unwrap();
-    }
-}
-
 fn seen(device: &str, version: &str, at: i64) -> Write {
     Write::Seen(DeviceSeen {
         app_id: APP.into(),
@@ -770,105 +739,4 @@ pub async fn delete_app_cascades(s: &dyn Store) {
     app(s).await;
     assert!(s.list_bundles(APP).await.unwrap().is_empty());
     assert!(s.list_channels(APP).await.unwrap().is_empty());
-}
-
-/// A device's own channel choice (old plugins) never replaces or removes an
-/// admin's override or pin, and self-assignments per app are capped.
-pub async fn devices_never_replace_admin_overrides(s: &dyn Store) {
-    app(s).await;
-    s.create_channel(APP, &chan("beta"), 1).await.unwrap();
-    s.create_channel(APP, &chan("qa"), 1).await.unwrap();
-    let (d1, d2, d3) = ("d1", "d2", "d3");
-    let admin = SetOverride {
-        channel: Some("qa".into()),
-        bundle: None,
-    };
-    s.set_override(APP, d1, &admin, 1).await.unwrap();
-    assert_eq!(
-        s.self_assign(APP, d1, Some("beta"), 10, 2).await.unwrap(),
-        SelfAssign::AdminOverride
-    );
-    assert_eq!(
-        s.self_assign(APP, d1, None, 10, 2).await.unwrap(),
-        SelfAssign::AdminOverride
-    );
-    let qa = s.get_channel(APP, "qa").await.unwrap().unwrap().id;
-    let snap = s.load_snapshot(APP).await.unwrap().unwrap();
-    assert!(
-        snap.overrides.contains(&(d1.to_string(), Some(qa), None)),
-        "{:?}",
-        snap.overrides
-    );
-    // A device's own choice can be changed and removed by the device, and replaced by an admin.
-    assert_eq!(
-        s.self_assign(APP, d2, Some("beta"), 10, 2).await.unwrap(),
-        SelfAssign::Done
-    );
-    assert_eq!(
-        s.self_assign(APP, d2, Some("qa"), 10, 2).await.unwrap(),
-        SelfAssign::Done
-    );
-    assert_eq!(
-        s.self_assign(APP, d2, None, 10, 2).await.unwrap(),
-        SelfAssign::Done
-    );
-    assert_eq!(
-        s.self_assign(APP, d2, Some("beta"), 10, 2).await.unwrap(),
-        SelfAssign::Done
-    );
-    s.set_override(APP, d2, &admin, 3).await.unwrap();
-    assert_eq!(
-        s.self_assign(APP, d2, None, 10, 4).await.unwrap(),
-        SelfAssign::AdminOverride
-    );
-    // The cap counts self-assigned devices only; one already assigned may still move.
-    assert_eq!(
-        s.self_assign(APP, d3, Some("beta"), 1, 5).await.unwrap(),
-        SelfAssign::Done
-    );
-    assert_eq!(
-        s.self_assign(APP, "d4", Some("beta"), 1, 5).await.unwrap(),
-        SelfAssign::Full
-    );
-    assert_eq!(
-        s.self_assign(APP, d3, Some("qa"), 1, 5).await.unwrap(),
-        SelfAssign::Done
-    );
-}
-
-/// Deleting a bundle while another client points a channel at it: never both
-/// (a channel on a deleted bundle would serve files that may be collected).
-pub async fn deleting_a_bundle_races_safely_with_deploying_it(s: std::sync::Arc<dyn Store>) {
-    app(&*s).await;
-    s.create_channel(APP, &chan("production"), 1).await.unwrap();
-    for round in 0..30 {
-        let version = format!("1.0.{round}");
-        s.create_bundle(&new_bundle(&version), 1).await.unwrap();
-        let (s1, s2, v1, v2) = (s.clone(), s.clone(), version.clone(), version.clone());
-        let deploy = ChannelPatch {
-            bundle: Some(Some(v2)),
-            ..Default::default()
-        };
-        let (deleted, deployed) = tokio::join!(
-            tokio::spawn(async move { s1.delete_bundle(APP, &v1).await }),
-            tokio::spawn(async move { s2.update_channel(APP, "production", &deploy, 2).await }),
-        );
-        let (deleted, deployed) = (deleted.unwrap(), deployed.unwrap());
-        assert!(
-            deleted.is_ok() != deployed.is_ok(),
-            "round {round}: exactly one wins: {deleted:?} {deployed:?}"
-        );
-        let c = s.get_channel(APP, "production").await.unwrap().unwrap();
-        let live = s
-            .get_bundle(APP, &version)
-            .await
-            .unwrap()
-            .is_some_and(|b| !b.deleted);
-        if deployed.is_ok() {
-            assert_eq!(c.bundle_version, version);
-            assert!(live, "round {round}: the deployed bundle is live");
-        } else {
-            assert!(!live, "round {round}: the bundle was deleted");
-        }
-    }
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# /updates tail latency while unauthenticated clients flood /channel_self with
+# self-assigned channels for random device ids (issue #9 item 3), for one or
+# more server builds in the same run.
+# Usage: bench/channel_flood.sh [SERVER_BINARY ...]   (default: this tree's release build)
+# Needs wrk (apt-get install wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${DUR:-15s}
+RATE_DELAY_MS=${RATE_DELAY_MS:-4}   # per connection: 32 connections → about 8,000 checks/s
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release -q -p updraft-server --bin updraft-server --example bench_seed
+T=target/release
+servers=("$@")
+[ ${#servers[@]} -gt 0 ] || servers=("$T/updraft-server")
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+$T/examples/bench_seed "sqlite://$work/seed.db" 100000 >/dev/null
+
+p99() { awk '/ 99%/ {print $2}' "$1"; }
+for i in "${!servers[@]}"; do
+  bin=${servers[$i]}; d="$work/s$i"; port=$((8093 + i)); mkdir -p "$d"; cp "$work/seed.db" "$d/updraft.db"
+  RUST_LOG=warn "$bin" serve --listen 127.0.0.1:$port --data-dir "$d" >"$d.log" 2>&1 &
+  pid=$!
+  sleep 2
+  checks() { DELAY_MS=$RATE_DELAY_MS DEVICES=100000 wrk -t1 -c32 -d"$DUR" --latency -s bench/updates.lua "http://127.0.0.1:$port" >"$1"; }
+  checks "$d.alone"
+  wrk -t1 -c4 -d"$DUR" -s bench/channel_flood.lua "http://127.0.0.1:$port" >"$d.flood" &
+  checks "$d.flooded"
+  wait $!
+  overrides=$(sqlite3 "$d/updraft.db" "select count(*) from device_overrides" 2>/dev/null || echo "?")
+  echo "== $bin"
+  echo "   /updates alone:   $(awk '/Requests\/sec/ {print int($2)}' "$d.alone") req/s, p99 $(p99 "$d.alone")"
+  echo "   /updates flooded: $(awk '/Requests\/sec/ {print int($2)}' "$d.flooded") req/s, p99 $(p99 "$d.flooded")"
+  echo "   /channel_self flood: $(awk '/Requests\/sec/ {print int($2)}' "$d.flood") req/s; override rows after: $overrides"
+  kill $pid; wait $pid 2>/dev/null || true
+done
