@@ -13,10 +13,10 @@ end
 
 function request()
   local body = string.format(
-    '{"app_id":"com.bench.app","device_id":"%08x-%04x-4%03x-8%03x-%012x","platform":"android",' ..
+    '{"app_id":"com.bench.app","device_id":"%04x%04x-%04x-4%03x-8%03x-%06x%06x","platform":"android",' ..
     '"version_name":"builtin","version_build":"1.0.0","plugin_version":"6.25.8","is_emulator":false,' ..
     '"is_prod":true,"channel":"beta"}',
-    math.random(0, 0xffffffff), math.random(0, 0xffff), math.random(0, 0xfff), math.random(0, 0xfff),
-    math.random(0, 0xffffffffffff))
+    math.random(0, 0xffff), math.random(0, 0xffff), math.random(0, 0xffff), math.random(0, 0xfff),
+    math.random(0, 0xfff), math.random(0, 0xffffff), math.random(0, 0xffffff))
   return wrk.format(nil, "/channel_self", nil, body)
 end

@@ -24,6 +24,7 @@ for i in "${!servers[@]}"; do
   pid=$!
   sleep 2
   checks() { DELAY_MS=$RATE_DELAY_MS DEVICES=100000 wrk -t1 -c32 -d"$DUR" --latency -s bench/updates.lua "http://127.0.0.1:$port" >"$1"; }
+  DUR_SAVED=$DUR; DUR=3s; checks "$d.warmup"; DUR=$DUR_SAVED   # warm caches first
   checks "$d.alone"
   wrk -t1 -c4 -d"$DUR" -s bench/channel_flood.lua "http://127.0.0.1:$port" >"$d.flood" &
   checks "$d.flooded"
@@ -32,6 +33,7 @@ for i in "${!servers[@]}"; do
   echo "== $bin"
   echo "   /updates alone:   $(awk '/Requests\/sec/ {print int($2)}' "$d.alone") req/s, p99 $(p99 "$d.alone")"
   echo "   /updates flooded: $(awk '/Requests\/sec/ {print int($2)}' "$d.flooded") req/s, p99 $(p99 "$d.flooded")"
-  echo "   /channel_self flood: $(awk '/Requests\/sec/ {print int($2)}' "$d.flood") req/s; override rows after: $overrides"
+  echo "   /channel_self flood: $(awk '/Requests\/sec/ {print int($2)}' "$d.flood") req/s ($(awk '/Non-2xx/ {print $5}' "$d.flood") non-2xx); override rows after: $overrides"
+  grep -m3 -iE 'error|warn' "$d.log" || true
   kill $pid; wait $pid 2>/dev/null || true
 done

@@ -357,6 +357,9 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
         bound: addr,
         blob_lock: Arc::default(),
         channel_limiter: Arc::default(),
+        self_assign_limiter: Arc::new(ratelimit::DeviceLimiter::new(
+            ratelimit::SELF_ASSIGN_PER_SECOND,
+        )),
         // SQLite is one node by construction; see `seen_filter` for why not Postgres.
         seen_filter: (config.seen_cache > 0 && config.database_url.starts_with("sqlite:"))
             .then(|| seen_filter::SeenFilter::new(config.seen_cache)),

@@ -58,10 +58,12 @@ pub fn base_url(
         return u.to_string();
     }
     let own_scheme = if tls { "https" } else { "http" };
+    // The last value is the one the trusted proxy wrote; earlier ones (a proxy
+    // that appends) came from the client.
     let forwarded = headers
         .get(FORWARDED_HOST)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.rsplit(',').next())
         .map(str::trim)
         .filter(|h| is_host(h));
     match forwarded {
@@ -69,7 +71,7 @@ pub fn base_url(
             let scheme = headers
                 .get(FORWARDED_PROTO)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(',').next())
                 .map(|p| p.trim().to_ascii_lowercase())
                 .filter(|p| p == "http" || p == "https")
                 .unwrap_or_else(|| own_scheme.to_string());
@@ -110,7 +112,7 @@ mod tests {
             "https://u.example.com"
         );
         let proxied = headers(&[
-            ("x-forwarded-host", "updates.example.com, inner"),
+            ("x-forwarded-host", "from.the.client, updates.example.com"),
             ("x-forwarded-proto", "HTTPS"),
         ]);
         assert_eq!(

@@ -16,13 +16,33 @@ const PRUNE_AT: usize = 100_000;
 /// (app, device, method).
 type Key = (String, String, &'static str);
 
+/// Self-assigned channel writes (plugins before 7.34) allowed per app and
+/// second, whatever the device: random device ids cannot turn the per-device
+/// limit into unbounded database writes.
+pub const SELF_ASSIGN_PER_SECOND: u32 = 50;
+
 /// Fixed one-second windows per (app, device, method): (window start, calls).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DeviceLimiter {
+    per_second: u32,
     windows: Mutex<HashMap<Key, (Instant, u32)>>,
 }
 
+impl Default for DeviceLimiter {
+    fn default() -> Self {
+        Self::new(PER_SECOND)
+    }
+}
+
 impl DeviceLimiter {
+    /// A limiter allowing `per_second` calls per key and second.
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            windows: Mutex::default(),
+        }
+    }
+
     /// Counts one call; `false` when the device is over its limit.
     pub fn allow(&self, app_id: &str, device_id: &str, method: &'static str) -> bool {
         let now = Instant::now();
@@ -37,7 +57,7 @@ impl DeviceLimiter {
             *slot = (now, 0);
         }
         slot.1 += 1;
-        slot.1 <= PER_SECOND
+        slot.1 <= self.per_second
     }
 }
 

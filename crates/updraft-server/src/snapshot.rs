@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use updraft_core::decide::{decide, AppView, Decision, DeviceFacts, Forced};
 use updraft_core::validate::DeviceRequest;
-use updraft_store::{Store, StoreResult};
+use updraft_store::{Store, StoreError, StoreResult};
 
 /// One app's cached state.
 #[derive(Debug)]
@@ -58,11 +58,16 @@ impl AppEntry {
     /// Records that `device_id` rolled back `version`, effective at once on this node.
     pub fn block(&self, device_id: &str, version: &str) {
         if let Some(id) = self.bundle_ids.get(version) {
-            let mut f = self.failed.write().expect("failed lock");
-            let list = f.entry(device_id.to_string()).or_default();
-            if !list.contains(id) {
-                list.push(*id);
-            }
+            self.block_id(device_id, *id);
+        }
+    }
+
+    /// Records that `device_id` rolled back bundle `id`.
+    pub fn block_id(&self, device_id: &str, id: i64) {
+        let mut f = self.failed.write().expect("failed lock");
+        let list = f.entry(device_id.to_string()).or_default();
+        if !list.contains(&id) {
+            list.push(id);
         }
     }
 }
@@ -71,8 +76,12 @@ impl AppEntry {
 /// loaded snapshots: comfortably longer than the writer takes to commit it.
 const PENDING_BLOCK_TTL: Duration = Duration::from_secs(60);
 
-/// A rollback block received by this node: (when, app, device, version).
-type PendingBlock = (Instant, String, String, String);
+/// Rollback blocks received by this node, per app: (device, version) → when.
+type PendingBlocks = HashMap<String, HashMap<(String, String), Instant>>;
+
+/// At most this many recent blocks are remembered per app; past it (a flood of
+/// `update_fail` from made-up devices) new ones rely on the poll alone.
+const PENDING_BLOCKS_PER_APP: usize = 10_000;
 
 /// The cache of app snapshots.
 #[derive(Debug, Default)]
@@ -81,7 +90,7 @@ pub struct Snapshots {
     /// Blocks not yet known to be in the database. A snapshot loaded before the
     /// writer committed a block would not have it; these are applied to every
     /// snapshot loaded while they are recent. Guarded by the `apps` lock order.
-    pending: RwLock<Vec<PendingBlock>>,
+    pending: RwLock<PendingBlocks>,
     /// App ids recently looked up and not found, so a fleet still pointing at a
     /// deleted or never-created app does not cost a database read per request.
     /// Cleared for an app when it is created (on this node directly, on others
@@ -89,6 +98,8 @@ pub struct Snapshots {
     missing: RwLock<HashMap<String, Instant>>,
     /// One load at a time per app: requests that miss together wait for it.
     loading: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// When an app's last load failed (kept only while someone is loading it).
+    load_failed: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
 /// How long "this app does not exist" is believed without asking the database.
@@ -110,17 +121,45 @@ impl Snapshots {
             .or_default()
             .clone();
         let loaded = {
+            let since = Instant::now();
             let _one_at_a_time = gate.lock().await;
             match self.cached(app_id) {
                 Some(found) => Ok(found),
-                None => self.load(store, app_id).await,
+                // The load we waited for failed: share its failure instead of
+                // queueing one more attempt behind the same outage.
+                None if self.failed_since(app_id, since) => Err(StoreError::Unavailable(
+                    "the app's data could not be loaded; retry".into(),
+                )),
+                None => {
+                    let r = self.load(store, app_id).await;
+                    if r.is_err() {
+                        self.load_failed
+                            .lock()
+                            .expect("load_failed lock")
+                            .insert(app_id.to_string(), Instant::now());
+                    }
+                    r
+                }
             }
         };
         let mut loading = self.loading.lock().expect("loading lock");
         if Arc::strong_count(&gate) <= 2 {
             loading.remove(app_id);
+            self.load_failed
+                .lock()
+                .expect("load_failed lock")
+                .remove(app_id);
         }
         loaded
+    }
+
+    /// Whether a load of `app_id` failed after `since`.
+    fn failed_since(&self, app_id: &str, since: Instant) -> bool {
+        self.load_failed
+            .lock()
+            .expect("load_failed lock")
+            .get(app_id)
+            .is_some_and(|at| *at >= since)
     }
 
     /// What the cache knows: `Some(Some(entry))`, `Some(None)` for an app
@@ -175,9 +214,11 @@ impl Snapshots {
             failed: RwLock::new(failed),
         });
         let mut apps = self.apps.write().expect("snapshot lock");
-        for (_, app, device, version) in self.pending.read().expect("pending lock").iter() {
-            if app == app_id {
-                entry.block(device, version);
+        if let Some(recent) = self.pending.read().expect("pending lock").get(app_id) {
+            for ((device, version), at) in recent {
+                if at.elapsed() < PENDING_BLOCK_TTL {
+                    entry.block(device, version);
+                }
             }
         }
         apps.insert(app_id.to_string(), entry.clone());
@@ -191,9 +232,13 @@ impl Snapshots {
         let apps = self.apps.read().expect("snapshot lock");
         {
             let mut pending = self.pending.write().expect("pending lock");
-            let now = Instant::now();
-            pending.retain(|(at, ..)| now.duration_since(*at) < PENDING_BLOCK_TTL);
-            pending.push((now, app_id.into(), device_id.into(), version.into()));
+            let recent = pending.entry(app_id.to_string()).or_default();
+            if recent.len() >= PENDING_BLOCKS_PER_APP {
+                recent.retain(|_, at| at.elapsed() < PENDING_BLOCK_TTL);
+            }
+            if recent.len() < PENDING_BLOCKS_PER_APP {
+                recent.insert((device_id.into(), version.into()), Instant::now());
+            }
         }
         if let Some(entry) = apps.get(app_id) {
             entry.block(device_id, version);
@@ -215,25 +260,31 @@ impl Snapshots {
     /// Forgets the rollback blocks of `device_id` (of `version`, or all) that
     /// this node still re-applies to fresh snapshots, before an admin clears them.
     pub fn forget_blocks(&self, app_id: &str, device_id: &str, version: Option<&str>) {
-        self.pending
-            .write()
-            .expect("pending lock")
-            .retain(|(_, app, device, v)| {
-                !(app == app_id && device == device_id && version.is_none_or(|x| x == v))
-            });
+        if let Some(recent) = self.pending.write().expect("pending lock").get_mut(app_id) {
+            recent
+                .retain(|(device, v), _| !(device == device_id && version.is_none_or(|x| x == v)));
+        }
     }
 
-    /// Applies the devices' own channel choices made on any node since
-    /// `since_ms` (they do not change the app's revision). A snapshot loaded
-    /// after the query started already has them, and is left alone.
-    pub async fn poll_self_assigned(&self, store: &dyn Store, since_ms: i64) -> StoreResult<()> {
+    /// Applies the device-scoped changes made on any node since `since_ms`:
+    /// devices' own channel choices and rollback blocks (neither changes the
+    /// app's revision). A snapshot loaded after the query started already
+    /// has them, and is left alone.
+    pub async fn poll_device_scoped(&self, store: &dyn Store, since_ms: i64) -> StoreResult<()> {
         let started = Instant::now();
-        let rows = store.self_assigned_since(since_ms).await?;
+        let choices = store.self_assigned_since(since_ms).await?;
+        let failures = store.failures_since(since_ms).await?;
         let apps = self.apps.read().expect("snapshot lock");
-        for (app, device, channel) in rows {
-            if let Some(entry) = apps.get(&app).filter(|e| e.loaded_at < started) {
+        let fresh = |app: &str| apps.get(app).filter(|e| e.loaded_at < started);
+        for (app, device, channel) in choices {
+            if let Some(entry) = fresh(&app) {
                 let mut f = entry.forced.write().expect("forced lock");
                 f.insert(device, Forced::Channel(channel));
+            }
+        }
+        for (app, device, bundle_id) in failures {
+            if let Some(entry) = fresh(&app) {
+                entry.block_id(&device, bundle_id);
             }
         }
         Ok(())
@@ -287,9 +338,9 @@ pub fn spawn_poller(
             tick.tick().await;
             let started = crate::now_ms();
             // Device-scoped changes first: an app-wide change found next reloads over them.
-            match snapshots.poll_self_assigned(&*store, since).await {
+            match snapshots.poll_device_scoped(&*store, since).await {
                 Ok(()) => since = started - OVERLAP_MS,
-                Err(e) => tracing::warn!(error = %e, "self-assigned channel poll failed"),
+                Err(e) => tracing::warn!(error = %e, "device-scoped changes poll failed"),
             }
             if let Err(e) = snapshots.refresh(&*store).await {
                 tracing::warn!(error = %e, "snapshot revision poll failed");

@@ -43,6 +43,8 @@ pub struct Shared {
     pub blob_lock: Arc<tokio::sync::Mutex<()>>,
     /// Per-device limit of `/channel_self` calls.
     pub channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
+    /// Per-app limit of self-assigned channel writes (keyed by app only).
+    pub self_assign_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Device rows recently queued (single-node SQLite only).
     pub seen_filter: Option<crate::seen_filter::SeenFilter>,
 }

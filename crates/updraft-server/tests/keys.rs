@@ -147,6 +147,34 @@ async fn the_last_admin_key_cannot_be_deleted() {
     assert_eq!(s.api_as(&second, "GET", "/keys", None).await.0, 200);
 }
 
+/// An expiring admin key cannot remove the permanent one (it would leave no
+/// admin once it expires), nor any key that outlives it.
+#[tokio::test]
+async fn an_expiring_admin_cannot_remove_the_permanent_one() {
+    let s = Server::start().await;
+    let soon = updraft_server::now_ms() + 3_600_000;
+    let (_, v) = create(
+        &s,
+        ADMIN,
+        json!({"name": "temp admin", "mode": "all", "expires_at": soon}),
+    )
+    .await;
+    let temp = v["secret"].as_str().unwrap().to_string();
+    let keys = s.ok("GET", "/keys", None).await;
+    let admin_id = keys[0]["id"].as_i64().unwrap();
+    let (st, v) = s
+        .api_as(&temp, "DELETE", &format!("/keys/{admin_id}"), None)
+        .await;
+    assert_eq!((st, v["error"].as_str()), (403, Some("forbidden")), "{v}");
+    // Nor can the permanent admin delete itself while it is the only one.
+    let (st, v) = s.api("DELETE", &format!("/keys/{admin_id}"), None).await;
+    assert_eq!((st, v["error"].as_str()), (409, Some("conflict")), "{v}");
+    // The expiring admin itself may go.
+    let temp_id = keys[1]["id"].as_i64().unwrap();
+    let (st, _) = s.api("DELETE", &format!("/keys/{temp_id}"), None).await;
+    assert_eq!(st, 204);
+}
+
 /// `updraft-server admin create-key` writes a working key into the database,
 /// even while the server runs.
 #[tokio::test]

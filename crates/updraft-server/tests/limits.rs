@@ -175,3 +175,44 @@ async fn a_trusted_proxy_sets_the_public_host_and_scheme() {
         )
     );
 }
+
+/// Made-up device ids cannot turn the per-device `/channel_self` limit into
+/// unbounded database writes: self-assignments are limited per app.
+#[tokio::test]
+async fn self_assigned_channel_writes_are_limited_per_app() {
+    let (s, _tmp) = strict(Layer::default()).await;
+    s.with_app().await;
+    s.ok(
+        "POST",
+        &format!("/apps/{APP}/channels"),
+        Some(json!({"name": "beta", "allow_device_self_set": true})),
+    )
+    .await;
+    let start = Instant::now();
+    let calls = (0..120).map(|i| {
+        let body = info(json!({
+            "plugin_version": "6.25.8",
+            "device_id": format!("00000000-0000-4000-8000-{i:012}"),
+            "channel": "beta",
+        }));
+        let req = s.http.post(s.url("/channel_self")).json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.headers().contains_key("retry-after"))
+        }
+    });
+    let replies = futures::future::join_all(calls).await;
+    let windows = start.elapsed().as_secs() + 1;
+    let ok = replies.iter().filter(|(st, _)| *st == 200).count() as u64;
+    let limited = replies
+        .iter()
+        .filter(|(st, hint)| *st == 429 && *hint)
+        .count() as u64;
+    assert_eq!(ok + limited, 120, "{replies:?}");
+    assert!(
+        ok <= 50 * (windows + 1),
+        "{ok} writes in {windows} window(s)"
+    );
+    assert!(limited > 0, "120 at once is over the limit");
+}

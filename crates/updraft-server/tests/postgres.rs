@@ -136,3 +136,55 @@ async fn a_devices_own_channel_reaches_other_nodes_without_an_app_reload() {
     );
     assert_eq!(revision().await, before, "no app-wide change");
 }
+
+/// A rollback reported through node B stops node A from offering that bundle
+/// to the device, without an app-wide change.
+#[tokio::test]
+async fn a_rollback_block_reaches_other_nodes_without_an_app_reload() {
+    let db = fresh_database().await;
+    let url = db.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start_with(pg_config(dir.path(), &url)).await;
+    let b = Server::start_with(pg_config(dir.path(), &url)).await;
+    a.with_app().await;
+    a.bundle("1.0.1").await;
+    a.set_channel("production", json!({"bundle": "1.0.1"}))
+        .await;
+    // Both nodes have the app cached and offer 1.0.1.
+    for node in [&a, &b] {
+        let mut v = json!(null);
+        for _ in 0..30 {
+            let (st, got) = node.device("POST", "/updates", &info(json!({}))).await;
+            v = got;
+            if st == 200 && v["version"] == "1.0.1" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(v["version"], "1.0.1", "{v}");
+    }
+    let revision = || async {
+        let store = updraft_store_postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap();
+        let revs = updraft_store::Store::app_revisions(&store).await.unwrap();
+        revs.into_iter().find(|(app, _)| app == APP).unwrap().1
+    };
+    let before = revision().await;
+    let fail = info(json!({"action": "update_fail", "version_name": "1.0.1"}));
+    let (st, _) = b.device("POST", "/stats", &json!([fail])).await;
+    assert_eq!(st, 200);
+    let mut seen = json!(null);
+    for _ in 0..40 {
+        seen = a.check(json!({})).await;
+        if seen["error"] == "bundle_failed_on_device" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen["error"], "bundle_failed_on_device",
+        "node A learns the block: {seen}"
+    );
+    assert_eq!(revision().await, before, "no app-wide change");
+}

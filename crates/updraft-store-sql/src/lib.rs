@@ -41,7 +41,8 @@ pub fn backend(e: sqlx::Error) -> StoreError {
 /// pool failed, SQLite was busy, locked, out of disk or could not do I/O, or
 /// PostgreSQL reported a connection problem (SQLSTATE class 08), a
 /// serialization failure or deadlock (40), too few resources (53), an operator
-/// intervention such as a shutdown (57) or a system error (58). Everything else
+/// intervention such as a shutdown (57) or a system error (58), a read-only
+/// transaction (25), a lock timeout or a missing grant. Everything else
 /// (constraints, bad data, bad encoding) fails again the same way.
 pub fn is_transient(e: &sqlx::Error) -> bool {
     match e {
@@ -59,11 +60,16 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
 /// (a number whose low byte is the primary code).
 fn transient_code(code: &str) -> bool {
     if code.len() == 5 {
-        return matches!(&code[..2], "08" | "40" | "53" | "57" | "58");
+        // Also a read-only transaction (25006: a failover, a pooler pointed at
+        // a standby), a lock timeout (55P03) and a missing grant (42501): the
+        // whole database refuses, not one record; an operator fixes it.
+        return matches!(&code[..2], "08" | "25" | "40" | "53" | "57" | "58")
+            || code == "55P03"
+            || code == "42501";
     }
     match code.parse::<u32>() {
-        // BUSY, LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL
-        Ok(n) => matches!(n & 0xff, 5 | 6 | 10 | 13 | 14 | 15),
+        // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL
+        Ok(n) => matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14 | 15),
         Err(_) => false,
     }
 }

@@ -781,6 +781,18 @@ macro_rules! sql_store {
                     Ok(r.rows_affected())
                 }
 
+                async fn failures_since(&self, since: i64) -> StoreResult<Vec<(String, String, i64)>> {
+                    let rs = sqlx::query("SELECT app_id, device_id, bundle_id FROM device_failures WHERE failed_at >= $1")
+                        .bind(since)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                    rs.iter()
+                        .map(|r| Ok((r.try_get("app_id")?, r.try_get("device_id")?, r.try_get("bundle_id")?)))
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
+                        .map_err(backend)
+                }
+
                 async fn self_assigned_since(&self, since: i64) -> StoreResult<Vec<(String, String, i64)>> {
                     let rs = sqlx::query("SELECT app_id, device_id, channel_id FROM device_overrides WHERE self_set AND created_at >= $1")
                         .bind(since)
@@ -812,12 +824,16 @@ macro_rules! sql_store {
                         if existing.is_some() {
                             // Rare (only a device that had chosen a channel), so an
                             // app-wide change; new choices are not (see below).
-                            sqlx::query("DELETE FROM device_overrides WHERE app_id = $1 AND device_id = $2 AND self_set")
+                            let r = sqlx::query("DELETE FROM device_overrides WHERE app_id = $1 AND device_id = $2 AND self_set")
                                 .bind(app_id)
                                 .bind(device_id)
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(backend)?;
+                            if r.rows_affected() == 0 {
+                                // An admin's override replaced it meanwhile.
+                                return Ok(SelfAssign::AdminOverride);
+                            }
                             bump(&mut tx, app_id).await?;
                         }
                         tx.commit().await.map_err(backend)?;
@@ -897,7 +913,9 @@ macro_rules! sql_store {
                 }
 
                 async fn delete_api_key(&self, id: i64, now: i64) -> StoreResult<()> {
-                    const ADMIN: &str = "mode = 'all' AND apps = '[]' AND (expires_at IS NULL OR expires_at > $1)";
+                    // A permanent admin: the kind that must always remain (an expiring
+                    // one would leave nobody once it expires). `$1` keeps the binds aligned.
+                    const ADMIN: &str = "mode = 'all' AND apps = '[]' AND expires_at IS NULL AND $1 = $1";
                     let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                     // Locks every live admin row (PostgreSQL; SQLite's BEGIN IMMEDIATE
                     // already serialises writers), so a concurrent delete of another

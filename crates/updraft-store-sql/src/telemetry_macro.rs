@@ -14,7 +14,6 @@ macro_rules! sql_telemetry {
             pub(super) async fn write_batch(pool: &sqlx::Pool<$db>, batch: &[Write]) -> StoreResult<()> {
                 $crate::refuse_nul(batch)?;
                 let mut tx = pool.begin_with(BEGIN).await.map_err(backend)?;
-                let mut bumped: Vec<&str> = Vec::new();
                 let live: std::collections::HashSet<String> = sqlx::query("SELECT app_id FROM apps")
                     .fetch_all(&mut *tx)
                     .await
@@ -114,7 +113,8 @@ macro_rules! sql_telemetry {
                     match w {
                         Write::Seen(_) | Write::Event(_) | Write::Offered { .. } => {}
                         Write::Failed { app_id, device_id, version, at } => {
-                            let r = sqlx::query(
+                            // Device-scoped: no app revision bump; nodes poll `failures_since`.
+                            sqlx::query(
                                 "INSERT INTO device_failures (app_id, device_id, bundle_id, failed_at) \
                                  SELECT $1, $2, id, $4 FROM bundles WHERE app_id = $1 AND version = $3 \
                                  ON CONFLICT (app_id, device_id, bundle_id) DO UPDATE SET failed_at = excluded.failed_at",
@@ -126,14 +126,8 @@ macro_rules! sql_telemetry {
                             .execute(&mut *tx)
                             .await
                             .map_err(backend)?;
-                            if r.rows_affected() > 0 && !bumped.contains(&app_id.as_str()) {
-                                bumped.push(app_id);
-                            }
                         }
                     }
-                }
-                for app_id in bumped {
-                    bump(&mut tx, app_id).await?;
                 }
                 tx.commit().await.map_err(backend)
             }

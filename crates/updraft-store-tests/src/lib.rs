@@ -424,7 +424,7 @@ pub async fn api_keys(s: &dyn Store) {
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(s.count_api_keys().await.unwrap(), 0);
-    // The last live unscoped `all` key cannot be deleted; an expired one does not count.
+    // The last permanent unscoped `all` key cannot be deleted; an expiring one does not count.
     let admin = |name: &str, expires_at| NewApiKey {
         name: name.into(),
         mode: KeyMode::All,
@@ -599,10 +599,16 @@ pub async fn telemetry_batches(s: &dyn Store) {
     );
     let snap = s.load_snapshot(APP).await.unwrap().unwrap();
     assert_eq!(snap.failures.len(), 1);
-    assert!(
-        snap.revision > rev0,
-        "a new failure block invalidates cached snapshots"
+    assert_eq!(
+        snap.revision, rev0,
+        "a failure block is device-scoped: no app-wide change"
     );
+    let polled = s.failures_since(0).await.unwrap();
+    assert!(
+        polled.iter().any(|(app, d, _)| app == APP && d == dev),
+        "nodes learn of it from the poll: {polled:?}"
+    );
+    assert!(s.failures_since(i64::MAX).await.unwrap().is_empty());
     let ev = s
         .list_events(
             APP,

@@ -276,6 +276,9 @@ pub trait Store: Send + Sync + 'static {
     /// flood of them must not reload every node's snapshot); nodes poll this.
     /// Removing one does bump it.
     async fn self_assigned_since(&self, since: i64) -> StoreResult<Vec<(String, String, i64)>>;
+    /// Rollback blocks recorded at or after `since` (ms): (app, device, bundle
+    /// id). Recording one does not bump the app's revision; nodes poll this.
+    async fn failures_since(&self, since: i64) -> StoreResult<Vec<(String, String, i64)>>;
     /// A device puts itself on `channel` (`None`: removes its own choice), as
     /// plugins before 7.34 do through `/channel_self`. An override or pin set
     /// by an admin is never replaced or removed (`AdminOverride`); a new
@@ -292,9 +295,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_api_key(&self, key: &NewApiKey, hash: &str, now: i64) -> StoreResult<ApiKey>;
     async fn find_api_key(&self, hash: &str) -> StoreResult<Option<StoredKey>>;
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
-    /// Deletes key `id`, unless it is the last unscoped `all` key that has not
-    /// expired at `now` (`Conflict`): an admin must always remain. Two
-    /// concurrent deletes of the last two admin keys cannot both succeed.
+    /// Deletes key `id`, unless it is the last unscoped `all` key without an
+    /// expiry (`Conflict`): a permanent admin must always remain. Two
+    /// concurrent deletes of the last two such keys cannot both succeed.
+    /// `now` is the time of the request.
     async fn delete_api_key(&self, id: i64, now: i64) -> StoreResult<()>;
     async fn count_api_keys(&self) -> StoreResult<i64>;
 

@@ -579,8 +579,15 @@ pub async fn delete_key(
     auth.require(KeyMode::All)?;
     let keys = s.store.list_api_keys().await?;
     // A key out of reach is reported as missing: its existence is not the caller's business.
-    if !keys.iter().any(|k| k.id == id && auth.reaches(k)) {
+    let Some(target) = keys.iter().find(|k| k.id == id && auth.reaches(k)) else {
         return Err(ApiError::not_found(format!("API key {id} not found")));
+    };
+    if let Some(limit) = auth.0.expires_at {
+        if target.expires_at.is_none_or(|t| t > limit) {
+            return Err(ApiError::forbidden(
+                "a key cannot delete a key that outlives it",
+            ));
+        }
     }
     s.store.delete_api_key(id, crate::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -211,7 +211,8 @@ async fn stats_writes(
             app_id: req.app_id.clone(),
             device_id: req.device_id.clone(),
             version: version.clone(),
-            at,
+            // When the server learnt of it (the poll of other nodes looks by this).
+            at: crate::now_ms(),
         });
         block = Some((req.app_id.clone(), req.device_id.clone(), version));
     }
@@ -234,9 +235,23 @@ fn stats_items(body: &[u8]) -> ApiResult<(Vec<Box<RawValue>>, bool)> {
     }
 }
 
+/// Most events one `/stats` request may carry: five times what the plugin's
+/// queue ever sends, so every real batch fits and one request stays cheap.
+const MAX_STATS_BATCH: usize = 1000;
+
 /// `POST /stats`: one event or an array of them.
 pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let (items, batch) = stats_items(&body)?;
+    if items.len() > MAX_STATS_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+            format!(
+                "at most {MAX_STATS_BATCH} events per request (the plugin sends at most 200); got {}",
+                items.len()
+            ),
+        ));
+    }
     let mut writes = Vec::new();
     let mut blocks = Vec::new();
     let mut results = Vec::with_capacity(items.len());
@@ -432,6 +447,17 @@ async fn self_assign(
     req: &DeviceRequest,
     channel: Option<(&str, i64)>,
 ) -> ApiResult<Response> {
+    if !state
+        .self_assign_limiter
+        .allow(&req.app_id, "", "self_assign")
+    {
+        let mut e = ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1);
+        e.body.message = format!(
+            "at most {} devices per second may change their channel on this app; retry in a second",
+            crate::ratelimit::SELF_ASSIGN_PER_SECOND
+        );
+        return Err(e);
+    }
     let outcome = state
         .store
         .self_assign(

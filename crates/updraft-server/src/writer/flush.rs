@@ -61,6 +61,11 @@ enum Failed {
     Deadline,
 }
 
+/// More single writes refused in one flush than this is no bad record but a
+/// database refusing everything (a wrong grant, a missing table): the rest is
+/// kept and retried like an outage instead of being dropped one by one.
+const MAX_DROPS_PER_FLUSH: usize = 64;
+
 /// Applies batches for the writer task.
 pub struct Flusher<S: ?Sized> {
     pub store: Arc<S>,
@@ -96,10 +101,29 @@ impl<S: BatchSink + ?Sized> Flusher<S> {
     pub async fn flush(&mut self, buf: &mut Vec<Write>) -> Result<(), GaveUp> {
         let mut todo: Vec<Range<usize>> = Vec::new();
         todo.push(0..buf.len());
+        let mut dropped_here = 0;
         while let Some(r) = todo.pop() {
             match self.write_retrying(&buf[r.clone()]).await {
                 Ok(()) => {}
+                Err(Failed::Permanent(e))
+                    if r.len() == 1 && dropped_here >= MAX_DROPS_PER_FLUSH =>
+                {
+                    tracing::error!(reason = %e, "the database refuses every telemetry write; keeping them and retrying as in an outage");
+                    let wait = Instant::now() + Duration::from_secs(5);
+                    let until = self.deadline().map_or(wait, |d| d.min(wait));
+                    tokio::time::sleep_until(until).await;
+                    todo.push(r);
+                    if self.deadline().is_some_and(|d| Instant::now() >= d) {
+                        let mut left = Unwritten::default();
+                        for r in todo {
+                            buf[r].iter().for_each(|w| left.add(w));
+                        }
+                        buf.clear();
+                        return Err(GaveUp(left));
+                    }
+                }
                 Err(Failed::Permanent(e)) if r.len() == 1 => {
+                    dropped_here += 1;
                     let w = &buf[r.start];
                     self.dropped.add(w);
                     tracing::error!(kind = w.kind(), write = ?w, reason = %e,

@@ -144,3 +144,23 @@ async fn the_shutdown_drain_ends_at_its_deadline_and_counts_what_is_left() {
     assert_eq!(left.to_string(), "event=2 offer_count=1 rollback_block=1");
     assert!(actions(&sink).is_empty());
 }
+
+/// A database that refuses every write (a wrong grant, a missing table) is an
+/// outage, not a batch of bad records: past a few drops the rest is kept and
+/// retried, and at shutdown it is counted as unwritten, not silently dropped.
+#[tokio::test]
+async fn a_database_refusing_everything_does_not_drop_the_whole_queue() {
+    let sink = Arc::new(Sink::default());
+    let (tx, rx) = watch::channel(false);
+    let (writer, handle) = spawn(sink.clone(), settings(300), rx);
+    let batch: Vec<Write> = (0..500).map(|_| ev("poison")).collect();
+    writer.send_all(batch).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let left = stop(tx, handle).await;
+    let kept = left.to_string();
+    assert!(
+        !left.is_empty(),
+        "the writes past the drop limit are reported unwritten: {kept}"
+    );
+    assert!(actions(&sink).is_empty());
+}
