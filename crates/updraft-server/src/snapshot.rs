@@ -76,8 +76,27 @@ impl AppEntry {
 /// loaded snapshots: comfortably longer than the writer takes to commit it.
 const PENDING_BLOCK_TTL: Duration = Duration::from_secs(60);
 
-/// Rollback blocks received by this node, per app: (device, version) → when.
-type PendingBlocks = HashMap<String, HashMap<(String, String), Instant>>;
+/// Rollback blocks received by this node, per app.
+type PendingBlocks = HashMap<String, Recent>;
+
+/// One app's recent blocks: (device, version) → when, and the last prune.
+#[derive(Debug)]
+struct Recent {
+    blocks: HashMap<(String, String), Instant>,
+    pruned: Instant,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Self {
+            blocks: HashMap::new(),
+            pruned: Instant::now(),
+        }
+    }
+}
+
+/// How often a full set of recent blocks is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 /// At most this many recent blocks are remembered per app; past it (a flood of
 /// `update_fail` from made-up devices) new ones rely on the poll alone.
@@ -215,7 +234,7 @@ impl Snapshots {
         });
         let mut apps = self.apps.write().expect("snapshot lock");
         if let Some(recent) = self.pending.read().expect("pending lock").get(app_id) {
-            for ((device, version), at) in recent {
+            for ((device, version), at) in &recent.blocks {
                 if at.elapsed() < PENDING_BLOCK_TTL {
                     entry.block(device, version);
                 }
@@ -233,11 +252,20 @@ impl Snapshots {
         {
             let mut pending = self.pending.write().expect("pending lock");
             let recent = pending.entry(app_id.to_string()).or_default();
-            if recent.len() >= PENDING_BLOCKS_PER_APP {
-                recent.retain(|_, at| at.elapsed() < PENDING_BLOCK_TTL);
+            // When full, drop what expired, at most once a second (a flood
+            // keeps it full: pruning on every insert would cost O(n) each).
+            if recent.blocks.len() >= PENDING_BLOCKS_PER_APP
+                && recent.pruned.elapsed() >= PRUNE_EVERY
+            {
+                recent
+                    .blocks
+                    .retain(|_, at| at.elapsed() < PENDING_BLOCK_TTL);
+                recent.pruned = Instant::now();
             }
-            if recent.len() < PENDING_BLOCKS_PER_APP {
-                recent.insert((device_id.into(), version.into()), Instant::now());
+            if recent.blocks.len() < PENDING_BLOCKS_PER_APP {
+                recent
+                    .blocks
+                    .insert((device_id.into(), version.into()), Instant::now());
             }
         }
         if let Some(entry) = apps.get(app_id) {
@@ -262,6 +290,7 @@ impl Snapshots {
     pub fn forget_blocks(&self, app_id: &str, device_id: &str, version: Option<&str>) {
         if let Some(recent) = self.pending.write().expect("pending lock").get_mut(app_id) {
             recent
+                .blocks
                 .retain(|(device, v), _| !(device == device_id && version.is_none_or(|x| x == v)));
         }
     }
