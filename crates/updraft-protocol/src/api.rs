@@ -23,6 +23,12 @@ pub struct App {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApp {
+    /// Reverse-domain form: at least two dot-separated parts, letters and
+    /// digits (and `_`/`-` after the first part).
+    #[schema(
+        pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9_-]+)+$",
+        example = "com.example.app"
+    )]
     pub app_id: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -182,7 +188,9 @@ pub struct Channel {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelPatch {
+    /// Required when creating a channel; not blank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"\S")]
     pub name: Option<String>,
     #[serde(
         default,
@@ -341,6 +349,8 @@ pub struct ApiKey {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub name: String,
     pub mode: KeyMode,
     #[serde(default)]

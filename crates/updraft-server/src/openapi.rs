@@ -5,6 +5,8 @@
 
 use std::sync::OnceLock;
 
+use serde_json::{json, Map, Value};
+
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
@@ -144,12 +146,93 @@ impl TapContent for Response {
     }
 }
 
+/// A raw zip body (`type: string, format: binary`).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ZipBody(pub Vec<u8>);
+
 /// The document as JSON text, built once.
 pub fn document_json() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serialises")
+        let mut doc =
+            serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+        merge_flattened(&mut doc);
+        require_channel_name(&mut doc);
+        serde_json::to_string_pretty(&doc).expect("the OpenAPI document serialises")
     })
+}
+
+/// A struct with a `#[serde(flatten)]` field comes out of utoipa as `allOf`
+/// of the parts; when a part has `additionalProperties: false` (serde's
+/// `deny_unknown_fields`), no object can satisfy every part. What serde reads
+/// is one object with the union of the fields: say exactly that.
+fn merge_flattened(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .cloned()
+    else {
+        return;
+    };
+    for (name, schema) in &schemas {
+        let Some(parts) = schema.get("allOf").and_then(Value::as_array) else {
+            continue;
+        };
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        let mut closed = false;
+        for part in parts {
+            let part = match part.get("$ref").and_then(Value::as_str) {
+                Some(r) => match r
+                    .strip_prefix("#/components/schemas/")
+                    .and_then(|n| schemas.get(n))
+                {
+                    Some(p) => p,
+                    None => return,
+                },
+                None => part,
+            };
+            if part.get("type") != Some(&json!("object")) {
+                // Not a plain object part: leave this schema as utoipa made it.
+                properties.clear();
+                break;
+            }
+            if let Some(p) = part.get("properties").and_then(Value::as_object) {
+                properties.extend(p.clone());
+            }
+            if let Some(r) = part.get("required").and_then(Value::as_array) {
+                required.extend(r.iter().cloned());
+            }
+            closed |= part.get("additionalProperties") == Some(&json!(false));
+        }
+        if properties.is_empty() {
+            continue;
+        }
+        let mut merged = json!({"type": "object", "properties": properties});
+        if !required.is_empty() {
+            merged["required"] = Value::Array(required);
+        }
+        if closed {
+            merged["additionalProperties"] = json!(false);
+        }
+        if let Some(d) = schema.get("description") {
+            merged["description"] = d.clone();
+        }
+        doc["components"]["schemas"][name] = merged;
+    }
+}
+
+/// Creating a channel takes the same fields as changing one, but `name` is
+/// required (the store refuses a channel without one).
+fn require_channel_name(doc: &mut Value) {
+    let pointer =
+        "/paths/~1apps~1{app_id}~1channels/post/requestBody/content/application~1json/schema";
+    if let Some(schema) = doc.pointer_mut(pointer) {
+        *schema = json!({
+            "allOf": [schema.take()],
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}},
+        });
+    }
 }

@@ -250,3 +250,42 @@ async fn the_served_document_is_the_generated_one_and_every_operation_exists() {
     }
     assert_eq!(count, 31, "operations documented");
 }
+
+/// Found by schemathesis: a channel could be renamed to "" (the schema said
+/// a name is not blank, the server took it).
+#[tokio::test]
+async fn a_channel_name_is_never_blank() {
+    let s = Server::start().await;
+    s.with_app().await;
+    let path = format!("/apps/{APP}/channels");
+    let (st, v) = s
+        .api("POST", &path, Some(serde_json::json!({"name": " "})))
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("invalid_name")),
+        "{v}"
+    );
+    let (st, _) = s
+        .api("POST", &path, Some(serde_json::json!({"name": "beta"})))
+        .await;
+    assert_eq!(st, 201);
+    let (st, v) = s
+        .api(
+            "PATCH",
+            &format!("{path}/beta"),
+            Some(serde_json::json!({"name": ""})),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("invalid_name")),
+        "{v}"
+    );
+    let (st, v) = s.api("GET", &format!("{path}/beta"), None).await;
+    assert_eq!(
+        (st, v["name"].as_str()),
+        (200, Some("beta")),
+        "unchanged: {v}"
+    );
+}

@@ -43,6 +43,13 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 }
                 _ => ApiError::from(r),
             })?;
+        // Every body of this API is an object; serde would also read a struct from an array.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request(
+                "invalid_json_body",
+                "invalid request body: expected a JSON object",
+            ));
+        }
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             ApiError::bad_request("invalid_json_body", format!("invalid request body: {e}"))
         })
@@ -122,7 +129,7 @@ pub async fn create_app(
     tag = "apps",
     summary = r#"Get an app"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     responses((status = 200, description = "The app.", body = App)),
     security(("bearer" = ["read"]))
 )]
@@ -140,7 +147,7 @@ pub async fn get_app(
     tag = "apps",
     summary = r#"Change app settings"#,
     description = r#"Needs an API key of mode `write` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     request_body = AppPatch,
     responses((status = 200, description = "The app as changed.", body = App)),
     security(("bearer" = ["write"]))
@@ -163,7 +170,7 @@ pub async fn update_app(
     tag = "apps",
     summary = r#"Delete an app and everything under it"#,
     description = r#"Needs an API key of mode `write` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     responses((status = 204, description = "Deleted.")),
     security(("bearer" = ["write"]))
 )]
@@ -198,7 +205,7 @@ pub async fn delete_app(
     tag = "bundles",
     summary = r#"List bundles, newest first"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     responses((status = 200, description = "The bundles, deleted ones included (flagged `deleted`).", body = Vec<Bundle>)),
     security(("bearer" = ["read"]))
 )]
@@ -217,7 +224,7 @@ pub async fn list_bundles(
     tag = "bundles",
     summary = r#"Get a bundle"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("version" = String, Path, description = "The bundle version name.")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("version" = String, Path, description = "The bundle version name.", example = "1.0.0")),
     responses((status = 200, description = "The bundle.", body = Bundle)),
     security(("bearer" = ["read"]))
 )]
@@ -241,7 +248,7 @@ pub async fn get_bundle(
     tag = "bundles",
     summary = r#"Change bundle metadata"#,
     description = r#"Needs an API key of mode `upload` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("version" = String, Path, description = "The bundle version name.")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("version" = String, Path, description = "The bundle version name.", example = "1.0.0")),
     request_body = BundleMeta,
     responses((status = 200, description = "The bundle as changed.", body = Bundle)),
     security(("bearer" = ["upload"]))
@@ -265,7 +272,7 @@ pub async fn update_bundle(
     tag = "bundles",
     summary = r#"Soft-delete a bundle (refused while a channel or device pin uses it)"#,
     description = r#"Needs an API key of mode `write` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("version" = String, Path, description = "The bundle version name.")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("version" = String, Path, description = "The bundle version name.", example = "1.0.0")),
     responses((status = 204, description = "Deleted; its version name is never reused.")),
     security(("bearer" = ["write"]))
 )]
@@ -378,8 +385,8 @@ pub struct UploadParams {
     tag = "bundles",
     summary = r#"Upload a bundle zip"#,
     description = r#"Needs an API key of mode `upload` or higher. The zip is the raw body, streamed. The server hashes it, checks the checksum and, for plain zips, the layout (index.html at the root or under one folder; no '..', absolute or backslash paths). The checksum is of the plaintext zip: computed by the server when omitted for a plain bundle, required (the RSA-encrypted form, 512 hex) with `session_key`."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/zip", description = "The bundle zip (for an encrypted bundle, the encrypted zip)."),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), UploadParams),
+    request_body(content = crate::openapi::ZipBody, content_type = "application/octet-stream", description = "The bundle zip (for an encrypted bundle, the encrypted zip); any content type is accepted."),
     responses((status = 201, description = "Stored; `channel` is the channel pointed at it, when `channel` was given.", body = UploadedBundle)),
     security(("bearer" = ["upload"]))
 )]
@@ -551,7 +558,7 @@ async fn assign(
     tag = "bundles",
     summary = r#"Register a bundle hosted on your own storage"#,
     description = r#"Needs an API key of mode `upload` or higher. Give `external_url` (the zip), `manifest` (its files), or both."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     request_body = NewExternalBundle,
     responses((status = 201, description = "Registered.", body = Bundle)),
     security(("bearer" = ["upload"]))
@@ -626,13 +633,24 @@ pub async fn register_external(
 
 // ---- channels ----
 
+/// A channel name, when given, is not blank (devices and the CLI name channels).
+fn check_channel_name(patch: &ChannelPatch) -> ApiResult<()> {
+    if patch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a channel name cannot be blank",
+        ));
+    }
+    Ok(())
+}
+
 #[utoipa::path(
     get,
     path = "/apps/{app_id}/channels",
     tag = "channels",
     summary = r#"List channels"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     responses((status = 200, description = "The channels.", body = Vec<Channel>)),
     security(("bearer" = ["read"]))
 )]
@@ -651,7 +669,7 @@ pub async fn list_channels(
     tag = "channels",
     summary = r#"Create a channel (at most one public channel per platform: others lose `public` and are listed in `unpublished`)"#,
     description = r#"Needs an API key of mode `write` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     request_body = ChannelPatch,
     responses((status = 201, description = "Created.", body = ChannelWrite)),
     security(("bearer" = ["write"]))
@@ -663,6 +681,7 @@ pub async fn create_channel(
     JsonBody(patch): JsonBody<ChannelPatch>,
 ) -> ApiResult<Response> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    check_channel_name(&patch)?;
     let w = s
         .store
         .create_channel(&app_id, &patch, crate::now_ms())
@@ -677,7 +696,7 @@ pub async fn create_channel(
     tag = "channels",
     summary = r#"Get a channel"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("name" = String, Path, description = "The channel name.")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
     responses((status = 200, description = "The channel.", body = Channel)),
     security(("bearer" = ["read"]))
 )]
@@ -700,7 +719,7 @@ pub async fn get_channel(
     tag = "channels",
     summary = r#"Change a channel; changing only `bundle` is a deploy and needs upload mode"#,
     description = r#"Needs an API key of mode `upload` or higher. Changing any other field needs `write`."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("name" = String, Path, description = "The channel name.")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
     request_body = ChannelPatch,
     responses((status = 200, description = "The channel as changed.", body = ChannelWrite)),
     security(("bearer" = ["upload"]))
@@ -711,6 +730,7 @@ pub async fn update_channel(
     Path((app_id, name)): Path<(String, String)>,
     JsonBody(patch): JsonBody<ChannelPatch>,
 ) -> ApiResult<Json<ChannelWrite>> {
+    check_channel_name(&patch)?;
     // Moving a channel to another bundle is a deploy (upload mode); any other change needs write.
     let only_bundle = patch.bundle.is_some()
         && ChannelPatch {
@@ -742,7 +762,7 @@ pub async fn update_channel(
     tag = "channels",
     summary = r#"Delete a channel and its device overrides"#,
     description = r#"Needs an API key of mode `write` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("name" = String, Path, description = "The channel name.")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
     responses((status = 204, description = "Deleted.")),
     security(("bearer" = ["write"]))
 )]
@@ -763,7 +783,7 @@ pub async fn delete_channel(
     tag = "channels",
     summary = r#"Deploy history, newest first"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("name" = String, Path, description = "The channel name.")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
     responses((status = 200, description = "The deploys.", body = Vec<Deploy>)),
     security(("bearer" = ["read"]))
 )]
@@ -787,7 +807,7 @@ pub async fn channel_history(
     tag = "channels",
     summary = r#"Point the channel back at its previous bundle"#,
     description = r#"Needs an API key of mode `upload` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("name" = String, Path, description = "The channel name.")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
     responses((status = 200, description = "The channel as changed.", body = ChannelWrite)),
     security(("bearer" = ["upload"]))
 )]
@@ -845,7 +865,7 @@ pub struct EventListParams {
     tag = "devices",
     summary = r#"List devices; search by device id or custom id prefix"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), DeviceListParams),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), DeviceListParams),
     responses((status = 200, description = "A page of devices.", body = Page<Device>)),
     security(("bearer" = ["read"]))
 )]
@@ -870,7 +890,7 @@ pub async fn list_devices(
     tag = "devices",
     summary = r#"Get a device, its override and rolled-back bundles"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("device_id" = String, Path, description = "The device id (a UUID; compared case-insensitively).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
     responses((status = 200, description = "The device.", body = Device)),
     security(("bearer" = ["read"]))
 )]
@@ -905,7 +925,7 @@ fn device_id_param(raw: &str) -> ApiResult<String> {
     tag = "devices",
     summary = r#"Put a device on a channel or pin it to a bundle"#,
     description = r#"Needs an API key of mode `write` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("device_id" = String, Path, description = "The device id (a UUID; compared case-insensitively).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
     request_body = SetOverride,
     responses((status = 200, description = "The device with its override.", body = Device)),
     security(("bearer" = ["write"]))
@@ -939,7 +959,7 @@ pub async fn set_override(
     tag = "devices",
     summary = r#"Clear a device"s rollback blocks (listed in its `failed_bundles`), so it may be offered those bundles again"#,
     description = r#"Needs an API key of mode `write` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("device_id" = String, Path, description = "The device id (a UUID; compared case-insensitively)."), ClearBlocks),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001"), ClearBlocks),
     responses((status = 200, description = "How many blocks were cleared.", body = BlocksCleared)),
     security(("bearer" = ["write"]))
 )]
@@ -972,7 +992,7 @@ pub struct ClearBlocks {
     tag = "devices",
     summary = r#"Remove a device override"#,
     description = r#"Needs an API key of mode `write` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), ("device_id" = String, Path, description = "The device id (a UUID; compared case-insensitively).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
     responses((status = 204, description = "Removed.")),
     security(("bearer" = ["write"]))
 )]
@@ -1000,7 +1020,7 @@ pub async fn remove_override(
     tag = "events",
     summary = r#"Recorded stats events, newest first"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app)."), EventListParams),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), EventListParams),
     responses((status = 200, description = "The events.", body = Vec<Event>)),
     security(("bearer" = ["read"]))
 )]
@@ -1026,7 +1046,7 @@ pub async fn list_events(
     tag = "events",
     summary = r#"Update offers per bundle and day (days since the Unix epoch, UTC), newest first"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     responses((status = 200, description = "Offer counts.", body = Vec<OfferCount>)),
     security(("bearer" = ["read"]))
 )]
@@ -1047,7 +1067,7 @@ pub async fn list_offers(
     tag = "devices",
     summary = r#"Dry-run the update decision for a device request and return every rule evaluated"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     request_body = InfoObject,
     responses((status = 200, description = "The outcome, the channel chosen and the trace of every rule evaluated.", body = Explanation)),
     security(("bearer" = ["read"]))
@@ -1187,7 +1207,7 @@ pub async fn create_key(
     tag = "keys",
     summary = r#"Delete an API key"#,
     description = r#"Needs an API key of mode `all` or higher. Only keys within the caller's reach (others answer 404); the last unexpired unscoped `all` key cannot be deleted (409), so an admin always remains."#,
-    params(("id" = i64, Path, description = "The key id.")),
+    params(("id" = i64, Path, description = "The key id.", example = 2)),
     responses((status = 204, description = "Deleted.")),
     security(("bearer" = ["all"]))
 )]
