@@ -173,16 +173,6 @@ async fn axum_rejections_are_the_json_error_envelope() {
     );
 }
 
-#[tokio::test]
-async fn the_key_list_is_an_array_of_keys_without_secrets() {
-    let s = Server::start().await;
-    let (st, v) = s.api("GET", "/keys", None).await;
-    assert_eq!(st, 200);
-    let keys = v.as_array().expect("GET /keys is an array");
-    assert_eq!(keys.len(), 1);
-    assert!(keys[0].get("secret").is_none() && keys[0].get("hash").is_none());
-}
-
 /// The generated document, as a reviewer sees it: any change to an operation,
 /// a parameter or a wire type shows up in this snapshot's diff.
 #[test]
