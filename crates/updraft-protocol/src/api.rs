@@ -103,6 +103,11 @@ pub struct BundleMeta {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewExternalBundle {
+    /// A semver version (such as 1.2.3 or 1.2.3-beta.1; no leading `v`), never used before in the app.
+    #[schema(
+        pattern = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$",
+        example = "1.0.1"
+    )]
     pub version: String,
     /// The zip's URL; may be omitted when `manifest` is given.
     #[serde(default)]

@@ -120,6 +120,16 @@ async fn axum_rejections_are_the_json_error_envelope() {
     )
     .await;
     assert_envelope(&r, 400, "invalid_json_body");
+    // serde reads a struct from an array too; the API takes objects only.
+    let r = raw(
+        &s,
+        "PATCH",
+        &format!("/api/v1/apps/{APP}"),
+        Some("application/json"),
+        "[null, null]",
+    )
+    .await;
+    assert_envelope(&r, 400, "invalid_json_body");
     let r = raw(&s, "POST", "/api/v1/apps", Some("text/plain"), "app_id=x").await;
     assert_envelope(&r, 400, "invalid_json_body");
     let r = raw(

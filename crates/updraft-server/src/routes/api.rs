@@ -353,6 +353,9 @@ fn check_session_key(key: &str) -> ApiResult<()> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UploadParams {
+    /// A semver version (such as 1.2.3 or 1.2.3-beta.1; no leading `v`), never used before in the app.
+    // No `pattern`: schemathesis 4.32.5 crashes on this one in a query parameter.
+    #[param(example = "1.0.1")]
     pub version: String,
     /// The checksum devices verify; computed by the server when omitted for a plain bundle.
     #[serde(default)]
