@@ -7,7 +7,7 @@ use serde_json::Value;
 pub use crate::device::ManifestEntry;
 
 /// An app: one Capacitor application id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct App {
     pub app_id: String,
     pub name: String,
@@ -25,16 +25,22 @@ pub struct App {
 }
 
 /// `POST /api/v1/apps`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApp {
+    /// Reverse-domain form: at least two dot-separated parts, letters and
+    /// digits (and `_`/`-` after the first part).
+    #[schema(
+        pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9_-]+)+$",
+        example = "com.example.app"
+    )]
     pub app_id: String,
     #[serde(default)]
     pub name: Option<String>,
 }
 
 /// `PATCH /api/v1/apps/{app_id}`: only the fields given change.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppPatch {
     #[serde(default)]
@@ -49,7 +55,7 @@ pub struct AppPatch {
 }
 
 /// Where a bundle's zip lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BundleStorage {
     /// Uploaded to this server's blob storage, served content-addressed.
@@ -59,7 +65,7 @@ pub enum BundleStorage {
 }
 
 /// A bundle: one uploaded web build.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bundle {
     pub id: i64,
     pub app_id: String,
@@ -93,7 +99,7 @@ pub struct Bundle {
 }
 
 /// Metadata sent with an upload (query string) or with an external registration.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BundleMeta {
     #[serde(default)]
@@ -107,9 +113,14 @@ pub struct BundleMeta {
 }
 
 /// `POST /api/v1/apps/{app_id}/bundles/external`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewExternalBundle {
+    /// A semver version (such as 1.2.3 or 1.2.3-beta.1; no leading `v`), never used before in the app.
+    #[schema(
+        pattern = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$",
+        example = "1.0.1"
+    )]
     pub version: String,
     /// The zip's URL; may be omitted when `manifest` is given.
     #[serde(default)]
@@ -136,7 +147,7 @@ pub struct NewExternalBundle {
 }
 
 /// Version policy of a channel against the device's native version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DisableAutoUpdate {
     Major,
@@ -172,7 +183,7 @@ impl DisableAutoUpdate {
 }
 
 /// A channel: a named pointer to a bundle, with the rules of who may get it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Channel {
     pub id: i64,
     pub app_id: String,
@@ -200,10 +211,12 @@ pub struct Channel {
 /// `bundle` takes a version name; `""`, `builtin` or `null` mean the builtin bundle.
 /// Fields left `None` are not serialised, so a client never sends `"bundle": null`
 /// (which would mean "builtin") by accident.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelPatch {
+    /// Required when creating a channel; not blank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"\S")]
     pub name: Option<String>,
     #[serde(
         default,
@@ -245,7 +258,7 @@ where
 
 /// Reply to a channel write: the channel, and any channel that lost `public`
 /// on a platform because this one took it (at most one public channel per platform).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelWrite {
     pub channel: Channel,
     #[serde(default)]
@@ -253,7 +266,7 @@ pub struct ChannelWrite {
 }
 
 /// One deploy of a bundle to a channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Deploy {
     pub id: i64,
     pub channel: String,
@@ -263,7 +276,7 @@ pub struct Deploy {
 }
 
 /// What an admin forced on one device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DeviceOverride {
     /// Put on a channel (overrides `defaultChannel` and the public channel).
@@ -273,7 +286,7 @@ pub enum DeviceOverride {
 }
 
 /// The last known state of a device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Device {
     pub app_id: String,
     pub device_id: String,
@@ -298,7 +311,7 @@ pub struct Device {
 }
 
 /// `PUT /api/v1/apps/{app_id}/devices/{device_id}/override`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetOverride {
     #[serde(default)]
@@ -308,7 +321,9 @@ pub struct SetOverride {
 }
 
 /// What an API key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyMode {
     /// Read everything in scope.
@@ -345,7 +360,7 @@ impl KeyMode {
 }
 
 /// An API key as listed: never its secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: i64,
     pub name: String,
@@ -357,9 +372,11 @@ pub struct ApiKey {
 }
 
 /// `POST /api/v1/keys`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub name: String,
     pub mode: KeyMode,
     #[serde(default)]
@@ -370,7 +387,7 @@ pub struct NewApiKey {
 }
 
 /// Reply to key creation: the only time the secret is shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub key: ApiKey,
@@ -378,7 +395,7 @@ pub struct CreatedApiKey {
 }
 
 /// A page of results.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -387,7 +404,7 @@ pub struct Page<T> {
 }
 
 /// How many update offers of a bundle the server made on one day.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OfferCount {
     pub version: String,
     /// Days since the Unix epoch (UTC).
@@ -396,7 +413,7 @@ pub struct OfferCount {
 }
 
 /// One recorded stats event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     pub device_id: String,
@@ -405,4 +422,45 @@ pub struct Event {
     pub old_version_name: Option<String>,
     pub metadata: Option<Value>,
     pub created_at: i64,
+}
+
+/// Reply to a bundle upload: the bundle, and the channel pointed at it when
+/// the upload named one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UploadedBundle {
+    pub bundle: Bundle,
+    pub channel: Option<Channel>,
+}
+
+/// Reply to clearing a device's rollback blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BlocksCleared {
+    /// How many blocks were removed.
+    pub cleared: u64,
+}
+
+/// Reply to `explain`: what the server would answer the device, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Explanation {
+    pub outcome: ExplainOutcome,
+    /// The channel the device resolved to, if any.
+    pub channel: Option<String>,
+    /// Every rule evaluated, in order.
+    pub trace: Vec<String>,
+}
+
+/// The decision `explain` reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ExplainOutcome {
+    /// The device would be offered this bundle.
+    Update { version: String },
+    /// The device would be sent back to its builtin bundle.
+    RevertToBuiltin,
+    /// No update, with the soft error code the device would get.
+    NoUpdate {
+        error: String,
+        message: String,
+        kind: crate::device::ReplyKind,
+    },
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 ///
 /// Every field is optional at this layer: validation (and its exact error codes)
 /// lives in `updraft-core::validate`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InfoObject {
     #[serde(default)]
     pub app_id: Option<String>,
@@ -86,7 +86,7 @@ pub struct UpdateAvailable {
 }
 
 /// One file of a manifest (delta) update.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ManifestEntry {
     pub file_name: String,
     pub file_hash: String,
@@ -101,7 +101,7 @@ pub struct RevertToBuiltin {
 }
 
 /// How the plugin classifies a reply on the error path (ERRATA item 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyKind {
     UpToDate,

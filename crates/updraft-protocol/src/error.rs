@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The body of every non-2xx reply, device and management API alike.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `invalid_json_body`.
     pub error: String,
@@ -16,6 +16,7 @@ pub struct ErrorBody {
     pub message: String,
     /// Extra detail; always an object (possibly empty) for Capgo compatibility.
     #[serde(rename = "moreInfo", default)]
+    #[schema(value_type = Object)]
     pub more_info: Map<String, Value>,
 }
 

@@ -7,8 +7,10 @@ pub mod auth;
 pub mod config;
 pub mod conn_limits;
 pub mod error;
+pub mod openapi;
 pub mod public_url;
 pub mod ratelimit;
+pub mod rejection;
 pub mod request_id;
 pub mod retention;
 pub mod routes;
@@ -161,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .nest("/api/v1", v1)
         .fallback(not_found)
+        .layer(axum::middleware::map_response(rejection::envelope_errors))
         .layer(DefaultBodyLimit::max(json_limit))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             state.config.body_timeout,

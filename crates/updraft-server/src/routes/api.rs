@@ -3,14 +3,11 @@
 //! and overrides, events, explain, and API keys. Every route checks the key's
 //! mode and app allow-list.
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use updraft_core::decide::Outcome;
 use updraft_core::validate::{is_valid_app_id, validate, Endpoint};
 use updraft_protocol::api::*;
@@ -19,20 +16,34 @@ use updraft_store::{DeviceQuery, EventQuery};
 
 use crate::auth::{hash_secret, new_secret, Auth};
 use crate::error::{ApiError, ApiResult};
+use crate::rejection::{Path, Query};
 use crate::routes::bundle_checks::checked_public_key;
 use crate::state::AppState;
 
-/// Parses a JSON body into `T` with a precise 400 on failure.
+/// Parses a JSON body into `T` with a precise 400 on failure. The content type
+/// is not checked: `curl -d` (form-encoded) and clients that send none work.
 pub struct JsonBody<T>(pub T);
 
-impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.config.max_json_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
+        // The route's body limit (the JSON limit on every route that takes JSON).
+        let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|_| ApiError::too_large(limit as u64))?;
+            .map_err(|r| match r.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::too_large(state.config.max_json_bytes as u64)
+                }
+                _ => ApiError::from(r),
+            })?;
+        // Every body of this API is an object; serde would also read a struct from an array.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request(
+                "invalid_json_body",
+                "invalid request body: expected a JSON object",
+            ));
+        }
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             ApiError::bad_request("invalid_json_body", format!("invalid request body: {e}"))
         })
@@ -59,6 +70,15 @@ pub(crate) async fn known_app(
 
 // ---- apps ----
 
+#[utoipa::path(
+    get,
+    path = "/apps",
+    tag = "apps",
+    summary = r#"List apps the key can see"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    responses((status = 200, description = "The apps, oldest first.", body = Vec<App>)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn list_apps(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<App>>> {
     auth.require(KeyMode::Read)?;
     let apps = s
@@ -71,6 +91,16 @@ pub async fn list_apps(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<
     Ok(Json(apps))
 }
 
+#[utoipa::path(
+    post,
+    path = "/apps",
+    tag = "apps",
+    summary = r#"Create an app"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    request_body = NewApp,
+    responses((status = 201, description = "Created.", body = App)),
+    security(("bearer" = ["write"]))
+)]
 pub async fn create_app(
     State(s): State<AppState>,
     auth: Auth,
@@ -92,6 +122,16 @@ pub async fn create_app(
     Ok(created(app))
 }
 
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}",
+    tag = "apps",
+    summary = r#"Get an app"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    responses((status = 200, description = "The app.", body = App)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn get_app(
     State(s): State<AppState>,
     auth: Auth,
@@ -100,6 +140,17 @@ pub async fn get_app(
     Ok(Json(known_app(&s, &auth, KeyMode::Read, &app_id).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/apps/{app_id}",
+    tag = "apps",
+    summary = r#"Change app settings"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    request_body = AppPatch,
+    responses((status = 200, description = "The app as changed.", body = App)),
+    security(("bearer" = ["write"]))
+)]
 pub async fn update_app(
     State(s): State<AppState>,
     auth: Auth,
@@ -116,6 +167,16 @@ pub async fn update_app(
     Ok(Json(app))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/apps/{app_id}",
+    tag = "apps",
+    summary = r#"Delete an app and everything under it"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    responses((status = 204, description = "Deleted.")),
+    security(("bearer" = ["write"]))
+)]
 pub async fn delete_app(
     State(s): State<AppState>,
     auth: Auth,
@@ -141,6 +202,16 @@ pub async fn delete_app(
 
 // ---- bundles ----
 
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/bundles",
+    tag = "bundles",
+    summary = r#"List bundles, newest first"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    responses((status = 200, description = "The bundles, deleted ones included (flagged `deleted`).", body = Vec<Bundle>)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn list_bundles(
     State(s): State<AppState>,
     auth: Auth,
@@ -150,6 +221,16 @@ pub async fn list_bundles(
     Ok(Json(s.store.list_bundles(&app_id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/bundles/{version}",
+    tag = "bundles",
+    summary = r#"Get a bundle"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("version" = String, Path, description = "The bundle version name.", example = "1.0.0")),
+    responses((status = 200, description = "The bundle.", body = Bundle)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn get_bundle(
     State(s): State<AppState>,
     auth: Auth,
@@ -164,6 +245,17 @@ pub async fn get_bundle(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/apps/{app_id}/bundles/{version}",
+    tag = "bundles",
+    summary = r#"Change bundle metadata"#,
+    description = r#"Needs an API key of mode `upload` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("version" = String, Path, description = "The bundle version name.", example = "1.0.0")),
+    request_body = BundleMeta,
+    responses((status = 200, description = "The bundle as changed.", body = Bundle)),
+    security(("bearer" = ["upload"]))
+)]
 pub async fn update_bundle(
     State(s): State<AppState>,
     auth: Auth,
@@ -177,6 +269,16 @@ pub async fn update_bundle(
     Ok(Json(b))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/apps/{app_id}/bundles/{version}",
+    tag = "bundles",
+    summary = r#"Soft-delete a bundle (refused while a channel or device pin uses it)"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("version" = String, Path, description = "The bundle version name.", example = "1.0.0")),
+    responses((status = 204, description = "Deleted; its version name is never reused.")),
+    security(("bearer" = ["write"]))
+)]
 pub async fn delete_bundle(
     State(s): State<AppState>,
     auth: Auth,
@@ -220,6 +322,27 @@ pub use super::bundle_upload::{register_external, upload_bundle, UploadParams};
 
 // ---- channels ----
 
+/// A channel name, when given, is not blank (devices and the CLI name channels).
+fn check_channel_name(patch: &ChannelPatch) -> ApiResult<()> {
+    if patch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a channel name cannot be blank",
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/channels",
+    tag = "channels",
+    summary = r#"List channels"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    responses((status = 200, description = "The channels.", body = Vec<Channel>)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn list_channels(
     State(s): State<AppState>,
     auth: Auth,
@@ -229,6 +352,17 @@ pub async fn list_channels(
     Ok(Json(s.store.list_channels(&app_id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/apps/{app_id}/channels",
+    tag = "channels",
+    summary = r#"Create a channel (at most one public channel per platform: others lose `public` and are listed in `unpublished`)"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    request_body = ChannelPatch,
+    responses((status = 201, description = "Created.", body = ChannelWrite)),
+    security(("bearer" = ["write"]))
+)]
 pub async fn create_channel(
     State(s): State<AppState>,
     auth: Auth,
@@ -236,6 +370,7 @@ pub async fn create_channel(
     JsonBody(patch): JsonBody<ChannelPatch>,
 ) -> ApiResult<Response> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    check_channel_name(&patch)?;
     let w = s
         .store
         .create_channel(&app_id, &patch, crate::now_ms())
@@ -244,6 +379,16 @@ pub async fn create_channel(
     Ok(created(w))
 }
 
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/channels/{name}",
+    tag = "channels",
+    summary = r#"Get a channel"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    responses((status = 200, description = "The channel.", body = Channel)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn get_channel(
     State(s): State<AppState>,
     auth: Auth,
@@ -257,12 +402,24 @@ pub async fn get_channel(
         .ok_or_else(|| ApiError::not_found(format!("channel {name} not found in app {app_id}")))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/apps/{app_id}/channels/{name}",
+    tag = "channels",
+    summary = r#"Change a channel; changing only `bundle` is a deploy and needs upload mode"#,
+    description = r#"Needs an API key of mode `upload` or higher. Changing any other field needs `write`."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    request_body = ChannelPatch,
+    responses((status = 200, description = "The channel as changed.", body = ChannelWrite)),
+    security(("bearer" = ["upload"]))
+)]
 pub async fn update_channel(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, name)): Path<(String, String)>,
     JsonBody(patch): JsonBody<ChannelPatch>,
 ) -> ApiResult<Json<ChannelWrite>> {
+    check_channel_name(&patch)?;
     // Moving a channel to another bundle is a deploy (upload mode); any other change needs write.
     let only_bundle = patch.bundle.is_some()
         && ChannelPatch {
@@ -288,6 +445,16 @@ pub async fn update_channel(
     Ok(Json(w))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/apps/{app_id}/channels/{name}",
+    tag = "channels",
+    summary = r#"Delete a channel and its device overrides"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    responses((status = 204, description = "Deleted.")),
+    security(("bearer" = ["write"]))
+)]
 pub async fn delete_channel(
     State(s): State<AppState>,
     auth: Auth,
@@ -299,6 +466,16 @@ pub async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/channels/{name}/history",
+    tag = "channels",
+    summary = r#"Deploy history, newest first"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    responses((status = 200, description = "The deploys.", body = Vec<Deploy>)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn channel_history(
     State(s): State<AppState>,
     auth: Auth,
@@ -313,6 +490,16 @@ pub async fn channel_history(
     Ok(Json(s.store.deploy_history(&app_id, &name).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/apps/{app_id}/channels/{name}/rollback",
+    tag = "channels",
+    summary = r#"Point the channel back at its previous bundle"#,
+    description = r#"Needs an API key of mode `upload` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    responses((status = 200, description = "The channel as changed.", body = ChannelWrite)),
+    security(("bearer" = ["upload"]))
+)]
 pub async fn rollback_channel(
     State(s): State<AppState>,
     auth: Auth,
@@ -329,17 +516,48 @@ pub async fn rollback_channel(
 
 // ---- devices ----
 
-#[derive(Debug, Deserialize)]
+/// Query of [`list_devices`].
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceListParams {
+    /// A prefix of the device id or custom id.
     #[serde(default)]
     pub search: Option<String>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Page size (default 50).
     #[serde(default)]
     pub limit: Option<i64>,
 }
 
+/// Query of [`list_events`].
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventListParams {
+    /// Only this device's events.
+    #[serde(default)]
+    pub device_id: Option<String>,
+    /// Only events with this action (such as `set`, `update_fail`).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// At most this many events (default 100).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/devices",
+    tag = "devices",
+    summary = r#"List devices; search by device id or custom id prefix"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), DeviceListParams),
+    responses((status = 200, description = "A page of devices.", body = Page<Device>)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn list_devices(
     State(s): State<AppState>,
     auth: Auth,
@@ -355,6 +573,16 @@ pub async fn list_devices(
     Ok(Json(s.store.list_devices(&app_id, &query).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/devices/{device_id}",
+    tag = "devices",
+    summary = r#"Get a device, its override and rolled-back bundles"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
+    responses((status = 200, description = "The device.", body = Device)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn get_device(
     State(s): State<AppState>,
     auth: Auth,
@@ -380,6 +608,17 @@ fn device_id_param(raw: &str) -> ApiResult<String> {
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/apps/{app_id}/devices/{device_id}/override",
+    tag = "devices",
+    summary = r#"Put a device on a channel or pin it to a bundle"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
+    request_body = SetOverride,
+    responses((status = 200, description = "The device with its override.", body = Device)),
+    security(("bearer" = ["write"]))
+)]
 pub async fn set_override(
     State(s): State<AppState>,
     auth: Auth,
@@ -403,28 +642,49 @@ pub async fn set_override(
 /// `DELETE /api/v1/apps/{app_id}/devices/{device_id}/blocks[?version=V]`:
 /// clears the device's rollback blocks (listed in the device's
 /// `failed_bundles`), so it may be offered those bundles again.
+#[utoipa::path(
+    delete,
+    path = "/apps/{app_id}/devices/{device_id}/blocks",
+    tag = "devices",
+    summary = r#"Clear a device"s rollback blocks (listed in its `failed_bundles`), so it may be offered those bundles again"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001"), ClearBlocks),
+    responses((status = 200, description = "How many blocks were cleared.", body = BlocksCleared)),
+    security(("bearer" = ["write"]))
+)]
 pub async fn clear_blocks(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, device_id)): Path<(String, String)>,
     Query(q): Query<ClearBlocks>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<BlocksCleared>> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
     let device_id = device_id_param(&device_id)?;
     let version = q.version.as_deref().filter(|v| !v.is_empty());
     s.snapshots.forget_blocks(&app_id, &device_id, version);
     let cleared = s.store.clear_failures(&app_id, &device_id, version).await?;
     s.snapshots.invalidate(&app_id);
-    Ok(Json(serde_json::json!({ "cleared": cleared })))
+    Ok(Json(BlocksCleared { cleared }))
 }
 
 /// Query of [`clear_blocks`].
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ClearBlocks {
     /// Only the block of this bundle version.
     pub version: Option<String>,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/apps/{app_id}/devices/{device_id}/override",
+    tag = "devices",
+    summary = r#"Remove a device override"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
+    responses((status = 204, description = "Removed.")),
+    security(("bearer" = ["write"]))
+)]
 pub async fn remove_override(
     State(s): State<AppState>,
     auth: Auth,
@@ -443,28 +703,42 @@ pub async fn remove_override(
 
 // ---- events and explain ----
 
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/events",
+    tag = "events",
+    summary = r#"Recorded stats events, newest first"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), EventListParams),
+    responses((status = 200, description = "The events.", body = Vec<Event>)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn list_events(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<EventListParams>,
 ) -> ApiResult<Json<Vec<Event>>> {
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
-    let limit = match q.get("limit") {
-        Some(l) => l
-            .parse()
-            .map_err(|_| ApiError::bad_request("invalid_limit", "limit must be a number"))?,
-        None => 100,
-    };
     let query = EventQuery {
-        device_id: q.get("device_id").map(|d| d.to_ascii_lowercase()),
-        action: q.get("action").cloned(),
-        limit,
+        device_id: q.device_id.map(|d| d.to_ascii_lowercase()),
+        action: q.action,
+        limit: q.limit.unwrap_or(100),
     };
     Ok(Json(s.store.list_events(&app_id, &query).await?))
 }
 
 /// `GET /api/v1/apps/{app_id}/offers`: update offers per bundle and day.
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/offers",
+    tag = "events",
+    summary = r#"Update offers per bundle and day (days since the Unix epoch, UTC), newest first"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    responses((status = 200, description = "Offer counts.", body = Vec<OfferCount>)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn list_offers(
     State(s): State<AppState>,
     auth: Auth,
@@ -476,12 +750,23 @@ pub async fn list_offers(
 
 /// `POST /api/v1/apps/{app_id}/explain`: runs the decision for a device request
 /// (the plugin's InfoObject) without recording anything, and returns every rule evaluated.
+#[utoipa::path(
+    post,
+    path = "/apps/{app_id}/explain",
+    tag = "devices",
+    summary = r#"Dry-run the update decision for a device request and return every rule evaluated"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    request_body = InfoObject,
+    responses((status = 200, description = "The outcome, the channel chosen and the trace of every rule evaluated.", body = Explanation)),
+    security(("bearer" = ["read"]))
+)]
 pub async fn explain(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
     JsonBody(mut info): JsonBody<InfoObject>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Explanation>> {
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
     info.app_id = Some(app_id.clone());
     let req =
@@ -492,33 +777,57 @@ pub async fn explain(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))?;
     let d = entry.decide(&req, true);
-    let outcome = match &d.outcome {
-        Outcome::Update { bundle_id } => {
-            json!({"result": "update", "version": entry.view.bundles[bundle_id].version})
-        }
-        Outcome::RevertToBuiltin => json!({"result": "revert_to_builtin"}),
+    let outcome = match d.outcome {
+        Outcome::Update { bundle_id } => ExplainOutcome::Update {
+            version: entry.view.bundles[&bundle_id].version.clone(),
+        },
+        Outcome::RevertToBuiltin => ExplainOutcome::RevertToBuiltin,
         Outcome::NoUpdate {
             code,
             message,
             kind,
             ..
-        } => json!({"result": "no_update", "error": code, "message": message, "kind": kind}),
+        } => ExplainOutcome::NoUpdate {
+            error: code.to_string(),
+            message,
+            kind,
+        },
     };
-    Ok(Json(
-        json!({"outcome": outcome, "channel": d.channel, "trace": d.trace}),
-    ))
+    Ok(Json(Explanation {
+        outcome,
+        channel: d.channel,
+        trace: d.trace,
+    }))
 }
 
 // ---- API keys ----
 
 /// `GET /api/v1/me`: the calling key (name, mode, allow-list, expiry), so a
 /// client can tell what it may do before it tries.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "keys",
+    summary = r#"The calling API key: name, mode, app allow-list, expiry"#,
+    description = r#"Any valid key. Lets a client (such as `updraft doctor`) tell what it may do."#,
+    responses((status = 200, description = "The calling key.", body = ApiKey)),
+    security(("bearer" = []))
+)]
 pub async fn me(auth: Auth) -> Json<ApiKey> {
     Json(auth.0)
 }
 
 /// `GET /api/v1/keys`: the keys within the caller's reach (an app-limited
 /// key never sees an unscoped one).
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = "keys",
+    summary = r#"List API keys (never their secrets)"#,
+    description = r#"Needs an API key of mode `all` or higher. A key limited to some apps sees only keys limited to apps within its own list."#,
+    responses((status = 200, description = "The keys within the caller's reach: an app-limited key sees only keys limited to apps it may touch.", body = Vec<ApiKey>)),
+    security(("bearer" = ["all"]))
+)]
 pub async fn list_keys(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ApiKey>>> {
     auth.require(KeyMode::All)?;
     let mut keys = s.store.list_api_keys().await?;
@@ -529,6 +838,16 @@ pub async fn list_keys(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<
 /// `POST /api/v1/keys`: a new key is never broader nor longer-lived than the
 /// key that creates it. Without `expires_at`, a key made by an expiring key
 /// expires with it.
+#[utoipa::path(
+    post,
+    path = "/keys",
+    tag = "keys",
+    summary = r#"Create an API key; the secret is in this reply only"#,
+    description = r#"Needs an API key of mode `all` or higher. A new key is never broader nor longer-lived than the key that creates it: a key limited to some apps can only create keys limited to those apps, and without `expires_at` a key made by an expiring key expires with it."#,
+    request_body = NewApiKey,
+    responses((status = 201, description = "Created; `secret` is shown this once.", body = CreatedApiKey)),
+    security(("bearer" = ["all"]))
+)]
 pub async fn create_key(
     State(s): State<AppState>,
     auth: Auth,
@@ -571,6 +890,16 @@ pub async fn create_key(
 
 /// `DELETE /api/v1/keys/{id}`: only keys within the caller's reach; the last
 /// unexpired unscoped `all` key stays (409), so an admin always remains.
+#[utoipa::path(
+    delete,
+    path = "/keys/{id}",
+    tag = "keys",
+    summary = r#"Delete an API key"#,
+    description = r#"Needs an API key of mode `all` or higher. Only keys within the caller's reach (others answer 404); the last unexpired unscoped `all` key cannot be deleted (409), so an admin always remains."#,
+    params(("id" = i64, Path, description = "The key id.", example = 2)),
+    responses((status = 204, description = "Deleted.")),
+    security(("bearer" = ["all"]))
+)]
 pub async fn delete_key(
     State(s): State<AppState>,
     auth: Auth,
@@ -593,12 +922,20 @@ pub async fn delete_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/openapi.json`.
-pub async fn openapi(headers: HeaderMap) -> Response {
-    let _ = headers;
+/// `GET /api/v1/openapi.json`: the document generated from these handlers.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    summary = r#"This document"#,
+    description = r#"No key needed."#,
+    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object)),
+    security(())
+)]
+pub async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        include_str!("../../openapi.json"),
+        crate::openapi::document_json(),
     )
         .into_response()
 }

@@ -6,11 +6,11 @@
 use std::io::Write as _;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use futures::StreamExt;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use updraft_core::checksum::HOW_TO_ENCRYPT;
 use updraft_core::layout::check_layout;
@@ -21,6 +21,7 @@ use super::api::{check_min_version, check_version, created, known_app, JsonBody}
 use super::bundle_checks::{check_session_key, plain_checksum, public_key_for, Encryption};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::rejection::{Path, Query};
 use crate::state::AppState;
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -28,9 +29,13 @@ fn is_hex(s: &str, len: usize) -> bool {
 }
 
 /// Query parameters of a bundle upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UploadParams {
+    /// A semver version (such as 1.2.3 or 1.2.3-beta.1; no leading `v`), never used before in the app.
+    // No `pattern`: schemathesis 4.32.5 crashes on this one in a query parameter.
+    #[param(example = "1.0.1")]
     pub version: String,
     /// The checksum devices verify; computed by the server when omitted for a plain bundle.
     #[serde(default)]
@@ -62,6 +67,17 @@ pub struct UploadParams {
 }
 
 /// `POST /api/v1/apps/{app_id}/bundles?version=…`: the zip is the raw body, streamed.
+#[utoipa::path(
+    post,
+    path = "/apps/{app_id}/bundles",
+    tag = "bundles",
+    summary = r#"Upload a bundle zip"#,
+    description = r#"Needs an API key of mode `upload` or higher. The zip is the raw body, streamed. The server hashes it, checks the checksum and, for plain zips, the layout (index.html at the root or under one folder; no '..', absolute or backslash paths). The checksum is of the plaintext zip: computed by the server when omitted for a plain bundle, required (the RSA-encrypted form, 512 hex) with `session_key`."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), UploadParams),
+    request_body(content = crate::openapi::ZipBody, content_type = "application/octet-stream", description = "The bundle zip (for an encrypted bundle, the encrypted zip); any content type is accepted."),
+    responses((status = 201, description = "Stored; `channel` is the channel pointed at it, when `channel` was given.", body = UploadedBundle)),
+    security(("bearer" = ["upload"]))
+)]
 pub async fn upload_bundle(
     State(s): State<AppState>,
     auth: Auth,
@@ -228,7 +244,7 @@ pub async fn upload_bundle(
         None => None,
     };
     s.snapshots.invalidate(&app_id);
-    Ok(created(json!({"bundle": bundle, "channel": channel})))
+    Ok(created(UploadedBundle { bundle, channel }))
 }
 
 async fn assign(
@@ -250,6 +266,17 @@ async fn assign(
 }
 
 /// `POST /api/v1/apps/{app_id}/bundles/external`: register a bundle hosted elsewhere.
+#[utoipa::path(
+    post,
+    path = "/apps/{app_id}/bundles/external",
+    tag = "bundles",
+    summary = r#"Register a bundle hosted on your own storage"#,
+    description = r#"Needs an API key of mode `upload` or higher. Give `external_url` (the zip), `manifest` (its files), or both."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    request_body = NewExternalBundle,
+    responses((status = 201, description = "Registered.", body = Bundle)),
+    security(("bearer" = ["upload"]))
+)]
 pub async fn register_external(
     State(s): State<AppState>,
     auth: Auth,
