@@ -36,7 +36,7 @@ use updraft_protocol::api::{KeyMode, NewApiKey};
 use updraft_store::Store;
 
 use crate::config::Config;
-use crate::routes::{api, capgo, device, files};
+use crate::routes::{api, capgo, channels, device, devices, files, keys};
 use crate::snapshot::Snapshots;
 use crate::state::AppState;
 
@@ -95,7 +95,7 @@ pub fn router(state: AppState) -> Router {
     let upload_limit = state.config.max_bundle_bytes as usize;
     let v1 = Router::new()
         .route("/openapi.json", get(api::openapi))
-        .route("/me", get(api::me))
+        .route("/me", get(keys::me))
         .route("/apps", get(api::list_apps).post(api::create_app))
         .route(
             "/apps/{app_id}",
@@ -121,37 +121,40 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/apps/{app_id}/channels",
-            get(api::list_channels).post(api::create_channel),
+            get(channels::list_channels).post(channels::create_channel),
         )
         .route(
             "/apps/{app_id}/channels/{name}",
-            get(api::get_channel)
-                .patch(api::update_channel)
-                .delete(api::delete_channel),
+            get(channels::get_channel)
+                .patch(channels::update_channel)
+                .delete(channels::delete_channel),
         )
         .route(
             "/apps/{app_id}/channels/{name}/history",
-            get(api::channel_history),
+            get(channels::channel_history),
         )
         .route(
             "/apps/{app_id}/channels/{name}/rollback",
-            post(api::rollback_channel),
+            post(channels::rollback_channel),
         )
-        .route("/apps/{app_id}/devices", get(api::list_devices))
-        .route("/apps/{app_id}/devices/{device_id}", get(api::get_device))
+        .route("/apps/{app_id}/devices", get(devices::list_devices))
+        .route(
+            "/apps/{app_id}/devices/{device_id}",
+            get(devices::get_device),
+        )
         .route(
             "/apps/{app_id}/devices/{device_id}/override",
-            put(api::set_override).delete(api::remove_override),
+            put(devices::set_override).delete(devices::remove_override),
         )
         .route(
             "/apps/{app_id}/devices/{device_id}/blocks",
-            axum::routing::delete(api::clear_blocks),
+            axum::routing::delete(devices::clear_blocks),
         )
-        .route("/apps/{app_id}/events", get(api::list_events))
-        .route("/apps/{app_id}/explain", post(api::explain))
-        .route("/apps/{app_id}/offers", get(api::list_offers))
-        .route("/keys", get(api::list_keys).post(api::create_key))
-        .route("/keys/{id}", axum::routing::delete(api::delete_key));
+        .route("/apps/{app_id}/events", get(devices::list_events))
+        .route("/apps/{app_id}/explain", post(devices::explain))
+        .route("/apps/{app_id}/offers", get(devices::list_offers))
+        .route("/keys", get(keys::list_keys).post(keys::create_key))
+        .route("/keys/{id}", axum::routing::delete(keys::delete_key));
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/updates", post(device::updates).get(device::ok))

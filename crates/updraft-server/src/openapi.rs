@@ -12,7 +12,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{api, bundle_upload};
+use crate::routes::{api, bundle_upload, channels, devices, keys};
 
 /// The document's definition: every `/api/v1` operation.
 #[derive(OpenApi)]
@@ -27,11 +27,11 @@ use crate::routes::{api, bundle_upload};
         api::list_apps, api::create_app, api::get_app, api::update_app, api::delete_app,
         api::list_bundles, bundle_upload::upload_bundle, bundle_upload::register_external,
         api::get_bundle, api::update_bundle, api::delete_bundle,
-        api::list_channels, api::create_channel, api::get_channel, api::update_channel,
-        api::delete_channel, api::channel_history, api::rollback_channel,
-        api::list_devices, api::get_device, api::set_override, api::remove_override,
-        api::clear_blocks, api::list_events, api::list_offers, api::explain,
-        api::me, api::list_keys, api::create_key, api::delete_key, api::openapi,
+        channels::list_channels, channels::create_channel, channels::get_channel, channels::update_channel,
+        channels::delete_channel, channels::channel_history, channels::rollback_channel,
+        devices::list_devices, devices::get_device, devices::set_override, devices::remove_override,
+        devices::clear_blocks, devices::list_events, devices::list_offers, devices::explain,
+        keys::me, keys::list_keys, keys::create_key, keys::delete_key, api::openapi,
     ),
     components(schemas(updraft_protocol::error::ErrorBody)),
     modifiers(&ErrorReplies),

@@ -1,0 +1,206 @@
+//! `/api/v1/apps/{app_id}/channels`: channels, their deploy history and
+//! one-call rollback.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use updraft_protocol::api::*;
+
+use super::api::{created, known_app, JsonBody};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::rejection::Path;
+use crate::state::AppState;
+
+/// A channel name, when given, is not blank (devices and the CLI name channels).
+fn check_channel_name(patch: &ChannelPatch) -> ApiResult<()> {
+    if patch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a channel name cannot be blank",
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/channels",
+    tag = "channels",
+    summary = r#"List channels"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    responses((status = 200, description = "The channels.", body = Vec<Channel>)),
+    security(("bearer" = ["read"]))
+)]
+pub async fn list_channels(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<Vec<Channel>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    Ok(Json(s.store.list_channels(&app_id).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/apps/{app_id}/channels",
+    tag = "channels",
+    summary = r#"Create a channel (at most one public channel per platform: others lose `public` and are listed in `unpublished`)"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    request_body = ChannelPatch,
+    responses((status = 201, description = "Created.", body = ChannelWrite)),
+    security(("bearer" = ["write"]))
+)]
+pub async fn create_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    JsonBody(patch): JsonBody<ChannelPatch>,
+) -> ApiResult<Response> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    check_channel_name(&patch)?;
+    let w = s
+        .store
+        .create_channel(&app_id, &patch, crate::now_ms())
+        .await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(created(w))
+}
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/channels/{name}",
+    tag = "channels",
+    summary = r#"Get a channel"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    responses((status = 200, description = "The channel.", body = Channel)),
+    security(("bearer" = ["read"]))
+)]
+pub async fn get_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+) -> ApiResult<Json<Channel>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    s.store
+        .get_channel(&app_id, &name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("channel {name} not found in app {app_id}")))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/apps/{app_id}/channels/{name}",
+    tag = "channels",
+    summary = r#"Change a channel; changing only `bundle` is a deploy and needs upload mode"#,
+    description = r#"Needs an API key of mode `upload` or higher. Changing any other field needs `write`."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    request_body = ChannelPatch,
+    responses((status = 200, description = "The channel as changed.", body = ChannelWrite)),
+    security(("bearer" = ["upload"]))
+)]
+pub async fn update_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+    JsonBody(patch): JsonBody<ChannelPatch>,
+) -> ApiResult<Json<ChannelWrite>> {
+    check_channel_name(&patch)?;
+    // Moving a channel to another bundle is a deploy (upload mode); any other change needs write.
+    let only_bundle = patch.bundle.is_some()
+        && ChannelPatch {
+            bundle: None,
+            ..patch.clone()
+        } == ChannelPatch::default();
+    known_app(
+        &s,
+        &auth,
+        if only_bundle {
+            KeyMode::Upload
+        } else {
+            KeyMode::Write
+        },
+        &app_id,
+    )
+    .await?;
+    let w = s
+        .store
+        .update_channel(&app_id, &name, &patch, crate::now_ms())
+        .await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(Json(w))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/apps/{app_id}/channels/{name}",
+    tag = "channels",
+    summary = r#"Delete a channel and its device overrides"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    responses((status = 204, description = "Deleted.")),
+    security(("bearer" = ["write"]))
+)]
+pub async fn delete_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    s.store.delete_channel(&app_id, &name).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/channels/{name}/history",
+    tag = "channels",
+    summary = r#"Deploy history, newest first"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    responses((status = 200, description = "The deploys.", body = Vec<Deploy>)),
+    security(("bearer" = ["read"]))
+)]
+pub async fn channel_history(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<Deploy>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    if s.store.get_channel(&app_id, &name).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "channel {name} not found in app {app_id}"
+        )));
+    }
+    Ok(Json(s.store.deploy_history(&app_id, &name).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/apps/{app_id}/channels/{name}/rollback",
+    tag = "channels",
+    summary = r#"Point the channel back at its previous bundle"#,
+    description = r#"Needs an API key of mode `upload` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
+    responses((status = 200, description = "The channel as changed.", body = ChannelWrite)),
+    security(("bearer" = ["upload"]))
+)]
+pub async fn rollback_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, name)): Path<(String, String)>,
+) -> ApiResult<Json<ChannelWrite>> {
+    known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    let w = s
+        .store
+        .rollback_channel(&app_id, &name, crate::now_ms())
+        .await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(Json(w))
+}

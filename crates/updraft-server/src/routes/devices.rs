@@ -1,0 +1,303 @@
+//! `/api/v1/apps/{app_id}/devices`, `/events`, `/offers` and `/explain`:
+//! what the fleet does, overrides and pins, rollback blocks, and the dry-run
+//! of the update decision.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use updraft_core::decide::Outcome;
+use updraft_core::validate::{validate, Endpoint};
+use updraft_protocol::api::*;
+use updraft_protocol::device::InfoObject;
+use updraft_store::{DeviceQuery, EventQuery};
+
+use super::api::{known_app, JsonBody};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::rejection::{Path, Query};
+use crate::state::AppState;
+
+/// Query of [`list_devices`].
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceListParams {
+    /// A prefix of the device id or custom id.
+    #[serde(default)]
+    pub search: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size (default 50).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// Query of [`list_events`].
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventListParams {
+    /// Only this device's events.
+    #[serde(default)]
+    pub device_id: Option<String>,
+    /// Only events with this action (such as `set`, `update_fail`).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// At most this many events (default 100).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/devices",
+    tag = "devices",
+    summary = r#"List devices; search by device id or custom id prefix"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), DeviceListParams),
+    responses((status = 200, description = "A page of devices.", body = Page<Device>)),
+    security(("bearer" = ["read"]))
+)]
+pub async fn list_devices(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    Query(q): Query<DeviceListParams>,
+) -> ApiResult<Json<Page<Device>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    let query = DeviceQuery {
+        search: q.search.filter(|x| !x.is_empty()),
+        cursor: q.cursor,
+        limit: q.limit.unwrap_or(50),
+    };
+    Ok(Json(s.store.list_devices(&app_id, &query).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/devices/{device_id}",
+    tag = "devices",
+    summary = r#"Get a device, its override and rolled-back bundles"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
+    responses((status = 200, description = "The device.", body = Device)),
+    security(("bearer" = ["read"]))
+)]
+pub async fn get_device(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, device_id)): Path<(String, String)>,
+) -> ApiResult<Json<Device>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    s.store
+        .get_device(&app_id, &device_id.to_ascii_lowercase())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("device {device_id} not found in app {app_id}")))
+}
+
+fn device_id_param(raw: &str) -> ApiResult<String> {
+    let d = raw.to_ascii_lowercase();
+    if updraft_core::validate::is_uuid(&d) {
+        Ok(d)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_device_id",
+            format!("device id {raw:?} is not a UUID"),
+        ))
+    }
+}
+
+#[utoipa::path(
+    put,
+    path = "/apps/{app_id}/devices/{device_id}/override",
+    tag = "devices",
+    summary = r#"Put a device on a channel or pin it to a bundle"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
+    request_body = SetOverride,
+    responses((status = 200, description = "The device with its override.", body = Device)),
+    security(("bearer" = ["write"]))
+)]
+pub async fn set_override(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, device_id)): Path<(String, String)>,
+    JsonBody(o): JsonBody<SetOverride>,
+) -> ApiResult<Json<Device>> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    let device_id = device_id_param(&device_id)?;
+    s.store
+        .set_override(&app_id, &device_id, &o, crate::now_ms())
+        .await?;
+    s.snapshots.invalidate(&app_id);
+    let d = s
+        .store
+        .get_device(&app_id, &device_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("override", "device vanished"))?;
+    Ok(Json(d))
+}
+
+/// `DELETE /api/v1/apps/{app_id}/devices/{device_id}/blocks[?version=V]`:
+/// clears the device's rollback blocks (listed in the device's
+/// `failed_bundles`), so it may be offered those bundles again.
+#[utoipa::path(
+    delete,
+    path = "/apps/{app_id}/devices/{device_id}/blocks",
+    tag = "devices",
+    summary = r#"Clear a device"s rollback blocks (listed in its `failed_bundles`), so it may be offered those bundles again"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001"), ClearBlocks),
+    responses((status = 200, description = "How many blocks were cleared.", body = BlocksCleared)),
+    security(("bearer" = ["write"]))
+)]
+pub async fn clear_blocks(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, device_id)): Path<(String, String)>,
+    Query(q): Query<ClearBlocks>,
+) -> ApiResult<Json<BlocksCleared>> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    let device_id = device_id_param(&device_id)?;
+    let version = q.version.as_deref().filter(|v| !v.is_empty());
+    s.snapshots.forget_blocks(&app_id, &device_id, version);
+    let cleared = s.store.clear_failures(&app_id, &device_id, version).await?;
+    s.snapshots.invalidate(&app_id);
+    Ok(Json(BlocksCleared { cleared }))
+}
+
+/// Query of [`clear_blocks`].
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClearBlocks {
+    /// Only the block of this bundle version.
+    pub version: Option<String>,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/apps/{app_id}/devices/{device_id}/override",
+    tag = "devices",
+    summary = r#"Remove a device override"#,
+    description = r#"Needs an API key of mode `write` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
+    responses((status = 204, description = "Removed.")),
+    security(("bearer" = ["write"]))
+)]
+pub async fn remove_override(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((app_id, device_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    let device_id = device_id_param(&device_id)?;
+    if !s.store.remove_override(&app_id, &device_id).await? {
+        return Err(ApiError::not_found(format!(
+            "device {device_id} has no override"
+        )));
+    }
+    s.snapshots.invalidate(&app_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- events and explain ----
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/events",
+    tag = "events",
+    summary = r#"Recorded stats events, newest first"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), EventListParams),
+    responses((status = 200, description = "The events.", body = Vec<Event>)),
+    security(("bearer" = ["read"]))
+)]
+pub async fn list_events(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    Query(q): Query<EventListParams>,
+) -> ApiResult<Json<Vec<Event>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    let query = EventQuery {
+        device_id: q.device_id.map(|d| d.to_ascii_lowercase()),
+        action: q.action,
+        limit: q.limit.unwrap_or(100),
+    };
+    Ok(Json(s.store.list_events(&app_id, &query).await?))
+}
+
+/// `GET /api/v1/apps/{app_id}/offers`: update offers per bundle and day.
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/offers",
+    tag = "events",
+    summary = r#"Update offers per bundle and day (days since the Unix epoch, UTC), newest first"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    responses((status = 200, description = "Offer counts.", body = Vec<OfferCount>)),
+    security(("bearer" = ["read"]))
+)]
+pub async fn list_offers(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<Vec<OfferCount>>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    Ok(Json(s.store.list_offers(&app_id).await?))
+}
+
+/// `POST /api/v1/apps/{app_id}/explain`: runs the decision for a device request
+/// (the plugin's InfoObject) without recording anything, and returns every rule evaluated.
+#[utoipa::path(
+    post,
+    path = "/apps/{app_id}/explain",
+    tag = "devices",
+    summary = r#"Dry-run the update decision for a device request and return every rule evaluated"#,
+    description = r#"Needs an API key of mode `read` or higher."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    request_body = InfoObject,
+    responses((status = 200, description = "The outcome, the channel chosen and the trace of every rule evaluated.", body = Explanation)),
+    security(("bearer" = ["read"]))
+)]
+pub async fn explain(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    JsonBody(mut info): JsonBody<InfoObject>,
+) -> ApiResult<Json<Explanation>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    info.app_id = Some(app_id.clone());
+    let req =
+        validate(info, Endpoint::Updates).map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    let entry = s
+        .snapshots
+        .get(&*s.store, &app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))?;
+    let d = entry.decide(&req, true);
+    let outcome = match d.outcome {
+        Outcome::Update { bundle_id } => ExplainOutcome::Update {
+            version: entry.view.bundles[&bundle_id].version.clone(),
+        },
+        Outcome::RevertToBuiltin => ExplainOutcome::RevertToBuiltin,
+        Outcome::NoUpdate {
+            code,
+            message,
+            kind,
+            ..
+        } => ExplainOutcome::NoUpdate {
+            error: code.to_string(),
+            message,
+            kind,
+        },
+    };
+    Ok(Json(Explanation {
+        outcome,
+        channel: d.channel,
+        trace: d.trace,
+    }))
+}
