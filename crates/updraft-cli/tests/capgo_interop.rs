@@ -20,37 +20,15 @@ const APP: &str = "com.example.capgo";
 
 /// Installs the pinned Capgo CLI and plugin once, under the target dir.
 fn capgo_install() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capgo-npm");
-    let bin = dir.join("node_modules/.bin/capgo");
-    let plugin = dir.join("node_modules/@capgo/capacitor-updater/package.json");
-    if bin.exists() && plugin.exists() {
-        return dir;
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("package.json"),
-        r#"{"name":"capgo-interop","private":true}"#,
+    common::npm_install(
+        "capgo-npm",
+        &[CAPGO_CLI, UPDATER],
+        &[],
+        &[
+            "node_modules/.bin/capgo",
+            "node_modules/@capgo/capacitor-updater/package.json",
+        ],
     )
-    .unwrap();
-    let out = Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            CAPGO_CLI,
-            UPDATER,
-        ])
-        .current_dir(&dir)
-        .output()
-        .expect("npm runs");
-    assert!(
-        out.status.success() && bin.exists(),
-        "npm install {CAPGO_CLI} {UPDATER} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
 }
 
 /// Runs Capgo's CLI in `project` (non-interactive, as in CI).

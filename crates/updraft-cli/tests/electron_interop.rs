@@ -27,40 +27,16 @@ const APP: &str = "com.example.electron";
 /// is a peer dependency the test replaces with a stub, so it is not installed
 /// (its install script downloads a browser).
 fn npm_install() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("electron-npm");
-    let updater = dir.join("node_modules/@capgo/electron-updater/package.json");
-    let capgo = dir.join("node_modules/.bin/capgo");
-    let plugin = dir.join("node_modules/@capgo/capacitor-updater/package.json");
-    if updater.exists() && capgo.exists() && plugin.exists() {
-        return dir;
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("package.json"),
-        r#"{"name":"electron-interop","private":true}"#,
+    common::npm_install(
+        "electron-npm",
+        &[ELECTRON_UPDATER, CAPGO_CLI, UPDATER],
+        &["--legacy-peer-deps"],
+        &[
+            "node_modules/@capgo/electron-updater/package.json",
+            "node_modules/.bin/capgo",
+            "node_modules/@capgo/capacitor-updater/package.json",
+        ],
     )
-    .unwrap();
-    let out = Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            "--legacy-peer-deps",
-            ELECTRON_UPDATER,
-            CAPGO_CLI,
-            UPDATER,
-        ])
-        .current_dir(&dir)
-        .output()
-        .expect("npm runs");
-    assert!(
-        out.status.success() && updater.exists() && capgo.exists() && plugin.exists(),
-        "npm install {ELECTRON_UPDATER} {CAPGO_CLI} {UPDATER} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
 }
 
 /// Runs the Electron updater against the server: `(installed, its report)`.

@@ -77,6 +77,36 @@ async fn two_nodes_share_one_postgres_database() {
     assert_eq!(d["version_name"], "1.0.1");
 }
 
+/// Asks `ask` up to 40 times, 100 ms apart, until `done` holds for its answer
+/// (the other node polls every second); returns the last answer.
+async fn poll_until<F, Fut>(
+    mut ask: F,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = serde_json::Value>,
+{
+    let mut last = serde_json::Value::Null;
+    for _ in 0..40 {
+        last = ask().await;
+        if done(&last) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    last
+}
+
+/// The app's revision as the database has it.
+async fn revision(url: &str) -> i64 {
+    let store = updraft_store_postgres::PostgresStore::connect(url)
+        .await
+        .unwrap();
+    let revs = updraft_store::Store::app_revisions(&store).await.unwrap();
+    revs.into_iter().find(|(app, _)| app == APP).unwrap().1
+}
+
 /// An old plugin's own channel choice made through node A reaches node B
 /// without an app-wide change: the app's revision does not move, so no node
 /// reloads the app's snapshot for it.
@@ -98,43 +128,21 @@ async fn a_devices_own_channel_reaches_other_nodes_without_an_app_reload() {
     a.set_channel("beta", json!({"bundle": "1.0.1"})).await;
     let old = json!({"plugin_version": "6.25.8"});
     // B has the app cached (no update from production).
-    let mut v = json!(null);
-    for _ in 0..30 {
-        let (st, got) = b.device("POST", "/updates", &info(old.clone())).await;
-        v = got;
-        if st == 200 && v["kind"] == "up_to_date" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let v = poll_until(|| b.check(old.clone()), |v| v["kind"] == "up_to_date").await;
     assert_eq!(v["kind"], "up_to_date", "{v}");
-    let revision = || async {
-        let store = updraft_store_postgres::PostgresStore::connect(&url)
-            .await
-            .unwrap();
-        let revs = updraft_store::Store::app_revisions(&store).await.unwrap();
-        revs.into_iter().find(|(app, _)| app == APP).unwrap().1
-    };
-    let before = revision().await;
+    let before = revision(&url).await;
     let mut body = info(old.clone());
     body["channel"] = json!("beta");
     let (_, r) = a.device("POST", "/channel_self", &body).await;
     assert_eq!(r, json!({"status": "ok"}));
     // Node A serves it at once; node B within its poll.
     assert_eq!(a.check(old.clone()).await["version"], "1.0.1");
-    let mut seen = json!(null);
-    for _ in 0..40 {
-        seen = b.check(old.clone()).await;
-        if seen["version"] == "1.0.1" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let seen = poll_until(|| b.check(old.clone()), |v| v["version"] == "1.0.1").await;
     assert_eq!(
         seen["version"], "1.0.1",
         "node B learns the device's choice: {seen}"
     );
-    assert_eq!(revision().await, before, "no app-wide change");
+    assert_eq!(revision(&url).await, before, "no app-wide change");
 }
 
 /// A rollback reported through node B stops node A from offering that bundle
@@ -152,39 +160,21 @@ async fn a_rollback_block_reaches_other_nodes_without_an_app_reload() {
         .await;
     // Both nodes have the app cached and offer 1.0.1.
     for node in [&a, &b] {
-        let mut v = json!(null);
-        for _ in 0..30 {
-            let (st, got) = node.device("POST", "/updates", &info(json!({}))).await;
-            v = got;
-            if st == 200 && v["version"] == "1.0.1" {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let v = poll_until(|| node.check(json!({})), |v| v["version"] == "1.0.1").await;
         assert_eq!(v["version"], "1.0.1", "{v}");
     }
-    let revision = || async {
-        let store = updraft_store_postgres::PostgresStore::connect(&url)
-            .await
-            .unwrap();
-        let revs = updraft_store::Store::app_revisions(&store).await.unwrap();
-        revs.into_iter().find(|(app, _)| app == APP).unwrap().1
-    };
-    let before = revision().await;
+    let before = revision(&url).await;
     let fail = info(json!({"action": "update_fail", "version_name": "1.0.1"}));
     let (st, _) = b.device("POST", "/stats", &json!([fail])).await;
     assert_eq!(st, 200);
-    let mut seen = json!(null);
-    for _ in 0..40 {
-        seen = a.check(json!({})).await;
-        if seen["error"] == "bundle_failed_on_device" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let seen = poll_until(
+        || a.check(json!({})),
+        |v| v["error"] == "bundle_failed_on_device",
+    )
+    .await;
     assert_eq!(
         seen["error"], "bundle_failed_on_device",
         "node A learns the block: {seen}"
     );
-    assert_eq!(revision().await, before, "no app-wide change");
+    assert_eq!(revision(&url).await, before, "no app-wide change");
 }
