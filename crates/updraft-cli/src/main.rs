@@ -39,6 +39,14 @@ impl Ctx {
 }
 
 fn main() {
+    // Like other Unix tools, end quietly when whoever reads our output stops
+    // (`updraft completions bash | head`), instead of panicking on EPIPE: Rust
+    // ignores SIGPIPE by default, which turns every later print into a panic.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         // Help and --version print and exit 0; usage errors exit 2.

@@ -76,3 +76,26 @@ fn version_and_completions() {
     cli.run(dir.path(), &["completions", "tcsh"])
         .fails(2, "invalid value");
 }
+
+/// A reader that stops early (`| head`) ends the CLI quietly, as any Unix tool:
+/// no panic, no exit 101. The bash completions (about 90 KB) overflow the
+/// pipe, so the write after `head` exits really fails.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' completions bash | head -c 10 >/dev/null; echo \"status ${{PIPESTATUS[0]}}\"",
+            env!("CARGO_BIN_EXE_updraft")
+        ))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stdout.contains("status 141") || stdout.contains("status 0"),
+        "killed by SIGPIPE (141) or done: {stdout} {stderr}"
+    );
+}

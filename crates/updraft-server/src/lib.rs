@@ -273,13 +273,14 @@ pub async fn create_key(store: &dyn Store, key: &NewApiKey) -> anyhow::Result<St
     Ok(secret)
 }
 
-/// Binds and serves `config` in the background.
-/// Opens (and migrates) the store of `config`, creates its bootstrap key, and
-/// starts serving: what `serve` does, for tests and tools that embed a server.
+/// Opens (and migrates) the store of `config`, starts serving, then creates
+/// the bootstrap key: what `serve` does, for tests and tools that embed a server.
 pub async fn open_and_start(config: Config) -> anyhow::Result<Running> {
     let store = open_store(&config).await?;
-    bootstrap_key(&*store, config.bootstrap_api_key.as_deref()).await?;
-    start(config, store).await
+    let given = config.bootstrap_api_key.clone();
+    let running = start(config, store.clone()).await?;
+    bootstrap_key(&*store, given.as_deref()).await?;
+    Ok(running)
 }
 
 /// A server for local tests: 127.0.0.1 on a free port, SQLite and blobs under

@@ -192,10 +192,12 @@ async fn run() -> anyhow::Result<()> {
             let c = load(cli.config, flags)?;
             let signals = updraft_server::StopSignals::install()?;
             let store = updraft_server::open_store(&c).await?;
+            // The first admin key is made only once the server is serving: a
+            // start that fails (a port in use) must not leave a key nobody saw.
+            let running = updraft_server::start(c.clone(), store.clone()).await?;
             let first = updraft_server::bootstrap_key(&*store, c.bootstrap_api_key.as_deref())
                 .await
                 .context("cannot create the first API key")?;
-            let running = updraft_server::start(c.clone(), store).await?;
             let base = c.public_url.clone().unwrap_or_else(|| {
                 let scheme = if c.tls_cert.is_some() {
                     "https"

@@ -64,3 +64,53 @@ fn sigterm_stops_the_server_cleanly() {
         "the signal was handled, not fatal: {rest:?}"
     );
 }
+
+/// A first start that cannot listen (the port is taken) creates no admin key:
+/// the next start that serves prints one.
+#[test]
+fn the_first_admin_key_is_created_only_once_the_server_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("upd_"));
+    drop(taken);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    for _ in 0..12 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if seen.contains("upd_") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.contains("An admin API key was created") && seen.contains("upd_"),
+        "the next start shows the key: {seen}"
+    );
+}
