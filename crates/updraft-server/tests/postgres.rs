@@ -103,7 +103,9 @@ async fn revision(url: &str) -> i64 {
     let store = updraft_store_postgres::PostgresStore::connect(url)
         .await
         .unwrap();
-    let revs = updraft_store::Store::app_revisions(&store).await.unwrap();
+    let revs = updraft_store::SnapshotStore::app_revisions(&store)
+        .await
+        .unwrap();
     revs.into_iter().find(|(app, _)| app == APP).unwrap().1
 }
 

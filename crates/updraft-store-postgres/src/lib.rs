@@ -14,7 +14,7 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://…`). Migrations are not run; call `Store::migrate`.
+    /// Connects to `url` (`postgres://…`). Migrations are not run; call `DatabaseStore::migrate`.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -155,7 +155,9 @@ mod tests {
                 .unwrap_err();
         assert!(serialization.is_transient(), "{serialization:?}");
         store.pool.close().await;
-        let gone = updraft_store::Store::ping(&store).await.unwrap_err();
+        let gone = updraft_store::DatabaseStore::ping(&store)
+            .await
+            .unwrap_err();
         assert!(gone.is_transient(), "{gone:?}");
     }
 }

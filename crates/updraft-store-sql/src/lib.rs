@@ -1,7 +1,9 @@
 //! What Updraft's SQL stores share: the queries (written once, in the SQL both
 //! SQLite and PostgreSQL accept, with `$n` placeholders), error mapping, and
-//! [`sql_store!`], which implements `updraft_store::Store` for a concrete sqlx
-//! database. Each database crate owns only its connection setup and migrations.
+//! [`sql_store!`], which implements every `updraft_store` resource trait (and
+//! so `Store`) for a concrete sqlx database, one file of queries per resource
+//! under `store/`. Each database crate owns only its connection setup and
+//! migrations.
 
 pub use async_trait;
 pub use serde_json;
@@ -11,8 +13,7 @@ pub use updraft_store;
 
 use updraft_store::StoreError;
 
-mod store_macro;
-mod telemetry_macro;
+mod store;
 
 /// Maps a sqlx error: unique violations become `Conflict(msg)`, the rest `Backend`.
 pub fn map_err(e: sqlx::Error, conflict: &str) -> StoreError {

@@ -27,7 +27,7 @@ const WRITER_CACHE_KIB: u32 = 32 * 1024;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path` or
-    /// `sqlite::memory:`). Migrations are not run; call `Store::migrate`.
+    /// `sqlite::memory:`). Migrations are not run; call `DatabaseStore::migrate`.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Invalid(format!("bad SQLite URL {url}: {e}")))?

@@ -33,7 +33,7 @@ macro_rules! conformance_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 let (store, _guard) = $fresh().await;
-                updraft_store::Store::migrate(&store).await.expect("migrate");
+                updraft_store::DatabaseStore::migrate(&store).await.expect("migrate");
                 $crate::$case(std::sync::Arc::new(store)).await;
             }
         )*
@@ -43,7 +43,7 @@ macro_rules! conformance_suite {
             #[tokio::test]
             async fn $case() {
                 let (store, _guard) = $fresh().await;
-                updraft_store::Store::migrate(&store).await.expect("migrate");
+                updraft_store::DatabaseStore::migrate(&store).await.expect("migrate");
                 $crate::$case(&store).await;
             }
         )*

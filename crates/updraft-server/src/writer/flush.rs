@@ -26,7 +26,7 @@ pub trait BatchSink: Send + Sync + 'static {
 
 impl<T: Store + ?Sized> BatchSink for T {
     fn write_batch<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, StoreResult<()>> {
-        Store::write_batch(self, batch)
+        updraft_store::TelemetryStore::write_batch(self, batch)
     }
 }
 

@@ -1,13 +1,15 @@
-//! [`sql_telemetry!`]: the telemetry half of the SQL store (batched device
-//! rows, events, offer counts, rollback blocks; event listing and pruning).
-//! [`sql_store!`](crate::sql_store) expands it inside its own module, so these
+//! [`sql_telemetry!`]: the `TelemetryStore` queries (batched device rows,
+//! events, offer counts, rollback blocks; event listing and pruning).
+//! Expanded by [`sql_store!`](crate::sql_store) inside its module, so these
 //! functions share its imports, transaction type and helpers.
 
-/// Defines `mod telemetry` with the telemetry operations over a `Pool<$db>`.
+/// Implements `TelemetryStore` for `$store` through `mod telemetry`, whose
+/// functions work on a `Pool<$db>`: batches and pruning go through the
+/// store's `batch_pool()`, reads through its `pool`.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! sql_telemetry {
-    ($db:ty) => {
+    ($store:ident, $db:ty) => {
         mod telemetry {
             use super::*;
 
@@ -187,6 +189,25 @@ macro_rules! sql_telemetry {
                     .map(|r| Ok(OfferCount { version: r.try_get("version")?, day: r.try_get("day")?, count: r.try_get("count")? }))
                     .collect::<Result<Vec<_>, sqlx::Error>>()
                     .map_err(backend)
+            }
+        }
+
+        #[async_trait]
+        impl TelemetryStore for $store {
+            async fn write_batch(&self, batch: &[Write]) -> StoreResult<()> {
+                telemetry::write_batch(self.batch_pool(), batch).await
+            }
+
+            async fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64> {
+                telemetry::prune_events(self.batch_pool(), before, limit).await
+            }
+
+            async fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>> {
+                telemetry::list_events(&self.pool, app_id, query).await
+            }
+
+            async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>> {
+                telemetry::list_offers(&self.pool, app_id).await
             }
         }
     };

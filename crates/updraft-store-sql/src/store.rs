@@ -1,0 +1,104 @@
+//! [`sql_store!`]: every `updraft_store` resource trait (and so `Store`),
+//! written once for every sqlx database.
+//!
+//! The queries use only SQL that SQLite (≥ 3.35) and PostgreSQL both accept;
+//! the macros exist because sqlx's generic bounds over `Database` would have to
+//! be repeated on every function, while the code itself is identical.
+//!
+//! `sql_store!` opens one module with the imports, the transaction type and
+//! the helpers every resource shares, and expands there one macro per
+//! resource, each in its own file below (`sql_apps!`, `sql_bundles!`, …), each
+//! implementing that resource's trait with its queries and row mapping.
+
+mod apps;
+mod bundles;
+mod channels;
+mod devices;
+mod keys;
+mod snapshot;
+mod telemetry;
+
+/// Implements every `updraft_store` resource trait (and so `updraft_store::Store`)
+/// for `$store`, a struct with a field `pool: sqlx::Pool<$db>`, a `batch_pool()`
+/// method returning the pool telemetry batches are written through, and a
+/// `migrator()` function returning its migrations.
+/// `$begin` opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so a
+/// transaction never has to upgrade its lock and fail with "database is locked").
+#[macro_export]
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $begin:expr) => {
+        mod sql_store_impl {
+            use super::$store;
+            use $crate::async_trait::async_trait;
+            use $crate::serde_json;
+            use $crate::sqlx::{self, Row as _};
+            use $crate::updraft_protocol::api::*;
+            use $crate::updraft_store::*;
+            use $crate::{
+                backend, map_err, APP_SELECT, BUNDLE_SELECT, CHANNEL_SELECT, DEVICE_INSERT,
+                DEVICE_ON_CONFLICT, DEVICE_SELECT,
+            };
+
+            type DbRow = <$db as sqlx::Database>::Row;
+            type Tx<'a> = sqlx::Transaction<'a, $db>;
+            const BEGIN: &str = $begin;
+
+            $crate::sql_apps!($store);
+            $crate::sql_bundles!($store);
+            $crate::sql_channels!($store);
+            $crate::sql_devices!($store);
+            $crate::sql_keys!($store);
+            $crate::sql_telemetry!($store, $db);
+            $crate::sql_snapshot!($store);
+
+            fn rows<T>(
+                rs: Vec<DbRow>,
+                f: fn(&DbRow) -> Result<T, sqlx::Error>,
+            ) -> StoreResult<Vec<T>> {
+                rs.iter()
+                    .map(f)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)
+            }
+
+            async fn bump(tx: &mut Tx<'_>, app_id: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE apps SET revision = revision + 1 WHERE app_id = $1")
+                    .bind(app_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            }
+
+            async fn require_app(tx: &mut Tx<'_>, app_id: &str) -> StoreResult<()> {
+                let found = sqlx::query("SELECT 1 AS one FROM apps WHERE app_id = $1")
+                    .bind(app_id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                match found {
+                    Some(_) => Ok(()),
+                    None => Err(StoreError::NotFound(format!("app {app_id} not found"))),
+                }
+            }
+
+            #[async_trait]
+            impl DatabaseStore for $store {
+                async fn migrate(&self) -> StoreResult<()> {
+                    $store::migrator()
+                        .run(&self.pool)
+                        .await
+                        .map_err(|e| StoreError::Backend(e.to_string()))
+                }
+
+                async fn ping(&self) -> StoreResult<()> {
+                    sqlx::query("SELECT 1")
+                        .execute(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}

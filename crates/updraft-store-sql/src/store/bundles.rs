@@ -1,0 +1,175 @@
+//! [`sql_bundles!`]: the `BundleStore` queries. Expanded by [`sql_store!`](crate::sql_store)
+//! inside its module, so it shares that module's imports and helpers.
+
+/// Implements `BundleStore` for `$store`, and defines `bundle_row` and
+/// `live_bundle_id` (channels and pins point at live bundles too).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! sql_bundles {
+    ($store:ident) => {
+        fn bundle_row(r: &DbRow) -> Result<Bundle, sqlx::Error> {
+            let storage: String = r.try_get("storage")?;
+            let native: String = r.try_get("native_packages")?;
+            let manifest: String = r.try_get("manifest")?;
+            Ok(Bundle {
+                id: r.try_get("id")?,
+                app_id: r.try_get("app_id")?,
+                version: r.try_get("version")?,
+                checksum: r.try_get("checksum")?,
+                session_key: r.try_get("session_key")?,
+                key_id: r.try_get("key_id")?,
+                electron_checksum: r.try_get("electron_checksum")?,
+                storage: if storage == "external" { BundleStorage::External } else { BundleStorage::Stored },
+                blob_sha256: r.try_get("blob_sha256")?,
+                size: r.try_get("size")?,
+                external_url: r.try_get("external_url")?,
+                manifest: serde_json::from_str(&manifest).unwrap_or_default(),
+                min_update_version: r.try_get("min_update_version")?,
+                native_packages: serde_json::from_str(&native).unwrap_or(serde_json::Value::Array(vec![])),
+                link: r.try_get("link")?,
+                comment: r.try_get("comment")?,
+                deleted: r.try_get("deleted")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        /// The id of a live bundle, locked until `tx` ends: a no-op update
+        /// takes the row lock on PostgreSQL, so deleting a bundle and pointing
+        /// a channel (or a pin) at it serialise, and the loser sees the
+        /// winner's result (SQLite's `BEGIN IMMEDIATE` serialises anyway).
+        async fn live_bundle_id(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<i64> {
+            let r = sqlx::query("UPDATE bundles SET deleted = deleted WHERE app_id = $1 AND version = $2 AND deleted = FALSE RETURNING id")
+                .bind(app_id)
+                .bind(version)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
+            match r {
+                Some(r) => r.try_get("id").map_err(backend),
+                None => Err(StoreError::NotFound(format!("bundle {version} not found in app {app_id}"))),
+            }
+        }
+
+        #[async_trait]
+        impl BundleStore for $store {
+            async fn create_bundle(&self, b: &NewBundle, now: i64) -> StoreResult<Bundle> {
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                require_app(&mut tx, &b.app_id).await?;
+                let native = b.meta.native_packages.clone().unwrap_or(serde_json::Value::Array(vec![]));
+                let storage = match b.storage {
+                    BundleStorage::Stored => "stored",
+                    BundleStorage::External => "external",
+                };
+                sqlx::query(
+                    "INSERT INTO bundles (app_id, version, checksum, session_key, key_id, storage, blob_sha256, size, \
+                     external_url, min_update_version, native_packages, link, comment, deleted, created_at, manifest, electron_checksum) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14, $15, $16)",
+                )
+                .bind(&b.app_id)
+                .bind(&b.version)
+                .bind(&b.checksum)
+                .bind(&b.session_key)
+                .bind(&b.key_id)
+                .bind(storage)
+                .bind(&b.blob_sha256)
+                .bind(b.size)
+                .bind(&b.external_url)
+                .bind(&b.meta.min_update_version)
+                .bind(native.to_string())
+                .bind(&b.meta.link)
+                .bind(&b.meta.comment)
+                .bind(now)
+                .bind(serde_json::to_string(&b.manifest).unwrap_or_else(|_| "[]".into()))
+                .bind(&b.electron_checksum)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    map_err(e, &format!(
+                        "bundle {} already exists in app {} (version names are never reused, even after a delete); pick a new version",
+                        b.version, b.app_id
+                    ))
+                })?;
+                bump(&mut tx, &b.app_id).await?;
+                tx.commit().await.map_err(backend)?;
+                self.get_bundle(&b.app_id, &b.version)
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("bundle vanished".into()))
+            }
+
+            async fn list_bundles(&self, app_id: &str) -> StoreResult<Vec<Bundle>> {
+                let q = format!("{BUNDLE_SELECT} WHERE app_id = $1 AND deleted = FALSE ORDER BY id DESC");
+                rows(sqlx::query(&q).bind(app_id).fetch_all(&self.pool).await.map_err(backend)?, bundle_row)
+            }
+
+            async fn get_bundle(&self, app_id: &str, version: &str) -> StoreResult<Option<Bundle>> {
+                let q = format!("{BUNDLE_SELECT} WHERE app_id = $1 AND version = $2");
+                let r = sqlx::query(&q).bind(app_id).bind(version).fetch_optional(&self.pool).await.map_err(backend)?;
+                r.as_ref().map(bundle_row).transpose().map_err(backend)
+            }
+
+            async fn update_bundle_meta(&self, app_id: &str, version: &str, meta: &BundleMeta) -> StoreResult<Bundle> {
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                let r = sqlx::query(
+                    "UPDATE bundles SET min_update_version = COALESCE($3, min_update_version), \
+                     native_packages = COALESCE($4, native_packages), link = COALESCE($5, link), \
+                     comment = COALESCE($6, comment) WHERE app_id = $1 AND version = $2 AND deleted = FALSE",
+                )
+                .bind(app_id)
+                .bind(version)
+                .bind(&meta.min_update_version)
+                .bind(meta.native_packages.as_ref().map(|v| v.to_string()))
+                .bind(&meta.link)
+                .bind(&meta.comment)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("bundle {version} not found in app {app_id}")));
+                }
+                bump(&mut tx, app_id).await?;
+                tx.commit().await.map_err(backend)?;
+                self.get_bundle(app_id, version).await?.ok_or_else(|| StoreError::Backend("bundle vanished".into()))
+            }
+
+            async fn delete_bundle(&self, app_id: &str, version: &str) -> StoreResult<()> {
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                let id = live_bundle_id(&mut tx, app_id, version).await?;
+                let users = sqlx::query("SELECT name FROM channels WHERE bundle_id = $1 ORDER BY name")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                if !users.is_empty() {
+                    let names: Vec<String> = users.iter().filter_map(|r| r.try_get("name").ok()).collect();
+                    return Err(StoreError::Conflict(format!(
+                        "bundle {version} is used by channel(s) {}; point them at another bundle first",
+                        names.join(", ")
+                    )));
+                }
+                let pins = sqlx::query("SELECT COUNT(*) AS n FROM device_overrides WHERE bundle_id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                let n: i64 = pins.try_get("n").map_err(backend)?;
+                if n > 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "bundle {version} is pinned on {n} device(s); remove those overrides first"
+                    )));
+                }
+                sqlx::query("UPDATE bundles SET deleted = TRUE WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
+                bump(&mut tx, app_id).await?;
+                tx.commit().await.map_err(backend)
+            }
+
+            async fn blob_in_use(&self, sha256: &str) -> StoreResult<bool> {
+                let r = sqlx::query("SELECT 1 AS one FROM bundles WHERE blob_sha256 = $1 AND deleted = FALSE LIMIT 1")
+                    .bind(sha256)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(r.is_some())
+            }
+        }
+    };
+}
