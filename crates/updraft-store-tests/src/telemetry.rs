@@ -1,9 +1,12 @@
-//! Conformance cases for the telemetry tables: what a batch the database
-//! cannot store does, which device row wins, and event pruning.
+//! Conformance cases for the telemetry tables: what a batch writes (device
+//! rows, events, offer counts, rollback blocks that reach the snapshot), what
+//! a batch the database cannot store does, which device row wins, when an
+//! unchanged row is rewritten, and event pruning.
 
+use updraft_protocol::api::*;
 use updraft_store::*;
 
-use crate::{app, seen, APP};
+use crate::{app, chan, new_bundle, seen, APP};
 
 fn event(device: &str, action: &str, at: i64) -> Write {
     Write::Event(NewEvent {
@@ -133,4 +136,174 @@ pub async fn events_are_pruned_in_bounded_batches(s: &dyn Store) {
     assert_eq!(s.prune_events(6_000, 3).await.unwrap(), 0);
     let left: Vec<i64> = events(s).await.into_iter().map(|(_, at)| at).collect();
     assert_eq!(left, vec![6_000, 7_000, 8_000, 9_000, 10_000]);
+}
+
+/// A device that checks again with nothing changed is not rewritten until its
+/// `last_seen` is `LAST_SEEN_REFRESH_MS` old; any changed field is written at once.
+pub async fn unchanged_device_rows_are_not_rewritten(s: &dyn Store) {
+    app(s).await;
+    let dev = "00000000-0000-4000-8000-0000000000cc";
+    let at = |t: i64| seen(dev, "1.0.0", t);
+    s.write_batch(&[at(1_000)]).await.unwrap();
+    s.write_batch(&[at(2_000)]).await.unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        d.last_seen,
+        Some(1_000),
+        "an identical check 1 s later is not a write"
+    );
+    let refresh = updraft_store::LAST_SEEN_REFRESH_MS;
+    s.write_batch(&[at(1_000 + refresh - 1)]).await.unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        d.last_seen,
+        Some(1_000),
+        "just under the interval, still no write"
+    );
+    s.write_batch(&[at(1_000 + refresh)]).await.unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        d.last_seen,
+        Some(1_000 + refresh),
+        "once the interval has passed last_seen moves"
+    );
+    s.write_batch(&[seen(dev, "1.0.1", 2_000 + refresh)])
+        .await
+        .unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(
+        (d.version_name.as_deref(), d.last_seen),
+        (Some("1.0.1"), Some(2_000 + refresh)),
+        "a change is written at once"
+    );
+}
+
+/// Batched telemetry: upserts, events, failure blocks that reach the snapshot.
+pub async fn telemetry_batches(s: &dyn Store) {
+    app(s).await;
+    s.create_bundle(&new_bundle("1.1.0"), 1).await.unwrap();
+    s.create_channel(
+        APP,
+        &ChannelPatch {
+            bundle: Some(Some("1.1.0".into())),
+            public: Some(true),
+            ..chan("production")
+        },
+        1,
+    )
+    .await
+    .unwrap();
+    let dev = "00000000-0000-4000-8000-000000000002";
+    let rev0 = s.load_snapshot(APP).await.unwrap().unwrap().revision;
+    let mut second = seen(dev, "1.0.0", 20);
+    if let Write::Seen(d) = &mut second {
+        d.custom_id = None; // a missing custom_id keeps the stored one
+    }
+    s.write_batch(&[
+        seen(dev, "1.0.0", 10),
+        second,
+        Write::Event(NewEvent {
+            app_id: APP.into(),
+            device_id: dev.into(),
+            action: "update_fail".into(),
+            version_name: "1.1.0".into(),
+            metadata: Some("{\"k\":\"v\"}".into()),
+            created_at: 21,
+            ..Default::default()
+        }),
+        Write::Failed {
+            app_id: APP.into(),
+            device_id: dev.into(),
+            version: "1.1.0".into(),
+            at: 21,
+        },
+        Write::Failed {
+            app_id: APP.into(),
+            device_id: dev.into(),
+            version: "7.7.7".into(),
+            at: 21,
+        },
+        Write::Offered {
+            app_id: APP.into(),
+            version: "1.1.0".into(),
+            day: 3,
+            count: 1,
+        },
+        Write::Offered {
+            app_id: APP.into(),
+            version: "1.1.0".into(),
+            day: 3,
+            count: 1,
+        },
+        // Telemetry for an app deleted meanwhile is dropped, not an error.
+        Write::Event(NewEvent {
+            app_id: "com.gone.app".into(),
+            device_id: dev.into(),
+            action: "set".into(),
+            ..Default::default()
+        }),
+    ])
+    .await
+    .unwrap();
+    let d = s.get_device(APP, dev).await.unwrap().unwrap();
+    assert_eq!(d.last_seen, Some(20));
+    assert_eq!(d.custom_id.as_deref(), Some("user-1"));
+    assert_eq!(d.failed_bundles, vec!["1.1.0".to_string()]);
+    let listed = s
+        .list_devices(
+            APP,
+            &DeviceQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let row = listed.items.iter().find(|x| x.device_id == dev).unwrap();
+    assert_eq!(
+        row.failed_bundles,
+        vec!["1.1.0".to_string()],
+        "the listing shows failures too"
+    );
+    let snap = s.load_snapshot(APP).await.unwrap().unwrap();
+    assert_eq!(snap.failures.len(), 1);
+    assert_eq!(
+        snap.revision, rev0,
+        "a failure block is device-scoped: no app-wide change"
+    );
+    let polled = s.failures_since(0).await.unwrap();
+    assert!(
+        polled.iter().any(|(app, d, _)| app == APP && d == dev),
+        "nodes learn of it from the poll: {polled:?}"
+    );
+    assert!(s.failures_since(i64::MAX).await.unwrap().is_empty());
+    let ev = s
+        .list_events(
+            APP,
+            &EventQuery {
+                device_id: Some(dev.into()),
+                action: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].metadata, Some(serde_json::json!({"k": "v"})));
+    let more = Write::Offered {
+        app_id: APP.into(),
+        version: "1.1.0".into(),
+        day: 3,
+        count: 40,
+    };
+    s.write_batch(&[more]).await.unwrap();
+    let offers = s.list_offers(APP).await.unwrap();
+    let expected = vec![OfferCount {
+        version: "1.1.0".into(),
+        day: 3,
+        count: 42,
+    }];
+    assert_eq!(offers, expected, "offers add up across batches");
+    let revs = s.app_revisions().await.unwrap();
+    assert_eq!(revs, vec![(APP.to_string(), snap.revision)]);
 }
