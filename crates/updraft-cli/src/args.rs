@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// The channel `deploy`, `promote` and `rollback` use when no `--channel` is given
+/// (`init` creates it as the public channel).
+pub const DEFAULT_CHANNEL: &str = "production";
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -46,9 +50,10 @@ pub struct Global {
         long,
         global = true,
         value_name = "APP_ID",
+        action = ArgAction::Append,
         help_heading = "Global options"
     )]
-    pub app: Option<String>,
+    pub app: Vec<String>,
     /// The Capacitor project directory.
     #[arg(
         long,
@@ -95,6 +100,12 @@ pub enum Command {
     Device(DeviceCommand),
     /// The CI one-liner: zip the web build, encrypt if a key is configured, upload, assign to a channel.
     Deploy(DeployArgs),
+    /// Apps on the server.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// API keys for the management API (`updraft key` is the encryption key).
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -108,7 +119,9 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Public URL of the server as devices reach it (default: --server).
+    /// The server's address as phones reach it, written into the capacitor config as the base
+    /// of updateUrl, statsUrl and channelUrl (default: the server URL). Use the same address as
+    /// the server's UPDRAFT_PUBLIC_URL, such as https://updates.example.com.
     #[arg(long, value_name = "URL")]
     pub device_url: Option<String>,
     /// App name on the server (default: appName from the capacitor config).
@@ -256,7 +269,7 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub build: BuildArgs,
     /// The channel to deploy to.
-    #[arg(long, short, default_value = "production")]
+    #[arg(long, short, default_value = DEFAULT_CHANNEL)]
     pub channel: String,
     #[command(flatten)]
     pub key: KeyArgs,
@@ -386,14 +399,14 @@ pub struct PromoteArgs {
     #[arg(id = "bundle_version", value_name = "VERSION")]
     pub version: String,
     /// The channel to point at it.
-    #[arg(long, short)]
+    #[arg(long, short, default_value = DEFAULT_CHANNEL)]
     pub channel: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The channel to roll back.
-    #[arg(long, short)]
+    #[arg(long, short, default_value = DEFAULT_CHANNEL)]
     pub channel: String,
 }
 
@@ -441,6 +454,71 @@ pub enum DeviceCommand {
         #[arg(long = "bundle", id = "bundle_version", value_name = "VERSION")]
         version: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// List the apps the API key may see.
+    List,
+    /// Create an app (`updraft init` also creates its channels and writes the project's config).
+    Create {
+        /// The app id, in reverse-domain form (default: --app, else appId from the capacitor config).
+        app_id: Option<String>,
+        /// A display name (default: appName from the capacitor config).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete an app and everything under it: bundles, channels, devices and their stats.
+    Delete {
+        /// The app id to delete.
+        app_id: String,
+        /// Do not ask for confirmation (needed when standard input is not a terminal).
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Mode {
+    /// Read everything in scope.
+    Read,
+    /// Read, and upload bundles (enough for `updraft deploy` in CI).
+    Upload,
+    /// Read, upload, and change apps, channels and devices.
+    Write,
+    /// Everything, including managing API keys.
+    All,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// List the API keys within this key's reach (never their secrets).
+    List,
+    /// Create an API key; its secret is printed this once.
+    ///
+    /// Limit the key to apps with --app APP_ID, once per app; without --app it reaches every
+    /// app (the project's appId is not used here). A key never reaches beyond, nor outlives, the
+    /// key that creates it.
+    Create(ApiKeyCreateArgs),
+    /// Revoke (delete) an API key by its id, as `api-key list` shows it.
+    Revoke {
+        /// The key id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyCreateArgs {
+    /// What the key is for, such as github-ci.
+    pub name: String,
+    /// What the key may do (each mode includes the ones before it).
+    #[arg(long, value_enum)]
+    pub mode: Mode,
+    /// When the key stops working: a duration from now (90m, 12h, 30d, 2w) or an RFC 3339
+    /// date or time (2026-12-31, 2026-12-31T18:00:00Z). Default: never, or when this key expires.
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,10 +6,13 @@
 
 mod args;
 mod cmd;
+mod device_url;
 mod error;
+mod expiry;
 mod files;
 mod output;
 mod project;
+mod prompt;
 mod settings;
 
 use clap::Parser as _;
@@ -35,6 +38,27 @@ impl Ctx {
     /// The Capacitor project in `--project`.
     pub fn project(&self) -> CliResult<Project> {
         Project::load(&self.g.project)
+    }
+
+    /// The one `--app` given, if any (only `api-key create` takes several).
+    pub fn app_flag(&self) -> CliResult<Option<&str>> {
+        match self.g.app.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            _ => Err(CliError::usage(
+                "too_many_apps",
+                format!(
+                    "this command works on one app; got --app {}",
+                    self.g.app.join(", --app ")
+                ),
+            )
+            .hint("only `updraft api-key create` takes --app more than once")),
+        }
+    }
+
+    /// The app to work on: `--app`, else the project's appId.
+    pub fn app_id(&self, project: &Project) -> CliResult<String> {
+        project.app_id(self.app_flag()?)
     }
 }
 
@@ -97,6 +121,8 @@ async fn run(ctx: &Ctx, command: Command) -> CliResult<()> {
         Command::Rollback(a) => cmd::channel::rollback(ctx, a).await,
         Command::Device(d) => cmd::device::run(ctx, d).await,
         Command::Deploy(a) => cmd::upload::deploy(ctx, a).await,
+        Command::App(a) => cmd::app::run(ctx, a).await,
+        Command::ApiKey(k) => cmd::api_key::run(ctx, k).await,
         Command::Completions(a) => {
             use clap::CommandFactory as _;
             clap_complete::generate(

@@ -123,6 +123,15 @@ pub fn when(ms: i64) -> String {
     )
 }
 
+/// A checksum for people: its first 12 characters and `…`, as git shortens
+/// commit ids (`--json` keeps the whole value).
+pub fn short_checksum(c: &str) -> String {
+    match c.char_indices().nth(12) {
+        Some((i, _)) => format!("{}…", &c[..i]),
+        None => c.to_string(),
+    }
+}
+
 /// A byte count for people.
 pub fn size(bytes: u64) -> String {
     match bytes {
@@ -142,6 +151,13 @@ mod tests {
         assert_eq!(when(1_796_000_000_000), "2026-11-30 00:53");
         assert_eq!(size(512), "512 B");
         assert_eq!(size(2048), "2.0 KiB");
+    }
+
+    #[test]
+    fn checksums_are_shortened_for_people() {
+        assert_eq!(short_checksum(&"ab".repeat(256)), "abababababab…");
+        assert_eq!(short_checksum("0123456789abcdef"), "0123456789ab…");
+        assert_eq!(short_checksum("0123456789ab"), "0123456789ab");
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub struct Project {
     pub public_key: Option<String>,
     /// `plugins.CapacitorUpdater.updateUrl`.
     pub update_url: Option<String>,
+    /// `plugins.CapacitorUpdater.statsUrl`.
+    pub stats_url: Option<String>,
+    /// `plugins.CapacitorUpdater.channelUrl`.
+    pub channel_url: Option<String>,
     json: Option<Json>,
 }
 
@@ -94,6 +98,8 @@ impl Project {
             web_dir: None,
             public_key: None,
             update_url: None,
+            stats_url: None,
+            channel_url: None,
             json: None,
         };
         for (name, kind) in [
@@ -128,6 +134,8 @@ impl Project {
                     p.web_dir = json.get("webDir").and_then(Json::str).map(str::to_string);
                     p.public_key = ustr("publicKey").filter(|k| !k.trim().is_empty());
                     p.update_url = ustr("updateUrl");
+                    p.stats_url = ustr("statsUrl");
+                    p.channel_url = ustr("channelUrl");
                     p.json = Some(json);
                 }
                 ConfigKind::Script => {
@@ -137,6 +145,8 @@ impl Project {
                     p.public_key =
                         script_value(&text, "publicKey").filter(|k| !k.trim().is_empty());
                     p.update_url = script_value(&text, "updateUrl");
+                    p.stats_url = script_value(&text, "statsUrl");
+                    p.channel_url = script_value(&text, "channelUrl");
                 }
             }
             p.config_path = Some(path);
@@ -246,6 +256,28 @@ impl Project {
         out
     }
 
+    /// The updater URLs the config sets, by key name (`updateUrl`, `statsUrl`, `channelUrl`).
+    pub fn updater_urls(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("updateUrl", &self.update_url),
+            ("statsUrl", &self.stats_url),
+            ("channelUrl", &self.channel_url),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+
+    /// Whether the project has an iOS platform (`npx cap add ios` made `ios/`).
+    pub fn has_ios(&self) -> bool {
+        self.dir.join("ios").is_dir()
+    }
+
+    /// Whether the project has an Android platform (`android/`).
+    pub fn has_android(&self) -> bool {
+        self.dir.join("android").is_dir()
+    }
+
     /// The private key file path (default `.capgo_key_v2` in the project).
     pub fn private_key_path(&self, flag: Option<&Path>) -> PathBuf {
         flag.map(Path::to_path_buf)
@@ -293,6 +325,8 @@ impl Project {
                     match *k {
                         "publicKey" => self.public_key = Some(v.clone()),
                         "updateUrl" => self.update_url = Some(v.clone()),
+                        "statsUrl" => self.stats_url = Some(v.clone()),
+                        "channelUrl" => self.channel_url = Some(v.clone()),
                         _ => {}
                     }
                 }

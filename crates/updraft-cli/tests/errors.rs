@@ -322,7 +322,11 @@ async fn login_saves_a_private_file_and_logout_removes_it() {
     }
     // Later commands use the saved login.
     let project = json_project(APP, "1.0.0");
-    cli.run(project.path(), &["init"]).ok();
+    cli.run(
+        project.path(),
+        &["init", "--device-url", "https://updates.example.com"],
+    )
+    .ok();
     cli.run(project.path(), &["doctor"]).ok();
     // The environment wins over the file.
     cli.run(project.path(), &["bundle", "list"]).ok();
@@ -362,7 +366,8 @@ async fn doctor_reports_each_problem() {
     assert_eq!(status("api key"), Some(json!("ok")));
     assert_eq!(status("app"), Some(json!("fail")));
     assert_eq!(status("capacitor config"), Some(json!("fail")));
-    cli.run(p, &["init"]).ok();
+    cli.run(p, &["init", "--device-url", "https://updates.example.com"])
+        .ok();
     cli.run(p, &["key", "create"]).ok();
     let ok = cli.run(p, &["doctor", "--json"]).ok().json();
     assert_eq!(ok["ok"], true, "{ok}");

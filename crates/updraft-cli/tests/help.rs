@@ -37,6 +37,14 @@ const COMMANDS: &[&[&str]] = &[
     &["device", "unset"],
     &["device", "unblock"],
     &["deploy"],
+    &["app"],
+    &["app", "list"],
+    &["app", "create"],
+    &["app", "delete"],
+    &["api-key"],
+    &["api-key", "list"],
+    &["api-key", "create"],
+    &["api-key", "revoke"],
     &["completions"],
 ];
 

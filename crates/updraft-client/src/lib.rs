@@ -245,6 +245,28 @@ impl Client {
         self.patch(&format!("/apps/{}", enc(app)), patch).await
     }
 
+    /// Deletes the app and everything under it.
+    pub async fn delete_app(&self, app: &str) -> Result<()> {
+        self.delete(&format!("/apps/{}", enc(app))).await
+    }
+
+    // ---- API keys ----
+
+    /// The API keys within this key's reach (never their secrets).
+    pub async fn list_keys(&self) -> Result<Vec<ApiKey>> {
+        self.get("/keys").await
+    }
+
+    /// Creates an API key; the reply is the only time its secret is shown.
+    pub async fn create_key(&self, new: &NewApiKey) -> Result<CreatedApiKey> {
+        self.post("/keys", new).await
+    }
+
+    /// Deletes (revokes) an API key.
+    pub async fn delete_key(&self, id: i64) -> Result<()> {
+        self.delete(&format!("/keys/{id}")).await
+    }
+
     // ---- bundles ----
 
     pub async fn list_bundles(&self, app: &str) -> Result<Vec<Bundle>> {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_fleet_updates_rolls_back_and_reports() {
@@ -104,6 +104,128 @@ async fn a_simulated_fleet_updates_rolls_back_and_reports() {
         n("rolled_back"),
         "{s2}"
     );
+}
+
+/// Devices of an app with an encryption key carry the project's public key
+/// without `--public-key`, found as the updraft CLI finds it: `publicKey` in
+/// the capacitor config, else `.capgo_key_v2.pub`. Without one they cannot
+/// decrypt (`decrypt_fail`), and the summary says how to give it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_carries_the_projects_public_key() {
+    use updraft_core::crypto::{seal_bundle, PrivateKey};
+
+    let server = Server::start().await;
+    server.with_app().await;
+    let private = PrivateKey::generate(&mut rand::rngs::OsRng).unwrap();
+    let pem = private.public_key().to_pem();
+    let sealed = seal_bundle(&private, &bundle_zip("1.1.0"), &mut rand::rngs::OsRng).unwrap();
+    let res = server
+        .http
+        .post(format!("{}/api/v1/apps/{APP}/bundles", server.base))
+        .query(&[
+            ("version", "1.1.0"),
+            ("channel", "production"),
+            ("checksum", sealed.checksum.as_str()),
+            ("session_key", sealed.session_key.as_str()),
+        ])
+        .bearer_auth(ADMIN)
+        .body(sealed.ciphertext.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+
+    // A project whose capacitor config carries the key; the sim runs in it.
+    let project = tempfile::tempdir().unwrap();
+    let config = json!({"appId": APP, "webDir": "dist", "plugins": {"CapacitorUpdater": {"publicKey": pem}}});
+    std::fs::write(
+        project.path().join("capacitor.config.json"),
+        config.to_string(),
+    )
+    .unwrap();
+    let fleet = tempfile::tempdir().unwrap();
+    let (s, stderr) = run_sim(&server, fleet.path(), project.path(), &["-n", "4"]).await;
+    assert_eq!(s["updated"], 4, "{s}");
+    assert_eq!(s["confirmed"], 4, "{s}");
+    assert_eq!(s["errors"], 0, "{s}");
+    assert!(
+        stderr.contains("capacitor.config.json"),
+        "says where the key came from: {stderr}"
+    );
+
+    // Only the key file, as `updraft key create` writes it, given with --project.
+    let keyfile_project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        keyfile_project.path().join("capacitor.config.json"),
+        json!({"appId": APP, "webDir": "dist"}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(keyfile_project.path().join(".capgo_key_v2.pub"), &pem).unwrap();
+    let fleet = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let project_flag = keyfile_project.path().to_str().unwrap().to_string();
+    let (s, _) = run_sim(
+        &server,
+        fleet.path(),
+        elsewhere.path(),
+        &["-n", "4", "--project", &project_flag],
+    )
+    .await;
+    assert_eq!(s["confirmed"], 4, "{s}");
+
+    // No key anywhere: every download fails to decrypt, and the hint says why.
+    let fleet = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_updraft-sim"));
+    cmd.args(["--server", &server.base, "--app", APP, "-n", "2", "--dir"])
+        .arg(fleet.path())
+        .current_dir(elsewhere.path());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("error decrypt_fail: 2"), "{stdout}");
+    assert!(stderr.contains("--public-key"), "{stderr}");
+
+    // A broken key is refused up front.
+    std::fs::write(
+        project.path().join("capacitor.config.json"),
+        json!({"appId": APP, "plugins": {"CapacitorUpdater": {"publicKey": "nope"}}}).to_string(),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_updraft-sim"));
+    cmd.args(["--server", &server.base, "--app", APP, "-n", "1", "--dir"])
+        .arg(fleet.path())
+        .current_dir(project.path());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("publicKey"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `updraft-sim --json` in `cwd` with the fleet in `dir`: the summary and stderr.
+async fn run_sim(
+    server: &Server,
+    dir: &std::path::Path,
+    cwd: &std::path::Path,
+    args: &[&str],
+) -> (Value, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_updraft-sim"));
+    cmd.args(["--server", &server.base, "--app", APP, "--json", "--dir"])
+        .arg(dir)
+        .args(args)
+        .current_dir(cwd);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr)
 }
 
 /// Runs `updraft-sim --json` against the server with the fleet in `dir`.

@@ -1,6 +1,5 @@
 //! `bundle zip|encrypt|decrypt|upload|list|delete|cleanup`.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -52,7 +51,7 @@ fn zip(ctx: &Ctx, build: &crate::args::BuildArgs, name: Option<PathBuf>) -> CliR
     let file = match name {
         Some(n) => n,
         None => {
-            let app = project.app_id(ctx.g.app.as_deref())?;
+            let app = ctx.app_id(&project)?;
             PathBuf::from(format!("{app}_{version}.zip"))
         }
     };
@@ -164,7 +163,7 @@ fn decrypt(
 
 async fn list(ctx: &Ctx) -> CliResult<()> {
     let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
     let bundles: Vec<_> = client
         .list_bundles(&app)
@@ -215,7 +214,7 @@ async fn list(ctx: &Ctx) -> CliResult<()> {
 
 async fn delete(ctx: &Ctx, version: &str) -> CliResult<()> {
     let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
     client.delete_bundle(&app, version).await?;
     ctx.out.result(
@@ -225,20 +224,9 @@ async fn delete(ctx: &Ctx, version: &str) -> CliResult<()> {
     Ok(())
 }
 
-fn confirm(question: &str) -> CliResult<bool> {
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::fail("stdin", e.to_string()))?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
 async fn cleanup(ctx: &Ctx, keep: usize, dry_run: bool, yes: bool) -> CliResult<()> {
     let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
     let mut bundles: Vec<_> = client
         .list_bundles(&app)
@@ -272,25 +260,19 @@ async fn cleanup(ctx: &Ctx, keep: usize, dry_run: bool, yes: bool) -> CliResult<
         );
         return Ok(());
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::usage(
-                "confirmation_required",
-                format!(
-                    "would delete {} bundles; refusing without confirmation",
-                    doomed.len()
-                ),
-            )
-            .hint("pass --yes to delete without asking, or --dry-run to see the list"));
-        }
-        if !confirm(&format!(
+    crate::prompt::confirm(
+        yes,
+        &format!(
             "Delete {} bundles of {app}: {}?",
             doomed.len(),
             doomed.join(", ")
-        ))? {
-            return Err(CliError::fail("aborted", "nothing deleted"));
-        }
-    }
+        ),
+        format!(
+            "would delete {} bundles; refusing without confirmation",
+            doomed.len()
+        ),
+        "pass --yes to delete without asking, or --dry-run to see the list",
+    )?;
     let mut deleted = Vec::new();
     for v in &doomed {
         client.delete_bundle(&app, v).await?;

@@ -98,7 +98,7 @@ fn written(ctx: &Ctx, verb: &str, w: &ChannelWrite) {
 
 pub async fn run(ctx: &Ctx, c: ChannelCommand) -> CliResult<()> {
     let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
     match c {
         ChannelCommand::Add {
@@ -173,7 +173,7 @@ pub async fn run(ctx: &Ctx, c: ChannelCommand) -> CliResult<()> {
 
 pub async fn promote(ctx: &Ctx, a: PromoteArgs) -> CliResult<()> {
     let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
     let p = ChannelPatch {
         bundle: Some(Some(a.version.clone()).filter(|v| v != "builtin")),
@@ -186,7 +186,7 @@ pub async fn promote(ctx: &Ctx, a: PromoteArgs) -> CliResult<()> {
 
 pub async fn rollback(ctx: &Ctx, a: RollbackArgs) -> CliResult<()> {
     let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
     let w = client.rollback_channel(&app, &a.channel).await?;
     written(ctx, "Rolled back", &w);

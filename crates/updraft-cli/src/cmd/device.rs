@@ -1,7 +1,7 @@
-//! `device list|get|set-channel|pin|unset`.
+//! `device list|get|set-channel|pin|unset|unblock`.
 
-use serde_json::json;
-use updraft_protocol::api::{Device, DeviceOverride, SetOverride};
+use serde_json::{json, Value};
+use updraft_protocol::api::{Device, DeviceOverride, Page, SetOverride};
 
 use crate::args::DeviceCommand;
 use crate::error::CliResult;
@@ -16,6 +16,32 @@ fn override_text(d: &Device) -> String {
     }
 }
 
+/// The bundle the device runs: `builtin` when it reports its native version
+/// as its bundle (what the plugin sends on the builtin bundle, and what the
+/// server records), else the bundle's version name.
+fn bundle(d: &Device) -> Option<String> {
+    match (&d.version_name, &d.version_build) {
+        (Some(name), Some(native)) if name == native => Some("builtin".into()),
+        (name, _) => name.clone(),
+    }
+}
+
+/// The device as the server returns it, plus `bundle` (see [`bundle`]).
+fn device_json(d: &Device) -> Value {
+    let mut v = json!(d);
+    v["bundle"] = json!(bundle(d));
+    v
+}
+
+/// A page of devices as the server returns it, each with `bundle`.
+fn list_json(page: &Page<Device>) -> Value {
+    let mut v = json!({"items": page.items.iter().map(device_json).collect::<Vec<_>>()});
+    if let Some(c) = &page.next_cursor {
+        v["next_cursor"] = json!(c);
+    }
+    v
+}
+
 fn show(d: &Device) -> String {
     let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     format!(
@@ -23,7 +49,7 @@ fn show(d: &Device) -> String {
         d.device_id,
         o(&d.custom_id),
         o(&d.platform),
-        o(&d.version_name),
+        o(&bundle(d)),
         o(&d.version_build),
         o(&d.plugin_version),
         o(&d.default_channel),
@@ -35,7 +61,7 @@ fn show(d: &Device) -> String {
 
 pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
     let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
     match c {
         DeviceCommand::List { search, limit } => {
@@ -49,7 +75,7 @@ pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
                     vec![
                         d.device_id.clone(),
                         d.platform.clone().unwrap_or_default(),
-                        d.version_name.clone().unwrap_or_default(),
+                        bundle(d).unwrap_or_default(),
                         override_text(d),
                         d.last_seen.map(when).unwrap_or_default(),
                     ]
@@ -68,12 +94,12 @@ pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
                         &rows,
                     )
                 },
-                json!(page),
+                list_json(&page),
             );
         }
         DeviceCommand::Get { device_id } => {
             let d = client.get_device(&app, &device_id).await?;
-            ctx.out.result(|| show(&d), json!(d));
+            ctx.out.result(|| show(&d), device_json(&d));
         }
         DeviceCommand::SetChannel { device_id, channel } => {
             let o = SetOverride {
@@ -83,7 +109,7 @@ pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
             let d = client.set_override(&app, &device_id, &o).await?;
             ctx.out.result(
                 || format!("Device {} is now on {}.", d.device_id, override_text(&d)),
-                json!(d),
+                device_json(&d),
             );
         }
         DeviceCommand::Pin { device_id, version } => {
@@ -94,7 +120,7 @@ pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
             let d = client.set_override(&app, &device_id, &o).await?;
             ctx.out.result(
                 || format!("Device {} is now {}.", d.device_id, override_text(&d)),
-                json!(d),
+                device_json(&d),
             );
         }
         DeviceCommand::Unset { device_id } => {

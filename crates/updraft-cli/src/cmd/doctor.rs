@@ -1,11 +1,15 @@
-//! `doctor`: is everything wired up? The server, the key, the project config
-//! and the key files, each checked with what to do when it is not.
+//! `doctor`: is everything wired up? The server, the key, the app, the updater
+//! URLs in the project's config (can a phone reach them, will iOS accept
+//! them) and the key files, each checked with what to do when it is not.
 
 use serde_json::json;
+use updraft_client::Error as ClientError;
 use updraft_core::crypto::{PrivateKey, PublicKey};
 
+use crate::device_url;
 use crate::error::{CliError, CliResult};
-use crate::project::{PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
+use crate::project::{Project, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
+use crate::settings::Resolved;
 use crate::Ctx;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -21,102 +25,262 @@ struct Check {
     detail: String,
 }
 
-pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
-    let mut checks: Vec<Check> = Vec::new();
-    let mut add = |name, status, detail: String| {
-        checks.push(Check {
+#[derive(Default)]
+struct Checks(Vec<Check>);
+
+impl Checks {
+    fn add(&mut self, name: &'static str, status: Status, detail: impl Into<String>) {
+        self.0.push(Check {
             name,
             status,
-            detail,
-        })
-    };
+            detail: detail.into(),
+        });
+    }
+}
 
+pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
+    let mut checks = Checks::default();
     let project = ctx.project()?;
     let resolved = crate::settings::resolve(&ctx.g);
-    let mut app_ok = None;
     match &resolved {
-        Err(e) => add(
+        Err(e) => checks.add(
             "login",
             Status::Fail,
             format!("{} ({})", e.message, e.hint.clone().unwrap_or_default()),
         ),
-        Ok(r) => {
-            let client = updraft_client::Client::new(&r.server, &r.api_key)?;
-            match client.health().await {
-                Ok(h) if h["status"] == "ok" => add(
-                    "server",
-                    Status::Ok,
-                    format!("{} is up, database ok", r.server),
+        Ok(r) => server_checks(ctx, &project, r, &mut checks).await?,
+    }
+    config_checks(
+        &project,
+        resolved.as_ref().ok().map(|r| r.server.as_str()),
+        &mut checks,
+    );
+    key_checks(&project, &mut checks);
+    report(ctx, &checks.0)
+}
+
+/// The server, the API key, the app and its channels. Each failure says what
+/// it is; a check that depends on a failed one is not run.
+async fn server_checks(
+    ctx: &Ctx,
+    project: &Project,
+    r: &Resolved,
+    checks: &mut Checks,
+) -> CliResult<()> {
+    let client = updraft_client::Client::new(&r.server, &r.api_key)?;
+    let server = &r.server;
+    match client.health().await {
+        Ok(h) if h["status"] == "ok" => {
+            checks.add("server", Status::Ok, format!("{server} is up, database ok"))
+        }
+        Ok(h) => {
+            checks.add(
+                "server",
+                Status::Fail,
+                format!("{server} answers but is not healthy: {h} (see the server's log)"),
+            );
+            return Ok(());
+        }
+        Err(ClientError::Connect { reason, .. }) => {
+            checks.add(
+                "server",
+                Status::Fail,
+                format!("server unreachable at {server} ({reason}): is updraft-server running, and is the URL right? (--server, UPDRAFT_SERVER or `updraft login`)"),
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            checks.add(
+                "server",
+                Status::Fail,
+                format!("{server} is not an Updraft server, or not answering as one: {e}"),
+            );
+            return Ok(());
+        }
+    }
+    match client.me().await {
+        Ok(k) => checks.add(
+            "api key",
+            Status::Ok,
+            format!(
+                "{:?}, mode {}{}{}",
+                k.name,
+                k.mode.as_str(),
+                if k.apps.is_empty() {
+                    String::new()
+                } else {
+                    format!(", apps {}", k.apps.join(","))
+                },
+                k.expires_at
+                    .map(|t| format!(", expires {}", crate::output::when(t)))
+                    .unwrap_or_default()
+            ),
+        ),
+        Err(e) if e.status() == Some(401) => {
+            checks.add(
+                "api key",
+                Status::Fail,
+                format!(
+                    "API key rejected by {server} ({}): run `updraft login` with a valid key, or pass --api-key / UPDRAFT_API_KEY",
+                    CliError::from(e).message
                 ),
-                Ok(h) => add(
-                    "server",
-                    Status::Fail,
-                    format!("{} answers but is not healthy: {h}", r.server),
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            checks.add("api key", Status::Fail, CliError::from(e).message);
+            return Ok(());
+        }
+    }
+    let app = match ctx.app_id(project) {
+        Ok(a) => a,
+        Err(e) => {
+            checks.add(
+                "app",
+                Status::Warn,
+                format!("{} (nothing to check)", e.message),
+            );
+            return Ok(());
+        }
+    };
+    match client.get_app(&app).await {
+        Ok(_) => checks.add("app", Status::Ok, format!("{app} exists on the server")),
+        Err(e) => {
+            let detail = match e.status() {
+                Some(404) => format!("app {app} is not on the server: run `updraft init`"),
+                Some(403) => format!(
+                    "this API key may not use app {app}: use a key whose app list includes it"
                 ),
-                Err(e) => add("server", Status::Fail, e.to_string()),
-            }
-            match client.me().await {
-                Ok(k) => add(
-                    "api key",
-                    Status::Ok,
-                    format!(
-                        "{:?}, mode {}{}{}",
-                        k.name,
-                        k.mode.as_str(),
-                        if k.apps.is_empty() {
-                            String::new()
-                        } else {
-                            format!(", apps {}", k.apps.join(","))
-                        },
-                        k.expires_at
-                            .map(|t| format!(", expires {}", crate::output::when(t)))
-                            .unwrap_or_default()
-                    ),
-                ),
-                Err(e) => add("api key", Status::Fail, CliError::from(e).message),
-            }
-            if let Ok(app) = project.app_id(ctx.g.app.as_deref()) {
-                match client.get_app(&app).await {
-                    Ok(_) => {
-                        app_ok = Some(app.clone());
-                        add("app", Status::Ok, format!("{app} exists on the server"));
-                    }
-                    Err(e) => add(
-                        "app",
-                        Status::Fail,
-                        format!("{app}: {} (run `updraft init`)", CliError::from(e).message),
-                    ),
-                }
-            }
-            if let Some(app) = &app_ok {
-                if let Ok(chs) = client.list_channels(app).await {
-                    if chs.iter().any(|c| c.public) {
-                        add(
-                            "channels",
-                            Status::Ok,
-                            format!("{} channels, a public one among them", chs.len()),
-                        );
-                    } else {
-                        add("channels", Status::Warn, "no public channel: devices without an override get no updates (`updraft channel set production --public`)".into());
-                    }
-                }
-            }
-            match &project.update_url {
-                Some(u) if u.ends_with("/updates") => {
-                    let base = u.trim_end_matches("/updates");
-                    if base.trim_end_matches('/') == r.server.trim_end_matches('/') {
-                        add("capacitor config", Status::Ok, format!("updateUrl points at {base}"));
-                    } else {
-                        add("capacitor config", Status::Warn, format!("updateUrl points at {base}, not {} (fine if devices reach the server by another URL)", r.server));
-                    }
-                }
-                Some(u) => add("capacitor config", Status::Fail, format!("updateUrl {u} does not end in /updates (`updraft init` sets it)")),
-                None if project.config_path.is_some() => add("capacitor config", Status::Fail, "no plugins.CapacitorUpdater.updateUrl: devices still ask Capgo's cloud (`updraft init` sets it)".into()),
-                None => add("capacitor config", Status::Warn, format!("no capacitor config in {}", project.dir.display())),
-            }
+                _ => format!("{app}: {}", CliError::from(e).message),
+            };
+            checks.add("app", Status::Fail, detail);
+            return Ok(());
+        }
+    }
+    if let Ok(chs) = client.list_channels(&app).await {
+        if chs.iter().any(|c| c.public) {
+            checks.add(
+                "channels",
+                Status::Ok,
+                format!("{} channels, a public one among them", chs.len()),
+            );
+        } else {
+            checks.add("channels", Status::Warn, "no public channel: devices without an override get no updates (`updraft channel set production --public`)");
+        }
+    }
+    Ok(())
+}
+
+/// The updater URLs in the capacitor config: present, reachable from a phone,
+/// and HTTPS where iOS needs it.
+fn config_checks(project: &Project, server: Option<&str>, checks: &mut Checks) {
+    match &project.update_url {
+        Some(u) if u.trim_end_matches('/').ends_with("/updates") => {
+            let base = u.trim_end_matches('/').trim_end_matches("/updates");
+            let same = server.is_some_and(|s| s.trim_end_matches('/') == base);
+            let detail = match server {
+                Some(s) if !same => format!("updateUrl points at {base} (this CLI talks to {s})"),
+                _ => format!("updateUrl points at {base}"),
+            };
+            checks.add("capacitor config", Status::Ok, detail);
+        }
+        Some(u) => checks.add(
+            "capacitor config",
+            Status::Fail,
+            format!("updateUrl {u} does not end in /updates (`updraft init` sets it)"),
+        ),
+        None if project.config_path.is_some() => {
+            checks.add("capacitor config", Status::Fail, "no plugins.CapacitorUpdater.updateUrl: devices still ask Capgo's cloud (`updraft init` sets it)");
+            return;
+        }
+        None => {
+            checks.add(
+                "capacitor config",
+                Status::Warn,
+                format!("no capacitor config in {}", project.dir.display()),
+            );
+            return;
         }
     }
 
+    // (what is wrong, the keys it is wrong for), in the order first seen.
+    let mut unreachable: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut plain_http = Vec::new();
+    for (key, text) in project.updater_urls() {
+        let why = match device_url::parse(key, text) {
+            Err(e) => Some(e.message),
+            Ok(url) => {
+                let why = device_url::unreachable(&url);
+                if why.is_none() && device_url::is_plain_http(&url) {
+                    plain_http.push(key);
+                }
+                why
+            }
+        };
+        if let Some(why) = why {
+            match unreachable.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, keys)) => keys.push(key),
+                None => unreachable.push((why, vec![key])),
+            }
+        }
+    }
+    if !unreachable.is_empty() {
+        let what = unreachable
+            .iter()
+            .map(|(why, keys)| format!("{} ({why})", keys.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        checks.add(
+            "device urls",
+            Status::Fail,
+            format!("no phone can reach {what}. To fix: {}", device_url::FIX),
+        );
+        return;
+    }
+    checks.add(
+        "device urls",
+        Status::Ok,
+        "the updater URLs name a host a phone can reach",
+    );
+    if plain_http.is_empty() {
+        checks.add("https", Status::Ok, "the updater URLs use https");
+        return;
+    }
+    let which = format!(
+        "{} {} plain http",
+        plain_http.join(", "),
+        if plain_http.len() == 1 { "uses" } else { "use" }
+    );
+    let android_fix = "Android needs cleartext traffic allowed for that host (a network security config, or android:usesCleartextTraffic)";
+    if project.has_ios() {
+        checks.add(
+            "https",
+            Status::Fail,
+            format!("{which}, and the project has iOS: App Transport Security blocks plain http on iOS, so iPhones get no updates. To fix: {}", device_url::HTTPS_FIX),
+        );
+    } else if project.has_android() {
+        checks.add(
+            "https",
+            Status::Warn,
+            format!(
+                "{which}: {android_fix}; HTTPS avoids that ({})",
+                device_url::HTTPS_FIX
+            ),
+        );
+    } else {
+        checks.add(
+            "https",
+            Status::Warn,
+            format!(
+                "{which}: iOS refuses it and {android_fix}; use HTTPS before you ship ({})",
+                device_url::HTTPS_FIX
+            ),
+        );
+    }
+}
+
+/// The key files and the config's publicKey agree.
+fn key_checks(project: &Project, checks: &mut Checks) {
     let private_path = project.dir.join(PRIVATE_KEY_FILE);
     let public_path = project.dir.join(PUBLIC_KEY_FILE);
     let private = std::fs::read_to_string(&private_path)
@@ -124,23 +288,22 @@ pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
         .map(|p| PrivateKey::from_pem(&p));
     let config_key = project.public_key.as_deref().map(PublicKey::from_pem);
     match (&private, &config_key) {
-        (None, None) => add(
+        (None, None) => checks.add(
             "encryption",
             Status::Ok,
-            "no key: bundles are signed by checksum only (`updraft key create` adds encryption)"
-                .into(),
+            "no key: bundles are not encrypted, and devices check each download against its SHA-256 checksum (`updraft key create` adds encryption)",
         ),
-        (Some(Err(e)), _) => add(
+        (Some(Err(e)), _) => checks.add(
             "encryption",
             Status::Fail,
             format!("{}: {e}", private_path.display()),
         ),
-        (_, Some(Err(e))) => add(
+        (_, Some(Err(e))) => checks.add(
             "encryption",
             Status::Fail,
             format!("publicKey in the capacitor config: {e}"),
         ),
-        (Some(Ok(_)), None) => add(
+        (Some(Ok(_)), None) => checks.add(
             "encryption",
             Status::Fail,
             format!(
@@ -148,7 +311,7 @@ pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
                 private_path.display()
             ),
         ),
-        (None, Some(Ok(_))) => add(
+        (None, Some(Ok(_))) => checks.add(
             "encryption",
             Status::Warn,
             format!(
@@ -158,13 +321,13 @@ pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
         ),
         (Some(Ok(k)), Some(Ok(c))) => {
             if k.public_key() == *c {
-                add(
+                checks.add(
                     "encryption",
                     Status::Ok,
                     format!("key {} matches the config's publicKey", c.key_id()),
                 );
             } else {
-                add(
+                checks.add(
                     "encryption",
                     Status::Fail,
                     format!(
@@ -177,7 +340,7 @@ pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
     }
     if let (Ok(pem), Some(Ok(c))) = (std::fs::read_to_string(&public_path), &config_key) {
         if PublicKey::from_pem(&pem).ok().as_ref() != Some(c) {
-            add(
+            checks.add(
                 "encryption",
                 Status::Warn,
                 format!(
@@ -187,7 +350,9 @@ pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
             );
         }
     }
+}
 
+fn report(ctx: &Ctx, checks: &[Check]) -> CliResult<()> {
     let failed = checks.iter().any(|c| c.status == Status::Fail);
     ctx.out.result(
         || {

@@ -6,7 +6,7 @@ use updraft_client::Client;
 use updraft_core::crypto::PublicKey;
 use updraft_protocol::api::{App, AppPatch, ChannelPatch, NewApp};
 
-use crate::args::InitArgs;
+use crate::args::{InitArgs, DEFAULT_CHANNEL};
 use crate::error::CliResult;
 use crate::project::{Project, PUBLIC_KEY_FILE};
 use crate::Ctx;
@@ -14,8 +14,16 @@ use crate::Ctx;
 pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
     let mut project = ctx.project()?;
     let config = project.require_config()?.to_path_buf();
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
+    let base = match &a.device_url {
+        Some(u) => crate::device_url::parse("--device-url", u)?,
+        None => crate::device_url::parse("the server URL", client.base())?,
+    };
+    let warnings = device_url_warnings(&project, &base, a.device_url.is_some());
+    for w in &warnings {
+        ctx.out.warn(w);
+    }
 
     let (server_app, app_created) = match client.get_app(&app).await {
         Ok(a) => (a, false),
@@ -39,7 +47,7 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
         .map(|c| c.name)
         .collect();
     let mut channels_created = Vec::new();
-    for (name, public, self_assign) in [("production", true, false), ("beta", false, true)] {
+    for (name, public, self_assign) in [(DEFAULT_CHANNEL, true, false), ("beta", false, true)] {
         if existing.iter().any(|c| c == name) {
             continue;
         }
@@ -53,11 +61,7 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
         channels_created.push(name);
     }
 
-    let base = a
-        .device_url
-        .clone()
-        .unwrap_or_else(|| client.base().to_string());
-    let base = base.trim_end_matches('/');
+    let base = base.as_str().trim_end_matches('/');
     let mut entries = vec![
         ("updateUrl", format!("{base}/updates")),
         ("statsUrl", format!("{base}/stats")),
@@ -119,9 +123,34 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
             "snippet": snippet,
             "update_url": format!("{base}/updates"),
             "public_key_registered": key_registered,
+            "warnings": warnings,
         }),
     );
     Ok(())
+}
+
+/// What is wrong with the base URL devices will use: one no phone can reach
+/// (loopback, unspecified, link-local), or plain http in a project with iOS.
+fn device_url_warnings(project: &Project, base: &url::Url, given: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let shown = base.as_str().trim_end_matches('/');
+    if let Some(why) = crate::device_url::unreachable(base) {
+        let source = if given {
+            "--device-url"
+        } else {
+            "the server URL; no --device-url given"
+        };
+        out.push(format!(
+            "phones will be sent to {shown}/updates ({source}), which no phone can reach: {why}. To fix: {}",
+            crate::device_url::FIX
+        ));
+    } else if crate::device_url::is_plain_http(base) && project.has_ios() {
+        out.push(format!(
+            "{shown} is plain http: iOS refuses it (App Transport Security), so iPhones get no updates. To fix: {}",
+            crate::device_url::HTTPS_FIX
+        ));
+    }
+    out
 }
 
 /// Gives the server the app's public key (the config's `publicKey`, else

@@ -1,5 +1,7 @@
 //! One module per command group.
 
+pub mod api_key;
+pub mod app;
 pub mod bundle;
 pub mod channel;
 pub mod device;

@@ -164,7 +164,7 @@ async fn ensure_channel(ctx: &Ctx, client: &Client, app: &str, name: &str) -> Cl
 /// What both `bundle upload` and `deploy` start from.
 fn prelude(ctx: &Ctx, build: &BuildArgs) -> CliResult<(Project, String, String, Client)> {
     let project = ctx.project()?;
-    let app = project.app_id(ctx.g.app.as_deref())?;
+    let app = ctx.app_id(&project)?;
     let version = version(&project, build)?;
     let client = ctx.client()?;
     Ok((project, app, version, client))
@@ -303,13 +303,14 @@ async fn publish(
     ctx.out.result(
         || {
             format!(
-                "Uploaded {app} {version} ({}{}){}\nchecksum {checksum}",
+                "Uploaded {app} {version} ({}{}){}\nchecksum {} (--json prints it whole)",
                 crate::output::size(size),
                 if encrypted { ", encrypted" } else { "" },
                 match &up.channel {
                     Some(c) => format!(", now served on channel {}", c.name),
                     None => String::new(),
-                }
+                },
+                crate::output::short_checksum(&checksum),
             )
         },
         json!({

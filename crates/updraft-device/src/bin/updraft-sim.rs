@@ -3,11 +3,12 @@
 //! for updates, downloads, verifies, switches and confirms, or fails as told:
 //! a share never confirms (and rolls back), a share gets corrupted downloads,
 //! a share has its transfers cut half-way (and resumes). Prints a live progress
-//! line and a summary (`--json` for machines).
+//! line and a summary (`--json` for machines). Devices carry the app's public
+//! key as the Capacitor project in `--project` has it (`--public-key` overrides).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -63,9 +64,14 @@ struct Args {
     /// appReadyTimeout in milliseconds.
     #[arg(long, default_value_t = 1000)]
     app_ready_timeout_ms: u64,
-    /// PKCS#1 PEM public key file (for encrypted bundles).
+    /// PKCS#1 PEM public key file (for encrypted bundles). Default: the --project's, as the
+    /// updraft CLI finds it (publicKey in its capacitor config, else .capgo_key_v2.pub); none
+    /// when it has neither.
     #[arg(long)]
     public_key: Option<PathBuf>,
+    /// The Capacitor project whose public key the devices carry (unless --public-key is given).
+    #[arg(long, default_value = ".", conflicts_with = "public_key")]
+    project: PathBuf,
     /// Random seed (the same seed gives the same fleet).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -106,8 +112,14 @@ async fn main() {
 
 async fn run(args: Args) -> Result<(), String> {
     let public_key = match &args.public_key {
-        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?),
-        None => None,
+        Some(p) => Some(read_public_key(p)?),
+        None => match project_public_key(&args.project)? {
+            Some((pem, from)) => {
+                eprintln!("devices carry the public key from {from}");
+                Some(pem)
+            }
+            None => None,
+        },
     };
     std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
@@ -268,9 +280,102 @@ async fn run(args: Args) -> Result<(), String> {
         for (k, n) in error_kinds.lock().unwrap().iter() {
             println!("  error {k}: {n}");
         }
+        if public_key.is_none() && error_kinds.lock().unwrap().contains_key("decrypt_fail") {
+            eprintln!("hint: the bundle is encrypted and the devices carry no public key: run in the app's project, or pass --project DIR or --public-key FILE");
+        }
         for (v, n) in versions.lock().unwrap().iter() {
             println!("  running {v}: {n}");
         }
     }
     Ok(())
+}
+
+/// A PKCS#1 PEM public key file, checked.
+fn read_public_key(path: &Path) -> Result<String, String> {
+    let pem = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    check_pem(&pem, &path.display().to_string())
+}
+
+fn check_pem(pem: &str, from: &str) -> Result<String, String> {
+    updraft_core::crypto::PublicKey::from_pem(pem)
+        .map(|_| pem.to_string())
+        .map_err(|e| format!("the public key in {from}: {e}"))
+}
+
+/// The public key of the Capacitor project in `dir`, and where it came from:
+/// `plugins.CapacitorUpdater.publicKey` of its capacitor config (what an app
+/// built from it carries), else `.capgo_key_v2.pub`, the file the updraft CLI
+/// and Capgo's CLI write next to it. `None` when it has neither.
+fn project_public_key(dir: &Path) -> Result<Option<(String, String)>, String> {
+    for name in [
+        "capacitor.config.json",
+        "capacitor.config.ts",
+        "capacitor.config.js",
+    ] {
+        let path = dir.join(name);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let key = if name.ends_with(".json") {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+            v["plugins"]["CapacitorUpdater"]["publicKey"]
+                .as_str()
+                .map(str::to_string)
+        } else {
+            script_string(&text, "publicKey")
+        };
+        if let Some(pem) = key.filter(|k| !k.trim().is_empty()) {
+            let from = format!("{} (publicKey)", path.display());
+            return check_pem(&pem, &from).map(|pem| Some((pem, from)));
+        }
+        break;
+    }
+    let file = dir.join(".capgo_key_v2.pub");
+    if file.is_file() {
+        return read_public_key(&file).map(|pem| Some((pem, file.display().to_string())));
+    }
+    Ok(None)
+}
+
+/// The string literal after `key:` in a .ts/.js config (`'…'`, `"…"` or
+/// `` `…` ``), with `\n` escapes turned into newlines, as the CLI reads it.
+fn script_string(text: &str, key: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(i) = rest.find(key) {
+        let before_ok = rest[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let after = rest[i + key.len()..].trim_start();
+        rest = &rest[i + key.len()..];
+        let Some(after) = after.strip_prefix(':').filter(|_| before_ok) else {
+            continue;
+        };
+        let after = after.trim_start();
+        let quote = after
+            .chars()
+            .next()
+            .filter(|q| matches!(q, '\'' | '"' | '`'))?;
+        let body = &after[1..];
+        let end = body.find(quote)?;
+        return Some(body[..end].replace("\\n", "\n"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_string;
+
+    #[test]
+    fn reads_the_public_key_of_a_script_config() {
+        let ts = "const config = {\n  appId: 'a.b',\n  plugins: { CapacitorUpdater: {\n    publicKey: '-----BEGIN RSA PUBLIC KEY-----\\nMIIB\\n-----END RSA PUBLIC KEY-----\\n',\n  } },\n};";
+        assert_eq!(
+            script_string(ts, "publicKey").as_deref(),
+            Some("-----BEGIN RSA PUBLIC KEY-----\nMIIB\n-----END RSA PUBLIC KEY-----\n")
+        );
+        assert_eq!(script_string("mypublicKey: 'x'", "publicKey"), None);
+        assert_eq!(script_string("appId: 'a.b'", "publicKey"), None);
+    }
 }
