@@ -7,8 +7,8 @@
 //! bare revert reply, a pinned bundle beats every channel, and a bundle the device
 //! rolled back is not offered to it again. The rules, in order: plugin version,
 //! pin, channel ([`crate::channel`]), key id, already on latest, channel policies
-//! ([`crate::policy`]), builtin, rollback block, then the offer itself
-//! ([`crate::offer`]: manifest gating, Electron checksum, metadata). Every rule
+//! (`policy`), builtin, rollback block, then the offer itself
+//! (`offer`: manifest gating, Electron checksum, metadata). Every rule
 //! evaluated is written to the trace, which the explain API returns; `/updates`
 //! and explain call this same function. The cases in `cases/decide/` drive it.
 

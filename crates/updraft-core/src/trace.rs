@@ -1,5 +1,5 @@
 //! The explain trace: one line per rule the decision evaluated. Off on the hot
-//! path, where [`note!`] formats nothing and nothing is allocated.
+//! path, where the crate-internal `note!` formats nothing and nothing is allocated.
 
 /// The lines written so far, or nothing when the trace is off.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
