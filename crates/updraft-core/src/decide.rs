@@ -1,21 +1,27 @@
-//! The update decision: `(app snapshot, device request) -> decision`.
+//! The update decision: `(app snapshot, device request) -> the whole /updates
+//! reply`, with the bundle offered, the channel and the explain trace.
 //!
 //! Follows Capgo's order (reference/capgo-backend.md §1.1 steps 12–21, ERRATA
 //! items 19–22) with the deliberate differences of DESIGN.md: an ineligible
 //! `defaultChannel` falls back to the public channel, a builtin target yields the
 //! bare revert reply, a pinned bundle beats every channel, and a bundle the device
-//! rolled back is not offered to it again. Every rule evaluated is written to the
-//! trace, which the explain API returns.
+//! rolled back is not offered to it again. The rules, in order: plugin version,
+//! pin, channel ([`crate::channel`]), key id, already on latest, channel policies
+//! (`policy`), builtin, rollback block, then the offer itself
+//! (`offer`: manifest gating, Electron checksum, metadata). Every rule
+//! evaluated is written to the trace, which the explain API returns; `/updates`
+//! and explain call this same function. The cases in `cases/decide/` drive it.
 
 use std::collections::HashMap;
 
-use semver::Version;
 use serde_json::{Map, Value};
-use updraft_protocol::api::{App, Bundle, Channel, DisableAutoUpdate};
-use updraft_protocol::device::ReplyKind;
+use updraft_protocol::api::{App, Bundle, Channel};
+use updraft_protocol::device::{NoUpdate, ReplyKind, RevertToBuiltin, UpdatesReply};
 
+use crate::channel::{self, Source};
+use crate::trace::{note, Trace};
 use crate::validate::{DeviceRequest, Platform};
-use crate::version::{is_reserved_name, parse_bundle_version, plugin_checks_key_id};
+use crate::version::{plugin_checks_key_id, plugin_is_unsupported};
 
 /// What one app looks like to the decision: its settings, channels and the
 /// bundles they (or device pins) point at.
@@ -44,232 +50,216 @@ pub struct DeviceFacts<'a> {
     pub explain: bool,
 }
 
-/// The result of a decision.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Offer this bundle.
-    Update { bundle_id: i64 },
-    /// Reply a bare `{"version":"builtin"}`.
-    RevertToBuiltin,
-    /// Reply `{"error","message","kind",…extra}` at HTTP 200.
-    NoUpdate {
-        code: &'static str,
-        message: String,
-        kind: ReplyKind,
-        extra: Map<String, Value>,
-    },
-}
-
-/// An outcome plus the channel it came from and the rules evaluated.
+/// The whole answer to one device: the reply exactly as it goes on the wire,
+/// the bundle offered, the channel it came from and the rules evaluated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
-    pub outcome: Outcome,
+    pub reply: UpdatesReply,
+    /// The bundle offered (only with an update reply): the server counts offers.
+    pub offered: Option<i64>,
     pub channel: Option<String>,
+    /// Empty unless [`DeviceFacts::explain`].
     pub trace: Vec<String>,
 }
 
-/// The `kind` of a soft error code (Capgo's `getUpdateResponseKind`).
+/// Every soft error code the decision answers, with its `kind` (Capgo's
+/// `getUpdateResponseKind`, plus Updraft's own codes).
+pub const CODES: &[(&str, ReplyKind)] = &[
+    ("unsupported_plugin_version", ReplyKind::Failed),
+    ("no_channel", ReplyKind::Failed),
+    ("no_bundle", ReplyKind::Failed),
+    ("key_id_mismatch", ReplyKind::Blocked),
+    ("no_new_version_available", ReplyKind::UpToDate),
+    ("disabled_platform_ios", ReplyKind::Blocked),
+    ("disabled_platform_android", ReplyKind::Blocked),
+    ("disabled_platform_electron", ReplyKind::Blocked),
+    ("semver_error", ReplyKind::Failed),
+    ("disable_auto_update_to_major", ReplyKind::Blocked),
+    ("cannot_update_via_private_channel", ReplyKind::Blocked),
+    ("disable_auto_update_to_minor", ReplyKind::Blocked),
+    ("disable_auto_update_to_patch", ReplyKind::Blocked),
+    ("misconfigured_channel", ReplyKind::Failed),
+    ("disable_auto_update_to_metadata", ReplyKind::Blocked),
+    ("disable_auto_update_under_native", ReplyKind::Blocked),
+    ("disable_prod_build", ReplyKind::Blocked),
+    ("disable_dev_build", ReplyKind::Blocked),
+    ("disable_device", ReplyKind::Blocked),
+    ("disable_emulator", ReplyKind::Blocked),
+    ("already_on_builtin", ReplyKind::UpToDate),
+    ("bundle_failed_on_device", ReplyKind::Blocked),
+    ("manifest_not_supported", ReplyKind::Blocked),
+    ("electron_checksum_unavailable", ReplyKind::Blocked),
+];
+
+/// The `kind` of a soft error code: from [`CODES`], `failed` for any other.
 pub fn kind_of(code: &str) -> ReplyKind {
-    match code {
-        "no_new_version_available" | "already_on_builtin" => ReplyKind::UpToDate,
-        "cannot_update_via_private_channel"
-        | "disabled_platform_ios"
-        | "disabled_platform_android"
-        | "disabled_platform_electron"
-        | "disable_auto_update_to_major"
-        | "disable_auto_update_to_minor"
-        | "disable_auto_update_to_patch"
-        | "disable_auto_update_to_metadata"
-        | "disable_auto_update_under_native"
-        | "disable_prod_build"
-        | "disable_dev_build"
-        | "disable_device"
-        | "disable_emulator"
-        | "key_id_mismatch"
-        | "bundle_failed_on_device" => ReplyKind::Blocked,
-        _ => ReplyKind::Failed,
+    CODES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(ReplyKind::Failed, |(_, k)| *k)
+}
+
+/// A "no update" answer: a soft error code, its message and extra fields.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Denial {
+    code: &'static str,
+    message: String,
+    extra: Map<String, Value>,
+}
+
+impl Denial {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            CODES.iter().any(|(c, _)| *c == code),
+            "{code} is missing from CODES"
+        );
+        Self {
+            code,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+
+    /// Adds a field spread flat into the reply (Capgo's `moreInfo`).
+    pub(crate) fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
     }
 }
 
-/// Adds a line to the trace, formatting it only when a trace is wanted.
-macro_rules! note {
-    ($cx:expr, $($arg:tt)*) => {
-        if $cx.explain {
-            $cx.trace.push(format!($($arg)*));
-        }
-    };
-}
-
 struct Ctx {
-    explain: bool,
-    trace: Vec<String>,
+    trace: Trace,
     channel: Option<String>,
 }
 
 impl Ctx {
-    fn note(&mut self, s: impl Into<String>) {
-        if self.explain {
-            self.trace.push(s.into());
+    fn no(mut self, d: Denial) -> Decision {
+        note!(self.trace, "answer {}: {}", d.code, d.message);
+        Decision {
+            reply: UpdatesReply::NoUpdate(NoUpdate {
+                error: d.code.to_string(),
+                message: d.message,
+                kind: kind_of(d.code),
+                extra: d.extra,
+            }),
+            offered: None,
+            channel: self.channel,
+            trace: self.trace.into_lines(),
         }
     }
 
-    fn no(
-        mut self,
-        code: &'static str,
-        message: impl Into<String>,
-        extra: &[(&str, Value)],
-    ) -> Decision {
-        let message = message.into();
-        if self.explain {
-            self.note(format!("answer {code}: {message}"));
-        }
+    fn done(self, reply: UpdatesReply, offered: Option<i64>) -> Decision {
         Decision {
-            outcome: Outcome::NoUpdate {
-                code,
-                message,
-                kind: kind_of(code),
-                extra: extra
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect(),
-            },
+            reply,
+            offered,
             channel: self.channel,
-            trace: self.trace,
-        }
-    }
-
-    fn done(mut self, outcome: Outcome) -> Decision {
-        match &outcome {
-            Outcome::Update { bundle_id } => {
-                self.note(format!("answer update to bundle #{bundle_id}"))
-            }
-            Outcome::RevertToBuiltin => self.note("answer revert to builtin"),
-            Outcome::NoUpdate { .. } => {}
-        }
-        Decision {
-            outcome,
-            channel: self.channel,
-            trace: self.trace,
+            trace: self.trace.into_lines(),
         }
     }
 }
 
-fn platform_allowed(c: &Channel, p: Platform) -> bool {
-    match p {
-        Platform::Ios => c.ios,
-        Platform::Android => c.android,
-        Platform::Electron => c.electron,
-    }
-}
-
-/// Decides what `req` should run.
-pub fn decide(view: &AppView, req: &DeviceRequest, facts: &DeviceFacts<'_>) -> Decision {
+/// Decides what the device of `req` is answered. `base_url` gives the server's
+/// public URL (no trailing slash) for links to its own files; it is called
+/// only when the reply holds one.
+pub fn decide(
+    view: &AppView,
+    req: &DeviceRequest,
+    facts: &DeviceFacts<'_>,
+    base_url: &dyn Fn() -> String,
+) -> Decision {
     let mut cx = Ctx {
-        explain: facts.explain,
-        trace: Vec::new(),
+        trace: if facts.explain {
+            Trace::on()
+        } else {
+            Trace::off()
+        },
         channel: None,
     };
     let platform = req.platform.unwrap_or(Platform::Ios);
+    let plugin = req.plugin_version.as_deref().unwrap_or("unknown");
     note!(
-        cx,
-        "device {} on {} native {} running {}",
+        cx.trace,
+        "device {} on {} native {} running {} with plugin {plugin}",
         req.device_id,
         platform.as_str(),
         req.version_build,
         req.version_name
     );
 
-    // 1. A bundle pinned by an admin beats every channel and every policy.
+    // 1. Plugins too old to be served at all.
+    if req
+        .plugin_semver()
+        .is_some_and(|v| plugin_is_unsupported(&v))
+    {
+        return cx.no(Denial::new(
+            "unsupported_plugin_version",
+            "Plugin version 4 is no longer supported; upgrade @capgo/capacitor-updater",
+        ));
+    }
+    note!(cx.trace, "plugin {plugin} is supported");
+
+    // 2. A bundle pinned by an admin beats every channel and every policy.
     if let Some(Forced::Bundle(id)) = facts.forced {
         match view.bundles.get(&id) {
             Some(b) => {
-                note!(cx, "device is pinned to bundle {}", b.version);
-                return finish_target(cx, req, facts, Some(b), None);
+                note!(cx.trace, "device is pinned to bundle {}", b.version);
+                return finish_target(cx, view, req, facts, Some(b), None, base_url);
             }
             None => note!(
-                cx,
+                cx.trace,
                 "device is pinned to a bundle that no longer exists; ignoring the pin"
             ),
         }
     }
 
-    // 2. Channel resolution: override > defaultChannel > public.
-    let mut is_override = false;
-    let mut channel: Option<&Channel> = None;
-    if let Some(Forced::Channel(id)) = facts.forced {
-        match view.channels.iter().find(|c| c.id == id) {
-            Some(c) => {
-                note!(cx, "device override puts it on channel {}", c.name);
-                channel = Some(c);
-                is_override = true;
-            }
-            None => note!(
-                cx,
-                "device override names a channel that no longer exists; ignoring it"
-            ),
-        }
-    }
-    if channel.is_none() {
-        if let Some(name) = &req.default_channel {
-            match view.channels.iter().find(|c| &c.name == name) {
-                Some(c) if !(c.public || c.allow_device_self_set) => note!(cx,
-                    "defaultChannel {name} is neither public nor self-assignable; falling back to the public channel"
-                ),
-                Some(c) if !platform_allowed(c, platform) => note!(cx,
-                    "defaultChannel {name} is disabled for {}; falling back to the public channel",
-                    platform.as_str()
-                ),
-                Some(c) => {
-                    note!(cx, "defaultChannel {name} is eligible");
-                    channel = Some(c);
-                }
-                None => note!(cx,
-                    "defaultChannel {name} does not exist; falling back to the public channel"
-                ),
-            }
-        }
-    }
-    if channel.is_none() {
-        channel = view
-            .channels
-            .iter()
-            .find(|c| c.public && platform_allowed(c, platform));
-        match channel {
-            Some(c) => note!(cx, "public channel for {} is {}", platform.as_str(), c.name),
-            None => note!(cx, "no public channel for {}", platform.as_str()),
-        }
-    }
-    let Some(channel) = channel else {
-        return cx.no("no_channel", "no default channel or override", &[]);
+    // 3. Channel resolution: override > defaultChannel > public.
+    let Some(resolved) = channel::resolve(
+        &view.channels,
+        facts.forced,
+        req.default_channel.as_deref(),
+        platform,
+        &mut cx.trace,
+    ) else {
+        return cx.no(Denial::new("no_channel", "no default channel or override"));
     };
+    let channel = resolved.channel;
     cx.channel = Some(channel.name.clone());
 
     let bundle = match channel.bundle_id {
         None => None,
         Some(id) => match view.bundles.get(&id) {
             Some(b) => Some(b),
-            None => {
-                return cx.no("no_bundle", "Cannot get bundle", &[]);
-            }
+            None => return cx.no(Denial::new("no_bundle", "Cannot get bundle")),
         },
     };
     note!(
-        cx,
+        cx.trace,
         "channel {} points at {}",
         channel.name,
         bundle.map_or("builtin", |b| b.version.as_str())
     );
-    finish_target(cx, req, facts, bundle, Some((channel, is_override)))
+    let is_override = resolved.source == Source::Override;
+    finish_target(
+        cx,
+        view,
+        req,
+        facts,
+        bundle,
+        Some((channel, is_override)),
+        base_url,
+    )
 }
 
-/// Key check, "already on latest", channel policies, builtin, failed-bundle
-/// block, then the update.
+/// Key check, "already on latest", channel policies, builtin, rollback block,
+/// then the offer.
 fn finish_target(
     mut cx: Ctx,
+    view: &AppView,
     req: &DeviceRequest,
     facts: &DeviceFacts<'_>,
     bundle: Option<&Bundle>,
     channel: Option<(&Channel, bool)>,
+    base_url: &dyn Fn() -> String,
 ) -> Decision {
     let target_name = bundle.map_or("builtin", |b| b.version.as_str());
 
@@ -280,224 +270,63 @@ fn finish_target(
                 .plugin_semver()
                 .is_some_and(|v| plugin_checks_key_id(&v));
             if gated && !dev_key.is_empty() && dev_key != bundle_key {
-                return cx.no(
+                return cx.no(Denial::new(
                     "key_id_mismatch",
                     "The device's public key does not match the key this bundle was encrypted with",
-                    &[
-                        ("deviceKeyId", dev_key.into()),
-                        ("bundleKeyId", bundle_key.into()),
-                    ],
-                );
+                )
+                .with("deviceKeyId", dev_key)
+                .with("bundleKeyId", bundle_key));
             }
+            note!(cx.trace, "key id check passes");
         }
     }
 
     // Already on latest: plain string equality, as the plugin compares.
     if bundle.is_some() && req.version_name == target_name {
-        return cx.no("no_new_version_available", "No new version available", &[]);
+        return cx.no(Denial::new(
+            "no_new_version_available",
+            "No new version available",
+        ));
     }
 
     if let Some((c, is_override)) = channel {
-        if let Some(d) = policies(&mut cx, req, c, is_override, bundle) {
-            return d(cx);
+        if let Err(d) = crate::policy::check(&mut cx.trace, req, c, is_override, bundle) {
+            return cx.no(d);
         }
     }
 
     let Some(bundle) = bundle else {
         if req.on_builtin() {
-            return cx.no(
-                "already_on_builtin",
-                "Already on builtin",
-                &[("version", "builtin".into())],
-            );
+            return cx
+                .no(Denial::new("already_on_builtin", "Already on builtin")
+                    .with("version", "builtin"));
         }
-        return cx.done(Outcome::RevertToBuiltin);
+        note!(cx.trace, "answer revert to builtin");
+        return cx.done(
+            UpdatesReply::RevertToBuiltin(RevertToBuiltin {
+                version: "builtin".into(),
+            }),
+            None,
+        );
     };
 
     if facts.failed.contains(&bundle.id) {
         return cx.no(
-            "bundle_failed_on_device",
-            format!(
-                "This device rolled back bundle {} and is not offered it again until the channel moves on",
-                bundle.version
-            ),
-            &[("version", bundle.version.clone().into())],
+            Denial::new(
+                "bundle_failed_on_device",
+                format!(
+                    "This device rolled back bundle {} and is not offered it again until the channel moves on",
+                    bundle.version
+                ),
+            )
+            .with("version", bundle.version.as_str()),
         );
     }
-    cx.done(Outcome::Update {
-        bundle_id: bundle.id,
-    })
-}
-
-type Deny = Box<dyn FnOnce(Ctx) -> Decision>;
-
-fn deny(code: &'static str, message: String, extra: Vec<(&'static str, Value)>) -> Option<Deny> {
-    Some(Box::new(move |cx: Ctx| cx.no(code, message, &extra)))
-}
-
-/// The channel policy checks in Capgo's order (ERRATA item 20), against the
-/// native `version_build`. Returns the denial, if any.
-fn policies(
-    cx: &mut Ctx,
-    req: &DeviceRequest,
-    c: &Channel,
-    is_override: bool,
-    bundle: Option<&Bundle>,
-) -> Option<Deny> {
-    let platform = req.platform.unwrap_or(Platform::Ios);
-    let target = bundle.map_or("builtin", |b| b.version.as_str());
-    if !platform_allowed(c, platform) {
-        let code = match platform {
-            Platform::Ios => "disabled_platform_ios",
-            Platform::Android => "disabled_platform_android",
-            Platform::Electron => "disabled_platform_electron",
-        };
-        return deny(
-            code,
-            format!("Channel {} is disabled for {}", c.name, platform.as_str()),
-            vec![
-                ("version", target.into()),
-                ("old", req.version_name.clone().into()),
-            ],
-        );
-    }
-    note!(cx, "platform {} allowed", platform.as_str());
-
-    let native = &req.native;
-    let semver_target: Option<Version> = match bundle {
-        Some(b) if !is_reserved_name(&b.version) => match parse_bundle_version(&b.version) {
-            Some(v) => Some(v),
-            None => {
-                return deny(
-                    "semver_error",
-                    format!("Bundle {} is not a semver version", b.version),
-                    vec![],
-                )
-            }
-        },
-        _ => None,
-    };
-    let old: Value = req.version_build.clone().into();
-    if let Some(v) = &semver_target {
-        if c.disable_auto_update == DisableAutoUpdate::Major && v.major > native.major {
-            return deny(
-                "disable_auto_update_to_major",
-                format!("Cannot upgrade major version from {native} to {v}"),
-                vec![
-                    ("major", true.into()),
-                    ("version", target.into()),
-                    ("old", old),
-                ],
-            );
+    match crate::offer::offer(bundle, req, &view.app, base_url, &mut cx.trace) {
+        Ok(reply) => {
+            note!(cx.trace, "answer update to bundle {}", bundle.version);
+            cx.done(UpdatesReply::Update(reply), Some(bundle.id))
         }
+        Err(d) => cx.no(d),
     }
-    if !c.public && !c.allow_device_self_set && !is_override {
-        return deny(
-            "cannot_update_via_private_channel",
-            format!("Cannot update via private channel {}", c.name),
-            vec![],
-        );
-    }
-    if let Some(v) = &semver_target {
-        match c.disable_auto_update {
-            DisableAutoUpdate::Minor if v.major != native.major || v.minor != native.minor => {
-                return deny(
-                    "disable_auto_update_to_minor",
-                    format!("Cannot upgrade minor version from {native} to {v}"),
-                    vec![
-                        ("major", true.into()),
-                        ("version", target.into()),
-                        ("old", old),
-                    ],
-                );
-            }
-            DisableAutoUpdate::Patch
-                if v.major != native.major
-                    || v.minor != native.minor
-                    || v.patch != native.patch =>
-            {
-                return deny(
-                    "disable_auto_update_to_patch",
-                    format!("Cannot upgrade patch version from {native} to {v}"),
-                    vec![("version", target.into()), ("old", old)],
-                );
-            }
-            DisableAutoUpdate::VersionNumber => {
-                let min = bundle.and_then(|b| b.min_update_version.as_deref());
-                let Some(min) = min else {
-                    return deny(
-                        "misconfigured_channel",
-                        format!(
-                            "Channel {} uses version_number but bundle {target} has no min_update_version",
-                            c.name
-                        ),
-                        vec![],
-                    );
-                };
-                match crate::version::coerce_native(min) {
-                    Some(m) if m > *native => {
-                        return deny(
-                            "disable_auto_update_to_metadata",
-                            format!("Bundle {target} needs native version {m} or later; device has {native}"),
-                            vec![("version", target.into()), ("old", old)],
-                        );
-                    }
-                    Some(_) => {}
-                    None => {
-                        return deny(
-                            "misconfigured_channel",
-                            format!("Bundle {target} has an invalid min_update_version {min}"),
-                            vec![],
-                        )
-                    }
-                }
-            }
-            _ => {}
-        }
-        note!(
-            cx,
-            "version policy {} passes",
-            c.disable_auto_update.as_str()
-        );
-        if c.disable_auto_update_under_native && *v < *native {
-            return deny(
-                "disable_auto_update_under_native",
-                format!("Bundle {v} is older than the native version {native}"),
-                vec![
-                    ("version", target.into()),
-                    ("old", req.version_name.clone().into()),
-                ],
-            );
-        }
-    }
-    if !c.allow_prod && req.is_prod {
-        return deny(
-            "disable_prod_build",
-            format!("Channel {} does not allow prod builds", c.name),
-            vec![],
-        );
-    }
-    if !c.allow_dev && !req.is_prod {
-        return deny(
-            "disable_dev_build",
-            format!("Channel {} does not allow dev builds", c.name),
-            vec![],
-        );
-    }
-    if !c.allow_device && !req.is_emulator {
-        return deny(
-            "disable_device",
-            format!("Channel {} does not allow physical devices", c.name),
-            vec![],
-        );
-    }
-    if !c.allow_emulator && req.is_emulator {
-        return deny(
-            "disable_emulator",
-            format!("Channel {} does not allow emulators", c.name),
-            vec![],
-        );
-    }
-    note!(cx, "build and device flags pass");
-    None
 }

@@ -1,8 +1,13 @@
 //! Pure domain logic for Updraft, with no I/O.
 //!
 //! - [`validate`]: normalises and validates plugin requests exactly as Capgo does.
-//! - [`version`]: native-version coercion and semver comparisons.
-//! - [`decide`]: `(app snapshot, device request) -> decision`, with an explain trace.
+//! - [`version`]: native-version coercion, semver comparisons and plugin-version gates.
+//! - [`decide`]: `(app snapshot, device request) -> the whole /updates reply`, with an explain trace.
+//! - [`channel`]: which channel serves a device (the decision and `/channel_self` ask it).
+//! - `policy` (private): a channel's version policies and build/device flags.
+//! - `offer` (private): the update reply for one bundle and one client.
+//! - [`trace`]: the explain trace, free when off.
+//! - [`cases`]: the format of the decision cases in `cases/decide/`, shared by their runners.
 //! - [`layout`]: the rules a bundle zip's entry names must follow.
 //! - [`archive`]: the reproducible bundle zip writer.
 //! - [`event`]: what a stats event says about the running bundle, and when it happened.
@@ -11,11 +16,16 @@
 //! - [`checksum`]: which checksum form each client verifies, and its checks.
 
 pub mod archive;
+pub mod cases;
+pub mod channel;
 pub mod checksum;
 pub mod crypto;
 pub mod decide;
 pub mod event;
 pub mod layout;
+mod offer;
+mod policy;
 pub mod text;
+pub mod trace;
 pub mod validate;
 pub mod version;

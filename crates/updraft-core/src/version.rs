@@ -64,6 +64,24 @@ pub fn plugin_checks_key_id(plugin_version: &Version) -> bool {
     *plugin_version > Version::new(8, 40, 7)
 }
 
+/// Plugin 4.x is refused (`unsupported_plugin_version`), as Capgo does.
+pub fn plugin_is_unsupported(plugin_version: &Version) -> bool {
+    plugin_version.major == 4
+}
+
+/// Manifest (delta) replies need plugin 5.10.0, 6.25.0, 7.0.35 or later (any
+/// 8.x). Capgo's Electron updater reports 0.0.1 and so never gets one.
+pub fn plugin_supports_manifest(plugin_version: &Version) -> bool {
+    let v = plugin_version;
+    match v.major {
+        0..=4 => false,
+        5 => *v >= Version::new(5, 10, 0),
+        6 => *v >= Version::new(6, 25, 0),
+        7 => *v >= Version::new(7, 0, 35),
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,56 +93,63 @@ impl Device {
                 }
             }
         };
-        let s = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        if body.get("error").is_some() || body.get("kind").is_some() {
-            let kind = normalize_kind(body.get("kind"));
-            return if kind == "failed" {
-                Latest::Failed {
-                    error: s("error"),
-                    message: s("message"),
-                }
-            } else {
-                Latest::NoUpdate {
-                    kind: kind.to_string(),
-                    error: s("error"),
-                    message: s("message"),
-                }
-            };
-        }
-        if !status.is_success() {
-            return Latest::Failed {
-                error: "response_error".into(),
-                message: format!("HTTP {status}"),
-            };
-        }
-        let version = s("version");
-        if version == BUILTIN {
-            return Latest::RevertToBuiltin;
-        }
-        let url = s("url");
-        if reqwest::Url::parse(&url).is_err() {
-            return Latest::Failed {
-                error: "download_fail".into(),
-                message: "Error no url or wrong format".into(),
-            };
-        }
-        if version.is_empty() || version == self.current_version() {
-            return Latest::NoUpdate {
-                kind: "up_to_date".into(),
-                error: String::new(),
-                message: "No need to update".into(),
-            };
-        }
-        Latest::Update(Offer {
-            version,
-            url,
-            checksum: s("checksum"),
-            session_key: s("session_key"),
-        })
+        classify(status.as_u16(), &body, &self.current_version())
     }
+}
+
+/// Classifies an update check's JSON reply with the plugin's rules (§2.1):
+/// `status` is the HTTP status, `current_version` the version the device
+/// runs (what it sent as `version_name`).
+pub fn classify(status: u16, body: &Value, current_version: &str) -> Latest {
+    let s = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    if body.get("error").is_some() || body.get("kind").is_some() {
+        let kind = normalize_kind(body.get("kind"));
+        return if kind == "failed" {
+            Latest::Failed {
+                error: s("error"),
+                message: s("message"),
+            }
+        } else {
+            Latest::NoUpdate {
+                kind: kind.to_string(),
+                error: s("error"),
+                message: s("message"),
+            }
+        };
+    }
+    if !(200..300).contains(&status) {
+        return Latest::Failed {
+            error: "response_error".into(),
+            message: format!("HTTP {status}"),
+        };
+    }
+    let version = s("version");
+    if version == BUILTIN {
+        return Latest::RevertToBuiltin;
+    }
+    let url = s("url");
+    if reqwest::Url::parse(&url).is_err() {
+        return Latest::Failed {
+            error: "download_fail".into(),
+            message: "Error no url or wrong format".into(),
+        };
+    }
+    if version.is_empty() || version == current_version {
+        return Latest::NoUpdate {
+            kind: "up_to_date".into(),
+            error: String::new(),
+            message: "No need to update".into(),
+        };
+    }
+    Latest::Update(Offer {
+        version,
+        url,
+        checksum: s("checksum"),
+        session_key: s("session_key"),
+    })
 }

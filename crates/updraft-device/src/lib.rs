@@ -28,7 +28,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use updraft_core::crypto::PublicKey;
 
-pub use check::{normalize_kind, Latest, Offer};
+pub use check::{classify, normalize_kind, Latest, Offer};
 pub use config::DeviceConfig;
 pub use repair::Repair;
 pub use stats::Flush;

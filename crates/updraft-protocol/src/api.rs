@@ -447,6 +447,10 @@ pub struct Explanation {
     pub channel: Option<String>,
     /// Every rule evaluated, in order.
     pub trace: Vec<String>,
+    /// The JSON body `POST /updates` would send this device, exactly (bundle
+    /// URLs use the server's public URL as this request sees it).
+    #[schema(value_type = Object)]
+    pub reply: Value,
 }
 
 /// The decision `explain` reached.

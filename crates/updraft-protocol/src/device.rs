@@ -120,6 +120,16 @@ pub struct NoUpdate {
     pub extra: Map<String, Value>,
 }
 
+/// Any `POST /updates` reply sent at HTTP 200: exactly one of the three shapes,
+/// serialised as that shape alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum UpdatesReply {
+    Update(UpdateAvailable),
+    RevertToBuiltin(RevertToBuiltin),
+    NoUpdate(NoUpdate),
+}
+
 /// `/channel_self` list entry (GET). `id` must be a JSON number (ERRATA item 15).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelListEntry {

@@ -29,8 +29,14 @@ pub struct AppEntry {
 }
 
 impl AppEntry {
-    /// Runs the update decision for `req` against this snapshot.
-    pub fn decide(&self, req: &DeviceRequest, explain: bool) -> Decision {
+    /// Runs the update decision for `req` against this snapshot; `base_url`
+    /// gives the server's public URL when the reply links to its files.
+    pub fn decide(
+        &self,
+        req: &DeviceRequest,
+        explain: bool,
+        base_url: &dyn Fn() -> String,
+    ) -> Decision {
         let failed = self
             .failed
             .read()
@@ -43,7 +49,7 @@ impl AppEntry {
             failed: &failed,
             explain,
         };
-        decide(&self.view, req, &facts)
+        decide(&self.view, req, &facts, base_url)
     }
 
     /// The override or pin of `device_id`, if any.

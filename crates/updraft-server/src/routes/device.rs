@@ -11,16 +11,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use updraft_core::decide::{Forced, Outcome};
+use updraft_core::channel::{self, Resolved, Source};
+use updraft_core::decide::Forced;
 use updraft_core::event::{event_time, reports_running_bundle};
+use updraft_core::trace::Trace;
 use updraft_core::validate::{validate, validate_stats_fields, DeviceRequest, Endpoint, Platform};
 use updraft_core::version::plugin_stores_channel_locally;
-use updraft_protocol::api::Channel;
-use updraft_protocol::device::{InfoObject, NoUpdate, RevertToBuiltin, StatsEvent};
+use updraft_protocol::device::{InfoObject, StatsEvent, UpdatesReply};
 use updraft_store::{DeviceSeen, NewEvent, SelfAssign, Write};
 
 use crate::error::{soft, ApiError, ApiResult};
-use crate::routes::offer::offer;
 use crate::snapshot::AppEntry;
 use crate::state::AppState;
 
@@ -94,53 +94,16 @@ pub async fn updates(
 ) -> ApiResult<Response> {
     let req = checked(parse_info(&body)?, Endpoint::Updates)?;
     let entry = app_entry(&state, &req.app_id).await?;
-    if req.plugin_semver().is_some_and(|v| v.major == 4) {
-        return Ok(soft(
-            "unsupported_plugin_version",
-            "Plugin version 4 is no longer supported; upgrade @capgo/capacitor-updater",
-            &[("kind", "failed".into())],
-        ));
-    }
-    let decision = entry.decide(&req, false);
-
+    let decision = entry.decide(&req, false, &|| state.base_url(&headers));
     let writes = vec![Write::Seen(seen(
         &req,
         entry.view.app.allow_device_custom_id,
     ))];
-    let reply = match decision.outcome {
-        Outcome::Update { bundle_id } => {
-            let b = &entry.view.bundles[&bundle_id];
-            let base = state.base_url(&headers);
-            match offer(b, &req, &base, &entry.view.app) {
-                Ok(reply) => {
-                    state.writer.offered(
-                        &req.app_id,
-                        bundle_id,
-                        &b.version,
-                        crate::now_ms() / 86_400_000,
-                    );
-                    Json(reply).into_response()
-                }
-                Err(no) => Json(no).into_response(),
-            }
-        }
-        Outcome::RevertToBuiltin => Json(RevertToBuiltin {
-            version: "builtin".into(),
-        })
-        .into_response(),
-        Outcome::NoUpdate {
-            code,
-            message,
-            kind,
-            extra,
-        } => Json(NoUpdate {
-            error: code.into(),
-            message,
-            kind,
-            extra,
-        })
-        .into_response(),
-    };
+    if let (Some(id), UpdatesReply::Update(offer)) = (decision.offered, &decision.reply) {
+        let day = crate::now_ms() / 86_400_000;
+        state.writer.offered(&req.app_id, id, &offer.version, day);
+    }
+    let reply = Json(decision.reply).into_response();
     if state.queue(writes).is_err() {
         // The check itself was answered from memory; only the device's
         // last-seen row is skipped while the write queue is full.
@@ -284,43 +247,6 @@ pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Resp
     })
 }
 
-fn platform_ok(c: &Channel, p: Platform) -> bool {
-    match p {
-        Platform::Ios => c.ios,
-        Platform::Android => c.android,
-        Platform::Electron => c.electron,
-    }
-}
-
-/// The channel a device would be served from, and whether it comes from a
-/// server-side override; with `overrides` false, only what the device itself
-/// chose (its `defaultChannel`) or the public channel.
-fn resolved_channel<'a>(
-    entry: &'a AppEntry,
-    req: &DeviceRequest,
-    overrides: bool,
-) -> Option<(&'a Channel, bool)> {
-    let p = req.platform.unwrap_or(Platform::Ios);
-    let channels = &entry.view.channels;
-    if let Some(Forced::Channel(id)) = entry.forced(&req.device_id).filter(|_| overrides) {
-        if let Some(c) = channels.iter().find(|c| c.id == id) {
-            return Some((c, true));
-        }
-    }
-    if let Some(name) = &req.default_channel {
-        if let Some(c) = channels
-            .iter()
-            .find(|c| &c.name == name && (c.public || c.allow_device_self_set) && platform_ok(c, p))
-        {
-            return Some((c, false));
-        }
-    }
-    channels
-        .iter()
-        .find(|c| c.public && platform_ok(c, p))
-        .map(|c| (c, false))
-}
-
 fn channel_info_from_query(q: &HashMap<String, String>) -> InfoObject {
     let s = |k: &str| q.get(k).cloned();
     let b = |k: &str| q.get(k).map(|v| v == "true" || v == "1");
@@ -435,7 +361,7 @@ async fn set_channel(state: &AppState, info: InfoObject) -> ApiResult<Response> 
     }
     // Plugins before 7.34 keep their channel on the server.
     let p = req.platform.unwrap_or(Platform::Ios);
-    let public = c.public && platform_ok(c, p);
+    let public = c.public && channel::allows_platform(c, p);
     let id = c.id;
     self_assign(state, &req, (!public).then_some((name.as_str(), id))).await
 }
@@ -505,9 +431,21 @@ async fn get_channel(state: &AppState, info: InfoObject, electron: bool) -> ApiR
     // answers: tell it what it chose, never an admin's override (which would
     // then stick on the device after the admin removes it).
     let overrides = !plugin_stores_channel_locally(req.plugin_version.as_deref());
-    match resolved_channel(&entry, &req, overrides) {
-        Some((c, forced)) => {
-            let status = if forced { "override" } else { "default" };
+    let forced = entry.forced(&req.device_id).filter(|_| overrides);
+    let resolved = channel::resolve(
+        &entry.view.channels,
+        forced,
+        req.default_channel.as_deref(),
+        req.platform.unwrap_or(Platform::Ios),
+        &mut Trace::off(),
+    );
+    match resolved {
+        Some(Resolved { channel: c, source }) => {
+            let status = if source == Source::Override {
+                "override"
+            } else {
+                "default"
+            };
             let mut body =
                 json!({"channel": c.name, "status": status, "allowSet": c.allow_device_self_set});
             if electron {
@@ -550,7 +488,7 @@ async fn list_channels(state: &AppState, info: InfoObject, electron: bool) -> Ap
         .filter(|c| c.allow_device_self_set || c.public)
         .filter(|c| if is_emulator { c.allow_emulator } else { c.allow_device })
         .filter(|c| if is_prod { c.allow_prod } else { c.allow_dev })
-        .filter(|c| platform_ok(c, platform))
+        .filter(|c| channel::allows_platform(c, platform))
         .map(|c| json!({"id": c.id, "name": c.name, "public": c.public, "allow_self_set": c.allow_device_self_set}))
         .collect();
     Ok(if electron {

@@ -3,13 +3,12 @@
 //! of the update decision.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
-use updraft_core::decide::Outcome;
 use updraft_core::validate::{validate, Endpoint};
 use updraft_protocol::api::*;
-use updraft_protocol::device::InfoObject;
+use updraft_protocol::device::{InfoObject, UpdatesReply};
 use updraft_store::{DeviceQuery, EventQuery};
 
 use super::api::{known_app, JsonBody};
@@ -260,12 +259,13 @@ pub async fn list_offers(
     description = r#"Needs an API key of mode `read` or higher."#,
     params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     request_body = InfoObject,
-    responses((status = 200, description = "The outcome, the channel chosen and the trace of every rule evaluated.", body = Explanation)),
+    responses((status = 200, description = "The outcome, the channel chosen, the trace of every rule evaluated and the exact reply `/updates` would send.", body = Explanation)),
     security(("bearer" = ["read"]))
 )]
 pub async fn explain(
     State(s): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     Path(app_id): Path<String>,
     JsonBody(mut info): JsonBody<InfoObject>,
 ) -> ApiResult<Json<Explanation>> {
@@ -278,26 +278,25 @@ pub async fn explain(
         .get(&*s.store, &app_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))?;
-    let d = entry.decide(&req, true);
-    let outcome = match d.outcome {
-        Outcome::Update { bundle_id } => ExplainOutcome::Update {
-            version: entry.view.bundles[&bundle_id].version.clone(),
+    // The very function `/updates` calls: the same reply, with the trace.
+    let d = entry.decide(&req, true, &|| s.base_url(&headers));
+    let outcome = match &d.reply {
+        UpdatesReply::Update(u) => ExplainOutcome::Update {
+            version: u.version.clone(),
         },
-        Outcome::RevertToBuiltin => ExplainOutcome::RevertToBuiltin,
-        Outcome::NoUpdate {
-            code,
-            message,
-            kind,
-            ..
-        } => ExplainOutcome::NoUpdate {
-            error: code.to_string(),
-            message,
-            kind,
+        UpdatesReply::RevertToBuiltin(_) => ExplainOutcome::RevertToBuiltin,
+        UpdatesReply::NoUpdate(n) => ExplainOutcome::NoUpdate {
+            error: n.error.clone(),
+            message: n.message.clone(),
+            kind: n.kind,
         },
     };
+    let reply =
+        serde_json::to_value(&d.reply).map_err(|e| ApiError::internal("explain", e.to_string()))?;
     Ok(Json(Explanation {
         outcome,
         channel: d.channel,
         trace: d.trace,
+        reply,
     }))
 }

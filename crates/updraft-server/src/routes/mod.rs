@@ -9,4 +9,3 @@ pub mod device;
 pub mod devices;
 pub mod files;
 pub mod keys;
-pub mod offer;

@@ -1,0 +1,374 @@
+//! The decision cases in `cases/decide/` (one JSON file per rule, see its
+//! README): each case is an app state, the plugin's `/updates` body, the exact
+//! reply and what the device does with it. This module reads a case and turns
+//! its state into what [`decide`](crate::decide::decide) sees; the three runners
+//! (core, the server over HTTP, the device core) share it and have no per-rule
+//! code. Reading the files is left to the runners: this crate does no I/O.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use updraft_protocol::api::{
+    App, AppPatch, Bundle, BundleStorage, Channel, ChannelPatch, DisableAutoUpdate, ManifestEntry,
+    SetOverride,
+};
+use updraft_protocol::device::InfoObject;
+
+use crate::decide::{AppView, Forced};
+use crate::validate::{validate, DeviceRequest, Endpoint};
+
+/// The folder of the decision cases.
+pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/cases/decide");
+
+/// Stands for the server's public URL (no trailing slash) in expected replies.
+pub const BASE: &str = "{base}";
+
+/// One file of cases: the cases of one rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    /// What the rule is, in a sentence or two.
+    pub about: String,
+    pub cases: Vec<Case>,
+}
+
+/// One decision case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Unique in its file; says what the case shows.
+    pub name: String,
+    #[serde(default)]
+    pub state: State,
+    /// The plugin's JSON body, as sent to `/updates`.
+    pub request: Value,
+    /// The reply body, exactly; `{base}` stands for the server's public URL.
+    pub reply: Value,
+    /// What the device core makes of the reply.
+    pub device_action: DeviceAction,
+    /// The channel the device resolves to (`null`: none); not checked when absent.
+    #[serde(default, deserialize_with = "present")]
+    pub channel: Option<Option<String>>,
+    /// Lines the explain trace must contain, in this order (others may come between).
+    #[serde(default)]
+    pub trace: Vec<String>,
+    /// Why the store cannot hold this state (a dangling reference only a race
+    /// can leave in a snapshot): then only the core and device runners run it.
+    #[serde(default)]
+    pub core_only: Option<String>,
+}
+
+fn present<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(de).map(Some)
+}
+
+/// The app's state before the request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// App settings (`expose_metadata`, `public_key`, …), as the management API takes them.
+    #[serde(default)]
+    pub app: AppPatch,
+    #[serde(default)]
+    pub bundles: Vec<BundleSpec>,
+    /// As the management API creates them (`bundle` by version; defaults as a new channel's).
+    #[serde(default)]
+    pub channels: Vec<ChannelPatch>,
+    /// The requesting device's override or pin and rollback blocks.
+    #[serde(default)]
+    pub device: DeviceState,
+}
+
+/// A bundle as stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleSpec {
+    pub version: String,
+    pub checksum: String,
+    #[serde(default)]
+    pub session_key: String,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub electron_checksum: Option<String>,
+    /// `stored` (the default) or `external`.
+    #[serde(default = "stored")]
+    pub storage: BundleStorage,
+    #[serde(default)]
+    pub blob_sha256: Option<String>,
+    #[serde(default)]
+    pub external_url: Option<String>,
+    #[serde(default)]
+    pub manifest: Vec<ManifestEntry>,
+    #[serde(default)]
+    pub min_update_version: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+fn stored() -> BundleStorage {
+    BundleStorage::Stored
+}
+
+/// The requesting device's server-side state.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceState {
+    /// `{"channel": name}` or `{"bundle": version}`, as an admin sets it.
+    #[serde(default, rename = "override")]
+    pub forced: Option<SetOverride>,
+    /// Versions this device rolled back (`update_fail`).
+    #[serde(default)]
+    pub failed: Vec<String>,
+}
+
+/// What the device core does with a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceAction {
+    /// Downloads the bundle offered.
+    Update,
+    /// Goes back to its builtin bundle.
+    Revert,
+    /// Nothing to do.
+    UpToDate,
+    /// Nothing to do: the server will not give this device an update.
+    Blocked,
+    /// A failed check (the plugin reports `download_fail`).
+    Failed,
+}
+
+/// A case's state as the decision sees it.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub view: AppView,
+    pub forced: Option<Forced>,
+    /// Bundle ids the device rolled back.
+    pub failed: Vec<i64>,
+}
+
+/// Parses one case file, checking what the runners rely on.
+pub fn parse(text: &str) -> Result<CaseFile, String> {
+    let file: CaseFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut names = HashSet::new();
+    for case in &file.cases {
+        if !names.insert(case.name.as_str()) {
+            return Err(format!("two cases are named {:?}", case.name));
+        }
+        case.device_request()
+            .map_err(|e| format!("{}: {e}", case.name))?;
+        case.seeded().map_err(|e| format!("{}: {e}", case.name))?;
+    }
+    Ok(file)
+}
+
+/// Replaces `{base}` with `base` in every string of `v`.
+pub fn with_base(v: &Value, base: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace(BASE, base)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| with_base(x, base)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), with_base(x, base)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Checks that `expected` lines appear in `trace` in order.
+pub fn trace_has(trace: &[String], expected: &[String]) -> Result<(), String> {
+    let mut rest = trace.iter();
+    for want in expected {
+        if !rest.any(|line| line == want) {
+            return Err(format!(
+                "the trace lacks {want:?} (in order); it is:\n  {}",
+                trace.join("\n  ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Case {
+    /// The request validated as `/updates` validates it; a case's request must pass.
+    pub fn device_request(&self) -> Result<DeviceRequest, String> {
+        let info: InfoObject =
+            serde_json::from_value(self.request.clone()).map_err(|e| format!("request: {e}"))?;
+        validate(info, Endpoint::Updates).map_err(|e| format!("request: {}: {}", e.code, e.message))
+    }
+
+    /// The expected reply with `{base}` replaced.
+    pub fn expected_reply(&self, base: &str) -> Value {
+        with_base(&self.reply, base)
+    }
+
+    /// The app id of the request.
+    fn app_id(&self) -> String {
+        self.request["app_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The state as the decision sees it. Bundles get ids 1, 2, … in order,
+    /// channels 1, 2, …; a name the state does not hold becomes an id nothing
+    /// has (allowed only in a `core_only` case).
+    pub fn seeded(&self) -> Result<Seeded, String> {
+        let s = &self.state;
+        let app_id = self.app_id();
+        let dangling = |what: String| -> Result<i64, String> {
+            if self.core_only.is_some() {
+                Ok(-1)
+            } else {
+                Err(format!(
+                    "{what} is not in the state (only a core_only case may hold a dangling reference)"
+                ))
+            }
+        };
+        let mut bundles = HashMap::new();
+        let mut ids = HashMap::new();
+        for (i, b) in s.bundles.iter().enumerate() {
+            let id = i as i64 + 1;
+            if ids.insert(b.version.clone(), id).is_some() {
+                return Err(format!("two bundles are named {}", b.version));
+            }
+            bundles.insert(id, bundle(id, &app_id, b));
+        }
+        let mut channels = Vec::new();
+        for (i, p) in s.channels.iter().enumerate() {
+            let name = p.name.clone().ok_or("a channel needs a name")?;
+            let bundle_id = match p.bundle.clone().flatten().as_deref() {
+                None | Some("") | Some("builtin") | Some("unknown") => None,
+                Some(v) => Some(match ids.get(v) {
+                    Some(id) => *id,
+                    None => dangling(format!("bundle {v} of channel {name}"))?,
+                }),
+            };
+            channels.push(channel(i as i64 + 1, &app_id, name, p, bundle_id, &bundles));
+        }
+        for (i, a) in channels.iter().enumerate() {
+            if channels.iter().take(i).any(|b| b.name == a.name) {
+                return Err(format!("two channels are named {}", a.name));
+            }
+            let clash = channels.iter().take(i).find(|b| {
+                a.public
+                    && b.public
+                    && ((a.ios && b.ios) || (a.android && b.android) || (a.electron && b.electron))
+            });
+            if let Some(b) = clash {
+                return Err(format!(
+                    "channels {} and {} are both public on one platform (the store keeps one)",
+                    b.name, a.name
+                ));
+            }
+        }
+        channels.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        let forced = match &s.device.forced {
+            None => None,
+            Some(SetOverride {
+                channel: Some(name),
+                bundle: None,
+            }) => Some(Forced::Channel(
+                match channels.iter().find(|c| &c.name == name) {
+                    Some(c) => c.id,
+                    None => dangling(format!("override channel {name}"))?,
+                },
+            )),
+            Some(SetOverride {
+                channel: None,
+                bundle: Some(v),
+            }) => Some(Forced::Bundle(match ids.get(v) {
+                Some(id) => *id,
+                None => dangling(format!("pinned bundle {v}"))?,
+            })),
+            Some(_) => return Err("an override has exactly one of channel or bundle".into()),
+        };
+        let failed = s
+            .device
+            .failed
+            .iter()
+            .map(|v| {
+                ids.get(v)
+                    .copied()
+                    .ok_or_else(|| format!("failed bundle {v} is not in the state"))
+            })
+            .collect::<Result<_, _>>()?;
+        let app = App {
+            app_id: app_id.clone(),
+            name: app_id,
+            expose_metadata: s.app.expose_metadata.unwrap_or(false),
+            allow_device_custom_id: s.app.allow_device_custom_id.unwrap_or(true),
+            public_key: s.app.public_key.clone().filter(|k| !k.is_empty()),
+            created_at: 0,
+        };
+        Ok(Seeded {
+            view: AppView {
+                app,
+                channels,
+                bundles,
+            },
+            forced,
+            failed,
+        })
+    }
+}
+
+fn bundle(id: i64, app_id: &str, b: &BundleSpec) -> Bundle {
+    Bundle {
+        id,
+        app_id: app_id.to_string(),
+        version: b.version.clone(),
+        checksum: b.checksum.clone(),
+        session_key: b.session_key.clone(),
+        key_id: b.key_id.clone(),
+        electron_checksum: b.electron_checksum.clone(),
+        storage: b.storage,
+        blob_sha256: b.blob_sha256.clone(),
+        size: None,
+        external_url: b.external_url.clone(),
+        manifest: b.manifest.clone(),
+        min_update_version: b.min_update_version.clone(),
+        native_packages: Value::Null,
+        link: b.link.clone(),
+        comment: b.comment.clone(),
+        deleted: false,
+        created_at: 0,
+    }
+}
+
+/// A channel created with `p`: the store's defaults for what `p` leaves out.
+fn channel(
+    id: i64,
+    app_id: &str,
+    name: String,
+    p: &ChannelPatch,
+    bundle_id: Option<i64>,
+    bundles: &HashMap<i64, Bundle>,
+) -> Channel {
+    Channel {
+        id,
+        app_id: app_id.to_string(),
+        name,
+        bundle_id,
+        bundle_version: bundle_id
+            .and_then(|id| bundles.get(&id))
+            .map_or_else(|| "builtin".to_string(), |b| b.version.clone()),
+        public: p.public.unwrap_or(false),
+        ios: p.ios.unwrap_or(true),
+        android: p.android.unwrap_or(true),
+        electron: p.electron.unwrap_or(true),
+        allow_device_self_set: p.allow_device_self_set.unwrap_or(false),
+        allow_emulator: p.allow_emulator.unwrap_or(true),
+        allow_device: p.allow_device.unwrap_or(true),
+        allow_dev: p.allow_dev.unwrap_or(true),
+        allow_prod: p.allow_prod.unwrap_or(true),
+        disable_auto_update: p.disable_auto_update.unwrap_or(DisableAutoUpdate::Major),
+        disable_auto_update_under_native: p.disable_auto_update_under_native.unwrap_or(true),
+        created_at: 0,
+        updated_at: 0,
+    }
+}

@@ -1,0 +1,104 @@
+//! Which channel serves a device: its override (set by an admin, or by an old
+//! plugin for itself) > its `defaultChannel` (only if public or
+//! self-assignable, and allowed for its platform) > the public channel for its
+//! platform. Unlike Capgo, an ineligible `defaultChannel` falls back to the
+//! public channel instead of answering `no_channel`. The update decision and
+//! the `/channel_self` handlers both ask this module.
+
+use updraft_protocol::api::Channel;
+
+use crate::decide::Forced;
+use crate::trace::{note, Trace};
+use crate::validate::Platform;
+
+/// Where the resolved channel came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The device's override (an admin's, or an old plugin's own choice).
+    Override,
+    /// The device's own `defaultChannel`.
+    DefaultChannel,
+    /// The public channel for the device's platform.
+    Public,
+}
+
+/// The channel a device is served from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resolved<'a> {
+    pub channel: &'a Channel,
+    pub source: Source,
+}
+
+/// Whether `c` serves devices of platform `p`.
+pub fn allows_platform(c: &Channel, p: Platform) -> bool {
+    match p {
+        Platform::Ios => c.ios,
+        Platform::Android => c.android,
+        Platform::Electron => c.electron,
+    }
+}
+
+/// Resolves the channel of a device on `platform` with `forced` (only a
+/// channel override counts here; a bundle pin is the decision's business) and
+/// `default_channel`, noting each step in `trace`. `None`: no channel at all.
+pub fn resolve<'a>(
+    channels: &'a [Channel],
+    forced: Option<Forced>,
+    default_channel: Option<&str>,
+    platform: Platform,
+    trace: &mut Trace,
+) -> Option<Resolved<'a>> {
+    if let Some(Forced::Channel(id)) = forced {
+        match channels.iter().find(|c| c.id == id) {
+            Some(c) => {
+                note!(trace, "device override puts it on channel {}", c.name);
+                return Some(Resolved {
+                    channel: c,
+                    source: Source::Override,
+                });
+            }
+            None => note!(
+                trace,
+                "device override names a channel that no longer exists; ignoring it"
+            ),
+        }
+    }
+    if let Some(name) = default_channel.filter(|n| !n.is_empty()) {
+        match channels.iter().find(|c| c.name == name) {
+            Some(c) if !(c.public || c.allow_device_self_set) => note!(trace,
+                "defaultChannel {name} is neither public nor self-assignable; falling back to the public channel"
+            ),
+            Some(c) if !allows_platform(c, platform) => note!(trace,
+                "defaultChannel {name} is disabled for {}; falling back to the public channel",
+                platform.as_str()
+            ),
+            Some(c) => {
+                note!(trace, "defaultChannel {name} is eligible");
+                return Some(Resolved {
+                    channel: c,
+                    source: Source::DefaultChannel,
+                });
+            }
+            None => note!(
+                trace,
+                "defaultChannel {name} does not exist; falling back to the public channel"
+            ),
+        }
+    }
+    let public = channels
+        .iter()
+        .find(|c| c.public && allows_platform(c, platform));
+    match public {
+        Some(c) => note!(
+            trace,
+            "public channel for {} is {}",
+            platform.as_str(),
+            c.name
+        ),
+        None => note!(trace, "no public channel for {}", platform.as_str()),
+    }
+    public.map(|c| Resolved {
+        channel: c,
+        source: Source::Public,
+    })
+}
