@@ -306,7 +306,17 @@ async fn the_flusher_sends_queued_stats_every_second() {
         .await
         .queue_stat("app_moved_to_foreground", None, None);
     s.stats.lock().unwrap().push((503, None));
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Two ticks take two seconds; a loaded machine may take longer, so wait
+    // for the retry's delivery (bounded) rather than a fixed time.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let delivered = s.stats_seen.lock().unwrap().len() >= 2
+            && d.lock().await.queued_stats().is_empty();
+        if delivered || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     task.abort();
     let seen = s.stats_seen.lock().unwrap().clone();
     assert!(
