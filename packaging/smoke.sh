@@ -20,10 +20,12 @@ trap 'rm -rf "$work"' EXIT
 opts=(-sS --fail-with-body --max-time 30 ${SMOKE_CURL_OPTS:-})
 api() { curl "${opts[@]}" -H "Authorization: Bearer $key" "$@"; }
 
+# Over 1 MiB (nginx's default body limit), so a proxy's upload size setting is tested too.
 python3 - "$work/bundle.zip" <<'EOF'
-import sys, zipfile
+import os, sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    z.writestr("index.html", "<!doctype html><title>smoke</title>" + "x" * 200000)
+    z.writestr("index.html", "<!doctype html><title>smoke</title>")
+    z.writestr("assets/app.bin", os.urandom(3 * 1024 * 1024))
 EOF
 
 curl "${opts[@]}" "$base/health" >/dev/null
