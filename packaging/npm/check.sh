@@ -29,7 +29,9 @@ echo "-- build the packages ($version, $platform) from $bin_dir"
 "$here/build.sh" "$version" "$bin_dir" "$work/tarballs"
 main_tgz="$work/tarballs/updraft-cli-$version.tgz"
 platform_tgz="$work/tarballs/updraft-cli-$platform-$version.tgz"
-[ -f "$main_tgz" ] && [ -f "$platform_tgz" ] || fail "npm pack did not make $main_tgz and $platform_tgz"
+if [ ! -f "$main_tgz" ] || [ ! -f "$platform_tgz" ]; then
+  fail "npm pack did not make $main_tgz and $platform_tgz"
+fi
 mode=$(tar -tvzf "$platform_tgz" package/bin/updraft | cut -c1-10)
 [ "$mode" = "-rwxr-xr-x" ] || fail "the binary in the platform package is $mode, not executable"
 

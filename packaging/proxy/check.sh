@@ -44,6 +44,7 @@ wait_for "http://127.0.0.1:$server_port/health" || { cat "$work/server.log" >&2;
 through_proxy() {
   local name=$1 port=$2
   export SMOKE_CURL_OPTS="--cacert $work/cert.pem --connect-to updates.example.com:443:127.0.0.1:$port"
+  # shellcheck disable=SC2086 # options are words
   wait_for $SMOKE_CURL_OPTS https://updates.example.com/health || { echo "$name does not answer" >&2; return 1; }
   local url
   # (set -e does not apply in a function called before ||: every failure returns by hand)
