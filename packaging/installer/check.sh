@@ -23,17 +23,18 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "installer check FAILED: $*" >&2; exit 1; }
-serve() { # DIR -> prints the base URL
+serve() { # DIR: serves it on 127.0.0.1 and sets $url (not in a subshell: the server's pid is kept)
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
   python3 -m http.server "$port" --bind 127.0.0.1 --directory "$1" >/dev/null 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-  echo "http://127.0.0.1:$port"
+  url="http://127.0.0.1:$port"
+  for _ in $(seq 1 50); do curl -s -o /dev/null "$url/" && break; sleep 0.1; done
 }
 # A clean environment: no PATH entries or variables of the machine's own.
 clean_env=(env -i PATH=/usr/bin:/bin SHELL=/bin/sh)
-base=$(serve "$dist")
+serve "$dist"
+base=$url
 
 echo "-- updraft-cli-installer.sh, per user"
 mkdir -p "$work/home"
@@ -55,7 +56,8 @@ fi
 echo "-- a damaged archive is refused"
 mkdir -p "$work/bad" "$work/home3"
 for f in "$dist"/updraft-cli-*.tar.xz; do head -c 100000 "$f" >"$work/bad/$(basename "$f")"; done
-bad=$(serve "$work/bad")
+serve "$work/bad"
+bad=$url
 if "${clean_env[@]}" HOME="$work/home3" UPDRAFT_CLI_DOWNLOAD_URL="$bad" sh "$dist/updraft-cli-installer.sh" >"$work/bad.log" 2>&1; then
   fail "the installer accepted a damaged archive"
 fi
