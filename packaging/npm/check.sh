@@ -99,7 +99,7 @@ launcher=$!
 for _ in $(seq 1 50); do grep -q ready "$work/signal.out" && break; sleep 0.1; done
 kill -TERM "$launcher"
 # Should the signal not reach the binary, the launcher would wait for ever: end it.
-(sleep 20 && kill -KILL "$launcher" 2>/dev/null) &
+(sleep 20 && kill -KILL "$launcher") >/dev/null 2>&1 &
 watchdog=$!
 status=0
 wait "$launcher" 2>/dev/null || status=$?
