@@ -36,7 +36,7 @@ use updraft_protocol::api::{KeyMode, NewApiKey};
 use updraft_store::Store;
 
 use crate::config::Config;
-use crate::routes::{api, capgo, channels, device, devices, files, keys};
+use crate::routes::{api, capgo, channel_self, channels, device, devices, files, keys};
 use crate::snapshot::Snapshots;
 use crate::state::AppState;
 
@@ -159,7 +159,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/updates", post(device::updates).get(device::ok))
         .route("/stats", post(device::stats).get(device::ok))
-        .route("/channel_self", any(device::channel_self))
+        .route("/channel_self", any(channel_self::channel_self))
         .route("/ok", post(device::ok))
         .route("/files/{file}", get(files::bundle_file).head(files::bundle_file))
         .route("/device", post(capgo::post_device).get(capgo::get_device).delete(capgo::delete_device))
