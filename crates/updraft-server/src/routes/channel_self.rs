@@ -17,6 +17,7 @@ use updraft_protocol::api::Channel;
 use updraft_protocol::device::InfoObject;
 use updraft_store::SelfAssign;
 
+use crate::access_log::{device_reply, DeviceIds};
 use crate::error::{soft, ApiError, ApiResult};
 use crate::routes::device::{app_entry, checked, parse_info};
 use crate::snapshot::AppEntry;
@@ -88,13 +89,27 @@ pub async fn channel_self(
     method: Method,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
-) -> ApiResult<Response> {
-    let from_body = !body.is_empty() && body.iter().any(|b| !b.is_ascii_whitespace());
+) -> Response {
+    let from_body = body.iter().any(|b| !b.is_ascii_whitespace());
     let info = if from_body {
-        parse_info(&body)?
+        parse_info(&body)
     } else {
-        channel_info_from_query(&query)
+        Ok(channel_info_from_query(&query))
     };
+    let reply = match info {
+        Ok(info) => channel_call(&state, method, info).await,
+        Err(e) => Err(e),
+    };
+    device_reply(reply, || {
+        if from_body {
+            DeviceIds::from_body(&body)
+        } else {
+            DeviceIds::from_query(&query)
+        }
+    })
+}
+
+async fn channel_call(state: &AppState, method: Method, info: InfoObject) -> ApiResult<Response> {
     let electron = info.platform.as_deref() == Some("electron");
     let action = info.action.clone().unwrap_or_default();
     if let (Some(app), Some(device)) = (&info.app_id, &info.device_id) {
@@ -124,11 +139,11 @@ pub async fn channel_self(
         Method::POST if electron && action == "unset" => {
             Ok(Json(json!({"status": "ok"})).into_response())
         }
-        Method::POST => set_channel(&state, info).await,
-        Method::PUT => get_channel(&state, info, false).await,
-        Method::GET if electron && action != "list" => get_channel(&state, info, true).await,
-        Method::GET => list_channels(&state, info, electron).await,
-        Method::DELETE => unset_channel(&state, info).await,
+        Method::POST => set_channel(state, info).await,
+        Method::PUT => get_channel(state, info, false).await,
+        Method::GET if electron && action != "list" => get_channel(state, info, true).await,
+        Method::GET => list_channels(state, info, electron).await,
+        Method::DELETE => unset_channel(state, info).await,
         _ => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",

@@ -13,10 +13,11 @@ use serde_json::{json, Value};
 use updraft_core::decide::Outcome;
 use updraft_core::event::{event_time, reports_running_bundle};
 use updraft_core::validate::{validate, validate_stats_fields, DeviceRequest, Endpoint};
-use updraft_protocol::device::{InfoObject, NoUpdate, RevertToBuiltin, StatsEvent};
+use updraft_protocol::device::{InfoObject, NoUpdate, ReplyKind, RevertToBuiltin, StatsEvent};
 use updraft_store::{DeviceSeen, NewEvent, Write};
 
-use crate::error::{soft, ApiError, ApiResult};
+use crate::access_log::{device_reply, DeviceIds};
+use crate::error::{soft, ApiError, ApiResult, ErrorCode};
 use crate::routes::offer::offer;
 use crate::snapshot::AppEntry;
 use crate::state::AppState;
@@ -37,7 +38,10 @@ pub(crate) fn checked(info: InfoObject, endpoint: Endpoint) -> ApiResult<DeviceR
     validate(info, endpoint).map_err(|e| ApiError::bad_request(e.code, e.message))
 }
 
-pub(crate) async fn app_entry(state: &AppState, app_id: &str) -> ApiResult<std::sync::Arc<AppEntry>> {
+pub(crate) async fn app_entry(
+    state: &AppState,
+    app_id: &str,
+) -> ApiResult<std::sync::Arc<AppEntry>> {
     // Every path reaches here with a checked request but the channel list,
     // which reads its app id from the query: never send the database a
     // string it may refuse.
@@ -84,13 +88,14 @@ fn seen(req: &DeviceRequest, allow_custom_id: bool) -> DeviceSeen {
 static SKIPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// `POST /updates`: what should this device run?
-pub async fn updates(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let req = checked(parse_info(&body)?, Endpoint::Updates)?;
-    let entry = app_entry(&state, &req.app_id).await?;
+pub async fn updates(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = check(&state, &headers, &body).await;
+    device_reply(reply, || DeviceIds::from_body(&body))
+}
+
+async fn check(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    let req = checked(parse_info(body)?, Endpoint::Updates)?;
+    let entry = app_entry(state, &req.app_id).await?;
     if req.plugin_semver().is_some_and(|v| v.major == 4) {
         return Ok(soft(
             "unsupported_plugin_version",
@@ -107,7 +112,7 @@ pub async fn updates(
     let reply = match decision.outcome {
         Outcome::Update { bundle_id } => {
             let b = &entry.view.bundles[&bundle_id];
-            let base = state.base_url(&headers);
+            let base = state.base_url(headers);
             match offer(b, &req, &base, &entry.view.app) {
                 Ok(reply) => {
                     state.writer.offered(
@@ -130,13 +135,21 @@ pub async fn updates(
             message,
             kind,
             extra,
-        } => Json(NoUpdate {
-            error: code.into(),
-            message,
-            kind,
-            extra,
-        })
-        .into_response(),
+        } => {
+            let mut res = Json(NoUpdate {
+                error: code.into(),
+                message,
+                kind,
+                extra,
+            })
+            .into_response();
+            // A check that cannot be served (no channel, no bundle) is logged
+            // like an error reply; "up to date" and policy blocks are not.
+            if kind == ReplyKind::Failed {
+                res.extensions_mut().insert(ErrorCode(code.into()));
+            }
+            res
+        }
     };
     if state.queue(writes).is_err() {
         // The check itself was answered from memory; only the device's
@@ -237,8 +250,13 @@ fn stats_items(body: &[u8]) -> ApiResult<(Vec<Box<RawValue>>, bool)> {
 const MAX_STATS_BATCH: usize = 1000;
 
 /// `POST /stats`: one event or an array of them.
-pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let (items, batch) = stats_items(&body)?;
+pub async fn stats(State(state): State<AppState>, body: Bytes) -> Response {
+    let reply = record_stats(&state, &body).await;
+    device_reply(reply, || DeviceIds::from_body(&body))
+}
+
+async fn record_stats(state: &AppState, body: &[u8]) -> ApiResult<Response> {
+    let (items, batch) = stats_items(body)?;
     if items.len() > MAX_STATS_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -253,7 +271,7 @@ pub async fn stats(State(state): State<AppState>, body: Bytes) -> ApiResult<Resp
     let mut blocks = Vec::new();
     let mut results = Vec::with_capacity(items.len());
     for (index, raw) in items.iter().enumerate() {
-        match stats_writes(&state, raw).await {
+        match stats_writes(state, raw).await {
             Ok((w, block)) => {
                 writes.extend(w);
                 blocks.extend(block);
