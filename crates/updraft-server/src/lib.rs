@@ -6,8 +6,10 @@
 pub mod access_log;
 pub mod auth;
 pub mod config;
+pub mod config_report;
 pub mod conn_limits;
 pub mod error;
+pub mod first_start;
 pub mod openapi;
 pub mod public_url;
 pub mod ratelimit;

@@ -115,6 +115,54 @@ fn the_first_admin_key_is_created_only_once_the_server_serves() {
     );
 }
 
+/// The first start on loopback: the key comes with `export KEY=…` and the CLI
+/// login, and phones are not told a loopback URL but what to set instead.
+#[test]
+fn the_first_start_banner_explains_the_key_and_never_suggests_an_unreachable_url() {
+    let (mut child, line, _dir) = serve_first_line(&[]);
+    let addr = line
+        .split("addr=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    for _ in 0..60 {
+        let mut l = String::new();
+        if reader.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        banner.push_str(&l);
+        if l.contains("put that address in the URLs above") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(banner.contains("export KEY=upd_"), "{banner}");
+    assert!(
+        banner.contains(&format!(
+            r#"updraft login --server http://{addr} --api-key "$KEY""#
+        )),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("Phones cannot reach {addr}")),
+        "{banner}"
+    );
+    assert!(banner.contains("--public-url"), "{banner}");
+    assert!(banner.contains("UPDRAFT_PUBLIC_URL"), "{banner}");
+    assert!(
+        !banner.contains(&format!("{addr}/updates")),
+        "no loopback URL for phones: {banner}"
+    );
+    assert!(
+        banner.contains(r#""updateUrl": "http://<address phones use>:"#),
+        "{banner}"
+    );
+}
+
 /// The request log at the default level, as JSON lines: management requests
 /// one line each (never the key or the query string), device errors (and a
 /// check that cannot be served) with their code, successful device checks
@@ -223,4 +271,52 @@ fn management_requests_and_device_errors_are_logged_and_device_successes_summari
     assert_eq!(summary["fields"]["requests"], 3, "{summary}");
     assert_eq!(summary["fields"]["status_2xx"], 2, "{summary}");
     assert_eq!(summary["fields"]["status_4xx"], 1, "{summary}");
+}
+
+/// `check-config` shows every setting with its source, and no secret.
+#[test]
+fn check_config_prints_every_setting_with_its_source_and_no_secret() {
+    let run = |json: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_updraft-server"));
+        cmd.args(["check-config", "--listen", "127.0.0.1:9999"])
+            .env_remove("RUST_LOG")
+            .env(
+                "UPDRAFT_DATABASE_URL",
+                "postgres://ops:pw_hunter2@db/updraft",
+            )
+            .env("UPDRAFT_BOOTSTRAP_API_KEY", "bootstrap_hunter2_0123456789")
+            .env("UPDRAFT_EVENT_RETENTION_DAYS", "7");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(false);
+    let doc: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    for out in [&text, &doc.to_string()] {
+        assert!(!out.contains("hunter2"), "a secret was printed: {out}");
+    }
+    let every = serde_json::to_value(updraft_server::config::Layer::default()).unwrap();
+    let settings = doc["settings"].as_array().unwrap();
+    assert_eq!(settings.len(), every.as_object().unwrap().len(), "{doc}");
+    for name in every.as_object().unwrap().keys() {
+        assert!(
+            text.contains(&format!("  {name} ")),
+            "{name} missing: {text}"
+        );
+        assert!(settings.iter().any(|s| s["name"] == *name), "{name}: {doc}");
+    }
+    let get = |n: &str| settings.iter().find(|s| s["name"] == n).unwrap();
+    assert_eq!(get("listen")["value"], "127.0.0.1:9999");
+    assert_eq!(get("listen")["source"], "flag");
+    assert_eq!(get("event_retention_days")["value"], 7);
+    assert_eq!(get("event_retention_days")["source"], "env");
+    assert_eq!(
+        get("database_url")["value"],
+        "postgres://ops:***@db/updraft"
+    );
+    assert_eq!(get("write_queue")["source"], "default");
+    assert!(text.contains("(from --listen)"), "{text}");
 }
