@@ -194,29 +194,19 @@ where
         let (span, pending) = match DeviceEndpoint::of(req.uri().path()) {
             Some(endpoint) => {
                 // The path is copied only when the debug line will be written.
-                if tracing::enabled!(Level::DEBUG) {
+                let (span, path) = if tracing::enabled!(Level::DEBUG) {
                     let path = shown(req.uri().path());
                     let span = tracing::debug_span!("request", method = %method, path = %path);
-                    let path = Some(path);
-                    (
-                        span,
-                        Pending::Device {
-                            endpoint,
-                            method,
-                            path,
-                        },
-                    )
+                    (span, Some(path))
                 } else {
-                    let path = None;
-                    (
-                        Span::none(),
-                        Pending::Device {
-                            endpoint,
-                            method,
-                            path,
-                        },
-                    )
-                }
+                    (Span::none(), None)
+                };
+                let pending = Pending::Device {
+                    endpoint,
+                    method,
+                    path,
+                };
+                (span, pending)
             }
             None => {
                 let path = shown(req.uri().path());
