@@ -310,8 +310,8 @@ async fn the_flusher_sends_queued_stats_every_second() {
     // for the retry's delivery (bounded) rather than a fixed time.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let delivered = s.stats_seen.lock().unwrap().len() >= 2
-            && d.lock().await.queued_stats().is_empty();
+        let sent = s.stats_seen.lock().unwrap().len();
+        let delivered = sent >= 2 && d.lock().await.queued_stats().is_empty();
         if delivered || tokio::time::Instant::now() > deadline {
             break;
         }

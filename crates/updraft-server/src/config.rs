@@ -5,7 +5,29 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+/// The log filter when `RUST_LOG` is not set.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
 
 /// The validated configuration the server runs with.
 #[derive(Debug, Clone)]
@@ -48,31 +70,35 @@ pub struct Config {
     pub drain_timeout_ms: u64,
     /// Days stats events are kept; 0 keeps them forever.
     pub event_retention_days: u64,
+    pub log_format: LogFormat,
 }
 
-/// One layer: every field optional. Also the TOML file's shape.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One layer: every field optional. Also the TOML file's shape, and the list
+/// of settings `check-config` prints. Each field is also read from the
+/// environment as `UPDRAFT_<FIELD>` (upper case).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
     pub listen: Option<String>,
+    pub public_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
-    pub public_url: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub bootstrap_api_key: Option<String>,
     pub max_bundle_bytes: Option<u64>,
     pub max_json_bytes: Option<usize>,
-    pub write_queue: Option<usize>,
-    pub flush_interval_ms: Option<u64>,
-    pub bootstrap_api_key: Option<String>,
-    pub seen_cache: Option<usize>,
-    pub trusted_proxies: Option<Vec<String>>,
     pub header_timeout_secs: Option<u64>,
     pub body_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
-    pub max_self_assigned_devices: Option<u64>,
+    pub write_queue: Option<usize>,
+    pub flush_interval_ms: Option<u64>,
     pub drain_timeout_ms: Option<u64>,
+    pub seen_cache: Option<usize>,
+    pub max_self_assigned_devices: Option<u64>,
     pub event_retention_days: Option<u64>,
+    pub log_format: Option<String>,
 }
 
 impl Layer {
@@ -100,6 +126,7 @@ impl Layer {
                 .or(self.max_self_assigned_devices),
             drain_timeout_ms: over.drain_timeout_ms.or(self.drain_timeout_ms),
             event_retention_days: over.event_retention_days.or(self.event_retention_days),
+            log_format: over.log_format.or(self.log_format),
         }
     }
 
@@ -145,6 +172,7 @@ impl Layer {
             max_self_assigned_devices: num("UPDRAFT_MAX_SELF_ASSIGNED_DEVICES")?,
             drain_timeout_ms: num("UPDRAFT_DRAIN_TIMEOUT_MS")?,
             event_retention_days: num("UPDRAFT_EVENT_RETENTION_DAYS")?,
+            log_format: vars("UPDRAFT_LOG_FORMAT"),
         })
     }
 
@@ -216,6 +244,12 @@ impl Layer {
             // One plugin stats batch (200 events) needs up to 400 slots at once.
             bail!("write_queue must be at least 1000 (got {write_queue})");
         }
+        let log_format = match self.log_format.as_deref().map(str::to_ascii_lowercase) {
+            None => LogFormat::Text,
+            Some(f) if f == "text" => LogFormat::Text,
+            Some(f) if f == "json" => LogFormat::Json,
+            Some(f) => bail!("log_format (UPDRAFT_LOG_FORMAT) must be text or json, got {f:?}"),
+        };
         Ok(Config {
             listen,
             data_dir,
@@ -239,8 +273,69 @@ impl Layer {
                 .min(i64::MAX as u64) as i64,
             drain_timeout_ms: self.drain_timeout_ms.unwrap_or(30_000),
             event_retention_days: self.event_retention_days.unwrap_or(90),
+            log_format,
         })
     }
+}
+
+impl Config {
+    /// The effective settings in the file's shape, secrets replaced: the
+    /// bootstrap key by a note that it is set, a database password by `***`.
+    pub fn redacted(&self) -> Layer {
+        let path = |p: &std::path::Path| PathBuf::from(p.to_string_lossy().into_owned());
+        Layer {
+            listen: Some(self.listen.to_string()),
+            data_dir: Some(path(&self.data_dir)),
+            database_url: Some(redact_url(&self.database_url)),
+            public_url: self.public_url.clone(),
+            tls_cert: self.tls_cert.as_deref().map(path),
+            tls_key: self.tls_key.as_deref().map(path),
+            max_bundle_bytes: Some(self.max_bundle_bytes),
+            max_json_bytes: Some(self.max_json_bytes),
+            write_queue: Some(self.write_queue),
+            flush_interval_ms: Some(self.flush_interval_ms),
+            bootstrap_api_key: self
+                .bootstrap_api_key
+                .as_ref()
+                .map(|_| "(set, not shown)".into()),
+            seen_cache: Some(self.seen_cache),
+            trusted_proxies: Some(self.trusted_proxies.iter().map(|p| p.to_string()).collect()),
+            header_timeout_secs: Some(self.header_timeout.as_secs()),
+            body_timeout_secs: Some(self.body_timeout.as_secs()),
+            shutdown_grace_secs: Some(self.shutdown_grace.as_secs()),
+            max_self_assigned_devices: Some(self.max_self_assigned_devices as u64),
+            drain_timeout_ms: Some(self.drain_timeout_ms),
+            event_retention_days: Some(self.event_retention_days),
+            log_format: Some(self.log_format.as_str().into()),
+        }
+    }
+}
+
+/// A database URL with its password (in the user info or a `password=`
+/// parameter) replaced by `***`. When in doubt, more is hidden, never less.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let mut out = url.to_string();
+    // The last '@' ends the user info even when a password holds one.
+    if let Some(at) = url[scheme_end..].rfind('@').map(|i| i + scheme_end) {
+        if let Some(colon) = url[scheme_end..at].find(':').map(|i| i + scheme_end) {
+            out = format!("{}:***{}", &url[..colon], &url[at..]);
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -317,6 +412,85 @@ mod tests {
         assert!(
             Layer::from_env(|k| (k == "UPDRAFT_EVENT_RETENTION_DAYS").then(|| "ninety".into()))
                 .is_err()
+        );
+    }
+
+    /// Every setting's name, from the struct itself.
+    fn names() -> Vec<String> {
+        let v = serde_json::to_value(Layer::default()).unwrap();
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    #[test]
+    fn every_setting_is_read_from_updraft_and_its_name_in_capitals() {
+        let env = Layer::from_env(|k| k.starts_with("UPDRAFT_").then(|| "1".to_string())).unwrap();
+        let env = serde_json::to_value(env).unwrap();
+        for name in names() {
+            assert!(
+                !env[&name].is_null(),
+                "{name} is not read from UPDRAFT_{}",
+                name.to_uppercase()
+            );
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting() {
+        let readme = include_str!("../../../README.md");
+        for name in names() {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "README.md's configuration table has no row for {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        assert_eq!(
+            Layer::default().resolve().unwrap().log_format,
+            LogFormat::Text
+        );
+        let json = Layer::from_env(|k| (k == "UPDRAFT_LOG_FORMAT").then(|| "JSON".into())).unwrap();
+        assert_eq!(json.resolve().unwrap().log_format, LogFormat::Json);
+        let e = Layer {
+            log_format: Some("pretty".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("text or json"), "{e}");
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        for (url, shown) in [
+            ("postgres://u:s3cret@db/x", "postgres://u:***@db/x"),
+            ("postgres://u:p@ss@db:5432/x", "postgres://u:***@db:5432/x"),
+            (
+                "postgres://u@db/x?password=s3cret&sslmode=require",
+                "postgres://u@db/x?password=***&sslmode=require",
+            ),
+            ("postgres://db/x", "postgres://db/x"),
+            (
+                "sqlite://./updraft-data/updraft.db",
+                "sqlite://./updraft-data/updraft.db",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
+        let c = Layer {
+            database_url: Some("postgres://u:s3cret@db/x".into()),
+            bootstrap_api_key: Some("k".repeat(30)),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let shown = serde_json::to_string(&c.redacted()).unwrap();
+        assert!(
+            !shown.contains("s3cret") && !shown.contains(&"k".repeat(30)),
+            "{shown}"
         );
     }
 }

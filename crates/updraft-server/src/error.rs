@@ -9,6 +9,11 @@ use serde_json::{Map, Value};
 use updraft_protocol::error::ErrorBody;
 use updraft_store::StoreError;
 
+/// The envelope's `error` code, kept on the reply (as a response extension)
+/// so the request log can name it without reading the body.
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub Box<str>);
+
 /// An error reply.
 #[derive(Debug)]
 pub struct ApiError {
@@ -117,7 +122,9 @@ impl From<updraft_blob::BlobError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let code = ErrorCode(self.body.error.as_str().into());
         let mut res = (self.status, Json(self.body)).into_response();
+        res.extensions_mut().insert(code);
         if let Some(s) = self.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
@@ -126,7 +133,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A soft error at HTTP 200 with `moreInfo` spread flat (Capgo's `simpleError200`).
+/// A soft error at HTTP 200 with `moreInfo` spread flat (Capgo's `simpleError200`);
+/// the request log treats it as an error reply.
 pub fn soft(code: &str, message: impl Into<String>, extra: &[(&str, Value)]) -> Response {
     let mut m = Map::new();
     m.insert("error".into(), code.into());
@@ -134,7 +142,9 @@ pub fn soft(code: &str, message: impl Into<String>, extra: &[(&str, Value)]) -> 
     for (k, v) in extra {
         m.insert((*k).into(), v.clone());
     }
-    (StatusCode::OK, Json(Value::Object(m))).into_response()
+    let mut res = (StatusCode::OK, Json(Value::Object(m))).into_response();
+    res.extensions_mut().insert(ErrorCode(code.into()));
+    res
 }
 
 /// Handler result.

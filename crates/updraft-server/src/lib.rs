@@ -3,10 +3,13 @@
 //! telemetry writer. `main.rs` is only flag parsing; everything runs from here
 //! so tests start the real server in-process.
 
+pub mod access_log;
 pub mod auth;
 pub mod config;
+pub mod config_report;
 pub mod conn_limits;
 pub mod error;
+pub mod first_start;
 pub mod openapi;
 pub mod public_url;
 pub mod ratelimit;
@@ -17,6 +20,7 @@ pub mod routes;
 pub mod seen_filter;
 pub mod snapshot;
 pub mod state;
+pub mod traffic;
 pub mod writer;
 
 use std::sync::Arc;
@@ -24,19 +28,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, StatusCode};
 use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::watch;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use updraft_blob::Blobs;
 use updraft_protocol::api::{KeyMode, NewApiKey};
 use updraft_store::Store;
 
 use crate::config::Config;
-use crate::routes::{api, capgo, channels, device, devices, files, keys};
+use crate::routes::{api, capgo, channel_self, channels, device, devices, files, keys};
 use crate::snapshot::Snapshots;
 use crate::state::AppState;
 
@@ -159,10 +162,18 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/updates", post(device::updates).get(device::ok))
         .route("/stats", post(device::stats).get(device::ok))
-        .route("/channel_self", any(device::channel_self))
+        .route("/channel_self", any(channel_self::channel_self))
         .route("/ok", post(device::ok))
-        .route("/files/{file}", get(files::bundle_file).head(files::bundle_file))
-        .route("/device", post(capgo::post_device).get(capgo::get_device).delete(capgo::delete_device))
+        .route(
+            "/files/{file}",
+            get(files::bundle_file).head(files::bundle_file),
+        )
+        .route(
+            "/device",
+            post(capgo::post_device)
+                .get(capgo::get_device)
+                .delete(capgo::delete_device),
+        )
         .route("/health", get(health))
         .nest("/api/v1", v1)
         .fallback(not_found)
@@ -175,14 +186,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             public_url::strip_untrusted_forwarding,
         ))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, crate::request_id::SequentialIds::default()))
+        .layer(access_log::AccessLogLayer(state.traffic.clone()))
+        .layer(SetRequestIdLayer::new(
+            request_id,
+            crate::request_id::SequentialIds::default(),
+        ))
         .with_state(state)
 }
 
@@ -355,11 +364,14 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
     let snapshots = Arc::new(Snapshots::default());
     let poller = snapshot::spawn_poller(snapshots.clone(), store.clone(), Duration::from_secs(1));
     let pruner = retention::spawn(store.clone(), config.event_retention_days);
+    let traffic = Arc::new(traffic::Traffic::default());
+    let summaries = traffic.spawn_summaries();
     let state = AppState::new(state::Shared {
         store,
         blobs,
         snapshots,
         writer,
+        traffic: traffic.clone(),
         config: Arc::new(config.clone()),
         bound: addr,
         blob_lock: Arc::default(),
@@ -407,6 +419,8 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Runn
     };
     let task = tokio::spawn(async move {
         let served = serve.await.context("server failed");
+        summaries.abort();
+        traffic.log_summary();
         poller.abort();
         if let Some(p) = pruner {
             p.abort();

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use updraft_server::config::{Config, Layer};
+use updraft_server::config::{redact_url, Config, Layer, LogFormat, DEFAULT_LOG_FILTER};
+use updraft_server::config_report::{self, Layers};
+use updraft_server::first_start;
 
 /// mimalloc instead of the system allocator: a check allocates and frees
 /// dozens of small buffers, and glibc's malloc was a tenth of the request path.
@@ -53,8 +55,8 @@ enum Command {
     Serve(ServeFlags),
     /// Apply database migrations and exit.
     Migrate(ServeFlags),
-    /// Validate the configuration and print it.
-    CheckConfig(ServeFlags),
+    /// Validate the configuration and print every setting, where it came from, secrets redacted.
+    CheckConfig(CheckConfigFlags),
     /// Administration from a shell on the server (works while it runs).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -65,6 +67,15 @@ enum AdminCommand {
     /// Create an API key directly in the database and print its secret: the
     /// way back in when every admin key is lost. Prints only the secret on stdout.
     CreateKey(CreateKeyFlags),
+}
+
+#[derive(clap::Args)]
+struct CheckConfigFlags {
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    serve: ServeFlags,
 }
 
 #[derive(clap::Args)]
@@ -85,49 +96,54 @@ struct CreateKeyFlags {
     serve: ServeFlags,
 }
 
-fn load(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Config> {
-    let mut layer = Layer::default();
-    if let Some(f) = file {
-        layer = layer.merge(Layer::from_file(&f)?);
-    }
-    layer = layer.merge(Layer::from_env(|k| std::env::var(k).ok())?);
-    layer = layer.merge(Layer {
-        listen: flags.listen,
-        data_dir: flags.data_dir,
-        database_url: flags.database_url,
-        public_url: flags.public_url,
-        tls_cert: flags.tls_cert,
-        tls_key: flags.tls_key,
-        ..Default::default()
-    });
-    layer.resolve()
+fn layers(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Layers> {
+    let file = match file {
+        Some(f) => {
+            let layer = Layer::from_file(&f)?;
+            Some((f, layer))
+        }
+        None => None,
+    };
+    Ok(Layers {
+        file,
+        env: Layer::from_env(|k| std::env::var(k).ok())?,
+        flags: Layer {
+            listen: flags.listen,
+            data_dir: flags.data_dir,
+            database_url: flags.database_url,
+            public_url: flags.public_url,
+            tls_cert: flags.tls_cert,
+            tls_key: flags.tls_key,
+            ..Default::default()
+        },
+    })
 }
 
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
-        _ => url.to_string(),
+/// Loads the configuration and starts logging in its format.
+fn load(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Config> {
+    let config = layers(file, flags)?.resolve()?;
+    init_logging(config.log_format);
+    Ok(config)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into());
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+        // Coloured only on a terminal.
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| "info,sqlx=warn".into())
-    };
-    // One JSON object per line for log collectors, or text (coloured only on a terminal).
-    if std::env::var("UPDRAFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter())
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter())
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .init();
-    }
     if let Err(e) = run().await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -138,20 +154,20 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(ServeFlags::default()));
     match command {
-        Command::CheckConfig(flags) => {
-            let c = load(cli.config, flags)?;
-            println!("configuration is valid");
-            println!("  listen:       {}", c.listen);
-            println!("  data dir:     {}", c.data_dir.display());
-            println!("  database:     {}", redact(&c.database_url));
-            println!(
-                "  public URL:   {}",
-                c.public_url.as_deref().unwrap_or("(from the Host header)")
-            );
-            println!(
-                "  TLS:          {}",
-                if c.tls_cert.is_some() { "on" } else { "off" }
-            );
+        Command::CheckConfig(f) => {
+            let layers = layers(cli.config, f.serve)?;
+            let c = layers.resolve()?;
+            let settings = config_report::settings(&c, &layers)?;
+            let rust_log = std::env::var("RUST_LOG").ok();
+            if f.json {
+                let doc = config_report::to_json(&settings, &layers, rust_log.as_deref());
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                print!(
+                    "{}",
+                    config_report::to_text(&settings, &layers, rust_log.as_deref())
+                );
+            }
             Ok(())
         }
         Command::Admin(AdminCommand::CreateKey(f)) => {
@@ -177,7 +193,7 @@ async fn run() -> anyhow::Result<()> {
                 "created API key {:?} (mode {}) in {}; it is shown only this once:",
                 key.name,
                 f.mode,
-                redact(&c.database_url)
+                redact_url(&c.database_url)
             );
             println!("{secret}");
             Ok(())
@@ -185,7 +201,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Migrate(flags) => {
             let c = load(cli.config, flags)?;
             updraft_server::open_store(&c).await?;
-            println!("database {} is up to date", redact(&c.database_url));
+            println!("database {} is up to date", redact_url(&c.database_url));
             Ok(())
         }
         Command::Serve(flags) => {
@@ -198,56 +214,14 @@ async fn run() -> anyhow::Result<()> {
             let first = updraft_server::bootstrap_key(&*store, c.bootstrap_api_key.as_deref())
                 .await
                 .context("cannot create the first API key")?;
-            let base = c.public_url.clone().unwrap_or_else(|| {
-                let scheme = if c.tls_cert.is_some() {
-                    "https"
-                } else {
-                    "http"
-                };
-                format!("{scheme}://{}", running.addr)
-            });
-            tracing::info!(addr = %running.addr, database = %redact(&c.database_url), "updraft-server listening");
-            if c.public_url.is_none() {
-                tracing::warn!(
-                    "no public URL is set: devices are sent bundle URLs on {base}{}; set UPDRAFT_PUBLIC_URL to the address phones reach",
-                    if c.trusted_proxies.is_empty() { "" } else { " unless a trusted proxy sends X-Forwarded-Host" },
-                );
+            tracing::info!(addr = %running.addr, database = %redact_url(&c.database_url), "updraft-server listening");
+            if let Some(warning) = first_start::start_warning(&c, running.addr) {
+                tracing::warn!("{warning}");
             }
             if let Some(secret) = first {
-                print_first_start(&base, &secret, c.bootstrap_api_key.is_some());
+                println!("{}", first_start::banner(&c, running.addr, &secret));
             }
             running.until_signal(signals).await
         }
     }
-}
-
-fn print_first_start(base: &str, secret: &str, given: bool) {
-    let shown = if given {
-        "(the key from UPDRAFT_BOOTSTRAP_API_KEY)".to_string()
-    } else {
-        secret.to_string()
-    };
-    println!(
-        r#"
-Updraft is running at {base}
-
-An admin API key was created. It is shown only this once; store it now:
-
-    {shown}
-
-Next steps:
-  1. Create an app:
-       curl -X POST {base}/api/v1/apps -H "Authorization: Bearer $KEY" -d '{{"app_id":"com.example.app"}}'
-  2. Create a public channel:
-       curl -X POST {base}/api/v1/apps/com.example.app/channels -H "Authorization: Bearer $KEY" -d '{{"name":"production","public":true}}'
-  3. Upload a bundle (a zip of your web build) and put it on the channel:
-       curl -X POST "{base}/api/v1/apps/com.example.app/bundles?version=1.0.1&channel=production" -H "Authorization: Bearer $KEY" --data-binary @dist.zip
-  4. Point the app at Updraft in capacitor.config.json:
-       "plugins": {{ "CapacitorUpdater": {{
-         "updateUrl": "{base}/updates",
-         "statsUrl": "{base}/stats",
-         "channelUrl": "{base}/channel_self"
-       }} }}
-"#
-    );
 }

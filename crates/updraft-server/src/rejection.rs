@@ -14,7 +14,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// `axum::extract::Path` whose rejection is the JSON envelope
 /// (`invalid_path_parameter`, 400).
@@ -96,7 +96,10 @@ pub async fn envelope_errors(res: Response) -> Response {
             err.body.message = "this path does not accept that method".into();
         }
     }
-    let body = err.into_response().into_body();
+    let (envelope, body) = err.into_response().into_parts();
+    if let Some(code) = envelope.extensions.get::<ErrorCode>() {
+        parts.extensions.insert(code.clone());
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -35,6 +35,8 @@ pub struct Shared {
     pub blobs: Blobs,
     pub snapshots: Arc<Snapshots>,
     pub writer: Writer,
+    /// Device traffic counters and the error-line budget of the request log.
+    pub traffic: Arc<crate::traffic::Traffic>,
     pub config: Arc<Config>,
     /// The address the server is bound to.
     pub bound: std::net::SocketAddr,

@@ -114,3 +114,209 @@ fn the_first_admin_key_is_created_only_once_the_server_serves() {
         "the next start shows the key: {seen}"
     );
 }
+
+/// The first start on loopback: the key comes with `export KEY=…` and the CLI
+/// login, and phones are not told a loopback URL but what to set instead.
+#[test]
+fn the_first_start_banner_explains_the_key_and_never_suggests_an_unreachable_url() {
+    let (mut child, line, _dir) = serve_first_line(&[]);
+    let addr = line
+        .split("addr=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    for _ in 0..60 {
+        let mut l = String::new();
+        if reader.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        banner.push_str(&l);
+        if l.contains("put that address in the URLs above") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(banner.contains("export KEY=upd_"), "{banner}");
+    assert!(
+        banner.contains(&format!(
+            r#"updraft login --server http://{addr} --api-key "$KEY""#
+        )),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("Phones cannot reach {addr}")),
+        "{banner}"
+    );
+    assert!(banner.contains("--public-url"), "{banner}");
+    assert!(banner.contains("UPDRAFT_PUBLIC_URL"), "{banner}");
+    assert!(
+        !banner.contains(&format!("{addr}/updates")),
+        "no loopback URL for phones: {banner}"
+    );
+    assert!(
+        banner.contains(r#""updateUrl": "http://<address phones use>:"#),
+        "{banner}"
+    );
+}
+
+/// The request log at the default level, as JSON lines: management requests
+/// one line each (never the key or the query string), device errors (and a
+/// check that cannot be served) with their code, successful device checks
+/// only in the summary.
+#[test]
+fn management_requests_and_device_errors_are_logged_and_device_successes_summarised() {
+    const KEY: &str = "binary_test_admin_key_0123456789";
+    const DEV: &str = "00000000-0000-4000-8000-000000000001";
+    let (mut child, line, _dir) = serve_first_line(&[
+        ("UPDRAFT_LOG_FORMAT", "json"),
+        ("UPDRAFT_BOOTSTRAP_API_KEY", KEY),
+    ]);
+    let first: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let base = format!("http://{}", first["fields"]["addr"].as_str().unwrap());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let app = serde_json::json!({"app_id": "com.example.app"});
+        let create = |key: &str| {
+            http.post(format!("{base}/api/v1/apps?token=query_secret"))
+                .bearer_auth(key)
+                .json(&app)
+                .send()
+        };
+        assert_eq!(create("wrong_key_0123456789").await.unwrap().status(), 401);
+        assert_eq!(create(KEY).await.unwrap().status(), 201);
+        assert_eq!(create(KEY).await.unwrap().status(), 409);
+        let check = |app_id: &str| {
+            http.post(format!("{base}/updates"))
+                .json(&serde_json::json!({
+                    "app_id": app_id, "device_id": DEV, "platform": "android",
+                    "version_name": "builtin", "version_build": "1.0.0", "plugin_version": "8.51.14"
+                }))
+                .send()
+        };
+        // No channel yet: answered at 200 with `no_channel`, which is logged.
+        assert_eq!(check("com.example.app").await.unwrap().status(), 200);
+        let channel = http
+            .post(format!("{base}/api/v1/apps/com.example.app/channels"))
+            .bearer_auth(KEY)
+            .json(&serde_json::json!({"name": "production", "public": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(channel.status(), 201);
+        // Up to date: a success, only counted.
+        let ok = check("com.example.app").await.unwrap();
+        assert_eq!(ok.status(), 200);
+        assert_eq!(
+            ok.json::<serde_json::Value>().await.unwrap()["kind"],
+            "up_to_date"
+        );
+        assert_eq!(check("com.unknown.app").await.unwrap().status(), 429);
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut rest).unwrap();
+    child.wait().unwrap();
+    assert!(!rest.contains(KEY), "the key is never logged: {rest}");
+    assert!(!rest.contains("wrong_key"), "nor a wrong one: {rest}");
+    assert!(
+        !rest.contains("query_secret"),
+        "nor the query string: {rest}"
+    );
+    let lines: Vec<serde_json::Value> = rest
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |pred: &dyn Fn(&serde_json::Value) -> bool| {
+        lines
+            .iter()
+            .find(|l| pred(&l["fields"]))
+            .unwrap_or_else(|| panic!("no such line in {rest}"))
+            .clone()
+    };
+    for (status, code) in [(401, "invalid_apikey"), (409, "conflict")] {
+        let l = find(&|f| f["message"] == "api request" && f["status"] == status);
+        assert_eq!(l["level"], "INFO");
+        assert_eq!(l["fields"]["method"], "POST");
+        assert_eq!(l["fields"]["path"], "/api/v1/apps");
+        assert_eq!(l["fields"]["error"], code);
+        assert!(l["fields"]["latency_ms"].is_number(), "{l}");
+        assert!(l["fields"]["request_id"].is_string(), "{l}");
+    }
+    let failed = find(&|f| f["message"] == "device request failed" && f["status"] == 429);
+    assert_eq!(failed["fields"]["error"], "on_premise_app");
+    assert_eq!(failed["fields"]["app_id"], "com.unknown.app");
+    assert_eq!(failed["fields"]["device_id"], DEV);
+    let no_channel = find(&|f| f["message"] == "device request failed" && f["status"] == 200);
+    assert_eq!(no_channel["fields"]["error"], "no_channel");
+    assert_eq!(no_channel["fields"]["app_id"], "com.example.app");
+    let device_lines = lines
+        .iter()
+        .filter(|l| l["fields"]["path"] == "/updates")
+        .count();
+    assert_eq!(
+        device_lines, 2,
+        "the up-to-date check has no line of its own: {rest}"
+    );
+    let summary = find(&|f| f["message"] == "device traffic" && f["endpoint"] == "/updates");
+    assert_eq!(summary["fields"]["requests"], 3, "{summary}");
+    assert_eq!(summary["fields"]["status_2xx"], 2, "{summary}");
+    assert_eq!(summary["fields"]["status_4xx"], 1, "{summary}");
+}
+
+/// `check-config` shows every setting with its source, and no secret.
+#[test]
+fn check_config_prints_every_setting_with_its_source_and_no_secret() {
+    let run = |json: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_updraft-server"));
+        cmd.args(["check-config", "--listen", "127.0.0.1:9999"])
+            .env_remove("RUST_LOG")
+            .env(
+                "UPDRAFT_DATABASE_URL",
+                "postgres://ops:pw_hunter2@db/updraft",
+            )
+            .env("UPDRAFT_BOOTSTRAP_API_KEY", "bootstrap_hunter2_0123456789")
+            .env("UPDRAFT_EVENT_RETENTION_DAYS", "7");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(false);
+    let doc: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    for out in [&text, &doc.to_string()] {
+        assert!(!out.contains("hunter2"), "a secret was printed: {out}");
+    }
+    let every = serde_json::to_value(updraft_server::config::Layer::default()).unwrap();
+    let settings = doc["settings"].as_array().unwrap();
+    assert_eq!(settings.len(), every.as_object().unwrap().len(), "{doc}");
+    for name in every.as_object().unwrap().keys() {
+        assert!(
+            text.contains(&format!("  {name} ")),
+            "{name} missing: {text}"
+        );
+        assert!(settings.iter().any(|s| s["name"] == *name), "{name}: {doc}");
+    }
+    let get = |n: &str| settings.iter().find(|s| s["name"] == n).unwrap();
+    assert_eq!(get("listen")["value"], "127.0.0.1:9999");
+    assert_eq!(get("listen")["source"], "flag");
+    assert_eq!(get("event_retention_days")["value"], 7);
+    assert_eq!(get("event_retention_days")["source"], "env");
+    assert_eq!(
+        get("database_url")["value"],
+        "postgres://ops:***@db/updraft"
+    );
+    assert_eq!(get("write_queue")["source"], "default");
+    assert!(text.contains("(from --listen)"), "{text}");
+}

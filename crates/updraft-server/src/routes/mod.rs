@@ -4,6 +4,7 @@ pub mod api;
 pub mod bundle_checks;
 pub mod bundle_upload;
 pub mod capgo;
+pub mod channel_self;
 pub mod channels;
 pub mod device;
 pub mod devices;

@@ -1,0 +1,353 @@
+//! The request log. A management request (anything but a device endpoint)
+//! gets one line at info: method, path (never the query string), status,
+//! latency, app id, request id and, for an error, the envelope's code; API
+//! keys and the `Authorization` header are never logged. Device endpoints
+//! would flood the log from a fleet, so they are counted in [`Traffic`] and
+//! summarised once a minute; only their error replies get a line (with app
+//! id, device id and code), at most [`crate::traffic::LINES_PER_KEY`] per
+//! app and code a minute. A soft error at 200 (Capgo's `simpleError200`, or
+//! a check that cannot be served, such as `no_channel`) counts as one. Every device request is logged at debug
+//! (`RUST_LOG=info,updraft_server=debug`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::http::{HeaderName, Method};
+use axum::response::{IntoResponse, Response};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use tracing::instrument::Instrumented;
+use tracing::{Instrument, Level, Span};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::traffic::{DeviceEndpoint, Traffic, Verdict};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest path, request id, app id or device id a log line repeats.
+const MAX_SHOWN: usize = 200;
+
+/// Milliseconds, from microseconds, for log fields.
+pub fn millis(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+/// At most [`MAX_SHOWN`] characters of a client-supplied string, with
+/// anything but printable ASCII replaced: a log line is one line.
+fn shown(s: &str) -> String {
+    s.chars()
+        .take(MAX_SHOWN)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+/// The app and device a failed device request named, kept on the reply (a
+/// response extension) for its log line. Read from the request again only
+/// when the request failed, so a successful check pays nothing for it.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceIds {
+    pub app_id: Option<String>,
+    pub device_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Ids<'a> {
+    #[serde(borrow, default)]
+    app_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    device_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl From<Ids<'_>> for DeviceIds {
+    fn from(i: Ids<'_>) -> Self {
+        DeviceIds {
+            app_id: i.app_id.map(|a| shown(&a)),
+            device_id: i.device_id.map(|d| shown(&d)),
+        }
+    }
+}
+
+/// A device body's ids: of the object, or of an array's first object (a
+/// `/stats` batch comes from one device). Whatever does not parse has none.
+struct FirstIds<'a>(Ids<'a>);
+
+impl<'de> Deserialize<'de> for FirstIds<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FirstIds<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object or an array of objects")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Ids::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(FirstIds)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<Ids>()?.unwrap_or_default();
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstIds(first))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl DeviceIds {
+    /// The ids in a JSON body, if it names them.
+    pub fn from_body(body: &[u8]) -> Self {
+        serde_json::from_slice::<FirstIds>(body)
+            .map(|f| f.0.into())
+            .unwrap_or_default()
+    }
+
+    /// The ids in a query string's parameters.
+    pub fn from_query(q: &std::collections::HashMap<String, String>) -> Self {
+        DeviceIds {
+            app_id: q.get("app_id").map(|a| shown(a)),
+            device_id: q.get("device_id").map(|d| shown(d)),
+        }
+    }
+}
+
+/// A device endpoint's reply. An error reply (or a soft one at 200 that
+/// carries an [`ErrorCode`]) carries the request's ids for its log line; a
+/// successful one only when the debug line will be written.
+pub fn device_reply(
+    reply: Result<Response, ApiError>,
+    ids: impl FnOnce() -> DeviceIds,
+) -> Response {
+    match reply {
+        Ok(mut res) => {
+            if res.extensions().get::<ErrorCode>().is_some() || tracing::enabled!(Level::DEBUG) {
+                res.extensions_mut().insert(ids());
+            }
+            res
+        }
+        Err(e) => {
+            let mut res = e.into_response();
+            res.extensions_mut().insert(ids());
+            res
+        }
+    }
+}
+
+/// The app id in a management path (`/api/v1/apps/{app_id}/…`).
+fn app_in_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/api/v1/apps/")?;
+    let app = rest.split('/').next()?;
+    (!app.is_empty()).then_some(app)
+}
+
+/// What a request's log line needs once the reply is there.
+enum Pending {
+    Api {
+        method: Method,
+        path: String,
+    },
+    Device {
+        endpoint: DeviceEndpoint,
+        method: Method,
+        path: Option<String>,
+    },
+}
+
+/// Logs and counts every request (a tower layer, outside the request-id
+/// propagation so the reply carries its id).
+#[derive(Clone)]
+pub struct AccessLogLayer(pub Arc<Traffic>);
+
+impl<S> tower::Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+    fn layer(&self, inner: S) -> AccessLog<S> {
+        AccessLog {
+            inner,
+            traffic: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+    traffic: Arc<Traffic>,
+}
+
+impl<S> tower::Service<Request> for AccessLog<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Logged<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let start = Instant::now();
+        let method = req.method().clone();
+        let (span, pending) = match DeviceEndpoint::of(req.uri().path()) {
+            Some(endpoint) => {
+                // The path is copied only when the debug line will be written.
+                let (span, path) = if tracing::enabled!(Level::DEBUG) {
+                    let path = shown(req.uri().path());
+                    let span = tracing::debug_span!("request", method = %method, path = %path);
+                    (span, Some(path))
+                } else {
+                    (Span::none(), None)
+                };
+                let pending = Pending::Device {
+                    endpoint,
+                    method,
+                    path,
+                };
+                (span, pending)
+            }
+            None => {
+                let path = shown(req.uri().path());
+                let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok());
+                let span = tracing::info_span!("request", method = %method, path = %path, request_id = id.map(shown));
+                (span, Pending::Api { method, path })
+            }
+        };
+        Logged {
+            inner: self.inner.call(req).instrument(span),
+            start,
+            pending: Some(pending),
+            traffic: self.traffic.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The reply future of [`AccessLog`]: logs once the reply is there.
+    pub struct Logged<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        start: Instant,
+        pending: Option<Pending>,
+        traffic: Arc<Traffic>,
+    }
+}
+
+impl<F, E> Future for Logged<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let out = ready!(this.inner.poll(cx));
+        if let (Ok(res), Some(pending)) = (&out, this.pending.take()) {
+            record(this.traffic, pending, res, this.start.elapsed());
+        }
+        Poll::Ready(out)
+    }
+}
+
+fn record(traffic: &Traffic, pending: Pending, res: &Response, latency: Duration) {
+    let status = res.status().as_u16();
+    let latency_ms = millis(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+    let request_id = || {
+        res.headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(shown)
+    };
+    let error = res.extensions().get::<ErrorCode>().map(|c| &*c.0);
+    match pending {
+        Pending::Api { method, path } => {
+            let app_id = app_in_path(&path);
+            if status >= 500 {
+                tracing::warn!(method = %method, path = %path, status, latency_ms, app_id, request_id = request_id(), error, "api request");
+            } else {
+                tracing::info!(method = %method, path = %path, status, latency_ms, app_id, request_id = request_id(), error, "api request");
+            }
+        }
+        Pending::Device {
+            endpoint,
+            method,
+            path,
+        } => {
+            traffic.count(endpoint, status, latency);
+            let path = path.as_deref().unwrap_or(endpoint.name());
+            let ids = res.extensions().get::<DeviceIds>();
+            let app_id = ids.and_then(|i| i.app_id.as_deref());
+            let device_id = ids.and_then(|i| i.device_id.as_deref());
+            if status < 400 && error.is_none() {
+                tracing::debug!(method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), "device request");
+                return;
+            }
+            let code = error.unwrap_or("-");
+            match traffic.admit_error(app_id.unwrap_or(""), code) {
+                Verdict::Suppress => {
+                    tracing::debug!(method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), error, "device request failed");
+                }
+                verdict => {
+                    let more = (verdict == Verdict::LogLast).then_some(
+                        "further errors for this app and code are counted in the next summary, not logged",
+                    );
+                    if status >= 500 {
+                        tracing::warn!(method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), error, more, "device request failed");
+                    } else {
+                        tracing::info!(method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), error, more, "device request failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_ids_come_from_an_object_or_a_batch_and_never_break_a_line() {
+        let one = DeviceIds::from_body(br#"{"app_id":"com.a","device_id":"d-1","x":[1,2]}"#);
+        assert_eq!(
+            (one.app_id.as_deref(), one.device_id.as_deref()),
+            (Some("com.a"), Some("d-1"))
+        );
+        let batch = DeviceIds::from_body(
+            br#"[{"device_id":"d-2","app_id":"com.b"},{"app_id":"com.c"},"junk"]"#,
+        );
+        assert_eq!(batch.app_id.as_deref(), Some("com.b"));
+        assert_eq!(batch.device_id.as_deref(), Some("d-2"));
+        let evil = DeviceIds::from_body(br#"{"app_id":"a\nFAKE LINE \u001b[31m"}"#);
+        assert_eq!(evil.app_id.as_deref(), Some("a?FAKE?LINE??[31m"));
+        let long = format!(r#"{{"app_id":"{}"}}"#, "x".repeat(10_000));
+        assert_eq!(
+            DeviceIds::from_body(long.as_bytes()).app_id.unwrap().len(),
+            MAX_SHOWN
+        );
+        for junk in [&b"not json"[..], b"{\"app_id\":5}", b"[]", b""] {
+            assert!(DeviceIds::from_body(junk).app_id.is_none());
+        }
+    }
+
+    #[test]
+    fn paths_are_split_into_device_endpoints_and_the_rest() {
+        assert_eq!(
+            DeviceEndpoint::of("/updates"),
+            Some(DeviceEndpoint::Updates)
+        );
+        assert_eq!(
+            DeviceEndpoint::of("/files/ab.zip"),
+            Some(DeviceEndpoint::Files)
+        );
+        for api in ["/api/v1/apps", "/device", "/", "/updates/", "/favicon.ico"] {
+            assert_eq!(DeviceEndpoint::of(api), None, "{api}");
+        }
+        assert_eq!(app_in_path("/api/v1/apps/com.a/bundles"), Some("com.a"));
+        assert_eq!(app_in_path("/api/v1/apps/com.a"), Some("com.a"));
+        assert_eq!(app_in_path("/api/v1/apps"), None);
+        assert_eq!(app_in_path("/api/v1/keys/3"), None);
+    }
+}
