@@ -13,7 +13,7 @@ base=${1:?usage: $0 BASE_URL ADMIN_KEY [EXPECTED_BUNDLE_URL_PREFIX]}
 key=${2:?usage: $0 BASE_URL ADMIN_KEY [EXPECTED_BUNDLE_URL_PREFIX]}
 expect=${3:-}
 app=smoke.updraft.check
-version=1.0.$(date +%s)
+version=1.0.$(date +%s%N)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # shellcheck disable=SC2206 # options are words

@@ -61,6 +61,15 @@ through_proxy() {
     https://updates.example.com/files/*) echo "$name: a client's own X-Forwarded-Host is ignored" ;;
     *) echo "$name: with a client's X-Forwarded-Host the bundle URL became '$url'" >&2; return 1 ;;
   esac
+  # A Host header with a port of the client's choosing must not reach the URL either.
+  # shellcheck disable=SC2086 # options are words
+  url=$(curl -sS --fail $SMOKE_CURL_OPTS -X POST https://updates.example.com/updates \
+    -H 'Content-Type: application/json' -H 'Host: updates.example.com:31337' \
+    -d "$device" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("url",""))') || return 1
+  case "$url" in
+    https://updates.example.com/files/*) echo "$name: a client's Host port is ignored" ;;
+    *) echo "$name: with a client's Host port the bundle URL became '$url'" >&2; return 1 ;;
+  esac
 }
 
 checked=0

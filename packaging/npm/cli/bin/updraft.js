@@ -46,6 +46,11 @@ const child = spawn(bin, process.argv.slice(2), { stdio: 'inherit', windowsHide:
 // which decides what to do with it; this process ends when the binary does.
 const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGBREAK'];
 const forward = (signal) => {
+  // Ctrl-C and Ctrl-\ in a terminal already reach the whole foreground process
+  // group, the binary included: forwarding them again would deliver them twice.
+  if (process.stdin.isTTY && (signal === 'SIGINT' || signal === 'SIGQUIT')) {
+    return;
+  }
   try {
     child.kill(signal);
   } catch {
