@@ -73,16 +73,9 @@ pub struct Project {
     json: Option<Json>,
 }
 
+/// A string value of a `.ts`/`.js` config, read as `updraft-sim` reads it.
 fn script_value(text: &str, key: &str) -> Option<String> {
-    let re = regex::Regex::new(&format!(
-        r#"(?m)\b{key}\s*:\s*(?:'([^']*)'|"([^"]*)"|`([^`]*)`)"#
-    ))
-    .expect("static regex");
-    let c = re.captures(text)?;
-    c.get(1)
-        .or_else(|| c.get(2))
-        .or_else(|| c.get(3))
-        .map(|m| m.as_str().replace("\\n", "\n"))
+    updraft_core::capacitor::script_string(text, key)
 }
 
 impl Project {
