@@ -249,7 +249,8 @@ impl Project {
         out
     }
 
-    /// The updater URLs the config sets, by key name (`updateUrl`, `statsUrl`, `channelUrl`).
+    /// The updater URLs the config sets, by key name (`updateUrl`, `statsUrl`,
+    /// `channelUrl`); empty ones (a feature turned off) are left out.
     pub fn updater_urls(&self) -> Vec<(&'static str, &str)> {
         [
             ("updateUrl", &self.update_url),
@@ -258,6 +259,8 @@ impl Project {
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        // An empty URL turns that feature off in the plugin.
+        .filter(|(_, v)| !v.is_empty())
         .collect()
     }
 
