@@ -54,7 +54,10 @@ pub fn script_string(text: &str, key: &str) -> Option<String> {
 /// The string literal at the start of `text`, up to its first unescaped
 /// closing quote.
 fn literal(text: &str) -> Option<String> {
-    let quote = text.chars().next().filter(|q| matches!(q, '\'' | '"' | '`'))?;
+    let quote = text
+        .chars()
+        .next()
+        .filter(|q| matches!(q, '\'' | '"' | '`'))?;
     let body = &text[1..];
     let mut escaped = false;
     for (i, c) in body.char_indices() {
@@ -81,7 +84,10 @@ mod tests {
 
     #[test]
     fn reads_each_kind_of_string_literal() {
-        assert_eq!(script_string(TS, "appId").as_deref(), Some("com.example.ts"));
+        assert_eq!(
+            script_string(TS, "appId").as_deref(),
+            Some("com.example.ts")
+        );
         assert_eq!(script_string(TS, "appName").as_deref(), Some("My App"));
         assert_eq!(script_string(TS, "webDir").as_deref(), Some("www"));
         assert_eq!(
