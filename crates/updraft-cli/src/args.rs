@@ -67,7 +67,7 @@ pub struct Global {
     /// Print one JSON document on stdout (stable, machine-readable) instead of text.
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
-    /// Print only errors.
+    /// Print only errors, and warnings that the app will not work as set up.
     #[arg(long, short, global = true, help_heading = "Global options")]
     pub quiet: bool,
 }
@@ -515,8 +515,10 @@ pub struct ApiKeyCreateArgs {
     /// What the key may do (each mode includes the ones before it).
     #[arg(long, value_enum)]
     pub mode: Mode,
-    /// When the key stops working: a duration from now (90m, 12h, 30d, 2w) or an RFC 3339
-    /// date or time (2026-12-31, 2026-12-31T18:00:00Z). Default: never, or when this key expires.
+    /// When the key stops working: a duration from now (m = minutes, h = hours, d = days,
+    /// w = weeks: 90m, 12h, 30d, 2w) or an RFC 3339 date or time (2026-12-31 is midnight UTC;
+    /// 2026-12-31T18:00:00Z, or with an offset; without one, UTC). Default: never, or when
+    /// this key expires.
     #[arg(long, value_name = "WHEN")]
     pub expires: Option<String>,
 }

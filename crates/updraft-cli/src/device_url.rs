@@ -14,26 +14,84 @@ pub const FIX: &str = "pass the URL phones use: `updraft init --device-url https
 /// The fix printed for a plain `http://` URL in a project with iOS.
 pub const HTTPS_FIX: &str = "serve the updater over HTTPS (a reverse proxy such as Caddy or nginx in front of updraft-server, or --tls-cert/--tls-key), set UPDRAFT_PUBLIC_URL to the https:// address, then `updraft init --device-url https://…`";
 
-/// Parses an absolute `http(s)` URL (usage error otherwise).
+/// The paths `init` appends to the base URL devices use.
+pub const ENDPOINTS: [&str; 3] = ["/updates", "/stats", "/channel_self"];
+
+/// Parses an absolute `http(s)` URL with a host (usage error otherwise).
 pub fn parse(what: &str, text: &str) -> CliResult<Url> {
+    // A URL with a user name or password is not echoed: the password would be.
+    let shown = if text.contains('@') {
+        String::new()
+    } else {
+        format!(" {text:?}")
+    };
     let url = Url::parse(text).map_err(|e| {
         CliError::usage(
             "invalid_url",
-            format!("{what} {text:?} is not an absolute URL: {e}"),
+            format!("{what}{shown} is not an absolute URL: {e}"),
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(CliError::usage(
             "invalid_url",
-            format!("{what} {text:?} must be an http:// or https:// URL with a host"),
+            format!("{what}{shown} must be an http:// or https:// URL with a host"),
         ));
     }
     Ok(url)
 }
 
+/// Parses the base URL devices use (`init --device-url`): as [`parse`], and
+/// with nothing `init` cannot append its paths to or should not ship inside
+/// the app: no user name or password, query, fragment or port 0, and not
+/// already one of the [`ENDPOINTS`].
+pub fn parse_base(what: &str, text: &str) -> CliResult<Url> {
+    let url = parse(what, text)?;
+    let refuse = |msg: String| Err(CliError::usage("invalid_url", msg));
+    if !url.username().is_empty() || url.password().is_some() {
+        return refuse(format!("{what} must not contain a user name or password (user:pass@): it would ship inside the app, readable by anyone who has it"));
+    }
+    if url.port() == Some(0) {
+        return refuse(format!(
+            "{what} {text:?} has port 0, which no server listens on"
+        ));
+    }
+    if url.query().is_some() {
+        return refuse(format!("{what} {text:?} has a query (?…): devices are sent to the base URL followed by /updates, /stats and /channel_self, so it cannot have one"));
+    }
+    if url.fragment().is_some() {
+        return refuse(format!("{what} {text:?} has a fragment (#…): devices are sent to the base URL followed by /updates, /stats and /channel_self, so it cannot have one"));
+    }
+    let path = url.path().trim_end_matches('/');
+    if let Some(end) = ENDPOINTS.iter().find(|e| path.ends_with(*e)) {
+        let mut base = url.clone();
+        base.set_path(&path[..path.len() - end.len()]);
+        let base = base.as_str().trim_end_matches('/').to_string();
+        return Err(CliError::usage(
+            "invalid_url",
+            format!("{what} {text:?} already ends in {end}, but it is the base URL: init appends /updates, /stats and /channel_self to it"),
+        )
+        .hint(format!("pass the base: --device-url {base}")));
+    }
+    Ok(url)
+}
+
+/// The base of `url` when it ends in exactly one `end` (one of the
+/// [`ENDPOINTS`]): `https://x/updates` is `https://x` for `/updates`, while
+/// `https://x/updates/updates` and `https://x/updates/` have none.
+pub fn endpoint_base<'a>(url: &'a str, end: &str) -> Option<&'a str> {
+    url.strip_suffix(end)
+        .filter(|base| !ENDPOINTS.iter().any(|e| base.ends_with(e)))
+}
+
 /// Why no phone can reach `url` (a sentence about its host), or `None` when
 /// it could be reachable.
 pub fn unreachable(url: &Url) -> Option<String> {
+    if url.port() == Some(0) {
+        return Some(format!(
+            "{} has port 0, which no server listens on",
+            url.host_str().unwrap_or_default()
+        ));
+    }
     let why = match url.host()? {
         Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
@@ -109,6 +167,7 @@ mod tests {
             "http://169.254.10.1",
             "http://[fe80::1]",
             "http://2130706433/",
+            "https://updates.example.com:0/updates",
         ] {
             assert!(bad(u), "{u}");
         }
@@ -130,5 +189,62 @@ mod tests {
         assert!(parse("--device-url", "ftp://u.example.com").is_err());
         assert!(is_plain_http(&Url::parse("http://x.example").unwrap()));
         assert!(!is_plain_http(&Url::parse("https://x.example").unwrap()));
+    }
+
+    fn refused(u: &str) -> String {
+        let e = parse_base("--device-url", u).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::Usage, "{u}");
+        e.message
+    }
+
+    #[test]
+    fn a_device_base_url_has_nothing_init_cannot_append_to() {
+        for u in [
+            "https://u.example.com",
+            "https://u.example.com/",
+            "https://u.example.com:8443/updraft/",
+            "http://192.168.1.20:8080",
+        ] {
+            assert!(parse_base("--device-url", u).is_ok(), "{u}");
+        }
+        let m = refused("https://admin:s3cret@u.example.com");
+        assert!(m.contains("user name or password"), "{m}");
+        assert!(!m.contains("s3cret"), "the password is not echoed: {m}");
+        assert!(!refused("https://admin:s3cret@").contains("s3cret"));
+        assert!(refused("https://u.example.com/?x=1").contains("query"));
+        assert!(refused("https://u.example.com/?").contains("query"));
+        assert!(refused("https://u.example.com/#top").contains("fragment"));
+        assert!(refused("https://u.example.com:0").contains("port 0"));
+        for (u, base) in [
+            ("https://u.example.com/updates", "https://u.example.com"),
+            ("https://u.example.com/x/stats/", "https://u.example.com/x"),
+            (
+                "https://u.example.com/channel_self",
+                "https://u.example.com",
+            ),
+        ] {
+            let e = parse_base("--device-url", u).unwrap_err();
+            assert!(e.message.contains("already ends in"), "{u}: {}", e.message);
+            assert_eq!(
+                e.hint.as_deref(),
+                Some(format!("pass the base: --device-url {base}").as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn an_endpoint_ends_in_exactly_one_path() {
+        assert_eq!(
+            endpoint_base("https://x/updates", "/updates"),
+            Some("https://x")
+        );
+        assert_eq!(
+            endpoint_base("https://x/a/stats", "/stats"),
+            Some("https://x/a")
+        );
+        assert_eq!(endpoint_base("https://x/updates/updates", "/updates"), None);
+        assert_eq!(endpoint_base("https://x/updates/", "/updates"), None);
+        assert_eq!(endpoint_base("https://x/stats/updates", "/updates"), None);
+        assert_eq!(endpoint_base("https://x/update", "/updates"), None);
     }
 }

@@ -1,5 +1,6 @@
-//! `--expires`: a duration from now (`90m`, `12h`, `30d`, `2w`) or an RFC 3339
-//! date or time (`2026-12-31` is midnight UTC), as epoch milliseconds.
+//! `--expires`: a duration from now (`90m` minutes, `12h` hours, `30d` days,
+//! `2w` weeks) or an RFC 3339 date or time (`2026-12-31` is midnight UTC, and a
+//! time without `Z` or an offset is UTC), as epoch milliseconds.
 
 use crate::error::{CliError, CliResult};
 
@@ -11,30 +12,46 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The latest expiry accepted: the end of year 9999 UTC.
+const LATEST: i64 = 253_402_300_799_999;
+
 /// When `text` says the key expires, in epoch milliseconds; it must be in the future.
 pub fn parse(text: &str, now: i64) -> CliResult<i64> {
     let t = text.trim();
-    let at = duration_ms(t)
-        .map(|d| now.saturating_add(d))
-        .or_else(|| instant_ms(t))
-        .ok_or_else(|| {
-            CliError::usage(
-                "invalid_expiry",
-                format!("--expires {text:?} is neither a duration (90m, 12h, 30d, 2w) nor an RFC 3339 date or time (2026-12-31, 2026-12-31T18:00:00Z)"),
-            )
-        })?;
-    if at <= now {
-        return Err(CliError::usage(
+    let bad = |why: String| {
+        Err(CliError::usage(
             "invalid_expiry",
-            format!("--expires {text:?} is not in the future"),
-        ));
+            format!("--expires {text:?} {why}"),
+        ))
+    };
+    let at = match duration(t) {
+        Some(Duration::NotPositive) => return bad("must be more than zero".into()),
+        Some(Duration::TooLong) => return bad("is too far in the future".into()),
+        Some(Duration::Ms(d)) => now.checked_add(d).unwrap_or(i64::MAX),
+        None => match instant_ms(t) {
+            Some(at) => at,
+            None => return bad("is neither a duration (90m = minutes, 12h, 30d, 2w) nor an RFC 3339 date or time (2026-12-31, 2026-12-31T18:00:00Z)".into()),
+        },
+    };
+    if at > LATEST {
+        return bad("is too far in the future".into());
+    }
+    if at <= now {
+        return bad("is in the past".into());
     }
     Ok(at)
 }
 
-fn duration_ms(t: &str) -> Option<i64> {
+/// A duration from now, `N` and a unit.
+#[derive(Debug, PartialEq, Eq)]
+enum Duration {
+    Ms(i64),
+    NotPositive,
+    TooLong,
+}
+
+fn duration(t: &str) -> Option<Duration> {
     let unit = t.chars().last()?;
-    let n: i64 = t[..t.len() - unit.len_utf8()].parse().ok()?;
     let ms = match unit {
         'm' => 60_000,
         'h' => 3_600_000,
@@ -42,12 +59,33 @@ fn duration_ms(t: &str) -> Option<i64> {
         'w' => 7 * 86_400_000,
         _ => return None,
     };
-    (n > 0).then(|| n.checked_mul(ms)).flatten()
+    let digits = &t[..t.len() - unit.len_utf8()];
+    let unsigned = digits.strip_prefix(['-', '+']).unwrap_or(digits);
+    if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match digits.parse::<i64>() {
+        Ok(n) if n <= 0 => Duration::NotPositive,
+        Ok(n) => n.checked_mul(ms).map_or(Duration::TooLong, Duration::Ms),
+        Err(_) if digits.starts_with('-') => Duration::NotPositive,
+        Err(_) => Duration::TooLong,
+    })
 }
 
+/// An RFC 3339 date-time (with `Z` or an offset), a date-time without one
+/// (taken as UTC), or a date (midnight UTC).
 fn instant_ms(t: &str) -> Option<i64> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
         return Some(dt.timestamp_millis());
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, format) {
+            return Some(dt.and_utc().timestamp_millis());
+        }
     }
     let day = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?;
     Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
@@ -78,6 +116,41 @@ mod tests {
             parse("2027-01-01T00:00:00.5Z", NOW).unwrap(),
             1_798_761_600_500
         );
+    }
+
+    #[test]
+    fn a_time_without_a_zone_is_utc() {
+        assert_eq!(
+            parse("2027-01-01T00:00:00", NOW).unwrap(),
+            1_798_761_600_000
+        );
+        assert_eq!(parse("2027-01-01T00:00", NOW).unwrap(), 1_798_761_600_000);
+        assert_eq!(
+            parse("2027-01-01 00:00:00", NOW).unwrap(),
+            1_798_761_600_000
+        );
+    }
+
+    fn says(text: &str, needle: &str) {
+        let e = parse(text, NOW).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::Usage, "{text}");
+        assert!(e.message.contains(needle), "{text}: {}", e.message);
+    }
+
+    #[test]
+    fn each_mistake_gets_its_own_message() {
+        for zero in ["0d", "0m", "-1d", "-99999999999999999999w", "+0h"] {
+            says(zero, "must be more than zero");
+        }
+        for far in ["99999999999999999999d", "999999999999999w", "9999999999h"] {
+            says(far, "too far in the future");
+        }
+        for past in ["2020-01-01", "2026-11-30T00:00:00Z", "2026-11-30T00:00:00"] {
+            says(past, "in the past");
+        }
+        for nonsense in ["30", "d", "1.5d", "30y", "tomorrow", "2026-13-01"] {
+            says(nonsense, "90m = minutes");
+        }
     }
 
     #[test]

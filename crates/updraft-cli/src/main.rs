@@ -5,6 +5,7 @@
 //! Exit codes: 0 ok, 1 error, 2 usage, 3 auth, 4 not found or conflict.
 
 mod args;
+mod ats;
 mod cmd;
 mod device_url;
 mod error;

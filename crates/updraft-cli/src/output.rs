@@ -1,6 +1,9 @@
 //! Output: results on stdout (text, or one JSON document with `--json`),
-//! messages on stderr (silenced by `--quiet`), progress bars only when stdout is
-//! a terminal.
+//! messages on stderr, progress bars only when stdout is a terminal.
+//!
+//! `--quiet` prints only errors and the warnings that mean the app will not
+//! work as set up ([`Out::alert`]); progress, results and other warnings
+//! ([`Out::warn`]) are silenced.
 
 use std::io::IsTerminal as _;
 
@@ -22,11 +25,19 @@ impl Out {
         }
     }
 
-    /// A warning on stderr (kept with `--json`, which only owns stdout).
+    /// A warning on stderr (kept with `--json`, which only owns stdout;
+    /// silenced by `--quiet`).
     pub fn warn(&self, msg: impl AsRef<str>) {
         if !self.quiet {
             eprintln!("warning: {}", msg.as_ref());
         }
+    }
+
+    /// A warning that the app will not work as set up (phones cannot reach
+    /// the server, iOS refuses it, the server will refuse its bundles):
+    /// printed even with `--quiet`, like an error.
+    pub fn alert(&self, msg: impl AsRef<str>) {
+        eprintln!("warning: {}", msg.as_ref());
     }
 
     /// The command's result: `json` with `--json`, else the text (unless `--quiet`).

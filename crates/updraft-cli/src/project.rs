@@ -73,16 +73,9 @@ pub struct Project {
     json: Option<Json>,
 }
 
+/// A string value of a `.ts`/`.js` config, read as `updraft-sim` reads it.
 fn script_value(text: &str, key: &str) -> Option<String> {
-    let re = regex::Regex::new(&format!(
-        r#"(?m)\b{key}\s*:\s*(?:'([^']*)'|"([^"]*)"|`([^`]*)`)"#
-    ))
-    .expect("static regex");
-    let c = re.captures(text)?;
-    c.get(1)
-        .or_else(|| c.get(2))
-        .or_else(|| c.get(3))
-        .map(|m| m.as_str().replace("\\n", "\n"))
+    updraft_core::capacitor::script_string(text, key)
 }
 
 impl Project {
@@ -256,7 +249,8 @@ impl Project {
         out
     }
 
-    /// The updater URLs the config sets, by key name (`updateUrl`, `statsUrl`, `channelUrl`).
+    /// The updater URLs the config sets, by key name (`updateUrl`, `statsUrl`,
+    /// `channelUrl`); empty ones (a feature turned off) are left out.
     pub fn updater_urls(&self) -> Vec<(&'static str, &str)> {
         [
             ("updateUrl", &self.update_url),
@@ -265,6 +259,8 @@ impl Project {
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        // An empty URL turns that feature off in the plugin.
+        .filter(|(_, v)| !v.is_empty())
         .collect()
     }
 

@@ -158,7 +158,7 @@ async fn api_keys_are_created_listed_and_revoked() {
             "2001-01-01",
         ],
     )
-    .fails(2, "not in the future");
+    .fails(2, "in the past");
     cli.run(
         p,
         &[
@@ -182,6 +182,91 @@ async fn api_keys_are_created_listed_and_revoked() {
         !after.as_array().unwrap().iter().any(|k| k["name"] == "x"),
         "{after}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_key_refused_is_told_why_not_to_get_an_admin_key() {
+    let server = Server::start().await;
+    let cli = Cli::new(&server);
+    let project = json_project(APP, "1.0.0");
+    let p = project.path();
+    cli.run(p, &["init"]).ok();
+    let secret = |args: &[&str]| {
+        let mut all = vec!["api-key", "create"];
+        all.extend_from_slice(args);
+        all.push("--json");
+        cli.run(p, &all).ok().json()["secret"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // An admin key that expires cannot make one that outlives it: the message
+    // names the CLI's --expires, and does not ask for a key of mode all.
+    let expiring = secret(&["temp-admin", "--mode", "all", "--expires", "1d"]);
+    let as_expiring = Cli::new(&server).with_env("UPDRAFT_API_KEY", &expiring);
+    let r = as_expiring
+        .run(
+            p,
+            &[
+                "api-key",
+                "create",
+                "long",
+                "--mode",
+                "read",
+                "--expires",
+                "30d",
+            ],
+        )
+        .fails(3, "outlives");
+    assert!(r.stderr.contains("--expires"), "{r:?}");
+    assert!(!r.stderr.contains("expires_at"), "{r:?}");
+    assert!(r.stderr.contains("this key expires"), "{r:?}");
+    assert!(!r.stderr.contains("needs a key of mode all"), "{r:?}");
+    as_expiring
+        .run(
+            p,
+            &[
+                "api-key",
+                "create",
+                "short",
+                "--mode",
+                "read",
+                "--expires",
+                "1h",
+            ],
+        )
+        .ok();
+
+    // An admin key limited to an app cannot make one for every app: --app.
+    let scoped = cli.run(
+        p,
+        &[
+            "api-key",
+            "create",
+            "app-admin",
+            "--mode",
+            "all",
+            "--app",
+            APP,
+            "--json",
+        ],
+    );
+    let scoped = scoped.ok().json()["secret"].as_str().unwrap().to_string();
+    let r = Cli::new(&server)
+        .with_env("UPDRAFT_API_KEY", &scoped)
+        .run(p, &["api-key", "create", "wide", "--mode", "read"])
+        .fails(3, "limited to some apps");
+    assert!(r.stderr.contains("--app"), "{r:?}");
+    assert!(!r.stderr.contains("needs a key of mode all"), "{r:?}");
+
+    // A key below mode all is told it needs one.
+    let writer = secret(&["writer", "--mode", "write"]);
+    let r = Cli::new(&server)
+        .with_env("UPDRAFT_API_KEY", &writer)
+        .run(p, &["api-key", "create", "x", "--mode", "read"])
+        .fails(3, "mode write");
+    assert!(r.stderr.contains("needs a key of mode all"), "{r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! The first hour of a new user (issue #10): `init` and `doctor` catch updater
 //! URLs a phone cannot use, `doctor` says which thing failed, `promote` and
 //! `rollback` default to production like `deploy`, devices on their builtin
-//! bundle show as `builtin`, and checksums are short in text output.
+//! bundle show as `builtin` (or as maybe builtin when a bundle has that name),
+//! and checksums are short in text output.
 
 mod common;
 
@@ -81,22 +82,130 @@ async fn init_warns_when_phones_cannot_reach_the_device_url() {
         let r = cli.run(p, &["init", "--device-url", url]).ok();
         assert!(r.stderr.contains("no phone can reach"), "{url}: {r:?}");
     }
-    // A LAN address is fine while the project has no iOS platform; with one,
-    // plain http is called out (App Transport Security).
+    // Plain http is fine while the project has no iOS platform. With one, a
+    // domain name is called out (App Transport Security) ...
     let lan = "http://192.168.1.20:8080";
-    let r = cli.run(p, &["init", "--device-url", lan]).ok();
+    let domain = "http://updates.example.com";
+    let r = cli.run(p, &["init", "--device-url", domain]).ok();
     assert!(!r.stderr.contains("warning"), "{r:?}");
     std::fs::create_dir(p.join("ios")).unwrap();
-    let r = cli.run(p, &["init", "--device-url", lan]).ok();
+    let r = cli.run(p, &["init", "--device-url", domain]).ok();
     assert!(r.stderr.contains("App Transport Security"), "{r:?}");
     assert!(r.stderr.contains("HTTPS"), "{r:?}");
+    // ... even with --quiet, as it means iPhones get no updates ...
+    let r = cli.run(p, &["init", "--device-url", domain, "-q"]).ok();
+    assert!(r.stderr.contains("App Transport Security"), "{r:?}");
+    assert_eq!(r.stdout, "", "{r:?}");
+    // ... but not once the Info.plist allows it, nor for hosts ATS does not
+    // cover (IP addresses, .local and single-label names).
+    write_info_plist(p, ARBITRARY_LOADS);
+    for url in [
+        domain,
+        lan,
+        "http://my-mac.local:8080",
+        "http://buildbox:8080",
+    ] {
+        let r = cli.run(p, &["init", "--device-url", url]).ok();
+        assert!(!r.stderr.contains("warning"), "{url}: {r:?}");
+    }
+    write_info_plist(p, "");
+    let r = cli.run(p, &["init", "--device-url", lan]).ok();
+    assert!(!r.stderr.contains("warning"), "{r:?}");
 
     // Not a URL: a usage error, and the config keeps what it had.
     cli.run(p, &["init", "--device-url", "updates.example.com"])
         .fails(2, "not an absolute URL");
     cli.run(p, &["init", "--device-url", "ftp://updates.example.com"])
         .fails(2, "http:// or https://");
+    // Nothing init cannot append its paths to, or that should not ship in the app.
+    let r = cli
+        .run(
+            p,
+            &[
+                "init",
+                "--device-url",
+                "https://updates.example.com/updates",
+            ],
+        )
+        .fails(2, "already ends in /updates");
+    assert!(
+        r.stderr
+            .contains("--device-url https://updates.example.com\n"),
+        "{r:?}"
+    );
+    cli.run(
+        p,
+        &["init", "--device-url", "https://updates.example.com/stats/"],
+    )
+    .fails(2, "already ends in /stats");
+    cli.run(
+        p,
+        &[
+            "init",
+            "--device-url",
+            "https://u.example.com/x/channel_self",
+        ],
+    )
+    .fails(2, "--device-url https://u.example.com/x");
+    let r = cli
+        .run(
+            p,
+            &[
+                "init",
+                "--device-url",
+                "https://ci:hunter2@updates.example.com",
+            ],
+        )
+        .fails(2, "user name or password");
+    assert!(!r.stderr.contains("hunter2"), "not echoed: {r:?}");
+    cli.run(
+        p,
+        &["init", "--device-url", "https://updates.example.com/?v=1"],
+    )
+    .fails(2, "query");
+    cli.run(
+        p,
+        &["init", "--device-url", "https://updates.example.com/#x"],
+    )
+    .fails(2, "fragment");
+    cli.run(
+        p,
+        &["init", "--device-url", "https://updates.example.com:0"],
+    )
+    .fails(2, "port 0");
     assert_eq!(updater(p)["updateUrl"], format!("{lan}/updates"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_quiet_still_says_no_phone_can_reach_the_server() {
+    let server = Server::start().await;
+    let cli = Cli::new(&server);
+    let project = json_project(APP, "1.0.0");
+    let r = cli.run(project.path(), &["init", "--quiet"]).ok();
+    assert!(r.stderr.contains("no phone can reach"), "{r:?}");
+    assert_eq!(r.stdout, "", "{r:?}");
+}
+
+const ARBITRARY_LOADS: &str =
+    "<key>NSAppTransportSecurity</key><dict><key>NSAllowsArbitraryLoads</key><true/></dict>";
+
+/// Writes ios/App/App/Info.plist (where Capacitor puts it) with `ats` in its top dict.
+fn write_info_plist(p: &std::path::Path, ats: &str) {
+    write(
+        p,
+        "ios/App/App/Info.plist",
+        &format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\">\n<dict>\n\t<key>CFBundleDisplayName</key>\n\t<string>Test App</string>\n\t{ats}\n</dict>\n</plist>\n"
+        ),
+    );
+}
+
+/// Sets `key` of plugins.CapacitorUpdater in the project's JSON config.
+fn set_updater(p: &std::path::Path, key: &str, value: Value) {
+    let path = p.join("capacitor.config.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["plugins"]["CapacitorUpdater"][key] = value;
+    std::fs::write(path, config.to_string()).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,8 +250,18 @@ async fn doctor_fails_on_updater_urls_a_phone_cannot_use() {
         https["detail"].as_str().unwrap().contains("cleartext"),
         "{https}"
     );
-    // ... and a failure once the project has iOS, which blocks it.
+    // ... still only that once the project has iOS, as ATS does not cover IP addresses ...
     std::fs::create_dir(p.join("ios")).unwrap();
+    let lan = cli.run(p, &["doctor", "--json"]).ok().json();
+    let https = check(&lan, "https");
+    assert_eq!(https["status"], "warn", "{lan}");
+    assert!(
+        https["detail"].as_str().unwrap().contains("IP address"),
+        "{https}"
+    );
+    // ... but a failure for a domain name, which iOS blocks ...
+    cli.run(p, &["init", "--device-url", "http://updates.example.com"])
+        .ok();
     let r = cli.run(p, &["doctor", "--json"]);
     assert_eq!(r.code, 1, "{r:?}");
     let https = check(&r.json(), "https");
@@ -152,14 +271,37 @@ async fn doctor_fails_on_updater_urls_a_phone_cannot_use() {
         detail.contains("App Transport Security") && detail.contains("reverse proxy"),
         "{detail}"
     );
+    // ... unless the app's Info.plist allows it (an exception for that host).
+    write_info_plist(
+        p,
+        "<key>NSAppTransportSecurity</key><dict><key>NSExceptionDomains</key><dict><key>updates.example.com</key><dict><key>NSExceptionAllowsInsecureHTTPLoads</key><true/></dict></dict></dict>",
+    );
+    let allowed = cli.run(p, &["doctor", "--json"]).ok().json();
+    let https = check(&allowed, "https");
+    assert_eq!(
+        https["status"], "warn",
+        "Android still needs cleartext: {allowed}"
+    );
+    assert!(
+        https["detail"]
+            .as_str()
+            .unwrap()
+            .contains("NSExceptionDomains"),
+        "{https}"
+    );
+    std::fs::remove_dir_all(p.join("android")).unwrap();
+    let ios_only = cli.run(p, &["doctor", "--json"]).ok().json();
+    assert_eq!(check(&ios_only, "https")["status"], "ok", "{ios_only}");
+    write_info_plist(
+        p,
+        "<key>NSAppTransportSecurity</key><dict><key>NSExceptionDomains</key><dict><key>other.example.com</key><dict><key>NSExceptionAllowsInsecureHTTPLoads</key><true/></dict></dict></dict>",
+    );
+    let r = cli.run(p, &["doctor", "--json"]);
+    assert_eq!(r.code, 1, "another host's exception does not count: {r:?}");
 
     // A statsUrl left on localhost is caught on its own.
     cli.run(p, &["init", "--device-url", PUBLIC]).ok();
-    let mut config: Value =
-        serde_json::from_str(&std::fs::read_to_string(p.join("capacitor.config.json")).unwrap())
-            .unwrap();
-    config["plugins"]["CapacitorUpdater"]["statsUrl"] = json!("http://localhost:8080/stats");
-    std::fs::write(p.join("capacitor.config.json"), config.to_string()).unwrap();
+    set_updater(p, "statsUrl", json!("http://localhost:8080/stats"));
     let r = cli.run(p, &["doctor", "--json"]);
     assert_eq!(r.code, 1);
     let urls = check(&r.json(), "device urls");
@@ -168,6 +310,52 @@ async fn doctor_fails_on_updater_urls_a_phone_cannot_use() {
         detail.contains("statsUrl") && !detail.contains("updateUrl"),
         "{detail}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_wants_one_updates_on_the_base_of_stats_and_channel_self() {
+    let server = Server::start().await;
+    let cli = Cli::new(&server);
+    let project = json_project(APP, "1.0.0");
+    let p = project.path();
+    cli.run(p, &["init", "--device-url", PUBLIC]).ok();
+    let config = |doc: &Value| check(doc, "capacitor config");
+    let ok = cli.run(p, &["doctor", "--json"]).ok().json();
+    assert_eq!(config(&ok)["status"], "ok", "{ok}");
+
+    let fails = |what: &str, needle: &str| {
+        let r = cli.run(p, &["doctor", "--json"]);
+        assert_eq!(r.code, 1, "{what}: {r:?}");
+        let c = config(&r.json());
+        assert_eq!(c["status"], "fail", "{what}: {c}");
+        assert!(
+            c["detail"].as_str().unwrap().contains(needle),
+            "{what}: {c}"
+        );
+    };
+    for bad in [
+        format!("{PUBLIC}/updates/updates"),
+        format!("{PUBLIC}/updates/"),
+        format!("{PUBLIC}/update"),
+    ] {
+        set_updater(p, "updateUrl", json!(bad));
+        fails(&bad, "exactly one /updates");
+    }
+    set_updater(p, "updateUrl", json!(format!("{PUBLIC}/updates")));
+    set_updater(p, "statsUrl", json!("https://other.example.com/stats"));
+    fails(
+        "statsUrl elsewhere",
+        "statsUrl is https://other.example.com/stats",
+    );
+    set_updater(p, "statsUrl", json!(format!("{PUBLIC}/stats")));
+    set_updater(p, "channelUrl", json!(format!("{PUBLIC}/channel")));
+    fails("channelUrl", "channelUrl");
+
+    // An empty statsUrl turns stats off in the plugin: fine.
+    set_updater(p, "channelUrl", json!(format!("{PUBLIC}/channel_self")));
+    set_updater(p, "statsUrl", json!(""));
+    let ok = cli.run(p, &["doctor", "--json"]).ok().json();
+    assert_eq!(config(&ok)["status"], "ok", "{ok}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,4 +538,33 @@ async fn devices_on_their_builtin_bundle_show_as_builtin() {
     assert!(shown.contains("native     1.0.0"), "{shown}");
     let got = cli.run(p, &["device", "get", DEVICE, "--json"]).ok().json();
     assert_eq!(got["bundle"], "builtin");
+    assert_eq!(got["maybe_builtin"], false);
+
+    // Once the app has a bundle named like the native version, a device
+    // reporting that name may run either: both are said.
+    write_build(p, "named like native");
+    cli.run(p, &["bundle", "upload", "--bundle", "1.0.0"]).ok();
+    let list = cli.run(p, &["device", "list"]).ok().stdout;
+    let line = list.lines().find(|l| l.starts_with(DEVICE)).unwrap();
+    assert!(line.contains("1.0.0 (or builtin)"), "{list}");
+    let j = cli.run(p, &["device", "list", "--json"]).ok().json();
+    let d = j["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == DEVICE)
+        .unwrap();
+    assert_eq!(
+        (&d["bundle"], &d["maybe_builtin"]),
+        (&json!("1.0.0"), &json!(true)),
+        "{d}"
+    );
+    let shown = cli.run(p, &["device", "get", DEVICE]).ok().stdout;
+    assert!(shown.contains("bundle     1.0.0 (or builtin)"), "{shown}");
+    let got = cli.run(p, &["device", "get", DEVICE, "--json"]).ok().json();
+    assert_eq!(
+        (&got["bundle"], &got["maybe_builtin"]),
+        (&json!("1.0.0"), &json!(true))
+    );
+    assert_eq!(item(ANOTHER)["maybe_builtin"], false);
 }

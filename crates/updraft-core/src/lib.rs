@@ -14,8 +14,10 @@
 //! - [`text`]: character and length rules for device-supplied strings.
 //! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
 //! - [`checksum`]: which checksum form each client verifies, and its checks.
+//! - [`capacitor`]: a string value of a `capacitor.config.ts`/`.js`, read without running it.
 
 pub mod archive;
+pub mod capacitor;
 pub mod cases;
 pub mod channel;
 pub mod checksum;

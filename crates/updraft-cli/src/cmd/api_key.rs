@@ -2,6 +2,7 @@
 //! printed once, at creation, and never again (the server keeps its hash).
 
 use serde_json::json;
+use updraft_client::Client;
 use updraft_protocol::api::{ApiKey, KeyMode, NewApiKey};
 
 use crate::args::{ApiKeyCommand, ApiKeyCreateArgs, Mode};
@@ -43,20 +44,57 @@ fn expiry_text(k: &ApiKey, now: i64) -> String {
     }
 }
 
-/// A 403 on key management means the key is not of mode `all`: say that.
-fn needs_all(e: updraft_client::Error) -> CliError {
+/// A refusal of key management, with what to do about it. A 403 says
+/// "needs a key of mode all" only when the key used is below `all`; the server
+/// also refuses (403) a key that would outlive or reach further than the key
+/// creating or deleting it, and those get their own hint. The server's
+/// `expires_at` is the CLI's `--expires`.
+async fn refused(client: &Client, e: updraft_client::Error) -> CliError {
     let forbidden = e.status() == Some(403);
-    let err = CliError::from(e);
-    if forbidden {
-        err.hint("managing API keys needs a key of mode all (`updraft login` with an admin key, or --api-key)")
-    } else {
-        err
+    let mut err = CliError::from(e);
+    if err.message.contains("expires_at") {
+        err.message = err
+            .message
+            .replace(" (epoch milliseconds)", "")
+            .replace("an expires_at", "--expires")
+            .replace("expires_at", "--expires");
     }
+    if !forbidden {
+        return err;
+    }
+    let Ok(me) = client.me().await else {
+        return err;
+    };
+    if me.mode < KeyMode::All {
+        return err.hint(format!(
+            "this key has mode {}; managing API keys needs a key of mode all (`updraft login` with an admin key, or --api-key)",
+            me.mode.as_str()
+        ));
+    }
+    if err.message.contains("outlives") {
+        let until = me
+            .expires_at
+            .map(|t| format!("this key expires {} UTC", when(t)))
+            .unwrap_or_else(|| "this key does not expire".into());
+        return err.hint(format!(
+            "{until}: give --expires no later than that, or use a key that expires later (or never)"
+        ));
+    }
+    if err.message.contains("limited to some apps") {
+        return err.hint(format!(
+            "pass --app for each app the new key may use, among this key's: {}",
+            me.apps.join(", ")
+        ));
+    }
+    err
 }
 
 async fn list(ctx: &Ctx) -> CliResult<()> {
     let client = ctx.client()?;
-    let keys = client.list_keys().await.map_err(needs_all)?;
+    let keys = match client.list_keys().await {
+        Ok(k) => k,
+        Err(e) => return Err(refused(&client, e).await),
+    };
     let me = client.me().await.ok().map(|k| k.id);
     let now = crate::expiry::now_ms();
     let rows: Vec<Vec<String>> = keys
@@ -113,7 +151,10 @@ async fn create(ctx: &Ctx, a: ApiKeyCreateArgs) -> CliResult<()> {
         apps: ctx.g.app.clone(),
         expires_at,
     };
-    let created = client.create_key(&new).await.map_err(needs_all)?;
+    let created = match client.create_key(&new).await {
+        Ok(c) => c,
+        Err(e) => return Err(refused(&client, e).await),
+    };
     let k = &created.key;
     if expires_at.is_none() {
         if let Some(t) = k.expires_at {
@@ -153,17 +194,17 @@ async fn create(ctx: &Ctx, a: ApiKeyCreateArgs) -> CliResult<()> {
 async fn revoke(ctx: &Ctx, id: i64) -> CliResult<()> {
     let client = ctx.client()?;
     let me = client.me().await?;
-    client.delete_key(id).await.map_err(|e| {
+    if let Err(e) = client.delete_key(id).await {
         let status = e.status();
-        let err = needs_all(e);
-        match status {
+        let err = refused(&client, e).await;
+        return Err(match status {
             Some(409) => err.hint(
                 "create another admin key first (`updraft api-key create admin --mode all`, no --app, no --expires), then revoke this one",
             ),
             Some(404) => err.hint("`updraft api-key list` shows the ids of the keys this key may manage"),
             _ => err,
-        }
-    })?;
+        });
+    }
     if id == me.id {
         ctx.out
             .warn("that was the key this command used: log in with another one (`updraft login`)");

@@ -6,11 +6,11 @@ use serde_json::json;
 use updraft_client::Error as ClientError;
 use updraft_core::crypto::{PrivateKey, PublicKey};
 
-use crate::device_url;
 use crate::error::{CliError, CliResult};
 use crate::project::{Project, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
 use crate::settings::Resolved;
 use crate::Ctx;
+use crate::{ats, device_url};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -171,36 +171,11 @@ async fn server_checks(
     Ok(())
 }
 
-/// The updater URLs in the capacitor config: present, reachable from a phone,
-/// and HTTPS where iOS needs it.
+/// The updater URLs in the capacitor config: present, on one base, reachable
+/// from a phone, and allowed by iOS when plain http.
 fn config_checks(project: &Project, server: Option<&str>, checks: &mut Checks) {
-    match &project.update_url {
-        Some(u) if u.trim_end_matches('/').ends_with("/updates") => {
-            let base = u.trim_end_matches('/').trim_end_matches("/updates");
-            let same = server.is_some_and(|s| s.trim_end_matches('/') == base);
-            let detail = match server {
-                Some(s) if !same => format!("updateUrl points at {base} (this CLI talks to {s})"),
-                _ => format!("updateUrl points at {base}"),
-            };
-            checks.add("capacitor config", Status::Ok, detail);
-        }
-        Some(u) => checks.add(
-            "capacitor config",
-            Status::Fail,
-            format!("updateUrl {u} does not end in /updates (`updraft init` sets it)"),
-        ),
-        None if project.config_path.is_some() => {
-            checks.add("capacitor config", Status::Fail, "no plugins.CapacitorUpdater.updateUrl: devices still ask Capgo's cloud (`updraft init` sets it)");
-            return;
-        }
-        None => {
-            checks.add(
-                "capacitor config",
-                Status::Warn,
-                format!("no capacitor config in {}", project.dir.display()),
-            );
-            return;
-        }
+    if !endpoint_checks(project, server, checks) {
+        return;
     }
 
     // (what is wrong, the keys it is wrong for), in the order first seen.
@@ -212,7 +187,7 @@ fn config_checks(project: &Project, server: Option<&str>, checks: &mut Checks) {
             Ok(url) => {
                 let why = device_url::unreachable(&url);
                 if why.is_none() && device_url::is_plain_http(&url) {
-                    plain_http.push(key);
+                    plain_http.push((key, url));
                 }
                 why
             }
@@ -242,22 +217,123 @@ fn config_checks(project: &Project, server: Option<&str>, checks: &mut Checks) {
         Status::Ok,
         "the updater URLs name a host a phone can reach",
     );
+    https_check(project, &plain_http, checks);
+}
+
+/// updateUrl ends in exactly one `/updates`, and statsUrl and channelUrl are
+/// `/stats` and `/channel_self` on the same base. False when there is no
+/// updateUrl to check further.
+fn endpoint_checks(project: &Project, server: Option<&str>, checks: &mut Checks) -> bool {
+    let Some(u) = &project.update_url else {
+        if project.config_path.is_some() {
+            checks.add("capacitor config", Status::Fail, "no plugins.CapacitorUpdater.updateUrl: devices still ask Capgo's cloud (`updraft init` sets it)");
+        } else {
+            checks.add(
+                "capacitor config",
+                Status::Warn,
+                format!("no capacitor config in {}", project.dir.display()),
+            );
+        }
+        return false;
+    };
+    let Some(base) = device_url::endpoint_base(u, "/updates") else {
+        checks.add(
+            "capacitor config",
+            Status::Fail,
+            format!("updateUrl {u} does not end in exactly one /updates: devices would ask a URL the server does not answer (`updraft init --device-url BASE` sets it)"),
+        );
+        return true;
+    };
+    let mut wrong = Vec::new();
+    let mut missing = Vec::new();
+    for (key, end, value) in [
+        ("statsUrl", "/stats", &project.stats_url),
+        ("channelUrl", "/channel_self", &project.channel_url),
+    ] {
+        match value.as_deref() {
+            None => missing.push(key),
+            // An empty URL turns the feature off in the plugin.
+            Some("") => {}
+            Some(v) if device_url::endpoint_base(v, end) != Some(base) => {
+                wrong.push(format!("{key} is {v}, not {base}{end}"))
+            }
+            Some(_) => {}
+        }
+    }
+    if !wrong.is_empty() {
+        checks.add(
+            "capacitor config",
+            Status::Fail,
+            format!(
+                "updateUrl points at {base}, but {}: `updraft init --device-url {base}` writes all three",
+                wrong.join(" and ")
+            ),
+        );
+        return true;
+    }
+    if !missing.is_empty() {
+        checks.add(
+            "capacitor config",
+            Status::Warn,
+            format!(
+                "no {}: the plugin then sends that to Capgo's cloud (`updraft init` sets it)",
+                missing.join(" or ")
+            ),
+        );
+        return true;
+    }
+    let same = server.is_some_and(|s| s.trim_end_matches('/') == base);
+    let detail = match server {
+        Some(s) if !same => format!("updateUrl points at {base} (this CLI talks to {s})"),
+        _ => format!("updateUrl points at {base}"),
+    };
+    checks.add("capacitor config", Status::Ok, detail);
+    true
+}
+
+/// Plain http: iOS blocks it for a domain name its Info.plist does not
+/// allow; Android needs cleartext allowed.
+fn https_check(project: &Project, plain_http: &[(&str, url::Url)], checks: &mut Checks) {
     if plain_http.is_empty() {
         checks.add("https", Status::Ok, "the updater URLs use https");
         return;
     }
+    let keys: Vec<&str> = plain_http.iter().map(|(k, _)| *k).collect();
     let which = format!(
         "{} {} plain http",
-        plain_http.join(", "),
-        if plain_http.len() == 1 { "uses" } else { "use" }
+        keys.join(", "),
+        if keys.len() == 1 { "uses" } else { "use" }
     );
     let android_fix = "Android needs cleartext traffic allowed for that host (a network security config, or android:usesCleartextTraffic)";
     if project.has_ios() {
-        checks.add(
-            "https",
-            Status::Fail,
-            format!("{which}, and the project has iOS: App Transport Security blocks plain http on iOS, so iPhones get no updates. To fix: {}", device_url::HTTPS_FIX),
-        );
+        let mut blocked = Vec::new();
+        let mut notes = Vec::new();
+        for (_, url) in plain_http {
+            match ats::plain_http(&project.dir, url) {
+                ats::Verdict::Blocked(why) => blocked.push(why),
+                ats::Verdict::Exempt(why) | ats::Verdict::Allowed(why) => notes.push(why),
+            }
+        }
+        blocked.dedup();
+        notes.dedup();
+        if !blocked.is_empty() {
+            checks.add(
+                "https",
+                Status::Fail,
+                format!("{which}, and the project has iOS: App Transport Security blocks plain http to a domain name unless the app's Info.plist allows it ({}), so iPhones get no updates. To fix: {}", blocked.join("; "), device_url::HTTPS_FIX),
+            );
+            return;
+        }
+        let note = format!("iOS allows it: {}", notes.join("; "));
+        if project.has_android() {
+            checks.add(
+                "https",
+                Status::Warn,
+                format!("{which}: {note}; {android_fix}"),
+            );
+        } else {
+            checks.add("https", Status::Ok, format!("{which}: {note}"));
+        }
     } else if project.has_android() {
         checks.add(
             "https",
@@ -272,7 +348,7 @@ fn config_checks(project: &Project, server: Option<&str>, checks: &mut Checks) {
             "https",
             Status::Warn,
             format!(
-                "{which}: iOS refuses it and {android_fix}; use HTTPS before you ship ({})",
+                "{which}: iOS refuses it for a domain name its Info.plist does not allow, and {android_fix}; use HTTPS before you ship ({})",
                 device_url::HTTPS_FIX
             ),
         );

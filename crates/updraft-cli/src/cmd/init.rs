@@ -17,12 +17,13 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
     let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
     let base = match &a.device_url {
-        Some(u) => crate::device_url::parse("--device-url", u)?,
+        Some(u) => crate::device_url::parse_base("--device-url", u)?,
         None => crate::device_url::parse("the server URL", client.base())?,
     };
     let warnings = device_url_warnings(&project, &base, a.device_url.is_some());
     for w in &warnings {
-        ctx.out.warn(w);
+        // Each one means the app gets no updates: not silenced by --quiet.
+        ctx.out.alert(w);
     }
 
     let (server_app, app_created) = match client.get_app(&app).await {
@@ -130,7 +131,8 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
 }
 
 /// What is wrong with the base URL devices will use: one no phone can reach
-/// (loopback, unspecified, link-local), or plain http in a project with iOS.
+/// (loopback, unspecified, link-local), or plain http to a domain name that
+/// App Transport Security blocks in a project with iOS.
 fn device_url_warnings(project: &Project, base: &url::Url, given: bool) -> Vec<String> {
     let mut out = Vec::new();
     let shown = base.as_str().trim_end_matches('/');
@@ -145,10 +147,12 @@ fn device_url_warnings(project: &Project, base: &url::Url, given: bool) -> Vec<S
             crate::device_url::FIX
         ));
     } else if crate::device_url::is_plain_http(base) && project.has_ios() {
-        out.push(format!(
-            "{shown} is plain http: iOS refuses it (App Transport Security), so iPhones get no updates. To fix: {}",
-            crate::device_url::HTTPS_FIX
-        ));
+        if let crate::ats::Verdict::Blocked(why) = crate::ats::plain_http(&project.dir, base) {
+            out.push(format!(
+                "{shown} is plain http: iOS refuses it (App Transport Security blocks plain http to a domain name unless the app's Info.plist allows it; {why}), so iPhones get no updates. To fix: {}",
+                crate::device_url::HTTPS_FIX
+            ));
+        }
     }
     out
 }
@@ -188,7 +192,7 @@ async fn register_public_key(
         }
         Some(Ok(k)) if k == local => Ok(false),
         Some(_) => {
-            ctx.out.warn(format!(
+            ctx.out.alert(format!(
                 "app {} on the server has another public key: encrypted bundles made with this project's key ({}) will be refused; change it with PATCH /api/v1/apps/{} {{\"public_key\": ...}} if the apps in the field use this one",
                 app.app_id,
                 local.key_id(),

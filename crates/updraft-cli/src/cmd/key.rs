@@ -80,11 +80,11 @@ fn create(ctx: &Ctx, force: bool) -> CliResult<()> {
     let snippet = if project.config_path.is_some() {
         project.set_updater(&[("publicKey", public.to_pem())])?
     } else {
-        ctx.out.warn("no capacitor config here: put the public key in plugins.CapacitorUpdater.publicKey yourself");
+        ctx.out.alert("no capacitor config here: put the public key in plugins.CapacitorUpdater.publicKey yourself");
         None
     };
     if let Some(s) = &snippet {
-        ctx.out.warn(format!(
+        ctx.out.alert(format!(
             "{} is not JSON, so it was not changed; add this to it:\n{s}",
             project
                 .config_path

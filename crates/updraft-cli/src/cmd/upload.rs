@@ -54,7 +54,7 @@ pub fn zip_web_dir(ctx: &Ctx, project: &Project, build: &BuildArgs) -> CliResult
             && f.data.windows(14).any(|w| w == b"notifyAppReady")
     });
     if !calls_ready {
-        ctx.out.warn("no JavaScript file calls notifyAppReady(): the plugin will roll this bundle back after appReadyTimeout");
+        ctx.out.alert("no JavaScript file calls notifyAppReady(): the plugin will roll this bundle back after appReadyTimeout");
     }
     let zip = build_zip(&files).map_err(|e| CliError::fail("zip_failed", e.to_string()))?;
     const WARN_BYTES: usize = 20 << 20;
@@ -80,7 +80,7 @@ fn signing_key(ctx: &Ctx, project: &Project, k: &KeyArgs) -> CliResult<Option<Pr
     };
     if k.no_key {
         if config_key.is_some() {
-            ctx.out.warn("the app has a publicKey but this bundle is not encrypted: devices with that key will refuse it");
+            ctx.out.alert("the app has a publicKey but this bundle is not encrypted: devices with that key will refuse it");
         }
         return Ok(None);
     }
@@ -388,14 +388,14 @@ async fn external(
         ));
     }
     if url.starts_with("http://") {
-        ctx.out.warn("the external URL is http://: iOS refuses plain HTTP downloads unless App Transport Security allows it");
+        ctx.out.alert("the external URL is http://: iOS refuses plain HTTP downloads unless App Transport Security allows it");
     }
     let checksum = a.checksum.clone().ok_or_else(|| {
         CliError::usage("missing_checksum", "--external needs --checksum: the SHA-256 of the plain zip, or the encrypted checksum printed by `bundle encrypt`")
     })?;
     let session_key = a.iv_session_key.clone().filter(|s| !s.is_empty());
     if session_key.is_none() && project.public_key.is_some() {
-        ctx.out.warn("the app has a publicKey but this bundle has no --iv-session-key: devices with that key will refuse it");
+        ctx.out.alert("the app has a publicKey but this bundle has no --iv-session-key: devices with that key will refuse it");
     }
     // A checksum phones cannot verify is refused before any request.
     let checksum = checksum::check_form(&checksum, session_key.is_some()).map_err(|e| {

@@ -323,7 +323,7 @@ fn project_public_key(dir: &Path) -> Result<Option<(String, String)>, String> {
                 .as_str()
                 .map(str::to_string)
         } else {
-            script_string(&text, "publicKey")
+            updraft_core::capacitor::script_string(&text, "publicKey")
         };
         if let Some(pem) = key.filter(|k| !k.trim().is_empty()) {
             let from = format!("{} (publicKey)", path.display());
@@ -336,46 +336,4 @@ fn project_public_key(dir: &Path) -> Result<Option<(String, String)>, String> {
         return read_public_key(&file).map(|pem| Some((pem, file.display().to_string())));
     }
     Ok(None)
-}
-
-/// The string literal after `key:` in a .ts/.js config (`'…'`, `"…"` or
-/// `` `…` ``), with `\n` escapes turned into newlines, as the CLI reads it.
-fn script_string(text: &str, key: &str) -> Option<String> {
-    let mut rest = text;
-    while let Some(i) = rest.find(key) {
-        let before_ok = rest[..i]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-        let after = rest[i + key.len()..].trim_start();
-        rest = &rest[i + key.len()..];
-        let Some(after) = after.strip_prefix(':').filter(|_| before_ok) else {
-            continue;
-        };
-        let after = after.trim_start();
-        let quote = after
-            .chars()
-            .next()
-            .filter(|q| matches!(q, '\'' | '"' | '`'))?;
-        let body = &after[1..];
-        let end = body.find(quote)?;
-        return Some(body[..end].replace("\\n", "\n"));
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::script_string;
-
-    #[test]
-    fn reads_the_public_key_of_a_script_config() {
-        let ts = "const config = {\n  appId: 'a.b',\n  plugins: { CapacitorUpdater: {\n    publicKey: '-----BEGIN RSA PUBLIC KEY-----\\nMIIB\\n-----END RSA PUBLIC KEY-----\\n',\n  } },\n};";
-        assert_eq!(
-            script_string(ts, "publicKey").as_deref(),
-            Some("-----BEGIN RSA PUBLIC KEY-----\nMIIB\n-----END RSA PUBLIC KEY-----\n")
-        );
-        assert_eq!(script_string("mypublicKey: 'x'", "publicKey"), None);
-        assert_eq!(script_string("appId: 'a.b'", "publicKey"), None);
-    }
 }
