@@ -301,11 +301,13 @@ async fn the_flusher_sends_queued_stats_every_second() {
         .await
         .unwrap();
     let d = Arc::new(tokio::sync::Mutex::new(d));
-    let task = updraft_device::spawn_stats_flusher(d.clone(), Duration::from_secs(1));
+    // The 503 is scripted before anything is queued: the flusher's first tick
+    // is immediate and must meet it.
+    s.stats.lock().unwrap().push((503, None));
     d.lock()
         .await
         .queue_stat("app_moved_to_foreground", None, None);
-    s.stats.lock().unwrap().push((503, None));
+    let task = updraft_device::spawn_stats_flusher(d.clone(), Duration::from_secs(1));
     // Two ticks take two seconds; a loaded machine may take longer, so wait
     // for the retry's delivery (bounded) rather than a fixed time.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
