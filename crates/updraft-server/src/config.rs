@@ -193,7 +193,10 @@ impl Layer {
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            bail!("database URL {database_url:?} has an unknown scheme: use sqlite://PATH or postgres://USER@HOST/DB");
+            bail!(
+                "database URL {:?} has an unknown scheme: use sqlite://PATH or postgres://USER@HOST/DB",
+                redact_url(&database_url)
+            );
         }
         let public_url = self.public_url.map(|u| u.trim_end_matches('/').to_string());
         if let Some(u) = &public_url {
@@ -461,6 +464,17 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("text or json"), "{e}");
+    }
+
+    #[test]
+    fn a_refused_database_url_is_named_without_its_password() {
+        let layer = Layer {
+            database_url: Some("Postgres://u:s3cret@db/x".into()),
+            ..Layer::default()
+        };
+        let err = format!("{:#}", layer.resolve().unwrap_err());
+        assert!(err.contains("unknown scheme"), "{err}");
+        assert!(!err.contains("s3cret"), "the password leaked: {err}");
     }
 
     #[test]

@@ -219,7 +219,14 @@ async fn run() -> anyhow::Result<()> {
                 tracing::warn!("{warning}");
             }
             if let Some(secret) = first {
-                println!("{}", first_start::banner(&c, running.addr, &secret));
+                let banner = first_start::banner(&c, running.addr, &secret);
+                // With JSON logs stdout is for log collectors: the banner (and
+                // its secret) goes to the terminal's other stream instead.
+                if c.log_format == updraft_server::config::LogFormat::Json {
+                    eprintln!("{banner}");
+                } else {
+                    println!("{banner}");
+                }
             }
             running.until_signal(signals).await
         }

@@ -1,6 +1,6 @@
 //! The `updraft-server` binary itself: its log formats and a clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
 /// Starts `serve` on a free port with `env`, returns the child and its first log line.
@@ -15,10 +15,18 @@ fn serve_first_line(env: &[(&str, &str)]) -> (std::process::Child, String, tempf
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    // Byte by byte: a buffered reader dropped here would take later lines
+    // (the banner) with it, and a test reading on would wait forever.
+    let out = child.stdout.as_mut().unwrap();
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while out.read(&mut byte).unwrap() == 1 {
+        bytes.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    let line = String::from_utf8(bytes).unwrap();
     (child, line, dir)
 }
 
