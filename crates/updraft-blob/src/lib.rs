@@ -1,9 +1,14 @@
 //! Content-addressed bundle storage: each blob lives under `bundles/<sha256>.zip`
 //! and never changes, so it can be served with a strong ETag and cached forever.
-//! Backed by `object_store` (local disk by default, in memory for tests).
+//! Backed by `object_store` (local disk by default, in memory for tests); local
+//! files are read for downloads by [`file_chunks`], in large chunks.
+
+#![deny(missing_docs)]
+
+mod file_chunks;
 
 use std::ops::Range;
-use std::path::Path as FsPath;
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,8 +23,10 @@ use tokio::io::AsyncReadExt;
 /// A blob storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
+    /// No blob has this SHA-256 (hex).
     #[error("blob {0} not found")]
     NotFound(String),
+    /// The object store failed (disk, network, permissions).
     #[error("storage error: {0}")]
     Storage(String),
 }
@@ -37,6 +44,45 @@ impl From<object_store::Error> for BlobError {
 #[derive(Debug, Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a local store: downloads read its files directly.
+    local: Option<PathBuf>,
+}
+
+/// A blob opened for reading: its size, and its bytes on demand.
+#[derive(Debug)]
+pub struct Blob {
+    /// Its length in bytes.
+    pub size: u64,
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    File(std::fs::File),
+    Store(Arc<dyn ObjectStore>, Path),
+}
+
+impl Blob {
+    /// Streams the blob, or the byte range of it (within `0..size`).
+    pub async fn stream(
+        self,
+        range: Option<Range<u64>>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        match self.source {
+            Source::File(f) => Ok(file_chunks::stream(f, range.unwrap_or(0..self.size))),
+            Source::Store(store, key) => {
+                let opts = GetOptions {
+                    range: range.map(GetRange::Bounded),
+                    ..Default::default()
+                };
+                let res = store.get_opts(&key, opts).await?;
+                Ok(res
+                    .into_stream()
+                    .map(|r| r.map_err(BlobError::from))
+                    .boxed())
+            }
+        }
+    }
 }
 
 fn key(sha256: &str) -> Path {
@@ -55,10 +101,10 @@ impl Blobs {
                 if e.file_name().to_string_lossy().contains('#') {
                     match std::fs::remove_file(e.path()) {
                         Ok(()) => {
-                            tracing::info!(file = %e.path().display(), "removed a partial bundle file left by a crash")
+                            tracing::info!(file = %e.path().display(), "removed a partial bundle file left by a crash");
                         }
                         Err(err) => {
-                            tracing::warn!(file = %e.path().display(), error = %err, "cannot remove a partial bundle file")
+                            tracing::warn!(file = %e.path().display(), error = %err, "cannot remove a partial bundle file");
                         }
                     }
                 }
@@ -67,6 +113,7 @@ impl Blobs {
         let fs = LocalFileSystem::new_with_prefix(dir)?;
         Ok(Self {
             store: Arc::new(fs),
+            local: Some(dir.to_path_buf()),
         })
     }
 
@@ -74,6 +121,7 @@ impl Blobs {
     pub fn memory() -> Self {
         Self {
             store: Arc::new(InMemory::new()),
+            local: None,
         }
     }
 
@@ -132,21 +180,51 @@ impl Blobs {
         }
     }
 
+    /// Opens the blob for reading, or `None` if it does not exist. A local
+    /// file is opened once: the size and the bytes served are those of one
+    /// file, even if the blob is deleted meanwhile.
+    pub async fn open(&self, sha256: &str) -> Result<Option<Blob>, BlobError> {
+        let Some(dir) = &self.local else {
+            return Ok(self.size(sha256).await?.map(|size| Blob {
+                size,
+                source: Source::Store(self.store.clone(), key(sha256)),
+            }));
+        };
+        // Names are hashes: anything else cannot be a blob (and must not
+        // become a path).
+        if sha256.is_empty() || !sha256.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let path = dir.join("bundles").join(format!("{sha256}.zip"));
+        let opened = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&path)?;
+            let size = f.metadata()?.len();
+            Ok::<_, std::io::Error>((f, size))
+        })
+        .await
+        .map_err(|e| BlobError::Storage(e.to_string()))?;
+        match opened {
+            Ok((f, size)) => Ok(Some(Blob {
+                size,
+                source: Source::File(f),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(BlobError::Storage(format!(
+                "opening bundle file {sha256}: {e}"
+            ))),
+        }
+    }
+
     /// Streams the blob, or the byte range of it.
     pub async fn get(
         &self,
         sha256: &str,
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-        let opts = GetOptions {
-            range: range.map(GetRange::Bounded),
-            ..Default::default()
-        };
-        let res = self.store.get_opts(&key(sha256), opts).await?;
-        Ok(res
-            .into_stream()
-            .map(|r| r.map_err(BlobError::from))
-            .boxed())
+        match self.open(sha256).await? {
+            Some(blob) => blob.stream(range).await,
+            None => Err(BlobError::NotFound(key(sha256).to_string())),
+        }
     }
 
     /// Removes the blob (missing is fine).
@@ -200,5 +278,60 @@ mod tests {
             blobs.get("abc", None).await,
             Err(BlobError::NotFound(_))
         ));
+    }
+
+    /// Local files are read in chunks: ranges that cross chunk boundaries,
+    /// the whole file, one byte, and a file cut short under the reader.
+    #[tokio::test]
+    async fn local_files_stream_in_chunks_across_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(&dir.path().join("blobs")).unwrap();
+        let bytes: Vec<u8> = (0..(2 * file_chunks::CHUNK + 1000))
+            .map(|i| u8::try_from(i % 251).unwrap())
+            .collect();
+        let src = dir.path().join("src.zip");
+        std::fs::write(&src, &bytes).unwrap();
+        blobs.put_file("big", &src).await.unwrap();
+        let chunk = file_chunks::CHUNK;
+        let len = bytes.len() as u64;
+        for range in [
+            None,
+            Some(0..1),
+            Some(chunk - 3..chunk + 5),
+            Some(10..len),
+            Some(len - 1..len),
+        ] {
+            let want = match &range {
+                None => &bytes[..],
+                Some(r) => {
+                    &bytes[usize::try_from(r.start).unwrap()..usize::try_from(r.end).unwrap()]
+                }
+            };
+            let got: Vec<Bytes> = blobs
+                .get("big", range.clone())
+                .await
+                .unwrap()
+                .map(|b| b.unwrap())
+                .collect()
+                .await;
+            assert_eq!(got.concat(), want, "{range:?}");
+            assert!(got.iter().all(|c| c.len() as u64 <= chunk), "{range:?}");
+        }
+        // Opened, then cut short on disk: the stream fails instead of ending early.
+        let blob = blobs.open("big").await.unwrap().unwrap();
+        assert_eq!(blob.size, len);
+        let stored = dir.path().join("blobs/bundles/big.zip");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&stored)
+            .unwrap()
+            .set_len(chunk + 10)
+            .unwrap();
+        let parts: Vec<Result<Bytes, BlobError>> = blob.stream(None).await.unwrap().collect().await;
+        assert!(
+            matches!(parts.last(), Some(Err(BlobError::Storage(_)))),
+            "{parts:?}"
+        );
+        assert_eq!(blobs.open("nope").await.unwrap().map(|b| b.size), None);
     }
 }

@@ -4,9 +4,15 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+mod rollout;
+
+pub(crate) use rollout::{
+    MetricsArgs, RolloutActionArgs, RolloutCommand, RolloutStartArgs, RolloutStatusArgs,
+};
+
 /// The channel `deploy`, `promote` and `rollback` use when no `--channel` is given
 /// (`init` creates it as the public channel).
-pub const DEFAULT_CHANNEL: &str = "production";
+pub(crate) const DEFAULT_CHANNEL: &str = "production";
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -19,7 +25,7 @@ Exit codes:
 /// Updraft: ship web builds to Capacitor apps from your own server.
 #[derive(Debug, Parser)]
 #[command(name = "updraft", version, after_help = EXIT_CODES, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -28,7 +34,7 @@ pub struct Cli {
 
 /// Flags every command takes.
 #[derive(Debug, Args, Clone)]
-pub struct Global {
+pub(crate) struct Global {
     /// Server URL (overrides UPDRAFT_SERVER and the saved login).
     #[arg(
         long,
@@ -73,7 +79,7 @@ pub struct Global {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Save the server URL and API key for later commands (file mode 0600).
     Login(LoginArgs),
     /// Forget the saved login.
@@ -100,6 +106,11 @@ pub enum Command {
     Device(DeviceCommand),
     /// The CI one-liner: zip the web build, encrypt if a key is configured, upload, assign to a channel.
     Deploy(DeployArgs),
+    /// Staged rollouts: a bundle to a growing share of a channel's devices, watched by health gates.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+    /// How a bundle's release went: where devices got to, failure and crash rates, times.
+    Metrics(MetricsArgs),
     /// Apps on the server.
     #[command(subcommand)]
     App(AppCommand),
@@ -111,14 +122,14 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// Read the API key from standard input instead of --api-key or a prompt.
     #[arg(long)]
     pub api_key_stdin: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The server's address as phones reach it, written into the capacitor config as the base
     /// of updateUrl, statsUrl and channelUrl (default: the server URL). Use the same address as
     /// the server's UPDRAFT_PUBLIC_URL, such as https://updates.example.com.
@@ -130,7 +141,7 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KeyCommand {
+pub(crate) enum KeyCommand {
     /// Create .capgo_key_v2 (private) and .capgo_key_v2.pub, and put the public key in capacitor.config.
     Create {
         /// Replace existing key files.
@@ -142,7 +153,7 @@ pub enum KeyCommand {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// The web build directory (default: webDir from the capacitor config).
     #[arg(long, short, value_name = "DIR")]
     pub path: Option<PathBuf>,
@@ -152,7 +163,7 @@ pub struct BuildArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// Private key file (default: .capgo_key_v2 in the project, used when it exists).
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
@@ -162,7 +173,7 @@ pub struct KeyArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct MetaArgs {
+pub(crate) struct MetaArgs {
     /// Devices whose native version is below this do not get the bundle (channel policy version_number).
     #[arg(long, value_name = "VERSION")]
     pub min_update_version: Option<String>,
@@ -181,7 +192,7 @@ pub struct MetaArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum BundleCommand {
+pub(crate) enum BundleCommand {
     /// Zip the web build reproducibly (same files, same bytes) and print its checksum.
     Zip {
         #[command(flatten)]
@@ -238,7 +249,7 @@ pub enum BundleCommand {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct UploadArgs {
+pub(crate) struct UploadArgs {
     #[command(flatten)]
     pub build: BuildArgs,
     /// Also point this channel at the new bundle (created if missing).
@@ -265,7 +276,7 @@ pub struct UploadArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     #[command(flatten)]
     pub build: BuildArgs,
     /// The channel to deploy to.
@@ -279,7 +290,7 @@ pub struct DeployArgs {
 
 /// Which native versions a channel accepts bundles for.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Policy {
+pub(crate) enum Policy {
     Major,
     Minor,
     Patch,
@@ -291,7 +302,7 @@ pub enum Policy {
 
 /// Channel flags; each is off unless given, and given flags change only what they name.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ChannelFlags {
+pub(crate) struct ChannelFlags {
     /// Devices without an override get this channel (at most one public channel per platform).
     #[arg(long, overrides_with = "no_public")]
     pub public: bool,
@@ -358,7 +369,7 @@ pub struct ChannelFlags {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ChannelCommand {
+pub(crate) enum ChannelCommand {
     /// Create a channel.
     Add {
         /// The channel name, such as beta.
@@ -394,7 +405,7 @@ pub enum ChannelCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct PromoteArgs {
+pub(crate) struct PromoteArgs {
     /// The bundle version.
     #[arg(id = "bundle_version", value_name = "VERSION")]
     pub version: String,
@@ -404,14 +415,14 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     /// The channel to roll back.
     #[arg(long, short, default_value = DEFAULT_CHANNEL)]
     pub channel: String,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum DeviceCommand {
+pub(crate) enum DeviceCommand {
     /// List devices, newest first.
     List {
         /// Filter by device id or custom id.
@@ -446,6 +457,12 @@ pub enum DeviceCommand {
         /// The device id (a UUID).
         device_id: String,
     },
+    /// Why the server answered the device's last update check as it did: the outcome, the
+    /// channel and every rule it went through.
+    Explain {
+        /// The device id (a UUID).
+        device_id: String,
+    },
     /// Let a device be offered bundles it rolled back again (all, or one).
     Unblock {
         /// The device id (a UUID).
@@ -457,7 +474,7 @@ pub enum DeviceCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AppCommand {
+pub(crate) enum AppCommand {
     /// List the apps the API key may see.
     List,
     /// Create an app (`updraft init` also creates its channels and writes the project's config).
@@ -480,7 +497,7 @@ pub enum AppCommand {
 
 /// What an API key may do.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Read everything in scope.
     Read,
     /// Read, and upload bundles (enough for `updraft deploy` in CI).
@@ -492,7 +509,7 @@ pub enum Mode {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ApiKeyCommand {
+pub(crate) enum ApiKeyCommand {
     /// List the API keys within this key's reach (never their secrets).
     List,
     /// Create an API key; its secret is printed this once.
@@ -509,7 +526,7 @@ pub enum ApiKeyCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ApiKeyCreateArgs {
+pub(crate) struct ApiKeyCreateArgs {
     /// What the key is for, such as github-ci.
     pub name: String,
     /// What the key may do (each mode includes the ones before it).
@@ -524,7 +541,7 @@ pub struct ApiKeyCreateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     pub shell: clap_complete::Shell,
 }

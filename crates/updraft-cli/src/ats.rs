@@ -10,7 +10,7 @@ use url::{Host, Url};
 
 /// What iOS does with a plain `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// ATS does not apply to the host; the text says why.
     Exempt(String),
     /// The app's Info.plist allows it; the text says where.
@@ -20,7 +20,7 @@ pub enum Verdict {
 }
 
 /// What iOS does with plain-http `url` in the app of the project in `dir`.
-pub fn plain_http(dir: &Path, url: &Url) -> Verdict {
+pub(crate) fn plain_http(dir: &Path, url: &Url) -> Verdict {
     let host = match url.host() {
         Some(Host::Ipv4(_) | Host::Ipv6(_)) => {
             return Verdict::Exempt(format!(
@@ -116,7 +116,7 @@ fn info_plist(dir: &Path) -> Option<PathBuf> {
 
 fn find(dir: &Path, depth: usize) -> Option<PathBuf> {
     let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in &entries {
         if e.file_name() == "Info.plist" && e.path().is_file() {
             return Some(e.path());

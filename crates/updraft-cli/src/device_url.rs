@@ -9,16 +9,16 @@ use url::{Host, Url};
 use crate::error::{CliError, CliResult};
 
 /// The fix printed with every unreachable device URL.
-pub const FIX: &str = "pass the URL phones use: `updraft init --device-url https://updates.example.com`, and give the server the same address as UPDRAFT_PUBLIC_URL (or --public-url), so the bundle links it sends are reachable too";
+pub(crate) const FIX: &str = "pass the URL phones use: `updraft init --device-url https://updates.example.com`, and give the server the same address as UPDRAFT_PUBLIC_URL (or --public-url), so the bundle links it sends are reachable too";
 
 /// The fix printed for a plain `http://` URL in a project with iOS.
-pub const HTTPS_FIX: &str = "serve the updater over HTTPS (a reverse proxy such as Caddy or nginx in front of updraft-server, or --tls-cert/--tls-key), set UPDRAFT_PUBLIC_URL to the https:// address, then `updraft init --device-url https://…`";
+pub(crate) const HTTPS_FIX: &str = "serve the updater over HTTPS (a reverse proxy such as Caddy or nginx in front of updraft-server, or --tls-cert/--tls-key), set UPDRAFT_PUBLIC_URL to the https:// address, then `updraft init --device-url https://…`";
 
 /// The paths `init` appends to the base URL devices use.
-pub const ENDPOINTS: [&str; 3] = ["/updates", "/stats", "/channel_self"];
+pub(crate) const ENDPOINTS: [&str; 3] = ["/updates", "/stats", "/channel_self"];
 
 /// Parses an absolute `http(s)` URL with a host (usage error otherwise).
-pub fn parse(what: &str, text: &str) -> CliResult<Url> {
+pub(crate) fn parse(what: &str, text: &str) -> CliResult<Url> {
     // A URL with a user name or password is not echoed: the password would be.
     let shown = if text.contains('@') {
         String::new()
@@ -44,7 +44,7 @@ pub fn parse(what: &str, text: &str) -> CliResult<Url> {
 /// with nothing `init` cannot append its paths to or should not ship inside
 /// the app: no user name or password, query, fragment or port 0, and not
 /// already one of the [`ENDPOINTS`].
-pub fn parse_base(what: &str, text: &str) -> CliResult<Url> {
+pub(crate) fn parse_base(what: &str, text: &str) -> CliResult<Url> {
     let url = parse(what, text)?;
     let refuse = |msg: String| Err(CliError::usage("invalid_url", msg));
     if !url.username().is_empty() || url.password().is_some() {
@@ -78,14 +78,14 @@ pub fn parse_base(what: &str, text: &str) -> CliResult<Url> {
 /// The base of `url` when it ends in exactly one `end` (one of the
 /// [`ENDPOINTS`]): `https://x/updates` is `https://x` for `/updates`, while
 /// `https://x/updates/updates` and `https://x/updates/` have none.
-pub fn endpoint_base<'a>(url: &'a str, end: &str) -> Option<&'a str> {
+pub(crate) fn endpoint_base<'a>(url: &'a str, end: &str) -> Option<&'a str> {
     url.strip_suffix(end)
         .filter(|base| !ENDPOINTS.iter().any(|e| base.ends_with(e)))
 }
 
 /// Why no phone can reach `url` (a sentence about its host), or `None` when
 /// it could be reachable.
-pub fn unreachable(url: &Url) -> Option<String> {
+pub(crate) fn unreachable(url: &Url) -> Option<String> {
     if url.port() == Some(0) {
         return Some(format!(
             "{} has port 0, which no server listens on",
@@ -107,7 +107,7 @@ pub fn unreachable(url: &Url) -> Option<String> {
 fn ip_problem(ip: IpAddr) -> Option<&'static str> {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     };
     match ip {
         IpAddr::V4(v4) => v4_problem(v4),
@@ -140,7 +140,7 @@ fn v6_problem(ip: Ipv6Addr) -> Option<&'static str> {
 }
 
 /// Whether `url` is plain `http://`.
-pub fn is_plain_http(url: &Url) -> bool {
+pub(crate) fn is_plain_http(url: &Url) -> bool {
     url.scheme() == "http"
 }
 

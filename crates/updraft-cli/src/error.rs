@@ -5,7 +5,7 @@ use std::fmt;
 
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Error = 1,
     Usage = 2,
     Auth = 3,
@@ -14,7 +14,7 @@ pub enum Exit {
 
 /// An error for the user.
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     pub exit: Exit,
     /// Stable machine-readable code (printed in `--json` mode).
     pub code: String,
@@ -24,10 +24,10 @@ pub struct CliError {
     pub result_printed: bool,
 }
 
-pub type CliResult<T> = Result<T, CliError>;
+pub(crate) type CliResult<T> = Result<T, CliError>;
 
 impl CliError {
-    pub fn new(exit: Exit, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(exit: Exit, code: &str, message: impl Into<String>) -> Self {
         Self {
             exit,
             code: code.to_string(),
@@ -38,29 +38,29 @@ impl CliError {
     }
 
     /// Marks that the command's result is already on stdout.
-    pub fn after_result(mut self) -> Self {
+    pub(crate) fn after_result(mut self) -> Self {
         self.result_printed = true;
         self
     }
 
     /// A general failure (exit 1).
-    pub fn fail(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn fail(code: &str, message: impl Into<String>) -> Self {
         Self::new(Exit::Error, code, message)
     }
 
     /// A usage error (exit 2).
-    pub fn usage(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn usage(code: &str, message: impl Into<String>) -> Self {
         Self::new(Exit::Usage, code, message)
     }
 
     /// Adds what to do next.
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
     /// An I/O failure on `path`.
-    pub fn io(what: &str, path: &std::path::Path, e: std::io::Error) -> Self {
+    pub(crate) fn io(what: &str, path: &std::path::Path, e: &std::io::Error) -> Self {
         Self::fail("io_error", format!("{what} {}: {e}", path.display()))
     }
 }
@@ -89,8 +89,10 @@ impl From<updraft_client::Error> for CliError {
                         Exit::Auth,
                         Some("use an API key whose mode and app list allow this (modes: read < upload < write < all)"),
                     ),
-                    404 => (Exit::NotFound, None),
-                    409 => (Exit::NotFound, None),
+                    404 | 409 => (Exit::NotFound, None),
+                    400 if code == "unknown_bundle" || code == "unknown_channel" => {
+                        (Exit::NotFound, None)
+                    }
                     _ => (Exit::Error, None),
                 };
                 let mut err = CliError::new(exit, code, message.clone());

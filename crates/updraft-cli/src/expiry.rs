@@ -4,19 +4,18 @@
 
 use crate::error::{CliError, CliResult};
 
-/// Epoch milliseconds now.
-pub fn now_ms() -> i64 {
+/// Epoch milliseconds now (0 if the clock is before 1970; `i64::MAX` past year 292 million).
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The latest expiry accepted: the end of year 9999 UTC.
 const LATEST: i64 = 253_402_300_799_999;
 
 /// When `text` says the key expires, in epoch milliseconds; it must be in the future.
-pub fn parse(text: &str, now: i64) -> CliResult<i64> {
+pub(crate) fn parse(text: &str, now: i64) -> CliResult<i64> {
     let t = text.trim();
     let bad = |why: String| {
         Err(CliError::usage(
@@ -69,6 +68,14 @@ fn duration(t: &str) -> Option<Duration> {
         Ok(n) => n.checked_mul(ms).map_or(Duration::TooLong, Duration::Ms),
         Err(_) if digits.starts_with('-') => Duration::NotPositive,
         Err(_) => Duration::TooLong,
+    })
+}
+
+/// `--since`/`--until`: an RFC 3339 date or time, as epoch milliseconds (a
+/// clap value parser).
+pub(crate) fn parse_instant(text: &str) -> Result<i64, String> {
+    instant_ms(text.trim()).ok_or_else(|| {
+        format!("{text:?} is not an RFC 3339 date or time (2026-12-31, 2026-12-31T18:00:00Z)")
     })
 }
 

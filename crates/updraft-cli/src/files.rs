@@ -10,14 +10,14 @@ use crate::error::{CliError, CliResult};
 
 /// Writes `data` to `path` atomically. `mode` sets Unix permissions (0600 for
 /// secrets); `None` keeps an existing file's mode, else 0644.
-pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> CliResult<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> CliResult<()> {
     use std::io::Write as _;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| CliError::io("cannot write in", dir, e))?;
+        .map_err(|e| CliError::io("cannot write in", dir, &e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -28,21 +28,21 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> CliResult<()
         });
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| CliError::io("cannot set permissions on", tmp.path(), e))?;
+            .map_err(|e| CliError::io("cannot set permissions on", tmp.path(), &e))?;
     }
     #[cfg(not(unix))]
     let _ = mode;
     tmp.write_all(data)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| CliError::io("cannot write", path, e))?;
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| CliError::io("cannot write", path, &e))?;
     tmp.persist(path)
-        .map_err(|e| CliError::io("cannot write", path, e.error))?;
+        .map_err(|e| CliError::io("cannot write", path, &e.error))?;
     Ok(())
 }
 
 /// Every file under `root` (symlinks followed, nothing skipped: dotfiles are
 /// part of the build), with `/`-separated paths relative to `root`.
-pub fn read_web_dir(root: &Path) -> CliResult<Vec<FileEntry>> {
+pub(crate) fn read_web_dir(root: &Path) -> CliResult<Vec<FileEntry>> {
     let mut out = Vec::new();
     walk(root, root, &mut out, 0)?;
     Ok(out)
@@ -58,11 +58,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<FileEntry>, depth: usize) -> CliR
             ),
         ));
     }
-    let rd = std::fs::read_dir(dir).map_err(|e| CliError::io("cannot read", dir, e))?;
+    let rd = std::fs::read_dir(dir).map_err(|e| CliError::io("cannot read", dir, &e))?;
     for entry in rd {
-        let entry = entry.map_err(|e| CliError::io("cannot read", dir, e))?;
+        let entry = entry.map_err(|e| CliError::io("cannot read", dir, &e))?;
         let path = entry.path();
-        let meta = std::fs::metadata(&path).map_err(|e| CliError::io("cannot read", &path, e))?;
+        let meta = std::fs::metadata(&path).map_err(|e| CliError::io("cannot read", &path, &e))?;
         if meta.is_dir() {
             walk(root, &path, out, depth + 1)?;
         } else if meta.is_file() {
@@ -78,7 +78,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<FileEntry>, depth: usize) -> CliR
                     )
                 })?
                 .join("/");
-            let data = std::fs::read(&path).map_err(|e| CliError::io("cannot read", &path, e))?;
+            let data = std::fs::read(&path).map_err(|e| CliError::io("cannot read", &path, &e))?;
             out.push(FileEntry { path: name, data });
         }
     }

@@ -1,8 +1,13 @@
 //! `updraft`: the command line for Updraft. Init a Capacitor project, create
 //! keys, zip/encrypt/upload builds (Capgo-compatible), manage channels and
-//! devices, and deploy from CI in one line.
+//! devices, deploy from CI in one line, and roll bundles out in stages with
+//! health gates and release metrics.
 //!
 //! Exit codes: 0 ok, 1 error, 2 usage, 3 auth, 4 not found or conflict.
+
+// clap prints the `///` comments of `args` as --help text, verbatim: `<appId>` and bare URLs
+// are meant for a terminal there, where rustdoc's escapes and backticks would show.
+#![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
 
 mod args;
 mod ats;
@@ -12,9 +17,12 @@ mod error;
 mod expiry;
 mod files;
 mod output;
+mod plan;
 mod project;
 mod prompt;
+mod render;
 mod settings;
+mod span;
 
 use clap::Parser as _;
 
@@ -24,25 +32,25 @@ use crate::output::Out;
 use crate::project::Project;
 
 /// What every command gets: the global flags and the printer.
-pub struct Ctx {
-    pub g: Global,
-    pub out: Out,
+pub(crate) struct Ctx {
+    pub(crate) g: Global,
+    pub(crate) out: Out,
 }
 
 impl Ctx {
     /// A client for the resolved server and key.
-    pub fn client(&self) -> CliResult<updraft_client::Client> {
+    pub(crate) fn client(&self) -> CliResult<updraft_client::Client> {
         let r = settings::resolve(&self.g)?;
         Ok(updraft_client::Client::new(&r.server, &r.api_key)?)
     }
 
     /// The Capacitor project in `--project`.
-    pub fn project(&self) -> CliResult<Project> {
+    pub(crate) fn project(&self) -> CliResult<Project> {
         Project::load(&self.g.project)
     }
 
     /// The one `--app` given, if any (only `api-key create` takes several).
-    pub fn app_flag(&self) -> CliResult<Option<&str>> {
+    pub(crate) fn app_flag(&self) -> CliResult<Option<&str>> {
         match self.g.app.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some(one)),
@@ -58,7 +66,7 @@ impl Ctx {
     }
 
     /// The app to work on: `--app`, else the project's appId.
-    pub fn app_id(&self, project: &Project) -> CliResult<String> {
+    pub(crate) fn app_id(&self, project: &Project) -> CliResult<String> {
         project.app_id(self.app_flag()?)
     }
 }
@@ -68,6 +76,9 @@ fn main() {
     // (`updraft completions bash | head`), instead of panicking on EPIPE: Rust
     // ignores SIGPIPE by default, which turns every later print into a panic.
     #[cfg(unix)]
+    // The workspace denies unsafe code; this is its one use: std has no safe way to restore
+    // SIGPIPE's default action (`#[unix_sigpipe]` is unstable).
+    #[allow(unsafe_code)]
     // SAFETY: called first thing, before any thread exists; SIG_DFL is always valid.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -115,13 +126,15 @@ async fn run(ctx: &Ctx, command: Command) -> CliResult<()> {
         Command::Logout => cmd::login::logout(ctx),
         Command::Doctor => cmd::doctor::doctor(ctx).await,
         Command::Init(a) => cmd::init::init(ctx, a).await,
-        Command::Key(k) => cmd::key::run(ctx, k),
+        Command::Key(k) => cmd::key::run(ctx, &k),
         Command::Bundle(b) => cmd::bundle::run(ctx, b).await,
         Command::Channel(c) => cmd::channel::run(ctx, c).await,
         Command::Promote(a) => cmd::channel::promote(ctx, a).await,
         Command::Rollback(a) => cmd::channel::rollback(ctx, a).await,
         Command::Device(d) => cmd::device::run(ctx, d).await,
         Command::Deploy(a) => cmd::upload::deploy(ctx, a).await,
+        Command::Rollout(r) => cmd::rollout::run(ctx, r).await,
+        Command::Metrics(a) => cmd::metrics::metrics(ctx, a).await,
         Command::App(a) => cmd::app::run(ctx, a).await,
         Command::ApiKey(k) => cmd::api_key::run(ctx, k).await,
         Command::Completions(a) => {

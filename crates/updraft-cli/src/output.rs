@@ -12,14 +12,14 @@ use serde_json::Value;
 
 /// How to print.
 #[derive(Debug, Clone, Copy)]
-pub struct Out {
+pub(crate) struct Out {
     pub json: bool,
     pub quiet: bool,
 }
 
 impl Out {
     /// A progress message on stderr.
-    pub fn info(&self, msg: impl AsRef<str>) {
+    pub(crate) fn info(&self, msg: impl AsRef<str>) {
         if !self.quiet && !self.json {
             eprintln!("{}", msg.as_ref());
         }
@@ -27,7 +27,7 @@ impl Out {
 
     /// A warning on stderr (kept with `--json`, which only owns stdout;
     /// silenced by `--quiet`).
-    pub fn warn(&self, msg: impl AsRef<str>) {
+    pub(crate) fn warn(&self, msg: impl AsRef<str>) {
         if !self.quiet {
             eprintln!("warning: {}", msg.as_ref());
         }
@@ -36,12 +36,14 @@ impl Out {
     /// A warning that the app will not work as set up (phones cannot reach
     /// the server, iOS refuses it, the server will refuse its bundles):
     /// printed even with `--quiet`, like an error.
-    pub fn alert(&self, msg: impl AsRef<str>) {
+    pub(crate) fn alert(&self, msg: impl AsRef<str>) {
         eprintln!("warning: {}", msg.as_ref());
     }
 
     /// The command's result: `json` with `--json`, else the text (unless `--quiet`).
-    pub fn result(&self, text: impl FnOnce() -> String, json: Value) {
+    // Every caller builds `json` in place with `json!`; taking it by value spares them a `&`.
+    #[allow(clippy::needless_pass_by_value)]
+    pub(crate) fn result(&self, text: impl FnOnce() -> String, json: Value) {
         if self.json {
             println!(
                 "{}",
@@ -56,7 +58,7 @@ impl Out {
     }
 
     /// A byte progress bar, hidden unless stdout is an interactive terminal.
-    pub fn bytes_bar(&self, len: u64, msg: &str) -> ProgressBar {
+    pub(crate) fn bytes_bar(&self, len: u64, msg: &str) -> ProgressBar {
         if self.json || self.quiet || !std::io::stdout().is_terminal() {
             return ProgressBar::hidden();
         }
@@ -73,7 +75,7 @@ impl Out {
     }
 
     /// A spinner for work of unknown length, hidden unless stdout is a terminal.
-    pub fn spinner(&self, msg: &str) -> ProgressBar {
+    pub(crate) fn spinner(&self, msg: &str) -> ProgressBar {
         if self.json || self.quiet || !std::io::stdout().is_terminal() {
             return ProgressBar::hidden();
         }
@@ -84,19 +86,41 @@ impl Out {
     }
 }
 
-/// A plain text table with aligned columns.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+/// How many columns `text` takes on a terminal: its characters, less the
+/// colour codes (`ESC [ … m`) in it.
+pub(crate) fn visible_width(text: &str) -> usize {
+    let mut n = 0;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// A plain text table with aligned columns (cells may carry colour codes).
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| visible_width(h)).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
+            widths[i] = widths[i].max(visible_width(c));
         }
     }
     let line = |cells: Vec<&str>| {
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .map(|(i, c)| {
+                let pad = widths[i].saturating_sub(visible_width(c));
+                format!("{c}{}", " ".repeat(pad))
+            })
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()
@@ -112,7 +136,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Epoch milliseconds as `YYYY-MM-DD HH:MM` UTC.
-pub fn when(ms: i64) -> String {
+pub(crate) fn when(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let tod = secs.rem_euclid(86_400);
@@ -136,7 +160,7 @@ pub fn when(ms: i64) -> String {
 
 /// A checksum for people: its first 12 characters and `…`, as git shortens
 /// commit ids (`--json` keeps the whole value).
-pub fn short_checksum(c: &str) -> String {
+pub(crate) fn short_checksum(c: &str) -> String {
     match c.char_indices().nth(12) {
         Some((i, _)) => format!("{}…", &c[..i]),
         None => c.to_string(),
@@ -144,7 +168,7 @@ pub fn short_checksum(c: &str) -> String {
 }
 
 /// A byte count for people.
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
@@ -175,5 +199,18 @@ mod tests {
     fn tables_align() {
         let t = table(&["A", "Bee"], &[vec!["xx".into(), "y".into()]]);
         assert_eq!(t, "A   Bee\nxx  y\n");
+    }
+
+    #[test]
+    fn colour_codes_take_no_room_in_a_table() {
+        assert_eq!(visible_width("\u{1b}[31mfail\u{1b}[0m"), 4);
+        let t = table(
+            &["GATE", "X"],
+            &[
+                vec!["\u{1b}[31mfail\u{1b}[0m".into(), "1".into()],
+                vec!["pending".into(), "2".into()],
+            ],
+        );
+        assert_eq!(t, "GATE     X\n\u{1b}[31mfail\u{1b}[0m     1\npending  2\n");
     }
 }

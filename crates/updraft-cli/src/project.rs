@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CliError, CliResult};
 
 /// Private key file name, as Capgo's CLI writes it.
-pub const PRIVATE_KEY_FILE: &str = ".capgo_key_v2";
+pub(crate) const PRIVATE_KEY_FILE: &str = ".capgo_key_v2";
 /// Public key file name, as Capgo's CLI writes it.
-pub const PUBLIC_KEY_FILE: &str = ".capgo_key_v2.pub";
+pub(crate) const PUBLIC_KEY_FILE: &str = ".capgo_key_v2.pub";
 
 /// A JSON value that keeps the order of object keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum Json {
+pub(crate) enum Json {
     Null,
     Bool(bool),
     Num(serde_json::Number),
@@ -47,7 +47,7 @@ impl Json {
 
 /// Which kind of config file the project has.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigKind {
+pub(crate) enum ConfigKind {
     Json,
     /// `.ts` or `.js`: read only.
     Script,
@@ -55,7 +55,7 @@ pub enum ConfigKind {
 
 /// What the project's config says.
 #[derive(Debug, Clone)]
-pub struct Project {
+pub(crate) struct Project {
     pub dir: PathBuf,
     pub config_path: Option<PathBuf>,
     pub kind: Option<ConfigKind>,
@@ -81,7 +81,7 @@ fn script_value(text: &str, key: &str) -> Option<String> {
 impl Project {
     /// Reads the project in `dir`. A directory without a capacitor config is a
     /// project with nothing known (commands that need an app id say so).
-    pub fn load(dir: &Path) -> CliResult<Project> {
+    pub(crate) fn load(dir: &Path) -> CliResult<Project> {
         let mut p = Project {
             dir: dir.to_path_buf(),
             config_path: None,
@@ -105,7 +105,7 @@ impl Project {
                 continue;
             }
             let text = std::fs::read_to_string(&path)
-                .map_err(|e| CliError::io("cannot read", &path, e))?;
+                .map_err(|e| CliError::io("cannot read", &path, &e))?;
             match kind {
                 ConfigKind::Json => {
                     let json: Json = serde_json::from_str(&text).map_err(|e| {
@@ -150,7 +150,7 @@ impl Project {
     }
 
     /// The config file, or an error that says how to get one.
-    pub fn require_config(&self) -> CliResult<&Path> {
+    pub(crate) fn require_config(&self) -> CliResult<&Path> {
         self.config_path.as_deref().ok_or_else(|| {
             CliError::fail(
                 "no_capacitor_config",
@@ -164,7 +164,7 @@ impl Project {
     }
 
     /// The app id: `--app`, else the config's.
-    pub fn app_id(&self, flag: Option<&str>) -> CliResult<String> {
+    pub(crate) fn app_id(&self, flag: Option<&str>) -> CliResult<String> {
         if let Some(a) = flag {
             return Ok(a.to_string());
         }
@@ -176,7 +176,7 @@ impl Project {
     }
 
     /// The web build directory: `--path`, else the config's `webDir`.
-    pub fn web_dir(&self, flag: Option<&Path>) -> CliResult<PathBuf> {
+    pub(crate) fn web_dir(&self, flag: Option<&Path>) -> CliResult<PathBuf> {
         let dir = match flag {
             Some(p) => p.to_path_buf(),
             None => {
@@ -199,7 +199,7 @@ impl Project {
     }
 
     /// `version` from package.json.
-    pub fn package_version(&self) -> Option<String> {
+    pub(crate) fn package_version(&self) -> Option<String> {
         let pkg = self.package_json()?;
         pkg.get("version").and_then(Json::str).map(str::to_string)
     }
@@ -212,7 +212,7 @@ impl Project {
     /// Native packages as Capgo records them: dependencies installed in
     /// node_modules that ship native code (an `android` or `ios` folder, or a
     /// podspec), with their installed version.
-    pub fn native_packages(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn native_packages(&self) -> Vec<serde_json::Value> {
         let Some(pkg) = self.package_json() else {
             return Vec::new();
         };
@@ -251,7 +251,7 @@ impl Project {
 
     /// The updater URLs the config sets, by key name (`updateUrl`, `statsUrl`,
     /// `channelUrl`); empty ones (a feature turned off) are left out.
-    pub fn updater_urls(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn updater_urls(&self) -> Vec<(&'static str, &str)> {
         [
             ("updateUrl", &self.update_url),
             ("statsUrl", &self.stats_url),
@@ -265,17 +265,17 @@ impl Project {
     }
 
     /// Whether the project has an iOS platform (`npx cap add ios` made `ios/`).
-    pub fn has_ios(&self) -> bool {
+    pub(crate) fn has_ios(&self) -> bool {
         self.dir.join("ios").is_dir()
     }
 
     /// Whether the project has an Android platform (`android/`).
-    pub fn has_android(&self) -> bool {
+    pub(crate) fn has_android(&self) -> bool {
         self.dir.join("android").is_dir()
     }
 
     /// The private key file path (default `.capgo_key_v2` in the project).
-    pub fn private_key_path(&self, flag: Option<&Path>) -> PathBuf {
+    pub(crate) fn private_key_path(&self, flag: Option<&Path>) -> PathBuf {
         flag.map(Path::to_path_buf)
             .unwrap_or_else(|| self.dir.join(PRIVATE_KEY_FILE))
     }
@@ -283,7 +283,7 @@ impl Project {
     /// Sets keys of `plugins.CapacitorUpdater`. For a JSON config the file is
     /// rewritten (atomically, key order kept) and `Ok(None)` returned; for a
     /// script config nothing is written and the block to paste is returned.
-    pub fn set_updater(&mut self, entries: &[(&str, String)]) -> CliResult<Option<String>> {
+    pub(crate) fn set_updater(&mut self, entries: &[(&str, String)]) -> CliResult<Option<String>> {
         let path = self.require_config()?.to_path_buf();
         match (&mut self.json, &self.kind) {
             (Some(json), Some(ConfigKind::Json)) => {

@@ -8,7 +8,7 @@ use crate::error::{CliError, CliResult};
 /// Goes on when `yes`, or when the user answers yes to `question`. Refuses
 /// (usage error, exit 2, with `refusal` and `hint`) when standard input is not
 /// a terminal, and fails with "nothing … changed" when the user says no.
-pub fn confirm(yes: bool, question: &str, refusal: String, hint: &str) -> CliResult<()> {
+pub(crate) fn confirm(yes: bool, question: &str, refusal: String, hint: &str) -> CliResult<()> {
     if yes {
         return Ok(());
     }

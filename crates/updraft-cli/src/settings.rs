@@ -11,7 +11,7 @@ use crate::error::{CliError, CliResult, Exit};
 
 /// The saved login.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Saved {
+pub(crate) struct Saved {
     #[serde(default)]
     pub server: Option<String>,
     #[serde(default)]
@@ -19,7 +19,7 @@ pub struct Saved {
 }
 
 /// The directory of the user's config.
-pub fn config_dir() -> Option<PathBuf> {
+pub(crate) fn config_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("UPDRAFT_CONFIG_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(d));
     }
@@ -32,7 +32,7 @@ pub fn config_dir() -> Option<PathBuf> {
 }
 
 /// The login file.
-pub fn login_file() -> CliResult<PathBuf> {
+pub(crate) fn login_file() -> CliResult<PathBuf> {
     config_dir().map(|d| d.join("login.toml")).ok_or_else(|| {
         CliError::fail(
             "no_config_dir",
@@ -42,7 +42,7 @@ pub fn login_file() -> CliResult<PathBuf> {
 }
 
 /// Reads the saved login; a missing file is an empty login.
-pub fn load() -> CliResult<Saved> {
+pub(crate) fn load() -> CliResult<Saved> {
     let path = login_file()?;
     match std::fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).map_err(|e| {
@@ -53,27 +53,27 @@ pub fn load() -> CliResult<Saved> {
             .hint("run `updraft logout` then `updraft login` again")
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Saved::default()),
-        Err(e) => Err(CliError::io("cannot read", &path, e)),
+        Err(e) => Err(CliError::io("cannot read", &path, &e)),
     }
 }
 
 /// Writes the login atomically with mode 0600 (a temporary file renamed over it).
-pub fn save(saved: &Saved) -> CliResult<PathBuf> {
+pub(crate) fn save(saved: &Saved) -> CliResult<PathBuf> {
     let path = login_file()?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| CliError::io("cannot create", dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| CliError::io("cannot create", dir, &e))?;
     let text = toml::to_string(saved).expect("login serialises");
     crate::files::write_atomic(&path, text.as_bytes(), Some(0o600))?;
     Ok(path)
 }
 
 /// Removes the saved login; true when there was one.
-pub fn forget() -> CliResult<bool> {
+pub(crate) fn forget() -> CliResult<bool> {
     let path = login_file()?;
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(CliError::io("cannot remove", &path, e)),
+        Err(e) => Err(CliError::io("cannot remove", &path, &e)),
     }
 }
 
@@ -82,13 +82,13 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// The server URL and API key to use, with where each came from.
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub server: String,
     pub api_key: String,
 }
 
 /// Resolves the server and key: flag > environment > saved login.
-pub fn resolve(g: &Global) -> CliResult<Resolved> {
+pub(crate) fn resolve(g: &Global) -> CliResult<Resolved> {
     let saved = load()?;
     let server = g
         .server
@@ -114,7 +114,7 @@ pub fn resolve(g: &Global) -> CliResult<Resolved> {
 }
 
 /// A server URL must be absolute http(s).
-pub fn check_server_url(url: &str) -> CliResult<()> {
+pub(crate) fn check_server_url(url: &str) -> CliResult<()> {
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(())
     } else {

@@ -1,19 +1,10 @@
 //! `updraft api-key` and `updraft app`: managing API keys and apps from the
 //! terminal against the real server, with the documented exit codes.
 
-mod common;
-
-use common::*;
 use serde_json::Value;
+use updraft_test_support::*;
 
 const APP: &str = "com.example.admin";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_created_listed_and_revoked() {

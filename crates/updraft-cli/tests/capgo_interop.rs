@@ -11,8 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
 use serde_json::{json, Value};
+use updraft_test_support::*;
 
 const CAPGO_CLI: &str = "@capgo/cli@8.68.1";
 const UPDATER: &str = "@capgo/capacitor-updater@8.51.14";
@@ -180,7 +180,7 @@ async fn capgo_cli_artifacts_work_with_updraft_and_back() {
         .ok()
         .json();
     assert_eq!(reg["key_id"], key_id.as_str());
-    let offer = server.check(APP, json!({"key_id": key_id})).await;
+    let offer = server.check_app(APP, json!({"key_id": key_id})).await;
     assert_eq!(offer["version"], "1.0.2", "{offer}");
     assert_eq!(offer["url"], url);
     assert_eq!(offer["session_key"], iv_session_key.as_str());

@@ -1,10 +1,8 @@
 //! Story tests: from a Capacitor project to a device being offered the bundle,
 //! through the built `updraft` binary and a real server on 127.0.0.1.
 
-mod common;
-
-use common::*;
 use serde_json::json;
+use updraft_test_support::*;
 
 const APP: &str = "com.example.cli";
 
@@ -63,7 +61,7 @@ async fn init_then_deploy_offers_the_bundle_to_devices() {
     assert_eq!(up["channel"], "production");
     assert_eq!(up["encrypted"], false);
 
-    let offer = server.check(APP, json!({})).await;
+    let offer = server.check_app(APP, json!({})).await;
     assert_eq!(offer["version"], "1.0.1", "{offer}");
     assert_eq!(offer["checksum"], up["checksum"]);
     assert_eq!(offer["session_key"], "");
@@ -94,16 +92,16 @@ async fn init_then_deploy_offers_the_bundle_to_devices() {
     write_build(p, "v2");
     cli.run(p, &["deploy", "--bundle", "1.0.2", "--comment", "second"])
         .ok();
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.2");
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.2");
     let rb = cli
         .run(p, &["rollback", "--channel", "production", "--json"])
         .ok()
         .json();
     assert_eq!(rb["channel"]["bundle_version"], "1.0.1");
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.1");
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.1");
     cli.run(p, &["promote", "1.0.2", "--channel", "production"])
         .ok();
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.2");
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.2");
     let history = cli
         .run(p, &["channel", "history", "production", "--json"])
         .ok()
@@ -173,7 +171,9 @@ async fn encrypted_deploy_verifies_with_the_plugin_algorithm_in_node() {
     assert_eq!(up["checksum"].as_str().unwrap().len(), 512);
     assert_eq!(up["key_id"], key["key_id"]);
 
-    let offer = server.check(APP, json!({"key_id": key["key_id"]})).await;
+    let offer = server
+        .check_app(APP, json!({"key_id": key["key_id"]}))
+        .await;
     assert_eq!(offer["version"], "1.1.0", "{offer}");
     let session_key = offer["session_key"].as_str().unwrap();
     assert_eq!(session_key, up["session_key"].as_str().unwrap());
@@ -303,7 +303,7 @@ async fn init_on_a_typescript_config_prints_the_block_and_changes_nothing() {
     let up = cli.run(p, &["deploy", "--json"]).ok().json();
     assert_eq!(up["bundle"], "2.0.0");
     assert_eq!(
-        server.check("com.example.ts", json!({})).await["version"],
+        server.check_app("com.example.ts", json!({})).await["version"],
         "2.0.0"
     );
 }
@@ -383,24 +383,28 @@ async fn channels_and_devices_from_the_terminal() {
     );
 
     // A device appears once it asks; then it is moved around.
-    server.check(APP, json!({})).await;
+    server.check_app(APP, json!({})).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let devices = cli.run(p, &["device", "list", "--json"]).ok().json();
-    assert_eq!(devices["items"][0]["device_id"], DEVICE);
-    cli.run(p, &["device", "set-channel", DEVICE, "canary"])
-        .ok();
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.6");
+    assert_eq!(devices["items"][0]["device_id"], DEV);
+    cli.run(p, &["device", "set-channel", DEV, "canary"]).ok();
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.6");
     let d = cli
-        .run(p, &["device", "pin", DEVICE, "1.0.5", "--json"])
+        .run(p, &["device", "pin", DEV, "1.0.5", "--json"])
         .ok()
         .json();
     assert_eq!(d["override"]["version"], "1.0.5");
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.5");
-    let shown = cli.run(p, &["device", "get", DEVICE]).ok().stdout;
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.5");
+    let shown = cli.run(p, &["device", "get", DEV]).ok().stdout;
     assert!(shown.contains("pinned to 1.0.5"), "{shown}");
-    cli.run(p, &["device", "unset", DEVICE]).ok();
-    cli.run(p, &["device", "unset", DEVICE])
+    cli.run(p, &["device", "unset", DEV]).ok();
+    cli.run(p, &["device", "unset", DEV])
         .fails(4, "no override");
+    // Naming a bundle or channel that does not exist: not found (exit 4).
+    cli.run(p, &["device", "pin", DEV, "9.9.9"])
+        .fails(4, "9.9.9");
+    cli.run(p, &["device", "set-channel", DEV, "nope"])
+        .fails(4, "nope");
     cli.run(
         p,
         &["device", "get", "00000000-0000-4000-8000-00000000ffff"],

@@ -2,28 +2,22 @@
 //! behaving like the plugin) update, confirm, roll back, switch channels and
 //! revert, against the real server.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use serde_json::json;
 use updraft_device::{Cycle, Device, DeviceConfig};
+use updraft_test_support::*;
 
 const APP: &str = "com.example.e2e";
 
-async fn fleet(
-    server: &Server,
-    dirs: &[tempfile::TempDir],
-    public_key: Option<String>,
-) -> Vec<Device> {
+fn fleet(server: &Server, dirs: &[tempfile::TempDir], public_key: Option<&str>) -> Vec<Device> {
     let mut out = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         let mut cfg = DeviceConfig::new(dir.path(), &server.base, APP);
         cfg.platform = if i % 2 == 0 { "android" } else { "ios" }.into();
         cfg.app_ready_timeout = Duration::from_millis(300);
-        cfg.public_key = public_key.clone();
-        out.push(Device::open(cfg).await.unwrap());
+        cfg.public_key = public_key.map(str::to_string);
+        out.push(Device::open(cfg).unwrap());
     }
     out
 }
@@ -56,7 +50,7 @@ async fn publish_update_confirm_roll_back_and_steer_devices() {
     // v1 then v2 to production: every device updates and confirms.
     write_build(p, "1.0.1");
     cli.run(p, &["deploy"]).ok();
-    let mut devices = fleet(&server, &dirs, None).await;
+    let mut devices = fleet(&server, &dirs, None);
     all_update(&mut devices, "1.0.1").await;
     write_build(p, "1.0.2");
     cli.run(p, &["deploy", "--bundle", "1.0.2"]).ok();
@@ -66,7 +60,7 @@ async fn publish_update_confirm_roll_back_and_steer_devices() {
     cli.run(p, &["key", "create"]).ok();
     let public = std::fs::read_to_string(p.join(".capgo_key_v2.pub")).unwrap();
     drop(devices);
-    let mut devices = fleet(&server, &dirs, Some(public.clone())).await;
+    let mut devices = fleet(&server, &dirs, Some(&public));
     write_build(p, "1.0.3");
     let up = cli
         .run(p, &["deploy", "--bundle", "1.0.3", "--json"])

@@ -14,8 +14,8 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
 use serde_json::Value;
+use updraft_test_support::*;
 
 const ELECTRON_UPDATER: &str = "@capgo/electron-updater@0.0.6";
 const CAPGO_CLI: &str = "@capgo/cli@8.68.1";
@@ -208,6 +208,6 @@ async fn encrypted_bundles_install_on_the_real_electron_updater() {
         "{r}"
     );
     // Phones still get the RSA form they verify.
-    let native = server.check(APP, serde_json::json!({})).await;
+    let native = server.check_app(APP, serde_json::json!({})).await;
     assert_eq!(native["checksum"], enc["checksum"]);
 }

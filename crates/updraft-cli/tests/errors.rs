@@ -1,10 +1,8 @@
 //! Bad input, auth and failures: each gives a clear message, the documented exit
 //! code (1 error, 2 usage, 3 auth, 4 not found/conflict), and changes nothing.
 
-mod common;
-
-use common::*;
 use serde_json::json;
+use updraft_test_support::*;
 
 const APP: &str = "com.example.errors";
 
@@ -70,13 +68,6 @@ async fn api_key_problems_exit_3_with_what_to_do() {
     Cli::bare()
         .run(p, &["bundle", "list"])
         .fails(2, "no server");
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,10 +4,8 @@
 //! bundle show as `builtin` (or as maybe builtin when a bundle has that name),
 //! and checksums are short in text output.
 
-mod common;
-
-use common::*;
 use serde_json::{json, Value};
+use updraft_test_support::*;
 
 const APP: &str = "com.example.first";
 const PUBLIC: &str = "https://updates.example.com";
@@ -427,7 +425,7 @@ async fn promote_and_rollback_default_to_production_like_deploy() {
         .lines()
         .find(|l| l.starts_with("checksum "))
         .unwrap_or_else(|| panic!("{r:?}"));
-    let offer = server.check(APP, json!({})).await;
+    let offer = server.check_app(APP, json!({})).await;
     let full = offer["checksum"].as_str().unwrap();
     assert_eq!(full.len(), 64);
     assert!(
@@ -464,23 +462,23 @@ async fn promote_and_rollback_default_to_production_like_deploy() {
         .ok()
         .json();
     assert_eq!(j["checksum"].as_str().unwrap().len(), 512, "{j}");
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.2");
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.2");
 
     // No --channel: production, as deploy.
     let rb = cli.run(p, &["rollback", "--json"]).ok().json();
     assert_eq!(rb["channel"]["name"], "production");
     assert_eq!(rb["channel"]["bundle_version"], "1.0.1");
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.1");
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.1");
     let pr = cli.run(p, &["promote", "1.0.3", "--json"]).ok().json();
     assert_eq!(pr["channel"]["name"], "production");
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.3");
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.3");
     // --channel still chooses another one.
     let beta = cli
         .run(p, &["promote", "1.0.2", "--channel", "beta", "--json"])
         .ok()
         .json();
     assert_eq!(beta["channel"]["name"], "beta");
-    assert_eq!(server.check(APP, json!({})).await["version"], "1.0.3");
+    assert_eq!(server.check_app(APP, json!({})).await["version"], "1.0.3");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,11 +490,11 @@ async fn devices_on_their_builtin_bundle_show_as_builtin() {
     cli.run(p, &["init"]).ok();
     cli.run(p, &["deploy"]).ok();
 
-    // DEVICE runs its builtin bundle of native 1.0.0; ANOTHER runs bundle 1.0.1.
+    // DEV runs its builtin bundle of native 1.0.0; ANOTHER runs bundle 1.0.1.
     const ANOTHER: &str = "00000000-0000-4000-8000-0000000000bb";
-    server.check(APP, json!({})).await;
+    server.check_app(APP, json!({})).await;
     server
-        .check(APP, json!({"device_id": ANOTHER, "version_name": "1.0.1"}))
+        .check_app(APP, json!({"device_id": ANOTHER, "version_name": "1.0.1"}))
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
@@ -509,7 +507,7 @@ async fn devices_on_their_builtin_bundle_show_as_builtin() {
             .map(str::to_string)
             .collect::<Vec<_>>()
     };
-    assert_eq!(row(DEVICE)[2], "builtin", "{list}");
+    assert_eq!(row(DEV)[2], "builtin", "{list}");
     assert_eq!(row(ANOTHER)[2], "1.0.1", "{list}");
 
     // JSON: the server's fields as they are, plus what the device runs.
@@ -523,20 +521,20 @@ async fn devices_on_their_builtin_bundle_show_as_builtin() {
             .cloned()
             .unwrap()
     };
-    assert_eq!(item(DEVICE)["bundle"], "builtin");
+    assert_eq!(item(DEV)["bundle"], "builtin");
     assert_eq!(
-        item(DEVICE)["version_name"],
+        item(DEV)["version_name"],
         "1.0.0",
         "the server's value is kept"
     );
-    assert_eq!(item(DEVICE)["version_build"], "1.0.0");
+    assert_eq!(item(DEV)["version_build"], "1.0.0");
     assert_eq!(item(ANOTHER)["bundle"], "1.0.1");
     assert!(j.get("next_cursor").is_none(), "{j}");
 
-    let shown = cli.run(p, &["device", "get", DEVICE]).ok().stdout;
+    let shown = cli.run(p, &["device", "get", DEV]).ok().stdout;
     assert!(shown.contains("bundle     builtin"), "{shown}");
     assert!(shown.contains("native     1.0.0"), "{shown}");
-    let got = cli.run(p, &["device", "get", DEVICE, "--json"]).ok().json();
+    let got = cli.run(p, &["device", "get", DEV, "--json"]).ok().json();
     assert_eq!(got["bundle"], "builtin");
     assert_eq!(got["maybe_builtin"], false);
 
@@ -545,23 +543,23 @@ async fn devices_on_their_builtin_bundle_show_as_builtin() {
     write_build(p, "named like native");
     cli.run(p, &["bundle", "upload", "--bundle", "1.0.0"]).ok();
     let list = cli.run(p, &["device", "list"]).ok().stdout;
-    let line = list.lines().find(|l| l.starts_with(DEVICE)).unwrap();
+    let line = list.lines().find(|l| l.starts_with(DEV)).unwrap();
     assert!(line.contains("1.0.0 (or builtin)"), "{list}");
     let j = cli.run(p, &["device", "list", "--json"]).ok().json();
     let d = j["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["device_id"] == DEVICE)
+        .find(|d| d["device_id"] == DEV)
         .unwrap();
     assert_eq!(
         (&d["bundle"], &d["maybe_builtin"]),
         (&json!("1.0.0"), &json!(true)),
         "{d}"
     );
-    let shown = cli.run(p, &["device", "get", DEVICE]).ok().stdout;
+    let shown = cli.run(p, &["device", "get", DEV]).ok().stdout;
     assert!(shown.contains("bundle     1.0.0 (or builtin)"), "{shown}");
-    let got = cli.run(p, &["device", "get", DEVICE, "--json"]).ok().json();
+    let got = cli.run(p, &["device", "get", DEV, "--json"]).ok().json();
     assert_eq!(
         (&got["bundle"], &got["maybe_builtin"]),
         (&json!("1.0.0"), &json!(true))

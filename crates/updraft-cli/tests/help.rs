@@ -1,9 +1,7 @@
 //! `--help` of every command, snapshot-tested: a change to the CLI's surface
 //! shows up in review as a diff of these files.
 
-mod common;
-
-use common::*;
+use updraft_test_support::*;
 
 const COMMANDS: &[&[&str]] = &[
     &[],
@@ -35,8 +33,19 @@ const COMMANDS: &[&[&str]] = &[
     &["device", "set-channel"],
     &["device", "pin"],
     &["device", "unset"],
+    &["device", "explain"],
     &["device", "unblock"],
     &["deploy"],
+    &["rollout"],
+    &["rollout", "start"],
+    &["rollout", "status"],
+    &["rollout", "pause"],
+    &["rollout", "resume"],
+    &["rollout", "advance"],
+    &["rollout", "promote"],
+    &["rollout", "revert"],
+    &["rollout", "list"],
+    &["metrics"],
     &["app"],
     &["app", "list"],
     &["app", "create"],

@@ -1,16 +1,14 @@
 //! An upload cut off half-way: the CLI says so (exit 1), the server keeps
 //! nothing, and running the same command again succeeds.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
+use updraft_test_support::*;
 
 const APP: &str = "com.example.cut";
 
@@ -97,10 +95,12 @@ async fn a_cut_off_upload_keeps_nothing_and_a_retry_succeeds() {
         .api("GET", &format!("/apps/{APP}/bundles/4.0.1"), None)
         .await;
     assert_eq!(status, 404, "no bundle row for a cut-off upload");
-    let tmp = server.dir.path().join("tmp");
-    let leftovers = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    let tmp = server.dir.join("tmp");
+    let leftovers = std::fs::read_dir(&tmp).map(Iterator::count).unwrap_or(0);
     assert_eq!(leftovers, 0, "no partial temp file in {}", tmp.display());
-    let offer = server.check(APP, json!({"version_build": "4.0.0"})).await;
+    let offer = server
+        .check_app(APP, json!({"version_build": "4.0.0"}))
+        .await;
     assert_eq!(
         offer["kind"], "up_to_date",
         "devices are offered nothing: {offer}"
@@ -108,7 +108,9 @@ async fn a_cut_off_upload_keeps_nothing_and_a_retry_succeeds() {
 
     let up = cli.run(p, &["deploy", "--json"]).ok().json();
     assert_eq!(up["bundle"], "4.0.1");
-    let offer = server.check(APP, json!({"version_build": "4.0.0"})).await;
+    let offer = server
+        .check_app(APP, json!({"version_build": "4.0.0"}))
+        .await;
     assert_eq!(offer["version"], "4.0.1", "{offer}");
     let zip = server.download(offer["url"].as_str().unwrap()).await;
     assert_eq!(

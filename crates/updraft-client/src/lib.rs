@@ -1,7 +1,13 @@
-//! A typed client for the Updraft management API (`/api/v1`).
+//! A typed client for the Updraft management API (`/api/v1`), one method per
+//! operation of the OpenAPI document, plus `/health`.
 //!
-//! Every call returns the protocol crate's DTOs, or an [`Error`] that keeps the
-//! server's stable error code and message so callers can explain what to do next.
+//! Every call sends and returns the protocol crate's types (the very types the
+//! server reads and writes), or an [`Error`] that keeps the server's stable
+//! error code and message so callers can explain what to do next.
+
+#![deny(missing_docs)]
+
+mod rollouts;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use updraft_protocol::api::*;
+use updraft_protocol::device::InfoObject;
 use updraft_protocol::error::ErrorBody;
 
 /// What went wrong talking to the server.
@@ -19,20 +26,38 @@ pub enum Error {
     /// The server answered with an error envelope.
     #[error("{message} ({code}, HTTP {status})")]
     Api {
+        /// HTTP status.
         status: u16,
+        /// The envelope's stable `error` code, e.g. `not_found`.
         code: String,
+        /// The envelope's `message`.
         message: String,
     },
     /// The server could not be reached.
     #[error("cannot reach the Updraft server at {url}: {reason}")]
-    Connect { url: String, reason: String },
+    Connect {
+        /// The URL requested.
+        url: String,
+        /// The transport's explanation.
+        reason: String,
+    },
     /// The connection broke after the request started (an upload cut off,
     /// a server that went away mid-reply).
     #[error("the request to {url} was interrupted: {reason}")]
-    Interrupted { url: String, reason: String },
+    Interrupted {
+        /// The URL requested.
+        url: String,
+        /// The transport's explanation.
+        reason: String,
+    },
     /// The reply was not what the API documents.
     #[error("unexpected reply from {url}: {reason}")]
-    Protocol { url: String, reason: String },
+    Protocol {
+        /// The URL requested.
+        url: String,
+        /// What was wrong with the reply.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -53,6 +78,7 @@ impl Error {
     }
 }
 
+/// What every call returns.
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Called with the number of bytes sent so far during an upload.
@@ -61,38 +87,39 @@ pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 /// Query parameters of a bundle upload (`POST /apps/{app}/bundles`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UploadParams {
+    /// The bundle's version name (semver, new in the app).
     pub version: String,
+    /// What devices verify; the server computes it when absent (plain bundles only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
     /// SHA-256 of the bytes sent; the server refuses the upload if they differ.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// `base64(iv):base64(rsa(key))` of an encrypted bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
+    /// The signing key's id, for an encrypted bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// The app's public key (PKCS#1 PEM), sent with an encrypted bundle so the
     /// server can check it and serve Capgo's Electron updater too.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// The lowest native version the bundle runs on (`version_number` policy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_update_version: Option<String>,
     /// JSON text of the native packages array.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub native_packages: Option<String>,
+    /// A link about the bundle, for devices when the app exposes metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// A note about the bundle, for devices when the app exposes metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// A channel to point at the bundle once it is stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
-}
-
-/// Reply to an upload: the bundle, and the channel when one was assigned.
-#[derive(Debug, Clone, serde::Deserialize, Serialize)]
-pub struct Uploaded {
-    pub bundle: Bundle,
-    pub channel: Option<Channel>,
 }
 
 /// The management API client.
@@ -199,13 +226,19 @@ impl Client {
         self.json(self.http.patch(&url).json(body), &url).await
     }
 
+    async fn put<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T> {
+        let url = self.url(path);
+        self.json(self.http.put(&url).json(body), &url).await
+    }
+
     async fn delete(&self, path: &str) -> Result<()> {
         let url = self.url(path);
         self.send(self.http.delete(&url), &url).await.map(drop)
     }
 
-    /// `GET /health` (no key needed): whether the server and its database are up.
-    pub async fn health(&self) -> Result<Value> {
+    /// `GET /health` (no key needed): whether the server and its database are
+    /// up. A degraded server answers 503 with the same shape, returned here too.
+    pub async fn health(&self) -> Result<Health> {
         let url = format!("{}/health", self.base);
         let res = self
             .http
@@ -227,20 +260,29 @@ impl Client {
         self.get("/me").await
     }
 
+    /// The server's OpenAPI document of this API (no key needed).
+    pub async fn openapi(&self) -> Result<Value> {
+        self.get("/openapi.json").await
+    }
+
     // ---- apps ----
 
+    /// `GET /apps`: every app the key can see.
     pub async fn list_apps(&self) -> Result<Vec<App>> {
         self.get("/apps").await
     }
 
+    /// `GET /apps/{app}`.
     pub async fn get_app(&self, app: &str) -> Result<App> {
         self.get(&format!("/apps/{}", enc(app))).await
     }
 
+    /// `POST /apps`.
     pub async fn create_app(&self, new: &NewApp) -> Result<App> {
         self.post("/apps", new).await
     }
 
+    /// `PATCH /apps/{app}`: only the fields given change.
     pub async fn update_app(&self, app: &str, patch: &AppPatch) -> Result<App> {
         self.patch(&format!("/apps/{}", enc(app)), patch).await
     }
@@ -269,15 +311,32 @@ impl Client {
 
     // ---- bundles ----
 
+    /// `GET /apps/{app}/bundles`.
     pub async fn list_bundles(&self, app: &str) -> Result<Vec<Bundle>> {
         self.get(&format!("/apps/{}/bundles", enc(app))).await
     }
 
+    /// `GET /apps/{app}/bundles/{version}`.
     pub async fn get_bundle(&self, app: &str, version: &str) -> Result<Bundle> {
         self.get(&format!("/apps/{}/bundles/{}", enc(app), enc(version)))
             .await
     }
 
+    /// Changes a bundle's metadata; only the fields given change.
+    pub async fn update_bundle(
+        &self,
+        app: &str,
+        version: &str,
+        meta: &BundleMeta,
+    ) -> Result<Bundle> {
+        self.patch(
+            &format!("/apps/{}/bundles/{}", enc(app), enc(version)),
+            meta,
+        )
+        .await
+    }
+
+    /// `DELETE /apps/{app}/bundles/{version}`: no longer offered; the version stays taken.
     pub async fn delete_bundle(&self, app: &str, version: &str) -> Result<()> {
         self.delete(&format!("/apps/{}/bundles/{}", enc(app), enc(version)))
             .await
@@ -290,7 +349,7 @@ impl Client {
         params: &UploadParams,
         data: Bytes,
         progress: Option<Progress>,
-    ) -> Result<Uploaded> {
+    ) -> Result<UploadedBundle> {
         const CHUNK: usize = 64 * 1024;
         let total = data.len();
         let chunks = (0..total.div_ceil(CHUNK)).map(move |i| {
@@ -321,20 +380,24 @@ impl Client {
 
     // ---- channels ----
 
+    /// `GET /apps/{app}/channels`.
     pub async fn list_channels(&self, app: &str) -> Result<Vec<Channel>> {
         self.get(&format!("/apps/{}/channels", enc(app))).await
     }
 
+    /// `GET /apps/{app}/channels/{name}`.
     pub async fn get_channel(&self, app: &str, name: &str) -> Result<Channel> {
         self.get(&format!("/apps/{}/channels/{}", enc(app), enc(name)))
             .await
     }
 
+    /// `POST /apps/{app}/channels`; `patch.name` is required.
     pub async fn create_channel(&self, app: &str, patch: &ChannelPatch) -> Result<ChannelWrite> {
         self.post(&format!("/apps/{}/channels", enc(app)), patch)
             .await
     }
 
+    /// `PATCH /apps/{app}/channels/{name}`: only the fields given change.
     pub async fn update_channel(
         &self,
         app: &str,
@@ -345,11 +408,13 @@ impl Client {
             .await
     }
 
+    /// `DELETE /apps/{app}/channels/{name}`.
     pub async fn delete_channel(&self, app: &str, name: &str) -> Result<()> {
         self.delete(&format!("/apps/{}/channels/{}", enc(app), enc(name)))
             .await
     }
 
+    /// `GET /apps/{app}/channels/{name}/history`: its deploys.
     pub async fn channel_history(&self, app: &str, name: &str) -> Result<Vec<Deploy>> {
         self.get(&format!(
             "/apps/{}/channels/{}/history",
@@ -379,33 +444,30 @@ impl Client {
         limit: Option<i64>,
     ) -> Result<Page<Device>> {
         let url = self.url(&format!("/apps/{}/devices", enc(app)));
-        let mut q: Vec<(&str, String)> = Vec::new();
-        if let Some(s) = search {
-            q.push(("search", s.to_string()));
-        }
-        if let Some(c) = cursor {
-            q.push(("cursor", c.to_string()));
-        }
-        if let Some(l) = limit {
-            q.push(("limit", l.to_string()));
-        }
+        let q = DeviceListQuery {
+            search: search.map(str::to_string),
+            cursor: cursor.map(str::to_string),
+            limit,
+        };
         self.json(self.http.get(&url).query(&q), &url).await
     }
 
+    /// `GET /apps/{app}/devices/{device}`.
     pub async fn get_device(&self, app: &str, device: &str) -> Result<Device> {
         self.get(&format!("/apps/{}/devices/{}", enc(app), enc(device)))
             .await
     }
 
+    /// `PUT /apps/{app}/devices/{device}/override`: put the device on a channel or pin it to a bundle.
     pub async fn set_override(&self, app: &str, device: &str, o: &SetOverride) -> Result<Device> {
-        let url = self.url(&format!(
-            "/apps/{}/devices/{}/override",
-            enc(app),
-            enc(device)
-        ));
-        self.json(self.http.put(&url).json(o), &url).await
+        self.put(
+            &format!("/apps/{}/devices/{}/override", enc(app), enc(device)),
+            o,
+        )
+        .await
     }
 
+    /// `DELETE /apps/{app}/devices/{device}/override`.
     pub async fn remove_override(&self, app: &str, device: &str) -> Result<()> {
         self.delete(&format!(
             "/apps/{}/devices/{}/override",
@@ -430,16 +492,38 @@ impl Client {
         if let Some(v) = version {
             url = format!("{url}?version={}", enc(v));
         }
-        let v: serde_json::Value = self.json(self.http.delete(&url), &url).await?;
-        Ok(v["cleared"].as_u64().unwrap_or(0))
+        let cleared: BlocksCleared = self.json(self.http.delete(&url), &url).await?;
+        Ok(cleared.cleared)
+    }
+
+    /// Dry-runs the update decision for a device request (the plugin's body;
+    /// its `app_id` is replaced by `app`): the outcome, the channel, every rule
+    /// evaluated and the exact reply `/updates` would send. Records nothing.
+    pub async fn explain(&self, app: &str, request: &InfoObject) -> Result<Explanation> {
+        self.post(&format!("/apps/{}/explain", enc(app)), request)
+            .await
     }
 
     // ---- events ----
 
-    pub async fn list_events(&self, app: &str, device: Option<&str>) -> Result<Vec<Event>> {
+    /// Recorded stats events, newest first, filtered by `query`.
+    pub async fn list_events(&self, app: &str, query: &EventListQuery) -> Result<Vec<Event>> {
         let url = self.url(&format!("/apps/{}/events", enc(app)));
-        let q: Vec<(&str, &str)> = device.map(|d| ("device_id", d)).into_iter().collect();
-        self.json(self.http.get(&url).query(&q), &url).await
+        self.json(self.http.get(&url).query(query), &url).await
+    }
+
+    /// Update offers per bundle and day (days since the Unix epoch, UTC), newest first.
+    pub async fn list_offers(&self, app: &str) -> Result<Vec<OfferCount>> {
+        self.get(&format!("/apps/{}/offers", enc(app))).await
+    }
+
+    // ---- change log ----
+
+    /// The app's change log, oldest first, after `query.after`; continue
+    /// with the reply's `next_after`.
+    pub async fn list_changes(&self, app: &str, query: &ChangeListQuery) -> Result<ChangePage> {
+        let url = self.url(&format!("/apps/{}/changes", enc(app)));
+        self.json(self.http.get(&url).query(query), &url).await
     }
 }
 

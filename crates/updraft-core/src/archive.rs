@@ -20,17 +20,22 @@ use crate::layout::{check_entry_name, check_layout, Layout, LayoutError};
 /// and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
+    /// Path relative to the web root, `/`-separated.
     pub path: String,
+    /// The file's bytes.
     pub data: Vec<u8>,
 }
 
 /// Why a bundle cannot be zipped.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
+    /// An entry name breaks the zip layout rules.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// Two files have this path.
     #[error("{0} appears twice")]
     Duplicate(String),
+    /// The zip writer failed.
     #[error("zip: {0}")]
     Zip(String),
 }

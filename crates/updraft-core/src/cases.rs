@@ -10,13 +10,17 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use updraft_protocol::api::{
-    App, AppPatch, Bundle, BundleStorage, Channel, ChannelPatch, DisableAutoUpdate, ManifestEntry,
-    SetOverride,
+    App, AppPatch, Arm, Bundle, BundleStorage, Channel, ChannelPatch, DisableAutoUpdate,
+    ManifestEntry, SetOverride,
 };
+
+pub use rollouts::RolloutSpec;
 use updraft_protocol::device::InfoObject;
 
 use crate::decide::{AppView, Forced};
 use crate::validate::{validate, DeviceRequest, Endpoint};
+
+mod rollouts;
 
 /// The folder of the decision cases.
 pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/cases/decide");
@@ -30,6 +34,7 @@ pub const BASE: &str = "{base}";
 pub struct CaseFile {
     /// What the rule is, in a sentence or two.
     pub about: String,
+    /// The rule's cases, each run by every runner.
     pub cases: Vec<Case>,
 }
 
@@ -39,10 +44,15 @@ pub struct CaseFile {
 pub struct Case {
     /// Unique in its file; says what the case shows.
     pub name: String,
+    /// The app's state before the request; empty when absent.
     #[serde(default)]
     pub state: State,
     /// The plugin's JSON body, as sent to `/updates`.
     pub request: Value,
+    /// The server's clock when the request arrives (epoch ms; 0 when absent):
+    /// where the state's rollouts and their ramps stand.
+    #[serde(default)]
+    pub now_ms: i64,
     /// The reply body, exactly; `{base}` stands for the server's public URL.
     pub reply: Value,
     /// What the device core makes of the reply.
@@ -50,6 +60,10 @@ pub struct Case {
     /// The channel the device resolves to (`null`: none); not checked when absent.
     #[serde(default, deserialize_with = "present")]
     pub channel: Option<Option<String>>,
+    /// The device's arm in the resolved channel's rollout (`null`: no rollout
+    /// decided, such as for a pinned device); not checked when absent.
+    #[serde(default, deserialize_with = "present_arm")]
+    pub arm: Option<Option<Arm>>,
     /// Lines the explain trace must contain, in this order (others may come between).
     #[serde(default)]
     pub trace: Vec<String>,
@@ -63,6 +77,10 @@ fn present<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Option<String>>, D
     Option::<String>::deserialize(de).map(Some)
 }
 
+fn present_arm<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Option<Arm>>, D::Error> {
+    Option::<Arm>::deserialize(de).map(Some)
+}
+
 /// The app's state before the request.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,11 +88,15 @@ pub struct State {
     /// App settings (`expose_metadata`, `public_key`, …), as the management API takes them.
     #[serde(default)]
     pub app: AppPatch,
+    /// The app's bundles, stored before its channels.
     #[serde(default)]
     pub bundles: Vec<BundleSpec>,
     /// As the management API creates them (`bundle` by version; defaults as a new channel's).
     #[serde(default)]
     pub channels: Vec<ChannelPatch>,
+    /// Rollouts on the channels (active or ended).
+    #[serde(default)]
+    pub rollouts: Vec<RolloutSpec>,
     /// The requesting device's override or pin and rollback blocks.
     #[serde(default)]
     pub device: DeviceState,
@@ -84,27 +106,38 @@ pub struct State {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleSpec {
+    /// Version name, unique in the case.
     pub version: String,
+    /// What devices verify (see [`updraft_protocol::api::Bundle::checksum`]).
     pub checksum: String,
+    /// `base64(iv):base64(rsa(key))`; empty for a plain bundle.
     #[serde(default)]
     pub session_key: String,
+    /// The signing key's id, for an encrypted bundle.
     #[serde(default)]
     pub key_id: Option<String>,
+    /// The checksum Capgo's Electron updater verifies, when the server has it.
     #[serde(default)]
     pub electron_checksum: Option<String>,
     /// `stored` (the default) or `external`.
     #[serde(default = "stored")]
     pub storage: BundleStorage,
+    /// SHA-256 of the stored bytes (a stored bundle's file name).
     #[serde(default)]
     pub blob_sha256: Option<String>,
+    /// Where devices download an external bundle.
     #[serde(default)]
     pub external_url: Option<String>,
+    /// Per-file manifest (delta updates).
     #[serde(default)]
     pub manifest: Vec<ManifestEntry>,
+    /// The lowest native version the bundle runs on (`version_number` policy).
     #[serde(default)]
     pub min_update_version: Option<String>,
+    /// Link sent to devices when the app exposes metadata.
     #[serde(default)]
     pub link: Option<String>,
+    /// Comment sent to devices when the app exposes metadata.
     #[serde(default)]
     pub comment: Option<String>,
 }
@@ -144,10 +177,14 @@ pub enum DeviceAction {
 /// A case's state as the decision sees it.
 #[derive(Debug, Clone)]
 pub struct Seeded {
+    /// The app as the decision sees it.
     pub view: AppView,
+    /// The device's override or pin, resolved to ids.
     pub forced: Option<Forced>,
     /// Bundle ids the device rolled back.
     pub failed: Vec<i64>,
+    /// The server's clock at the request (the case's `now_ms`).
+    pub now_ms: i64,
 }
 
 /// Parses one case file, checking what the runners rely on.
@@ -166,7 +203,7 @@ pub fn parse(text: &str) -> Result<CaseFile, String> {
 }
 
 /// Replaces `{base}` with `base` in every string of `v`.
-pub fn with_base(v: &Value, base: &str) -> Value {
+pub(crate) fn with_base(v: &Value, base: &str) -> Value {
     match v {
         Value::String(s) => Value::String(s.replace(BASE, base)),
         Value::Array(a) => Value::Array(a.iter().map(|x| with_base(x, base)).collect()),
@@ -231,15 +268,14 @@ impl Case {
         };
         let mut bundles = HashMap::new();
         let mut ids = HashMap::new();
-        for (i, b) in s.bundles.iter().enumerate() {
-            let id = i as i64 + 1;
+        for (id, b) in (1_i64..).zip(&s.bundles) {
             if ids.insert(b.version.clone(), id).is_some() {
                 return Err(format!("two bundles are named {}", b.version));
             }
             bundles.insert(id, bundle(id, &app_id, b));
         }
         let mut channels = Vec::new();
-        for (i, p) in s.channels.iter().enumerate() {
+        for (id, p) in (1_i64..).zip(&s.channels) {
             let name = p.name.clone().ok_or("a channel needs a name")?;
             let bundle_id = match p.bundle.clone().flatten().as_deref() {
                 None | Some("") | Some("builtin") | Some("unknown") => None,
@@ -248,7 +284,7 @@ impl Case {
                     None => dangling(format!("bundle {v} of channel {name}"))?,
                 }),
             };
-            channels.push(channel(i as i64 + 1, &app_id, name, p, bundle_id, &bundles));
+            channels.push(channel(id, &app_id, name, p, bundle_id, &bundles));
         }
         for (i, a) in channels.iter().enumerate() {
             if channels.iter().take(i).any(|b| b.name == a.name) {
@@ -297,6 +333,8 @@ impl Case {
                     .ok_or_else(|| format!("failed bundle {v} is not in the state"))
             })
             .collect::<Result<_, _>>()?;
+        let rollouts =
+            rollouts::seeded(&s.rollouts, &app_id, &channels, &bundles, &ids, &dangling)?;
         let app = App {
             app_id: app_id.clone(),
             name: app_id,
@@ -310,9 +348,11 @@ impl Case {
                 app,
                 channels,
                 bundles,
+                rollouts,
             },
             forced,
             failed,
+            now_ms: self.now_ms,
         })
     }
 }

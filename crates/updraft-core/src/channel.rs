@@ -25,7 +25,9 @@ pub enum Source {
 /// The channel a device is served from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Resolved<'a> {
+    /// The channel serving the device.
     pub channel: &'a Channel,
+    /// Why this channel: which rule picked it.
     pub source: Source,
 }
 

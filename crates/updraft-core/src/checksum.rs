@@ -78,6 +78,7 @@ pub fn check_form(checksum: &str, encrypted: bool) -> Result<String, ChecksumErr
 /// An encrypted bundle's session key and checksum, opened with the public key.
 #[derive(Debug, Clone)]
 pub struct Opened {
+    /// The bundle's AES key and IV.
     pub session: SessionKey,
     /// What the checksum decrypts to: the SHA-256 (hex) of the plaintext zip.
     pub plain_sha256: String,
@@ -125,6 +126,7 @@ pub struct PlaintextSha256 {
 }
 
 impl PlaintextSha256 {
+    /// Starts hashing a ciphertext encrypted with `sk`.
     pub fn new(sk: &SessionKey) -> Self {
         Self {
             dec: cbc::Decryptor::new(&sk.key.into(), &sk.iv.into()),
@@ -134,6 +136,7 @@ impl PlaintextSha256 {
         }
     }
 
+    /// Decrypts and hashes the next piece of the ciphertext (any length).
     pub fn update(&mut self, data: &[u8]) {
         self.pending.extend_from_slice(data);
         let full = self.pending.len() / 16 * 16;
@@ -150,14 +153,10 @@ impl PlaintextSha256 {
     /// The plaintext's SHA-256 (hex), or why the ciphertext cannot be right
     /// (not whole blocks, or bad padding: a wrong key or a damaged file).
     pub fn finish(mut self) -> Result<String, ChecksumError> {
-        let last = match (self.last, self.pending.is_empty()) {
-            (Some(l), true) => l,
-            _ => {
-                return Err(ChecksumError::Key(
-                    "the encrypted zip is not whole AES blocks: it is damaged or not encrypted"
-                        .into(),
-                ))
-            }
+        let (Some(last), true) = (self.last, self.pending.is_empty()) else {
+            return Err(ChecksumError::Key(
+                "the encrypted zip is not whole AES blocks: it is damaged or not encrypted".into(),
+            ));
         };
         let n = last[15] as usize;
         if n == 0 || n > 16 || last[16 - n..].iter().any(|&b| b as usize != n) {

@@ -31,18 +31,22 @@ type Aes128CbcEnc = cbc::Encryptor<aes::Aes128>;
 type Aes128CbcDec = cbc::Decryptor<aes::Aes128>;
 
 /// The only key size the plugin accepts (it insists on 256-byte RSA blocks).
-pub const KEY_BITS: usize = 2048;
+pub(crate) const KEY_BITS: usize = 2048;
 const BLOCK: usize = KEY_BITS / 8;
 
 /// Why a key, session key, checksum or payload is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
+    /// A key file or PEM that cannot be used (unreadable, or not RSA-2048).
     #[error("{0}")]
     Key(String),
+    /// A session key that does not parse or does not open with the public key.
     #[error("invalid session key: {0}")]
     SessionKey(String),
+    /// An encrypted checksum that does not open with the public key.
     #[error("invalid encrypted checksum: {0}")]
     Checksum(String),
+    /// The ciphertext does not decrypt (wrong key, or a damaged file).
     #[error("decryption failed: {0}")]
     Decrypt(String),
 }
@@ -103,7 +107,7 @@ impl PrivateKey {
 
     /// RSA "private encrypt": PKCS#1 v1.5 type-1 padding, no DigestInfo
     /// (Node's `privateEncrypt` with `RSA_PKCS1_PADDING`).
-    pub fn private_encrypt(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    pub(crate) fn private_encrypt(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
         self.0
             .sign(Pkcs1v15Sign::new_unprefixed(), msg)
             .map_err(key_err)
@@ -150,7 +154,7 @@ impl PublicKey {
 
     /// RSA "public decrypt" of a type-1 block: what the plugin does to a session
     /// key or an encrypted checksum. The input must be exactly 256 bytes.
-    pub fn public_decrypt(&self, block: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    pub(crate) fn public_decrypt(&self, block: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if block.len() != BLOCK {
             return Err(CryptoError::Decrypt(format!(
                 "an RSA-2048 block is {BLOCK} bytes, got {}",
@@ -199,7 +203,9 @@ pub fn key_id(public_pem: &str) -> String {
 /// The AES key and IV of one encrypted bundle.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionKey {
+    /// AES-128 key.
     pub key: [u8; 16],
+    /// AES-CBC initialisation vector.
     pub iv: [u8; 16],
 }
 
@@ -220,7 +226,7 @@ impl SessionKey {
     }
 
     /// `base64(iv):base64(private_encrypt(key))`, the `session_key` devices get.
-    pub fn seal(&self, private: &PrivateKey) -> Result<String, CryptoError> {
+    pub(crate) fn seal(&self, private: &PrivateKey) -> Result<String, CryptoError> {
         let enc = private.private_encrypt(&self.key)?;
         Ok(format!("{}:{}", B64.encode(self.iv), B64.encode(enc)))
     }

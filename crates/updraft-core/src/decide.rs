@@ -6,16 +6,21 @@
 //! `defaultChannel` falls back to the public channel, a builtin target yields the
 //! bare revert reply, a pinned bundle beats every channel, and a bundle the device
 //! rolled back is not offered to it again. The rules, in order: plugin version,
-//! pin, channel ([`crate::channel`]), key id, already on latest, channel policies
+//! pin, channel ([`crate::channel`]), the channel's rollout ([`crate::rollout`]:
+//! the candidate bundle instead of the channel's for devices in its candidate
+//! arm), key id, already on latest, channel policies
 //! (`policy`), builtin, rollback block, then the offer itself
-//! (`offer`: manifest gating, Electron checksum, metadata). Every rule
+//! (`offer`: manifest gating, Electron checksum, metadata). A candidate one of
+//! the rules after the arm refuses (anything but "already on latest") sends
+//! the device through them again with the stable bundle, on the stable arm,
+//! so it still gets the channel's fixes. Every rule
 //! evaluated is written to the trace, which the explain API returns; `/updates`
 //! and explain call this same function. The cases in `cases/decide/` drive it.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use updraft_protocol::api::{App, Bundle, Channel};
+use updraft_protocol::api::{App, Arm, Bundle, Channel, Rollout};
 use updraft_protocol::device::{NoUpdate, ReplyKind, RevertToBuiltin, UpdatesReply};
 
 use crate::channel::{self, Source};
@@ -27,37 +32,53 @@ use crate::version::{plugin_checks_key_id, plugin_is_unsupported};
 /// bundles they (or device pins) point at.
 #[derive(Debug, Clone)]
 pub struct AppView {
+    /// The app's settings (`expose_metadata`, `public_key`, ...).
     pub app: App,
     /// Ordered by `name, id`.
     pub channels: Vec<Channel>,
+    /// Every bundle a channel, a rollout or a device pin points at, by id.
     pub bundles: HashMap<i64, Bundle>,
+    /// The app's active (running or paused) rollouts, at most one per
+    /// channel; others are ignored.
+    pub rollouts: Vec<Rollout>,
 }
 
 /// What an admin forced on the device, resolved to ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forced {
+    /// Put on this channel (by id).
     Channel(i64),
+    /// Pinned to this bundle (by id).
     Bundle(i64),
 }
 
 /// Per-device state the decision needs.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceFacts<'a> {
+    /// What an admin forced on this device, if anything.
     pub forced: Option<Forced>,
     /// Bundle ids this device rolled back from.
     pub failed: &'a [i64],
     /// Record every rule evaluated (the explain API); off on the hot path.
     pub explain: bool,
+    /// The server's clock (epoch ms): where rollout ramps stand.
+    pub now_ms: i64,
 }
 
 /// The whole answer to one device: the reply exactly as it goes on the wire,
 /// the bundle offered, the channel it came from and the rules evaluated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
+    /// The `/updates` reply, exactly as sent.
     pub reply: UpdatesReply,
     /// The bundle offered (only with an update reply): the server counts offers.
     pub offered: Option<i64>,
+    /// The channel the device resolved to, if any.
     pub channel: Option<String>,
+    /// The resolved channel's active rollout and the device's arm in it (the
+    /// arm whose bundle the decision went on with: the stable one when the
+    /// candidate was refused); `None` without a rollout or for a pinned device.
+    pub rollout: Option<(i64, Arm)>,
     /// Empty unless [`DeviceFacts::explain`].
     pub trace: Vec<String>,
 }
@@ -92,7 +113,7 @@ pub const CODES: &[(&str, ReplyKind)] = &[
 ];
 
 /// The `kind` of a soft error code: from [`CODES`], `failed` for any other.
-pub fn kind_of(code: &str) -> ReplyKind {
+pub(crate) fn kind_of(code: &str) -> ReplyKind {
     CODES
         .iter()
         .find(|(c, _)| *c == code)
@@ -130,9 +151,21 @@ impl Denial {
 struct Ctx {
     trace: Trace,
     channel: Option<String>,
+    rollout: Option<(i64, Arm)>,
 }
 
+/// What the rules after the arm make of one target bundle: the reply and the
+/// bundle offered, or the rule that refused it.
+type Judged = Result<(UpdatesReply, Option<i64>), Denial>;
+
 impl Ctx {
+    fn answer(self, judged: Judged) -> Decision {
+        match judged {
+            Ok((reply, offered)) => self.done(reply, offered),
+            Err(d) => self.no(d),
+        }
+    }
+
     fn no(mut self, d: Denial) -> Decision {
         note!(self.trace, "answer {}: {}", d.code, d.message);
         Decision {
@@ -144,6 +177,7 @@ impl Ctx {
             }),
             offered: None,
             channel: self.channel,
+            rollout: self.rollout,
             trace: self.trace.into_lines(),
         }
     }
@@ -153,6 +187,7 @@ impl Ctx {
             reply,
             offered,
             channel: self.channel,
+            rollout: self.rollout,
             trace: self.trace.into_lines(),
         }
     }
@@ -174,6 +209,7 @@ pub fn decide(
             Trace::off()
         },
         channel: None,
+        rollout: None,
     };
     let platform = req.platform.unwrap_or(Platform::Ios);
     let plugin = req.plugin_version.as_deref().unwrap_or("unknown");
@@ -203,7 +239,8 @@ pub fn decide(
         match view.bundles.get(&id) {
             Some(b) => {
                 note!(cx.trace, "device is pinned to bundle {}", b.version);
-                return finish_target(cx, view, req, facts, Some(b), None, base_url);
+                let judged = judge(&mut cx, view, req, facts, Some(b), None, base_url);
+                return cx.answer(judged);
             }
             None => note!(
                 cx.trace,
@@ -225,42 +262,112 @@ pub fn decide(
     let channel = resolved.channel;
     cx.channel = Some(channel.name.clone());
 
-    let bundle = match channel.bundle_id {
-        None => None,
-        Some(id) => match view.bundles.get(&id) {
-            Some(b) => Some(b),
-            None => return cx.no(Denial::new("no_bundle", "Cannot get bundle")),
-        },
-    };
+    let stable = channel.bundle_id.map(|id| view.bundles.get(&id).ok_or(id));
     note!(
         cx.trace,
         "channel {} points at {}",
         channel.name,
-        bundle.map_or("builtin", |b| b.version.as_str())
+        match stable {
+            None => "builtin",
+            Some(Ok(b)) => b.version.as_str(),
+            Some(Err(_)) => "a bundle that no longer exists",
+        }
     );
-    let is_override = resolved.source == Source::Override;
-    finish_target(
-        cx,
-        view,
-        req,
-        facts,
-        bundle,
-        Some((channel, is_override)),
-        base_url,
-    )
+
+    let on = Some((channel, resolved.source == Source::Override));
+
+    // 4. The channel's rollout: the candidate for devices in its candidate
+    // arm, unless a rule refuses it; then the stable bundle, on the stable arm.
+    if let Some(candidate) = rollout_candidate(&mut cx, view, req, facts, channel) {
+        match judge(&mut cx, view, req, facts, Some(candidate), on, base_url) {
+            Err(d) if d.code != "no_new_version_available" => {
+                note!(
+                    cx.trace,
+                    "candidate {} refused: {}; the device gets the stable bundle",
+                    candidate.version,
+                    d.code
+                );
+                if let Some((_, arm)) = &mut cx.rollout {
+                    *arm = Arm::Stable;
+                }
+            }
+            judged => return cx.answer(judged),
+        }
+    }
+    let bundle = match stable {
+        None => None,
+        Some(Ok(b)) => Some(b),
+        Some(Err(_)) => return cx.no(Denial::new("no_bundle", "Cannot get bundle")),
+    };
+    let judged = judge(&mut cx, view, req, facts, bundle, on, base_url);
+    cx.answer(judged)
+}
+
+/// The candidate bundle of `channel`'s active rollout when the device is in
+/// its candidate arm (recording the rollout and arm in `cx`); `None` for the
+/// stable arm, or when there is no rollout. A candidate missing from the
+/// snapshot (only a race leaves that) gives the stable arm.
+fn rollout_candidate<'v>(
+    cx: &mut Ctx,
+    view: &'v AppView,
+    req: &DeviceRequest,
+    facts: &DeviceFacts<'_>,
+    channel: &Channel,
+) -> Option<&'v Bundle> {
+    let r = view
+        .rollouts
+        .iter()
+        .find(|r| r.channel_id == channel.id && r.state.is_active())?;
+    let custom_id = req
+        .info
+        .custom_id
+        .as_deref()
+        .filter(|_| view.app.allow_device_custom_id);
+    let arm = crate::rollout::arm(
+        r,
+        &req.device_id,
+        custom_id,
+        &req.version_name,
+        facts.now_ms,
+        &mut cx.trace,
+    );
+    let candidate = match arm {
+        Arm::Stable => None,
+        Arm::Candidate => {
+            let b = view.bundles.get(&r.candidate_id);
+            if b.is_none() {
+                note!(
+                    cx.trace,
+                    "the candidate {} no longer exists; the device gets the stable bundle",
+                    r.candidate_version
+                );
+            }
+            b
+        }
+    };
+    cx.rollout = Some((
+        r.id,
+        if candidate.is_some() {
+            Arm::Candidate
+        } else {
+            Arm::Stable
+        },
+    ));
+    candidate
 }
 
 /// Key check, "already on latest", channel policies, builtin, rollback block,
-/// then the offer.
-fn finish_target(
-    mut cx: Ctx,
+/// then the offer, for one target (`None`: builtin) reached through `channel`
+/// (and whether by an override), or through a pin when `None`.
+fn judge(
+    cx: &mut Ctx,
     view: &AppView,
     req: &DeviceRequest,
     facts: &DeviceFacts<'_>,
     bundle: Option<&Bundle>,
     channel: Option<(&Channel, bool)>,
     base_url: &dyn Fn() -> String,
-) -> Decision {
+) -> Judged {
     let target_name = bundle.map_or("builtin", |b| b.version.as_str());
 
     // Encryption key mismatch (plugins newer than 8.40.7 only).
@@ -270,7 +377,7 @@ fn finish_target(
                 .plugin_semver()
                 .is_some_and(|v| plugin_checks_key_id(&v));
             if gated && !dev_key.is_empty() && dev_key != bundle_key {
-                return cx.no(Denial::new(
+                return Err(Denial::new(
                     "key_id_mismatch",
                     "The device's public key does not match the key this bundle was encrypted with",
                 )
@@ -283,35 +390,33 @@ fn finish_target(
 
     // Already on latest: plain string equality, as the plugin compares.
     if bundle.is_some() && req.version_name == target_name {
-        return cx.no(Denial::new(
+        return Err(Denial::new(
             "no_new_version_available",
             "No new version available",
         ));
     }
 
     if let Some((c, is_override)) = channel {
-        if let Err(d) = crate::policy::check(&mut cx.trace, req, c, is_override, bundle) {
-            return cx.no(d);
-        }
+        crate::policy::check(&mut cx.trace, req, c, is_override, bundle)?;
     }
 
     let Some(bundle) = bundle else {
         if req.on_builtin() {
-            return cx
-                .no(Denial::new("already_on_builtin", "Already on builtin")
-                    .with("version", "builtin"));
+            return Err(
+                Denial::new("already_on_builtin", "Already on builtin").with("version", "builtin")
+            );
         }
         note!(cx.trace, "answer revert to builtin");
-        return cx.done(
+        return Ok((
             UpdatesReply::RevertToBuiltin(RevertToBuiltin {
                 version: "builtin".into(),
             }),
             None,
-        );
+        ));
     };
 
     if facts.failed.contains(&bundle.id) {
-        return cx.no(
+        return Err(
             Denial::new(
                 "bundle_failed_on_device",
                 format!(
@@ -322,11 +427,7 @@ fn finish_target(
             .with("version", bundle.version.as_str()),
         );
     }
-    match crate::offer::offer(bundle, req, &view.app, base_url, &mut cx.trace) {
-        Ok(reply) => {
-            note!(cx.trace, "answer update to bundle {}", bundle.version);
-            cx.done(UpdatesReply::Update(reply), Some(bundle.id))
-        }
-        Err(d) => cx.no(d),
-    }
+    let reply = crate::offer::offer(bundle, req, &view.app, base_url, &mut cx.trace)?;
+    note!(cx.trace, "answer update to bundle {}", bundle.version);
+    Ok((UpdatesReply::Update(reply), Some(bundle.id)))
 }

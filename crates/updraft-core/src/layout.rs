@@ -6,8 +6,11 @@
 /// Why a zip's layout is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayoutError {
+    /// An absolute, backslash or `..` path (the name is given).
     UnsafePath(String),
+    /// No `index.html` at the root or under exactly one top-level folder.
     NoIndexHtml,
+    /// The zip has no files.
     Empty,
 }
 

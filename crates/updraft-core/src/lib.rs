@@ -3,6 +3,8 @@
 //! - [`validate`]: normalises and validates plugin requests exactly as Capgo does.
 //! - [`version`]: native-version coercion, semver comparisons and plugin-version gates.
 //! - [`decide`]: `(app snapshot, device request) -> the whole /updates reply`, with an explain trace.
+//! - [`rollout`]: staged rollouts: buckets, percentages and ramps, arms, plan rules.
+//! - [`gate`]: health gates over each arm's counts, a step's verdict, and the gates' blind spots.
 //! - [`channel`]: which channel serves a device (the decision and `/channel_self` ask it).
 //! - `policy` (private): a channel's version policies and build/device flags.
 //! - `offer` (private): the update reply for one bundle and one client.
@@ -10,11 +12,13 @@
 //! - [`cases`]: the format of the decision cases in `cases/decide/`, shared by their runners.
 //! - [`layout`]: the rules a bundle zip's entry names must follow.
 //! - [`archive`]: the reproducible bundle zip writer.
-//! - [`event`]: what a stats event says about the running bundle, and when it happened.
+//! - [`event`]: what a stats event says about the running bundle and its release, and when it happened.
 //! - [`text`]: character and length rules for device-supplied strings.
 //! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
 //! - [`checksum`]: which checksum form each client verifies, and its checks.
 //! - [`capacitor`]: a string value of a `capacitor.config.ts`/`.js`, read without running it.
+
+#![deny(missing_docs)]
 
 pub mod archive;
 pub mod capacitor;
@@ -24,9 +28,11 @@ pub mod checksum;
 pub mod crypto;
 pub mod decide;
 pub mod event;
+pub mod gate;
 pub mod layout;
 mod offer;
 mod policy;
+pub mod rollout;
 pub mod text;
 pub mod trace;
 pub mod validate;

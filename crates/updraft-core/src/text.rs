@@ -10,33 +10,53 @@ use serde_json::{Map, Value};
 pub const MAX_APP_ID: usize = 128;
 /// Longest version-like field (`version_name`, `version_build`, `version_code`,
 /// `version_os`, `plugin_version`, `old_version_name`).
-pub const MAX_VERSION: usize = 256;
+pub(crate) const MAX_VERSION: usize = 256;
 /// Longest `custom_id` in `/stats` (Capgo's limit).
-pub const MAX_CUSTOM_ID_STATS: usize = 36;
+pub(crate) const MAX_CUSTOM_ID_STATS: usize = 36;
 /// Longest `custom_id` on `/updates` and `/channel_self`, where Capgo sets none.
-pub const MAX_CUSTOM_ID: usize = 255;
+pub(crate) const MAX_CUSTOM_ID: usize = 255;
 /// Longest `key_id` (Capgo: the first 20 characters of the public key).
-pub const MAX_KEY_ID: usize = 20;
+pub(crate) const MAX_KEY_ID: usize = 20;
 /// Longest `install_source` (Capgo's limit).
-pub const MAX_INSTALL_SOURCE: usize = 64;
+pub(crate) const MAX_INSTALL_SOURCE: usize = 64;
 /// Longest `platform`, `defaultChannel`, `channel` and `action`.
-pub const MAX_NAME: usize = 128;
+pub(crate) const MAX_NAME: usize = 128;
 /// Longest free-text `message` of a stats event.
-pub const MAX_MESSAGE: usize = 4096;
+pub(crate) const MAX_MESSAGE: usize = 4096;
 /// Largest `metadata` object of a stats event, as JSON text in bytes.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// Why a string was refused: the field and the rule it broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TextError {
+    /// Longer than the field allows.
     #[error("{field} must be at most {max} characters")]
-    TooLong { field: String, max: usize },
+    TooLong {
+        /// The field's wire name.
+        field: String,
+        /// Its limit, in characters.
+        max: usize,
+    },
+    /// A control character (NUL, newline, escape, ...) in a one-line field.
     #[error("{field} must not contain control characters (found U+{code:04X})")]
-    Control { field: String, code: u32 },
+    Control {
+        /// The field's wire name.
+        field: String,
+        /// The first control character found (its code point).
+        code: u32,
+    },
+    /// A NUL character in free text (PostgreSQL refuses it in text columns).
     #[error("{field} must not contain NUL characters")]
-    Nul { field: String },
+    Nul {
+        /// The field's wire name.
+        field: String,
+    },
+    /// Event metadata larger than allowed once serialised.
     #[error("metadata must be at most {max} bytes as JSON")]
-    MetadataTooLarge { max: usize },
+    MetadataTooLarge {
+        /// The limit, in bytes of JSON.
+        max: usize,
+    },
 }
 
 /// A one-line field (identifiers, versions, names): at most `max` characters,
@@ -59,7 +79,7 @@ pub fn line(field: &str, value: Option<&str>, max: usize) -> Result<(), TextErro
 }
 
 /// Free text (a message): at most `max` characters and no NUL; newlines are fine.
-pub fn free_text(field: &str, value: Option<&str>, max: usize) -> Result<(), TextError> {
+pub(crate) fn free_text(field: &str, value: Option<&str>, max: usize) -> Result<(), TextError> {
     let Some(v) = value else { return Ok(()) };
     if v.contains('\0') {
         return Err(TextError::Nul {

@@ -23,7 +23,7 @@ impl Trace {
     }
 
     /// Whether lines are recorded.
-    pub fn is_on(&self) -> bool {
+    pub(crate) fn is_on(&self) -> bool {
         self.on
     }
 
@@ -35,7 +35,7 @@ impl Trace {
     }
 
     /// The lines recorded, in order.
-    pub fn into_lines(self) -> Vec<String> {
+    pub(crate) fn into_lines(self) -> Vec<String> {
         self.lines
     }
 }

@@ -10,16 +10,22 @@ use crate::text::{self, TextError};
 /// Which endpoint a request is for; the rules differ slightly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
+    /// `POST /updates`.
     Updates,
+    /// `/channel_self`, any method.
     ChannelSelf,
+    /// `POST /stats`.
     Stats,
 }
 
 /// A device platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
+    /// `ios`.
     Ios,
+    /// `android`.
     Android,
+    /// `electron` (Capgo's Electron updater).
     Electron,
 }
 
@@ -47,7 +53,9 @@ impl Platform {
 /// A validation failure: code and message as Capgo sends them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
+    /// Capgo's error code, e.g. `missing_device_id`.
     pub code: &'static str,
+    /// Human-readable reason.
     pub message: String,
 }
 
@@ -63,35 +71,42 @@ impl Invalid {
 /// A request that passed validation, with every field normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceRequest {
+    /// The app's reverse-domain id.
     pub app_id: String,
     /// Lower-cased UUID.
     pub device_id: String,
     /// `None` only for `/stats`, where any platform string is accepted.
     pub platform: Option<Platform>,
+    /// The `platform` as sent (any string on `/stats`).
     pub platform_raw: String,
     /// The running bundle; `builtin` already replaced by `version_build`.
     pub version_name: String,
     /// The native version, normalised to semver text.
     pub version_build: String,
+    /// `version_build` parsed as semver.
     pub native: Version,
+    /// The plugin's version as sent (semver on `/updates`).
     pub plugin_version: Option<String>,
+    /// `is_emulator`, `false` when absent.
     pub is_emulator: bool,
+    /// `is_prod`, `true` when absent.
     pub is_prod: bool,
     /// `None` when absent or empty (an empty `defaultChannel` means "none").
     pub default_channel: Option<String>,
+    /// The body as received, with `device_id` lower-cased.
     pub info: InfoObject,
 }
 
 impl DeviceRequest {
     /// Whether the device runs its builtin bundle (the plugin then reports its
     /// native version as `version_name`).
-    pub fn on_builtin(&self) -> bool {
+    pub(crate) fn on_builtin(&self) -> bool {
         self.version_name == self.version_build
             || self.info.version_build.as_deref() == Some(self.version_name.as_str())
     }
 
     /// The plugin version as semver, if it parses.
-    pub fn plugin_semver(&self) -> Option<Version> {
+    pub(crate) fn plugin_semver(&self) -> Option<Version> {
         self.plugin_version
             .as_deref()
             .and_then(crate::version::coerce_native)

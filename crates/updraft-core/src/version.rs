@@ -36,7 +36,7 @@ pub fn parse_bundle_version(name: &str) -> Option<Version> {
 }
 
 /// Whether a bundle name is one of the reserved, non-semver names.
-pub fn is_reserved_name(name: &str) -> bool {
+pub(crate) fn is_reserved_name(name: &str) -> bool {
     name == "builtin" || name == "unknown"
 }
 
@@ -60,18 +60,18 @@ pub fn plugin_stores_channel_locally(plugin_version: Option<&str>) -> bool {
 
 /// Whether the plugin checks the device `key_id` against the bundle's (Capgo:
 /// only plugins newer than 8.40.7).
-pub fn plugin_checks_key_id(plugin_version: &Version) -> bool {
+pub(crate) fn plugin_checks_key_id(plugin_version: &Version) -> bool {
     *plugin_version > Version::new(8, 40, 7)
 }
 
 /// Plugin 4.x is refused (`unsupported_plugin_version`), as Capgo does.
-pub fn plugin_is_unsupported(plugin_version: &Version) -> bool {
+pub(crate) fn plugin_is_unsupported(plugin_version: &Version) -> bool {
     plugin_version.major == 4
 }
 
 /// Manifest (delta) replies need plugin 5.10.0, 6.25.0, 7.0.35 or later (any
 /// 8.x). Capgo's Electron updater reports 0.0.1 and so never gets one.
-pub fn plugin_supports_manifest(plugin_version: &Version) -> bool {
+pub(crate) fn plugin_supports_manifest(plugin_version: &Version) -> bool {
     let v = plugin_version;
     match v.major {
         0..=4 => false,

@@ -1,5 +1,5 @@
 //! Runs every decision case of `cases/decide/` through `decide`: the exact
-//! reply, the channel, the trace lines, and the same answer with the trace off
+//! reply, the channel, the rollout arm, the trace lines, and the same answer with the trace off
 //! (the hot path). Also checks the cases reach every reply code.
 
 use std::collections::BTreeSet;
@@ -42,6 +42,7 @@ fn run(case: &Case) -> Result<(), String> {
             forced: seeded.forced,
             failed: &seeded.failed,
             explain: true,
+            now_ms: seeded.now_ms,
         },
         &base,
     );
@@ -56,6 +57,12 @@ fn run(case: &Case) -> Result<(), String> {
                 "channel: got {:?}, want {channel:?}",
                 explained.channel
             ));
+        }
+    }
+    if let Some(arm) = &case.arm {
+        let got = explained.rollout.map(|(_, a)| a);
+        if &got != arm {
+            return Err(format!("arm: got {got:?}, want {arm:?}"));
         }
     }
     cases::trace_has(&explained.trace, &case.trace)?;
@@ -75,12 +82,14 @@ fn run(case: &Case) -> Result<(), String> {
             forced: seeded.forced,
             failed: &seeded.failed,
             explain: false,
+            now_ms: seeded.now_ms,
         },
         &base,
     );
     if quiet.reply != explained.reply
         || quiet.offered != explained.offered
         || quiet.channel != explained.channel
+        || quiet.rollout != explained.rollout
     {
         return Err("the hot path (no trace) decides differently from explain".into());
     }

@@ -10,10 +10,14 @@ use crate::{Device, BUILTIN};
 /// An update the server offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
+    /// The bundle's version name.
     pub version: String,
+    /// Absolute URL of the zip.
     pub url: String,
+    /// What the downloaded zip must match (plain SHA-256, or the encrypted form).
     #[serde(default)]
     pub checksum: String,
+    /// `base64(iv):base64(rsa(key))`, empty for a plain bundle.
     #[serde(default)]
     pub session_key: String,
 }
@@ -27,12 +31,20 @@ pub enum Latest {
     RevertToBuiltin,
     /// `kind` `up_to_date` or `blocked`: nothing to do, not a failure.
     NoUpdate {
+        /// The reply's `kind`, normalised.
         kind: String,
+        /// The server's error code, e.g. `no_new_version_available`.
         error: String,
+        /// The server's message.
         message: String,
     },
     /// Anything else: `kind: failed`, a transport error, no or a bad `url`.
-    Failed { error: String, message: String },
+    Failed {
+        /// The server's error code, or the plugin's own (`network_error`, ...).
+        error: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// The plugin's `normalizedUpdateResponseKind`: `up_to_date`, `blocked` and

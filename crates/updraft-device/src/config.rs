@@ -11,15 +11,19 @@ use crate::unzip::UnzipLimits;
 pub struct DeviceConfig {
     /// Where the device keeps its state, bundles, downloads and stats queue.
     pub data_dir: PathBuf,
+    /// `POST` target of update checks (`updateUrl`).
     pub update_url: String,
     /// `""` disables stats, as in the plugin.
     pub stats_url: String,
     /// `""` disables channel calls.
     pub channel_url: String,
+    /// The app's reverse-domain id.
     pub app_id: String,
     /// The native app version (`versionName` / `CFBundleShortVersionString`).
     pub version_build: String,
+    /// The native build number (`versionCode` / `CFBundleVersion`).
     pub version_code: String,
+    /// The OS version the device reports.
     pub version_os: String,
     /// `android`, `ios` or `electron`.
     pub platform: String,
@@ -35,8 +39,11 @@ pub struct DeviceConfig {
     pub auto_delete_previous: bool,
     /// Config `defaultChannel` (a channel set with `set_channel` wins over it).
     pub default_channel: String,
+    /// Report an emulator (`is_emulator`).
     pub is_emulator: bool,
+    /// Report a release build (`is_prod`).
     pub is_prod: bool,
+    /// The `custom_id` sent with every request (`""` when the app set none).
     pub custom_id: String,
     /// Timeout of each HTTP request (whole downloads included).
     pub request_timeout: Duration,

@@ -13,10 +13,14 @@
 //! Uses: end-to-end tests of the whole system, `updraft-sim` (a simulated
 //! fleet), and Rust apps (Tauri and others) that want live updates.
 
+#![deny(missing_docs)]
+
 mod channel;
 pub mod check;
 pub mod config;
 mod download;
+mod health;
+mod lifecycle;
 pub mod repair;
 pub mod stats;
 pub mod store;
@@ -25,7 +29,7 @@ mod verify;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use updraft_core::crypto::PublicKey;
 
 pub use check::{classify, normalize_kind, Latest, Offer};
@@ -57,19 +61,30 @@ pub enum Step {
 /// Why an operation failed. `Failed` carries the stats action the plugin sends.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
+    /// A failpoint set with [`Device::fail_at_hit`] fired at this step.
     #[error("injected failure at {0:?}")]
     Injected(Step),
+    /// An operation failed the way the plugin reports with `action`.
     #[error("{action}: {message}")]
     Failed {
+        /// The stats action sent, e.g. `download_fail`.
         action: &'static str,
+        /// What went wrong.
         message: String,
     },
     /// A channel call failed; `error` is the plugin's code (the server's
     /// `error`, or `response_error`, `parse_error`, `network_error`, ...).
     #[error("{error}: {message}")]
-    Channel { error: String, message: String },
+    Channel {
+        /// The plugin's error code.
+        error: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The configuration cannot be used (a bad public key, an HTTP client that cannot be built).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Reading or writing the data directory failed.
     #[error("disk: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -91,6 +106,7 @@ impl DeviceError {
     }
 }
 
+/// What the device's operations return.
 pub type Result<T> = std::result::Result<T, DeviceError>;
 
 /// What one [`Device::update_cycle`] did.
@@ -106,13 +122,16 @@ pub enum Cycle {
     Reverted,
 }
 
-/// Faults to inject into downloads (simulation and tests).
+/// Faults and measurements to inject (simulation and tests).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     /// Flip a byte of every downloaded file (the check then fails).
     pub corrupt_download: bool,
     /// Cut the next download half-way (the following attempt resumes with `Range`).
     pub interrupt_download: bool,
+    /// The launch time `app_launch_ready` reports (`metadata.duration_ms`)
+    /// instead of the time since the web view loaded the bundle.
+    pub launch_time: Option<Duration>,
 }
 
 /// Flushes `device`'s stats every `every` (the plugin's 1-second timer) until
@@ -145,13 +164,21 @@ pub struct Device {
     fail_at: Option<usize>,
     hits: usize,
     repairs: Vec<Repair>,
+    /// When the web view last loaded a bundle (epoch ms): the start of the
+    /// launch `app_launch_ready` times.
+    launch_started_at: i64,
 }
 
+/// Epoch milliseconds now (0 if the clock is before 1970; `i64::MAX` past year 292 million).
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A duration in whole milliseconds, `i64::MAX` for one too long to count.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn short_id() -> String {
@@ -164,8 +191,10 @@ fn short_id() -> String {
 impl Device {
     /// Opens the device in `cfg.data_dir` (creating its id on first start),
     /// cleans up what a kill interrupted, and rolls back a bundle whose
-    /// confirmation deadline passed while the app was not running.
-    pub async fn open(cfg: DeviceConfig) -> Result<Device> {
+    /// confirmation deadline passed while the app was not running. It reads and
+    /// writes the data directory with blocking file calls, as every other
+    /// method does.
+    pub fn open(cfg: DeviceConfig) -> Result<Device> {
         let http = reqwest::Client::builder()
             .timeout(cfg.request_timeout)
             .connect_timeout(Duration::from_secs(10))
@@ -175,11 +204,11 @@ impl Device {
             ))
             .build()
             .map_err(|e| DeviceError::Config(e.to_string()))?;
-        Self::open_with(cfg, http).await
+        Self::open_with(cfg, http)
     }
 
     /// [`Device::open`] with a shared HTTP client (a fleet shares one pool).
-    pub async fn open_with(cfg: DeviceConfig, http: reqwest::Client) -> Result<Device> {
+    pub fn open_with(cfg: DeviceConfig, http: reqwest::Client) -> Result<Device> {
         let public_key = match cfg.public_key.as_deref().filter(|k| !k.trim().is_empty()) {
             Some(pem) => {
                 Some(PublicKey::from_pem(pem).map_err(|e| DeviceError::Config(e.to_string()))?)
@@ -204,6 +233,7 @@ impl Device {
             fail_at: None,
             hits: 0,
             repairs,
+            launch_started_at: now_ms(),
         };
         // A current bundle whose folder was gone: back on builtin, reported as
         // the plugin reports its own reset.
@@ -215,7 +245,7 @@ impl Device {
             let builtin = d.current_version();
             d.queue_stat("reset", Some(&builtin), Some(&old));
         }
-        d.check_app_ready().await?;
+        d.check_app_ready()?;
         Ok(d)
     }
 
@@ -265,6 +295,7 @@ impl Device {
         &self.repairs
     }
 
+    /// The configuration the device was opened with.
     pub fn config(&self) -> &DeviceConfig {
         &self.cfg
     }
@@ -342,6 +373,17 @@ impl Device {
         version_name: Option<&str>,
         old_version_name: Option<&str>,
     ) {
+        self.queue_stat_with(action, version_name, old_version_name, Map::new());
+    }
+
+    /// [`Device::queue_stat`] with the event's `metadata` (left out when empty).
+    pub(crate) fn queue_stat_with(
+        &mut self,
+        action: &str,
+        version_name: Option<&str>,
+        old_version_name: Option<&str>,
+        metadata: Map<String, Value>,
+    ) {
         if self.cfg.stats_url.is_empty() {
             return;
         }
@@ -353,6 +395,9 @@ impl Device {
             .into();
         e["old_version_name"] = old_version_name.unwrap_or("").into();
         e["timestamp"] = now_ms().into();
+        if !metadata.is_empty() {
+            e["metadata"] = Value::Object(metadata);
+        }
         self.stats.push(e);
     }
 
@@ -365,201 +410,6 @@ impl Device {
     pub async fn flush_stats(&mut self) -> Flush {
         let url = self.cfg.stats_url.clone();
         self.stats.flush(&self.http, &url).await
-    }
-
-    // ---- switching ----
-
-    /// Queues a bundle to become current at the next [`Device::apply_next`].
-    pub fn next(&mut self, id: &str) -> Result<()> {
-        let version = self.installable(id)?;
-        self.state.next = Some(id.to_string());
-        self.save()?;
-        let current = self.current_version();
-        self.queue_stat("set_next", Some(&version), Some(&current));
-        Ok(())
-    }
-
-    fn installable(&self, id: &str) -> Result<String> {
-        if id == BUILTIN {
-            return Ok(self.cfg.version_build.clone());
-        }
-        let b = self
-            .state
-            .bundles
-            .get(id)
-            .ok_or_else(|| DeviceError::failed("set_fail", format!("no bundle {id}")))?;
-        if matches!(b.status, BundleStatus::Error | BundleStatus::Deleted)
-            || !self.disk.bundle_dir(id).join("index.html").is_file()
-        {
-            return Err(DeviceError::failed(
-                "set_fail",
-                format!("bundle {id} ({}) cannot be installed", b.version),
-            ));
-        }
-        Ok(b.version.clone())
-    }
-
-    /// The app went to the background: switch to the queued bundle, if any.
-    pub fn apply_next(&mut self) -> Result<bool> {
-        match self.state.next.clone() {
-            Some(next) if next != self.state.current => {
-                self.set(&next)?;
-                Ok(true)
-            }
-            Some(_) => {
-                self.state.next = None;
-                self.save()?;
-                Ok(false)
-            }
-            None => Ok(false),
-        }
-    }
-
-    /// Makes a bundle current now (the web view reloads into it). It must call
-    /// [`Device::notify_app_ready`] within `appReadyTimeout`.
-    pub fn set(&mut self, id: &str) -> Result<()> {
-        let version = match self.installable(id) {
-            Ok(v) => v,
-            Err(e) => {
-                self.queue_stat("set_fail", None, None);
-                return Err(e);
-            }
-        };
-        let old = self.current_version();
-        self.state.current = id.to_string();
-        if self.state.next.as_deref() == Some(id) {
-            self.state.next = None;
-        }
-        let pending = self
-            .state
-            .bundles
-            .get(id)
-            .is_some_and(|b| b.status != BundleStatus::Success);
-        self.state.ready_deadline =
-            pending.then(|| now_ms() + self.cfg.app_ready_timeout.as_millis() as i64);
-        self.save()?;
-        self.queue_stat("set", Some(&version), Some(&old));
-        Ok(())
-    }
-
-    /// The running bundle started fine: it becomes the fallback; the previous
-    /// fallback is deleted when `auto_delete_previous` is on.
-    pub fn notify_app_ready(&mut self) -> Result<()> {
-        let current = self.state.current.clone();
-        let previous = self.state.fallback.clone();
-        if let Some(b) = self.state.bundles.get_mut(&current) {
-            b.status = BundleStatus::Success;
-        }
-        self.state.ready_deadline = None;
-        self.state.fallback = current.clone();
-        let delete_previous = self.cfg.auto_delete_previous
-            && previous != BUILTIN
-            && previous != current
-            && self.state.next.as_deref() != Some(previous.as_str());
-        if delete_previous {
-            if let Some(b) = self.state.bundles.get_mut(&previous) {
-                b.status = BundleStatus::Deleted;
-            }
-        }
-        self.save()?;
-        if delete_previous {
-            let _ = std::fs::remove_dir_all(self.disk.bundle_dir(&previous));
-            let v = self.state.bundles.get(&previous).map(|b| b.version.clone());
-            self.queue_stat("delete", v.as_deref(), None);
-        }
-        self.queue_stat("app_launch_ready", None, None);
-        Ok(())
-    }
-
-    /// When the confirmation deadline of the current bundle has passed, rolls
-    /// back (the plugin's `checkRevert`). Returns whether it did.
-    pub async fn check_app_ready(&mut self) -> Result<bool> {
-        match self.state.ready_deadline {
-            Some(deadline) if now_ms() >= deadline => {
-                self.rollback()?;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    /// Waits out the confirmation window, then rolls back if the bundle never
-    /// confirmed (what the plugin's timer does while the app runs).
-    pub async fn wait_app_ready(&mut self) -> Result<bool> {
-        if let Some(deadline) = self.state.ready_deadline {
-            let wait = (deadline - now_ms()).max(0) as u64;
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-        }
-        self.check_app_ready().await
-    }
-
-    fn rollback(&mut self) -> Result<()> {
-        let failed = self.state.current.clone();
-        let failed_version = self.current_version();
-        self.queue_stat("app_launch_timeout", None, None);
-        self.queue_stat("update_fail", Some(&failed_version), None);
-        let fallback = if self.installable(&self.state.fallback.clone()).is_ok() {
-            self.state.fallback.clone()
-        } else {
-            BUILTIN.to_string()
-        };
-        if let Some(b) = self.state.bundles.get_mut(&failed) {
-            b.status = if self.cfg.auto_delete_failed {
-                BundleStatus::Deleted
-            } else {
-                BundleStatus::Error
-            };
-        }
-        self.state.current = fallback.clone();
-        self.state.ready_deadline = None;
-        if self.state.next.as_deref() == Some(failed.as_str()) {
-            self.state.next = None;
-        }
-        self.save()?;
-        if self.cfg.auto_delete_failed && failed != BUILTIN {
-            let _ = std::fs::remove_dir_all(self.disk.bundle_dir(&failed));
-        }
-        if fallback != BUILTIN {
-            let v = self.current_version();
-            self.queue_stat("set", Some(&v), Some(&failed_version));
-        }
-        Ok(())
-    }
-
-    /// Back to the builtin bundle.
-    pub fn reset(&mut self) -> Result<()> {
-        let old = self.current_version();
-        self.state.current = BUILTIN.into();
-        self.state.next = None;
-        self.state.ready_deadline = None;
-        self.save()?;
-        self.queue_stat("reset", Some(&self.cfg.version_build.clone()), Some(&old));
-        Ok(())
-    }
-
-    /// Deletes a bundle's files (not the current or next one).
-    pub fn delete(&mut self, id: &str) -> Result<()> {
-        if id == self.state.current || self.state.next.as_deref() == Some(id) || id == BUILTIN {
-            return Err(DeviceError::failed(
-                "delete_fail",
-                format!("bundle {id} is in use"),
-            ));
-        }
-        let Some(b) = self.state.bundles.get_mut(id) else {
-            return Err(DeviceError::failed(
-                "delete_fail",
-                format!("no bundle {id}"),
-            ));
-        };
-        b.status = BundleStatus::Deleted;
-        let version = b.version.clone();
-        if self.state.fallback == id {
-            self.state.fallback = BUILTIN.into();
-        }
-        self.save()?;
-        let _ = std::fs::remove_dir_all(self.disk.bundle_dir(id));
-        self.queue_stat("delete", Some(&version), None);
-        Ok(())
     }
 
     /// What the plugin does on each app foreground with auto-update on:

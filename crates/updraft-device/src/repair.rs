@@ -14,16 +14,34 @@ pub enum Repair {
     /// A state or stats file could not be read or parsed. It was renamed to
     /// `kept` (`None` if even that failed) and the device started afresh.
     Corrupt {
+        /// The file that could not be used.
         file: PathBuf,
+        /// Why.
         reason: String,
+        /// Where it was moved to.
         kept: Option<PathBuf>,
     },
     /// The current bundle's folder (or its `index.html`) is gone: back on builtin.
-    CurrentMissing { id: String, version: String },
+    CurrentMissing {
+        /// The bundle's folder name under `bundles/`.
+        id: String,
+        /// Its version name.
+        version: String,
+    },
     /// The bundle queued as next is gone: nothing is queued any more.
-    NextMissing { id: String, version: String },
+    NextMissing {
+        /// The bundle's folder name under `bundles/`.
+        id: String,
+        /// Its version name.
+        version: String,
+    },
     /// A bundle record whose folder is gone was removed.
-    RecordRemoved { id: String, version: String },
+    RecordRemoved {
+        /// The bundle's folder name under `bundles/`.
+        id: String,
+        /// Its version name.
+        version: String,
+    },
 }
 
 impl std::fmt::Display for Repair {
@@ -66,7 +84,7 @@ pub(crate) fn move_aside(file: &Path, reason: String) -> Repair {
         }
         target = file.with_file_name(format!("{name}.{ms}-{n}.corrupt"));
     }
-    let kept = std::fs::rename(file, &target).ok().map(|_| target);
+    let kept = std::fs::rename(file, &target).ok().map(|()| target);
     let repair = Repair::Corrupt {
         file: file.to_path_buf(),
         reason,

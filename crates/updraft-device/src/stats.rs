@@ -12,7 +12,7 @@ use crate::repair::{move_aside, Repair};
 use crate::store::write_atomic;
 
 /// Most events kept, as in the plugin.
-pub const MAX_QUEUED: usize = 200;
+pub(crate) const MAX_QUEUED: usize = 200;
 
 /// What a flush did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub enum Flush {
 
 /// The persisted queue.
 #[derive(Debug)]
-pub struct StatsQueue {
+pub(crate) struct StatsQueue {
     path: PathBuf,
     events: Vec<Value>,
     blocked_until: Option<Instant>,
@@ -39,7 +39,7 @@ impl StatsQueue {
     /// Loads the queue left by an earlier run. A file that cannot be read or
     /// is not a JSON array is moved aside (`*.corrupt`) and reported; the
     /// device starts with an empty queue.
-    pub fn load(path: PathBuf) -> (Self, Option<Repair>) {
+    pub(crate) fn load(path: PathBuf) -> (Self, Option<Repair>) {
         let (events, repair) = match std::fs::read(&path) {
             Ok(b) => match serde_json::from_slice::<Vec<Value>>(&b) {
                 Ok(events) => (events, None),
@@ -69,16 +69,8 @@ impl StatsQueue {
         (queue, repair)
     }
 
-    pub fn len(&self) -> usize {
-        self.events.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-
     /// The queued events (oldest first).
-    pub fn events(&self) -> &[Value] {
+    pub(crate) fn events(&self) -> &[Value] {
         &self.events
     }
 
@@ -88,7 +80,7 @@ impl StatsQueue {
     }
 
     /// Queues one event.
-    pub fn push(&mut self, event: Value) {
+    pub(crate) fn push(&mut self, event: Value) {
         self.events.push(event);
         if self.events.len() > MAX_QUEUED {
             let extra = self.events.len() - MAX_QUEUED;
@@ -98,7 +90,7 @@ impl StatsQueue {
     }
 
     /// Sends the whole queue as one array.
-    pub async fn flush(&mut self, http: &reqwest::Client, url: &str) -> Flush {
+    pub(crate) async fn flush(&mut self, http: &reqwest::Client, url: &str) -> Flush {
         if self.events.is_empty() {
             return Flush::Empty;
         }
@@ -112,9 +104,8 @@ impl StatsQueue {
         }
         let batch = self.events.len();
         let res = http.post(url).json(&self.events).send().await;
-        let res = match res {
-            Ok(r) => r,
-            Err(_) => return Flush::Retry,
+        let Ok(res) = res else {
+            return Flush::Retry;
         };
         let status = res.status().as_u16();
         let retry_after = res

@@ -39,10 +39,13 @@ pub enum BundleStatus {
 /// One downloaded bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleInfo {
+    /// The folder name under `bundles/` (random, not the version).
     pub id: String,
+    /// The version name the server offered.
     pub version: String,
     /// SHA-256 of the plaintext zip.
     pub checksum: String,
+    /// Where it is in its life.
     pub status: BundleStatus,
     /// Epoch milliseconds.
     pub downloaded_at: i64,
@@ -51,6 +54,7 @@ pub struct BundleInfo {
 /// Everything the device persists besides files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// This install's UUID, made at first start.
     pub device_id: String,
     /// The active bundle id, or `builtin`.
     pub current: String,
@@ -60,6 +64,7 @@ pub struct State {
     pub fallback: String,
     /// When the current bundle must have called `notify_app_ready` (epoch ms).
     pub ready_deadline: Option<i64>,
+    /// Every bundle downloaded, by id (tombstones included).
     pub bundles: BTreeMap<String, BundleInfo>,
     /// Channel saved by a successful `set_channel` / `get_channel`.
     pub channel: Option<String>,
@@ -81,28 +86,28 @@ impl State {
 
 /// The device's directory.
 #[derive(Debug, Clone)]
-pub struct Disk {
-    pub root: PathBuf,
+pub(crate) struct Disk {
+    pub(crate) root: PathBuf,
 }
 
 impl Disk {
-    pub fn state_path(&self) -> PathBuf {
+    pub(crate) fn state_path(&self) -> PathBuf {
         self.root.join("state.json")
     }
 
-    pub fn bundles_dir(&self) -> PathBuf {
+    pub(crate) fn bundles_dir(&self) -> PathBuf {
         self.root.join("bundles")
     }
 
-    pub fn bundle_dir(&self, id: &str) -> PathBuf {
+    pub(crate) fn bundle_dir(&self, id: &str) -> PathBuf {
         self.bundles_dir().join(id)
     }
 
-    pub fn downloads_dir(&self) -> PathBuf {
+    pub(crate) fn downloads_dir(&self) -> PathBuf {
         self.root.join("downloads")
     }
 
-    pub fn stats_path(&self) -> PathBuf {
+    pub(crate) fn stats_path(&self) -> PathBuf {
         self.root.join("stats.json")
     }
 
@@ -111,7 +116,7 @@ impl Disk {
     /// what an interrupted operation left behind. An unreadable state file is
     /// moved aside and the device starts on builtin, keeping its device id when
     /// the file still shows it.
-    pub fn open(&self) -> std::io::Result<(State, Vec<Repair>)> {
+    pub(crate) fn open(&self) -> std::io::Result<(State, Vec<Repair>)> {
         std::fs::create_dir_all(self.bundles_dir())?;
         std::fs::create_dir_all(self.downloads_dir())?;
         let mut repairs = Vec::new();
@@ -185,7 +190,7 @@ impl Disk {
 
     /// Replaces `state.json` atomically. `hook` is the failpoint between the
     /// temporary file being written and the rename.
-    pub fn save(
+    pub(crate) fn save(
         &self,
         state: &State,
         hook: &mut dyn FnMut(Step) -> std::io::Result<()>,

@@ -35,10 +35,13 @@ impl Default for UnzipLimits {
 /// Why a zip was refused, named as the plugin's stats action.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnzipError {
+    /// An entry name with a backslash or a Windows drive (`windows_path_fail`).
     #[error("windows_path_fail: {0}")]
     WindowsPath(String),
+    /// An entry that would land outside the bundle folder (`canonical_path_fail`).
     #[error("canonical_path_fail: {0}")]
     CanonicalPath(String),
+    /// An unreadable zip, or one past its [`UnzipLimits`] (`unzip_fail`).
     #[error("unzip_fail: {0}")]
     Unzip(String),
 }

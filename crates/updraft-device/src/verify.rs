@@ -168,7 +168,9 @@ mod tests {
             CHUNK + 5,
             3 * CHUNK + 16,
         ] {
-            let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let plain: Vec<u8> = (0..len)
+                .map(|i| u8::try_from(i * 31 % 251).unwrap())
+                .collect();
             let (src, dst) = (d.path().join("c"), d.path().join("p"));
             std::fs::write(&src, sk.encrypt(&plain)).unwrap();
             let sha = decrypt_file(&src, &dst, &sk).unwrap();

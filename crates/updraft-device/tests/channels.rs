@@ -3,11 +3,9 @@
 //! an empty or non-JSON 200 are errors with the plugin's code, and the local
 //! channel stays what it was, on disk too.
 
-mod common;
-
-use common::fake::{Fake, Reply};
 use serde_json::json;
 use updraft_device::{Device, DeviceError};
+use updraft_test_support::fake::{Fake, Reply};
 
 fn code(e: &DeviceError) -> String {
     match e {
@@ -20,8 +18,8 @@ fn code(e: &DeviceError) -> String {
 async fn set_channel_persists_only_on_a_json_success() {
     let fake = Fake::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = fake.config(dir.path());
-    let mut d = Device::open(cfg.clone()).await.unwrap();
+    let cfg = fake.device_config(dir.path());
+    let mut d = Device::open(cfg.clone()).unwrap();
 
     fake.set_channel(Reply::json(200, json!({"status": "ok"})));
     d.set_channel("beta").await.unwrap();
@@ -69,13 +67,13 @@ async fn set_channel_persists_only_on_a_json_success() {
     }
     // Nothing was written to disk either.
     drop(d);
-    let mut d = Device::open(cfg.clone()).await.unwrap();
+    let mut d = Device::open(cfg.clone()).unwrap();
     assert_eq!(d.default_channel(), "beta");
 
     // iOS names an undecodable reply decode_error.
     let mut ios = cfg.clone();
     ios.platform = "ios".into();
-    let mut phone = Device::open(ios).await.unwrap();
+    let mut phone = Device::open(ios).unwrap();
     fake.set_channel(Reply::raw(200, "text/html", html));
     assert_eq!(
         code(&phone.set_channel("x").await.unwrap_err()),
@@ -100,7 +98,7 @@ async fn set_channel_persists_only_on_a_json_success() {
 async fn get_channel_keeps_the_local_channel_on_a_bad_reply() {
     let fake = Fake::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Device::open(fake.config(dir.path())).await.unwrap();
+    let mut d = Device::open(fake.device_config(dir.path())).unwrap();
     fake.set_channel(Reply::json(200, json!({"status": "ok"})));
     d.set_channel("beta").await.unwrap();
 

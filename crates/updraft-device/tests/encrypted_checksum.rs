@@ -4,23 +4,22 @@
 //! `decryptChecksum` and report `download_fail` for the bundle it runs; the
 //! device does the same, without downloading and without installing.
 
-mod common;
-
 use base64::Engine as _;
-use common::fake::{Fake, Reply};
 use serde_json::json;
 use updraft_core::crypto::{seal_bundle, PrivateKey};
 use updraft_device::{Cycle, Device};
+use updraft_test_support::fake::{Fake, Reply};
+use updraft_test_support::{bundle_zip, showing};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encrypted_bundle_with_a_plain_checksum_is_refused() {
     let fake = Fake::start().await;
     let dir = tempfile::tempdir().unwrap();
     let private = PrivateKey::generate(&mut rand::rngs::OsRng).unwrap();
-    let mut cfg = fake.config(dir.path());
+    let mut cfg = fake.device_config(dir.path());
     cfg.public_key = Some(private.public_key().to_pem());
-    let mut d = Device::open(cfg).await.unwrap();
-    let zip = common::bundle_zip("2.0.0");
+    let mut d = Device::open(cfg).unwrap();
+    let zip = bundle_zip("2.0.0");
     let sealed = seal_bundle(&private, &zip, &mut rand::rngs::OsRng).unwrap();
     fake.serve(sealed.ciphertext.clone());
     let offer = |checksum: &str| {
@@ -59,5 +58,5 @@ async fn an_encrypted_bundle_with_a_plain_checksum_is_refused() {
         d.update_cycle().await.unwrap(),
         Cycle::Installed("2.0.0".into())
     );
-    assert_eq!(common::showing(&d), "<html>2.0.0</html>");
+    assert_eq!(showing(&d), "<html>2.0.0</html>");
 }

@@ -3,8 +3,6 @@
 //! Stats: sent as an array, retried on 429/408/5xx (after Retry-After),
 //! dropped on other 4xx, kept across restarts.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +14,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use updraft_core::crypto::{encrypt_checksum, seal_bundle, sha256_hex, PrivateKey};
 use updraft_device::{Cycle, Device, DeviceConfig, Flush};
+use updraft_test_support::{bundle_zip, showing};
 
 /// Queued `/stats` answers: status and an optional Retry-After.
 type StatsAnswers = Arc<Mutex<Vec<(u16, Option<&'static str>)>>>;
@@ -96,8 +95,8 @@ async fn bad_replies_and_bundles_change_nothing_and_are_reported() {
     cfg.request_timeout = Duration::from_millis(700);
     let private = PrivateKey::generate(&mut rand_core()).unwrap();
     cfg.public_key = Some(private.public_key().to_pem());
-    let mut d = Device::open(cfg).await.unwrap();
-    let good = common::bundle_zip("2.0.0");
+    let mut d = Device::open(cfg).unwrap();
+    let good = bundle_zip("2.0.0");
     let sealed = seal_bundle(&private, &good, &mut rand_core()).unwrap();
     let set =
         |status: u16, body: Value, delay: u64| *s.updates.lock().unwrap() = (status, body, delay);
@@ -216,7 +215,7 @@ async fn bad_replies_and_bundles_change_nothing_and_are_reported() {
         Cycle::Installed("2.0.0".into())
     );
     assert_eq!(s.ranges.lock().unwrap().len(), 1, "resumed with Range");
-    assert_eq!(common::showing(&d), "<html>2.0.0</html>");
+    assert_eq!(showing(&d), "<html>2.0.0</html>");
 }
 
 fn evil_zip() -> Vec<u8> {
@@ -239,7 +238,7 @@ async fn stats_are_batched_retried_dropped_and_persisted_like_the_plugin() {
     let (base, s) = fake().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = DeviceConfig::new(dir.path(), &base, "com.example.stats");
-    let mut d = Device::open(cfg.clone()).await.unwrap();
+    let mut d = Device::open(cfg.clone()).unwrap();
     d.queue_stat("app_moved_to_foreground", None, None);
     d.queue_stat("app_moved_to_background", None, None);
 
@@ -254,7 +253,7 @@ async fn stats_are_batched_retried_dropped_and_persisted_like_the_plugin() {
     );
     // Kept across a restart.
     drop(d);
-    let mut d = Device::open(cfg.clone()).await.unwrap();
+    let mut d = Device::open(cfg.clone()).unwrap();
     assert_eq!(d.queued_stats().len(), 2);
     // 503 and 408: kept.
     s.stats.lock().unwrap().push((503, None));
@@ -297,9 +296,7 @@ async fn stats_are_batched_retried_dropped_and_persisted_like_the_plugin() {
 async fn the_flusher_sends_queued_stats_every_second() {
     let (base, s) = fake().await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Device::open(DeviceConfig::new(dir.path(), &base, "com.example.flush"))
-        .await
-        .unwrap();
+    let d = Device::open(DeviceConfig::new(dir.path(), &base, "com.example.flush")).unwrap();
     let d = Arc::new(tokio::sync::Mutex::new(d));
     // The 503 is scripted before anything is queued: the flusher's first tick
     // is immediate and must meet it.

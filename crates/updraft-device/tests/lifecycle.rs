@@ -1,11 +1,9 @@
 //! The device against the real server: update, confirm, roll back (and the
 //! server stops offering the failed bundle), restart, crash at every step.
 
-mod common;
-
-use common::*;
 use serde_json::json;
 use updraft_device::{Cycle, Device, Flush, BUILTIN};
+use updraft_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_confirm_roll_back_and_survive_a_restart() {
@@ -13,7 +11,7 @@ async fn update_confirm_roll_back_and_survive_a_restart() {
     server.with_app().await;
     server.publish("1.0.1").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let mut d = Device::open(server.device_config(dir.path())).unwrap();
     let id = d.device_id().to_string();
     assert_eq!(id, id.to_lowercase());
     assert_eq!(
@@ -60,11 +58,11 @@ async fn update_confirm_roll_back_and_survive_a_restart() {
         "the server no longer offers 1.0.2 to this device"
     );
     let dev = server
-        .api("GET", &format!("/apps/{APP}/devices/{id}"), None)
+        .ok("GET", &format!("/apps/{APP}/devices/{id}"), None)
         .await;
     assert_eq!(dev["failed_bundles"], json!(["1.0.2"]), "{dev}");
     let events = server
-        .api(
+        .ok(
             "GET",
             &format!("/apps/{APP}/events?device_id={id}&action=update_fail"),
             None,
@@ -75,7 +73,7 @@ async fn update_confirm_roll_back_and_survive_a_restart() {
     // A restart keeps the id, the bundle, and the stats still queued.
     d.queue_stat("app_moved_to_background", None, None);
     drop(d);
-    let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let mut d = Device::open(server.device_config(dir.path())).unwrap();
     assert_eq!(d.device_id(), id);
     assert_eq!(d.current_version(), "1.0.1");
     assert_eq!(d.queued_stats().len(), 1);
@@ -83,11 +81,7 @@ async fn update_confirm_roll_back_and_survive_a_restart() {
 
     // The channel moves to builtin: the device reverts.
     server
-        .api(
-            "PATCH",
-            &format!("/apps/{APP}/channels/production"),
-            Some(json!({"bundle": "builtin"})),
-        )
+        .set_channel("production", json!({"bundle": "builtin"}))
         .await;
     assert_eq!(d.update_cycle().await.unwrap(), Cycle::Reverted);
     assert_eq!(d.current_version(), "1.0.0");
@@ -101,7 +95,7 @@ async fn a_kill_at_any_step_leaves_a_whole_bundle_active() {
     server.publish("1.0.1").await;
     let base = tempfile::tempdir().unwrap();
     {
-        let mut d = Device::open(config(base.path(), &server)).await.unwrap();
+        let mut d = Device::open(server.device_config(base.path())).unwrap();
         d.update_cycle().await.unwrap();
         d.notify_app_ready().unwrap();
     }
@@ -111,7 +105,7 @@ async fn a_kill_at_any_step_leaves_a_whole_bundle_active() {
     for n in 0.. {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(base.path(), dir.path());
-        let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+        let mut d = Device::open(server.device_config(dir.path())).unwrap();
         d.fail_at_hit(Some(n));
         let run = async {
             d.update_cycle().await?;
@@ -127,7 +121,7 @@ async fn a_kill_at_any_step_leaves_a_whole_bundle_active() {
                 steps += 1;
                 drop(d);
                 // Reopen as after a kill: old or new, whole, never half.
-                let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+                let mut d = Device::open(server.device_config(dir.path())).unwrap();
                 let v = d.current_version();
                 assert!(
                     v == "1.0.1" || v == "1.0.2",

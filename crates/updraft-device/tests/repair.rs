@@ -3,10 +3,8 @@
 //! builtin, a missing next one is dropped, dead records are removed), and an
 //! unreadable state or stats file is moved aside as `*.corrupt` and reported.
 
-mod common;
-
-use common::*;
 use updraft_device::{Cycle, Device, Latest, Repair, BUILTIN};
+use updraft_test_support::*;
 
 fn corrupt_files(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir)
@@ -25,7 +23,7 @@ async fn bundles_whose_folder_is_gone_are_dropped_at_open() {
     server.with_app().await;
     server.publish("1.0.1").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let mut d = Device::open(server.device_config(dir.path())).unwrap();
     assert_eq!(
         d.update_cycle().await.unwrap(),
         Cycle::Installed("1.0.1".into())
@@ -50,7 +48,7 @@ async fn bundles_whose_folder_is_gone_are_dropped_at_open() {
     let downloads = dir.path().join("downloads");
     std::fs::write(downloads.join("abc.zip"), b"plaintext").unwrap();
     std::fs::write(downloads.join("def.part"), b"half").unwrap();
-    let d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let d = Device::open(server.device_config(dir.path())).unwrap();
     assert!(!downloads.join("abc.zip").exists(), "plaintext removed");
     assert!(downloads.join("def.part").exists(), "kept to resume");
     assert_eq!(d.device_id(), id);
@@ -79,7 +77,7 @@ async fn bundles_whose_folder_is_gone_are_dropped_at_open() {
     assert_eq!(reset["version_name"], "1.0.0");
     // The repair is saved: a second open finds nothing to repair.
     drop(d);
-    let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let mut d = Device::open(server.device_config(dir.path())).unwrap();
     assert!(d.repairs().is_empty(), "{:?}", d.repairs());
     // And the device updates again.
     assert_eq!(
@@ -98,7 +96,7 @@ async fn bundles_whose_folder_is_gone_are_dropped_at_open() {
     let spare = d.download(&offer).await.unwrap().id;
     drop(d);
     std::fs::remove_file(dir.path().join("bundles").join(&spare).join("index.html")).unwrap();
-    let d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let d = Device::open(server.device_config(dir.path())).unwrap();
     assert_eq!(d.current().unwrap().id, kept);
     assert_eq!(
         d.repairs(),
@@ -119,7 +117,7 @@ async fn a_corrupt_state_file_starts_on_builtin_and_is_kept_aside() {
     server.with_app().await;
     server.publish("1.0.1").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let mut d = Device::open(server.device_config(dir.path())).unwrap();
     d.update_cycle().await.unwrap();
     d.notify_app_ready().unwrap();
     let id = d.device_id().to_string();
@@ -130,7 +128,7 @@ async fn a_corrupt_state_file_starts_on_builtin_and_is_kept_aside() {
     let whole = std::fs::read(&state).unwrap();
     let cut = whole[..whole.len() * 2 / 3].to_vec();
     std::fs::write(&state, &cut).unwrap();
-    let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let mut d = Device::open(server.device_config(dir.path())).unwrap();
     assert!(d.current().is_none(), "on {BUILTIN}");
     assert_eq!(
         d.device_id(),
@@ -154,13 +152,13 @@ async fn a_corrupt_state_file_starts_on_builtin_and_is_kept_aside() {
 
     // Not JSON at all, then not even a file: still starts.
     std::fs::write(&state, b"\x00\xff garbage").unwrap();
-    let d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let d = Device::open(server.device_config(dir.path())).unwrap();
     assert!(d.current().is_none());
     assert_ne!(d.device_id(), id, "nothing to salvage: a new id");
     drop(d);
     std::fs::remove_file(&state).unwrap();
     std::fs::create_dir(&state).unwrap();
-    let d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let d = Device::open(server.device_config(dir.path())).unwrap();
     assert!(d.current().is_none());
     assert!(state.is_file(), "a fresh state was written");
     assert_eq!(corrupt_files(dir.path(), "state.json.").len(), 3);
@@ -172,7 +170,7 @@ async fn a_corrupt_stats_queue_does_not_stop_the_device() {
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
     std::fs::write(&stats, b"[{\"action\":\"set\"},").unwrap();
-    let mut d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let mut d = Device::open(server.device_config(dir.path())).unwrap();
     assert!(d.queued_stats().is_empty());
     let kept = corrupt_files(dir.path(), "stats.json.");
     assert_eq!(kept.len(), 1);
@@ -181,7 +179,7 @@ async fn a_corrupt_stats_queue_does_not_stop_the_device() {
     // The queue works and persists again.
     d.queue_stat("app_moved_to_foreground", None, None);
     drop(d);
-    let d = Device::open(config(dir.path(), &server)).await.unwrap();
+    let d = Device::open(server.device_config(dir.path())).unwrap();
     assert_eq!(d.queued_stats().len(), 1);
     assert!(d.repairs().is_empty());
 }

@@ -1,10 +1,11 @@
 //! `updraft-sim` against the real server: a fleet with failure injection, and
 //! a summary that adds up with what the server recorded.
 
-mod common;
+mod fleet;
 
-use common::*;
+use fleet::sim;
 use serde_json::{json, Value};
+use updraft_test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_fleet_updates_rolls_back_and_reports() {
@@ -74,7 +75,7 @@ async fn a_simulated_fleet_updates_rolls_back_and_reports() {
             .map(|c| format!("&cursor={c}"))
             .unwrap_or_default();
         let page = server
-            .api("GET", &format!("/apps/{APP}/devices?limit=100{q}"), None)
+            .ok("GET", &format!("/apps/{APP}/devices?limit=100{q}"), None)
             .await;
         for d in page["items"].as_array().unwrap() {
             if !d["failed_bundles"].as_array().unwrap().is_empty() {
@@ -226,21 +227,4 @@ async fn run_sim(
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     (serde_json::from_slice(&out.stdout).unwrap(), stderr)
-}
-
-/// Runs `updraft-sim --json` against the server with the fleet in `dir`.
-async fn sim(server: &Server, dir: &std::path::Path, args: &[&str]) -> Value {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_updraft-sim"));
-    cmd.args(["--server", &server.base, "--app", APP, "--json", "--dir"])
-        .arg(dir)
-        .args(args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }

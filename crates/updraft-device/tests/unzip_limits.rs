@@ -2,15 +2,13 @@
 //! nothing behind: an entry that unpacks past its declared size, an archive
 //! whose total size or entry count passes the configured limits.
 
-mod common;
-
 use std::io::Write as _;
 
-use common::fake::{Fake, Reply};
 use serde_json::json;
 use updraft_core::crypto::sha256_hex;
 use updraft_device::unzip::{extract, UnzipLimits};
 use updraft_device::{Cycle, Device};
+use updraft_test_support::fake::{Fake, Reply};
 
 fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -113,20 +111,18 @@ fn archives_past_the_limits_are_refused() {
 async fn the_device_reports_unzip_fail_and_keeps_nothing() {
     let fake = Fake::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = fake.config(dir.path());
+    let mut cfg = fake.device_config(dir.path());
     cfg.unzip_limits = UnzipLimits {
         max_total_bytes: 1 << 20,
         max_entries: 100,
     };
-    let mut d = Device::open(cfg).await.unwrap();
+    let mut d = Device::open(cfg).unwrap();
     let mut lying = zip_of(&[index(), ("app.js", vec![b'a'; 300_000])]);
     declare_size(&mut lying, "app.js", 10);
     let bomb = zip_of(&[index(), ("zeros.bin", vec![0; 8 << 20])]);
     for zip in [lying, bomb] {
         fake.serve(zip.clone());
-        fake.set_updates(Reply::json(
-            200,
-            json!({"version": "2.0.0", "url": fake.bundle_url(), "checksum": sha256_hex(&zip), "session_key": ""}),
+        fake.set_updates(Reply::json(200, json!({"version": "2.0.0", "url": fake.bundle_url(), "checksum": sha256_hex(&zip), "session_key": ""}),
         ));
         assert_eq!(
             d.update_cycle().await.unwrap(),

@@ -2,11 +2,9 @@
 //! kept in `updraft-core/vectors`): every `updateResponseKind` case through
 //! the device's normalisation of `kind`, and through a real update check.
 
-mod common;
-
-use common::fake::{Fake, Reply};
 use serde_json::{json, Value};
 use updraft_device::{normalize_kind, Device, Latest};
+use updraft_test_support::fake::{Fake, Reply};
 
 const CORE: &str = include_str!("../../updraft-core/vectors/capgo-plugin-core.json");
 
@@ -34,7 +32,7 @@ fn every_update_response_kind_case_normalises_as_the_plugin() {
 async fn every_update_response_kind_case_classifies_a_reply() {
     let fake = Fake::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Device::open(fake.config(dir.path())).await.unwrap();
+    let mut d = Device::open(fake.device_config(dir.path())).unwrap();
     for case in cases() {
         let id = case["id"].clone();
         let expected = case["expect"]["kind"].as_str().unwrap();

@@ -11,32 +11,56 @@ use serde_json::{Map, Value};
 /// lives in `updraft-core::validate`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InfoObject {
+    /// The app's reverse-domain id (`appId` of its Capacitor config). Required.
     #[serde(default)]
     pub app_id: Option<String>,
+    /// A UUID the plugin makes once per install, in any case (the server
+    /// lower-cases it). Required.
     #[serde(default)]
     pub device_id: Option<String>,
+    /// `ios`, `android` or `electron`; required on `/updates` and `/channel_self`.
+    /// `/stats` accepts any non-empty value.
     #[serde(default)]
     pub platform: Option<String>,
+    /// The web bundle the device runs: a bundle version, or `builtin` for the one
+    /// shipped inside the app. Required on `/updates`.
     #[serde(default)]
     pub version_name: Option<String>,
+    /// The native app's version (`1.2`, `1.2.3`), which channel policies compare
+    /// against; read as semver with missing parts as 0. Required on `/updates`.
     #[serde(default)]
     pub version_build: Option<String>,
+    /// The native build number (Android `versionCode`, iOS `CFBundleVersion`);
+    /// stored with the device, no rule reads it.
     #[serde(default)]
     pub version_code: Option<String>,
+    /// The operating system's version; stored with the device, no rule reads it.
     #[serde(default)]
     pub version_os: Option<String>,
+    /// The updater plugin's own version (semver). Required on `/updates`: 4.x is
+    /// refused, and it decides whether the device checks `key_id` and reads manifests.
     #[serde(default)]
     pub plugin_version: Option<String>,
+    /// Whether the app runs on an emulator or simulator; absent means `false`.
     #[serde(default)]
     pub is_emulator: Option<bool>,
+    /// Whether this is a release build; absent means `true`.
     #[serde(default)]
     pub is_prod: Option<bool>,
+    /// An id the app set with `setCustomId`; kept only when the app allows
+    /// device custom ids. At most 255 characters (36 on `/stats`).
     #[serde(default)]
     pub custom_id: Option<String>,
+    /// Where the native app was installed from, as the plugin reports it
+    /// (at most 64 characters); no rule reads it.
     #[serde(default)]
     pub install_source: Option<String>,
+    /// The channel the app's config names (`defaultChannel`); empty means none.
+    /// Used only when the channel is public or self-assignable for the platform.
     #[serde(default, rename = "defaultChannel")]
     pub default_channel: Option<String>,
+    /// The first 20 characters of the public key the app ships, sent by plugins
+    /// that check it: an encrypted bundle made with another key is not offered.
     #[serde(default)]
     pub key_id: Option<String>,
     /// `/channel_self` POST (and Capgo's PUT variant): the channel asked for.
@@ -50,13 +74,17 @@ pub struct InfoObject {
 /// One `/stats` event: the InfoObject plus the event fields (plugin-protocol.md §1.5).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatsEvent {
+    /// The device's InfoObject, flattened into the event (`version_name` is the
+    /// bundle the event is about).
     #[serde(flatten)]
     pub info: InfoObject,
+    /// The bundle the device ran before (`set`, `update_fail`, ...).
     #[serde(default)]
     pub old_version_name: Option<String>,
     /// Epoch milliseconds (batched queue only).
     #[serde(default)]
     pub timestamp: Option<i64>,
+    /// Free-form details the plugin attaches to the event (at most 16 KiB as JSON).
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
     /// Electron's `download_fail` carries a message.
@@ -68,19 +96,26 @@ pub struct StatsEvent {
 /// (plugin-protocol.md §0.2; ERRATA item 2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateAvailable {
+    /// The bundle's version name, which the plugin records and reports back.
     pub version: String,
     /// Absolute URL, required even for manifest replies.
     pub url: String,
+    /// What the plugin verifies after download: the plaintext zip's hex SHA-256,
+    /// or its RSA-encrypted form for an encrypted bundle.
     pub checksum: String,
     /// Always present, `""` when the bundle is not encrypted.
     pub session_key: String,
     /// Only for Capgo's Electron updater, which reads camelCase.
     #[serde(rename = "sessionKey", skip_serializing_if = "Option::is_none")]
     pub session_key_camel: Option<String>,
+    /// Per-file download list (delta update); plugins that read manifests fetch
+    /// only the files they lack.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<Vec<ManifestEntry>>,
+    /// The bundle's link, sent only when the app exposes metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// The bundle's comment, sent only when the app exposes metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
@@ -88,8 +123,11 @@ pub struct UpdateAvailable {
 /// One file of a manifest (delta) update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ManifestEntry {
+    /// The file's path inside the bundle, `/`-separated.
     pub file_name: String,
+    /// The file's hex SHA-256.
     pub file_hash: String,
+    /// Absolute URL of the file.
     pub download_url: String,
 }
 
@@ -97,6 +135,7 @@ pub struct ManifestEntry {
 /// `{"version":"builtin"}` and nothing else (ERRATA item 16).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevertToBuiltin {
+    /// Always `builtin`.
     pub version: String,
 }
 
@@ -104,16 +143,24 @@ pub struct RevertToBuiltin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyKind {
+    /// The device already runs what it should; nothing to do.
     UpToDate,
+    /// An update exists but a rule holds it back (a channel policy, a rollback
+    /// block, another signing key).
     Blocked,
+    /// The server could not answer (no channel, no bundle, unsupported plugin, a
+    /// misconfigured channel).
     Failed,
 }
 
 /// A "no update" reply, sent at HTTP 200: `{"error","message","kind",…extras}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoUpdate {
+    /// Stable code the plugin reports, e.g. `no_new_version_available`.
     pub error: String,
+    /// Human-readable reason.
     pub message: String,
+    /// How the plugin treats the reply.
     pub kind: ReplyKind,
     /// Capgo spreads `moreInfo` flat into the body.
     #[serde(flatten)]
@@ -121,22 +168,131 @@ pub struct NoUpdate {
 }
 
 /// Any `POST /updates` reply sent at HTTP 200: exactly one of the three shapes,
-/// serialised as that shape alone.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// serialised as that shape alone. Read back, a body with `error` is a
+/// [`NoUpdate`], one with `url` an update, and the bare `version` the revert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum UpdatesReply {
-    Update(UpdateAvailable),
-    RevertToBuiltin(RevertToBuiltin),
+    /// `{"error","message","kind",...}`: no update, and why.
     NoUpdate(NoUpdate),
+    /// `{"version","url","checksum","session_key",...}`: download this bundle.
+    Update(UpdateAvailable),
+    /// `{"version":"builtin"}`: go back to the bundle shipped in the app.
+    RevertToBuiltin(RevertToBuiltin),
+}
+
+/// The only value of a `status` that acknowledges: `"ok"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusOk {
+    /// `"ok"`.
+    #[default]
+    Ok,
+}
+
+/// The bare acknowledgement `{"status":"ok"}`: a single `/stats` event, the
+/// liveness answers (`GET /updates`, `GET /stats`, `POST /ok`), a channel set
+/// or unset that needs nothing more, and Capgo's `/device` writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Always `"ok"`.
+    pub status: StatusOk,
+}
+
+impl Ack {
+    /// `{"status":"ok"}`.
+    pub const OK: Ack = Ack {
+        status: StatusOk::Ok,
+    };
+}
+
+/// `/stats` reply: `{"status":"ok"}` for one event; for an array, also one
+/// result per event, in order, so a bad event is reported in its own slot and
+/// never turns the batch into a 4xx (DESIGN decision 7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsReply {
+    /// Always `"ok"`: the batch was taken (each event's fate is in `results`).
+    pub status: StatusOk,
+    /// Present exactly when the request was an array.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<Vec<StatsResult>>,
+}
+
+/// What became of one event of a `/stats` array: `{"status":"ok","index"}`,
+/// or `{"status":"error","index"}` with the error envelope's fields flat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StatsResult {
+    /// Recorded.
+    Ok {
+        /// The event's position in the array.
+        index: usize,
+    },
+    /// Refused, with the reason a single event would have got as a 4xx.
+    Error {
+        /// Why it was refused: the error envelope's fields, flat.
+        #[serde(flatten)]
+        body: crate::error::ErrorBody,
+        /// The event's position in the array.
+        index: usize,
+    },
+}
+
+/// Where the channel `/channel_self` answers comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelSource {
+    /// The device's `defaultChannel` or the public channel.
+    Default,
+    /// An admin's override (old plugins), or the channel the request named.
+    Override,
+}
+
+/// `/channel_self` getChannel (PUT; Electron's GET): the device's channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelGet {
+    /// The channel's name.
+    pub channel: String,
+    /// Whether it is the default one or an explicit choice.
+    pub status: ChannelSource,
+    /// Whether the device may choose another channel itself.
+    #[serde(rename = "allowSet")]
+    pub allow_set: bool,
+    /// The same, for Capgo's Electron updater, which reads snake_case.
+    #[serde(rename = "allow_set", default, skip_serializing_if = "Option::is_none")]
+    pub allow_set_snake: Option<bool>,
+}
+
+/// `/channel_self` setChannel (POST) from a plugin that keeps its channel
+/// itself (7.34 on): `{"status":"ok","allowSet":true}`. Older plugins get an [`Ack`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSet {
+    /// Always `"ok"`.
+    pub status: StatusOk,
+    /// Whether the device may choose its channel itself (always `true` here).
+    #[serde(rename = "allowSet")]
+    pub allow_set: bool,
 }
 
 /// `/channel_self` list entry (GET). `id` must be a JSON number (ERRATA item 15).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelListEntry {
+    /// The channel's numeric id.
     pub id: i64,
+    /// The channel's name, as the plugin passes it to `setChannel`.
     pub name: String,
+    /// Whether the channel is the default for the platform.
     pub public: bool,
+    /// Whether a device may pick this channel for itself.
     pub allow_self_set: bool,
+}
+
+/// `/channel_self` list for Capgo's Electron updater: `{"channels":[…]}`
+/// (the plugin gets the bare array).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelList {
+    /// The channels a device may see: public and self-assignable ones.
+    pub channels: Vec<ChannelListEntry>,
 }
 
 /// Every stats action the plugin is known to send, plus the server-side ones
@@ -236,6 +392,78 @@ mod tests {
             assert!(!obj.contains_key(key), "{key} must not be present");
         }
         assert_eq!(obj["session_key"], "");
+    }
+
+    #[test]
+    fn updates_reply_reads_back_as_the_shape_it_was() {
+        let bodies = [
+            r#"{"version":"1.0.1","url":"https://x.test/b.zip","checksum":"ab","session_key":""}"#,
+            r#"{"version":"builtin"}"#,
+            r#"{"error":"disable_auto_update_to_major","message":"m","kind":"blocked","version":"2.0.0"}"#,
+        ];
+        for body in bodies {
+            let reply: UpdatesReply = serde_json::from_str(body).unwrap();
+            let shape = match &reply {
+                UpdatesReply::Update(_) => "update",
+                UpdatesReply::RevertToBuiltin(_) => "revert",
+                UpdatesReply::NoUpdate(_) => "no_update",
+            };
+            let want = if body.contains("error") {
+                "no_update"
+            } else if body.contains("url") {
+                "update"
+            } else {
+                "revert"
+            };
+            assert_eq!(shape, want, "{body}");
+            let again: serde_json::Value = serde_json::to_value(&reply).unwrap();
+            assert_eq!(
+                again,
+                serde_json::from_str::<serde_json::Value>(body).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn stats_results_carry_the_envelope_flat() {
+        let reply = StatsReply {
+            status: StatusOk::Ok,
+            results: Some(vec![
+                StatsResult::Ok { index: 0 },
+                StatsResult::Error {
+                    body: crate::error::ErrorBody::new("invalid_json_body", "m"),
+                    index: 1,
+                },
+            ]),
+        };
+        insta::assert_json_snapshot!(reply, @r###"
+        {
+          "status": "ok",
+          "results": [
+            {
+              "status": "ok",
+              "index": 0
+            },
+            {
+              "status": "error",
+              "error": "invalid_json_body",
+              "message": "m",
+              "moreInfo": {},
+              "index": 1
+            }
+          ]
+        }
+        "###);
+        let back: StatsReply = serde_json::to_string(&reply)
+            .and_then(|t| serde_json::from_str(&t))
+            .unwrap();
+        assert_eq!(back, reply);
+        let single = serde_json::to_string(&StatsReply {
+            status: StatusOk::Ok,
+            results: None,
+        })
+        .unwrap();
+        assert_eq!(single, r#"{"status":"ok"}"#);
     }
 
     #[test]

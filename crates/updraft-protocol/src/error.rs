@@ -30,3 +30,17 @@ impl ErrorBody {
         }
     }
 }
+
+/// A soft error at HTTP 200 outside `/updates` (`/channel_self`'s refusals):
+/// `{"error","message",…extras flat}`, as Capgo's `simpleError200` sends it.
+/// `/updates` sends [`crate::device::NoUpdate`], which adds `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoftError {
+    /// Stable machine-readable code, e.g. `channel_not_found`.
+    pub error: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Capgo spreads `moreInfo` flat into the body.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}

@@ -5,10 +5,14 @@
 //! requests would store, last seen just now: the steady state of a fleet whose
 //! devices check on every foreground. Without it they were last seen at the epoch
 //! with fewer fields, so every first check rewrites the row.
+//!
+//! With `BENCH_ROLLOUT=PERCENT` the `production` channel also has an active
+//! rollout of 1.0.98 to that share of devices (one step, no automatic
+//! advance or promotion), for `bench/rollout.sh`.
 
 use updraft_protocol::api::{BundleMeta, BundleStorage, ChannelPatch, NewApp};
-use updraft_server::config::Layer;
-use updraft_store::{DeviceSeen, NewBundle, Write};
+use updraft_server::config::{DatabaseLayer, Layer};
+use updraft_store::{DeviceSeen, NewBundle, Stamp, Write};
 
 const APP: &str = "com.bench.app";
 
@@ -24,7 +28,10 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(1_000_000);
     let config = Layer {
-        database_url: Some(url),
+        database: DatabaseLayer {
+            url: Some(url.into()),
+            ..Default::default()
+        },
         ..Default::default()
     }
     .resolve()?;
@@ -35,14 +42,14 @@ async fn main() -> anyhow::Result<()> {
                 app_id: APP.into(),
                 name: None,
             },
-            0,
+            &Stamp::system(0),
         )
         .await?;
     for i in 0..100 {
         let b = NewBundle {
             app_id: APP.into(),
             version: format!("1.0.{i}"),
-            checksum: format!("{:064x}", i),
+            checksum: format!("{i:064x}"),
             session_key: String::new(),
             key_id: None,
             electron_checksum: None,
@@ -53,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
             manifest: Vec::new(),
             meta: BundleMeta::default(),
         };
-        store.create_bundle(&b, 0).await?;
+        store.create_bundle(&b, &Stamp::system(0)).await?;
     }
     let channels = [
         ("production", "1.0.99", true, false),
@@ -68,12 +75,39 @@ async fn main() -> anyhow::Result<()> {
             allow_device_self_set: Some(self_set),
             ..Default::default()
         };
-        store.create_channel(APP, &patch, 0).await?;
+        store.create_channel(APP, &patch, &Stamp::system(0)).await?;
+    }
+    if let Some(percent) = std::env::var("BENCH_ROLLOUT")
+        .ok()
+        .map(|p| p.parse::<f64>())
+        .transpose()?
+    {
+        let plan = updraft_protocol::api::RolloutPlan {
+            steps: vec![updraft_protocol::api::RolloutStep {
+                percent,
+                ..Default::default()
+            }],
+            auto_advance: false,
+            auto_promote: false,
+        };
+        store
+            .start_rollout(
+                APP,
+                "production",
+                &updraft_protocol::api::NewRollout {
+                    bundle: "1.0.98".into(),
+                    plan: Some(plan),
+                },
+                &Stamp::system(0),
+            )
+            .await?;
     }
     let recent = std::env::var("BENCH_SEEN_RECENTLY").is_ok_and(|v| v == "1");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as i64;
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?;
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..devices {
         batch.push(Write::Seen(DeviceSeen {

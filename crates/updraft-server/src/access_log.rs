@@ -1,16 +1,22 @@
 //! The request log. A management request (anything but a device endpoint)
 //! gets one line at info: method, path (never the query string), status,
-//! latency, app id, request id and, for an error, the envelope's code; API
-//! keys and the `Authorization` header are never logged. Device endpoints
-//! would flood the log from a fleet, so they are counted in [`Traffic`] and
-//! summarised once a minute; only their error replies get a line (with app
-//! id, device id and code), at most [`crate::traffic::LINES_PER_KEY`] per
-//! app and code a minute. A soft error at 200 (Capgo's `simpleError200`, or
-//! a check that cannot be served, such as `no_channel`) counts as one. Every device request is logged at debug
+//! latency, app id, request id and, for an error, the envelope's code (and
+//! for an internal error its cause, at error level); API keys and the
+//! `Authorization` header are never logged. Requests for unknown paths or
+//! with a method the path does not serve (405), refused ones (401, 403) and
+//! any other 4xx reply to a request without a valid API key are limited per
+//! minute ([`crate::log_budget`]): a client with no key cannot flood the log.
+//! Device endpoints would flood the log from a fleet, so they are counted in
+//! [`Traffic`] and summarised once a minute; only their error replies get a
+//! line (with app id, device id, request id, code and cause), within the
+//! budget of device error lines. A soft error at 200 (Capgo's
+//! `simpleError200`, or a check that cannot be served, such as `no_channel`)
+//! counts as one. Every device request is logged at debug
 //! (`RUST_LOG=info,updraft_server=debug`).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
@@ -23,8 +29,9 @@ use serde::Deserialize;
 use tracing::instrument::Instrumented;
 use tracing::{Instrument, Level, Span};
 
-use crate::error::{ApiError, ErrorCode};
-use crate::traffic::{DeviceEndpoint, Traffic, Verdict};
+use crate::error::{ApiError, ErrorCause, ErrorCode};
+use crate::log_budget::Verdict;
+use crate::traffic::{DeviceEndpoint, Traffic};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,7 +39,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_SHOWN: usize = 200;
 
 /// Milliseconds, from microseconds, for log fields.
-pub fn millis(micros: u64) -> f64 {
+pub(crate) fn millis(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
@@ -49,9 +56,9 @@ fn shown(s: &str) -> String {
 /// response extension) for its log line. Read from the request again only
 /// when the request failed, so a successful check pays nothing for it.
 #[derive(Debug, Clone, Default)]
-pub struct DeviceIds {
-    pub app_id: Option<String>,
-    pub device_id: Option<String>,
+pub(crate) struct DeviceIds {
+    pub(crate) app_id: Option<String>,
+    pub(crate) device_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -98,14 +105,14 @@ impl<'de> Deserialize<'de> for FirstIds<'de> {
 
 impl DeviceIds {
     /// The ids in a JSON body, if it names them.
-    pub fn from_body(body: &[u8]) -> Self {
+    pub(crate) fn from_body(body: &[u8]) -> Self {
         serde_json::from_slice::<FirstIds>(body)
             .map(|f| f.0.into())
             .unwrap_or_default()
     }
 
     /// The ids in a query string's parameters.
-    pub fn from_query(q: &std::collections::HashMap<String, String>) -> Self {
+    pub(crate) fn from_query(q: &std::collections::HashMap<String, String>) -> Self {
         DeviceIds {
             app_id: q.get("app_id").map(|a| shown(a)),
             device_id: q.get("device_id").map(|d| shown(d)),
@@ -116,7 +123,7 @@ impl DeviceIds {
 /// A device endpoint's reply. An error reply (or a soft one at 200 that
 /// carries an [`ErrorCode`]) carries the request's ids for its log line; a
 /// successful one only when the debug line will be written.
-pub fn device_reply(
+pub(crate) fn device_reply(
     reply: Result<Response, ApiError>,
     ids: impl FnOnce() -> DeviceIds,
 ) -> Response {
@@ -147,6 +154,7 @@ enum Pending {
     Api {
         method: Method,
         path: String,
+        checked: KeyChecked,
     },
     Device {
         endpoint: DeviceEndpoint,
@@ -158,7 +166,7 @@ enum Pending {
 /// Logs and counts every request (a tower layer, outside the request-id
 /// propagation so the reply carries its id).
 #[derive(Clone)]
-pub struct AccessLogLayer(pub Arc<Traffic>);
+pub(crate) struct AccessLogLayer(pub Arc<Traffic>);
 
 impl<S> tower::Layer<S> for AccessLogLayer {
     type Service = AccessLog<S>;
@@ -171,7 +179,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
 }
 
 #[derive(Clone)]
-pub struct AccessLog<S> {
+pub(crate) struct AccessLog<S> {
     inner: S,
     traffic: Arc<Traffic>,
 }
@@ -188,7 +196,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let start = Instant::now();
         let method = req.method().clone();
         let (span, pending) = match DeviceEndpoint::of(req.uri().path()) {
@@ -212,7 +220,14 @@ where
                 let path = shown(req.uri().path());
                 let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok());
                 let span = tracing::info_span!("request", method = %method, path = %path, request_id = id.map(shown));
-                (span, Pending::Api { method, path })
+                let checked = KeyChecked::default();
+                req.extensions_mut().insert(checked.clone());
+                let pending = Pending::Api {
+                    method,
+                    path,
+                    checked,
+                };
+                (span, pending)
             }
         };
         Logged {
@@ -226,7 +241,7 @@ where
 
 pin_project_lite::pin_project! {
     /// The reply future of [`AccessLog`]: logs once the reply is there.
-    pub struct Logged<F> {
+    pub(crate) struct Logged<F> {
         #[pin]
         inner: Instrumented<F>,
         start: Instant,
@@ -251,6 +266,43 @@ where
     }
 }
 
+/// The fallback's reply carries this (a response extension): a request for
+/// a path no route serves, logged within [`Traffic::unknown_paths`]' budget.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoRoute;
+
+/// A management request's note that its API key was checked and is valid (a
+/// request extension this layer adds and [`crate::auth::Auth`] marks): a 4xx
+/// reply to a request without one is limited like a refused one, whatever
+/// the route did first (the router's 405, a rejected path or body).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyChecked(Arc<AtomicBool>);
+
+impl KeyChecked {
+    /// Notes that the request presented a valid API key.
+    pub(crate) fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn is_valid(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Writes one request line at the level its status calls for: error when the
+/// reply carries an internal cause, warn for another 5xx, info otherwise.
+macro_rules! line {
+    ($status:expr, $cause:expr, $($field:tt)+) => {
+        if $cause.is_some() {
+            tracing::error!($($field)+)
+        } else if $status >= 500 {
+            tracing::warn!($($field)+)
+        } else {
+            tracing::info!($($field)+)
+        }
+    };
+}
+
 fn record(traffic: &Traffic, pending: Pending, res: &Response, latency: Duration) {
     let status = res.status().as_u16();
     let latency_ms = millis(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
@@ -261,21 +313,40 @@ fn record(traffic: &Traffic, pending: Pending, res: &Response, latency: Duration
             .map(shown)
     };
     let error = res.extensions().get::<ErrorCode>().map(|c| &*c.0);
+    // Looked up only for a line that may carry it: a successful check pays nothing.
+    let cause = || res.extensions().get::<ErrorCause>().map(|c| &*c.0);
     match pending {
-        Pending::Api { method, path } => {
+        Pending::Api {
+            method,
+            path,
+            checked,
+        } => {
             let app_id = app_in_path(&path);
-            if status >= 500 {
-                tracing::warn!(method = %method, path = %path, status, latency_ms, app_id, request_id = request_id(), error, "api request");
+            let verdict = if res.extensions().get::<NoRoute>().is_some() || status == 405 {
+                traffic.unknown_paths.admit(method.as_str(), &path)
+            } else if status == 401
+                || status == 403
+                || (res.status().is_client_error() && !checked.is_valid())
+            {
+                traffic.refused.admit(&path, error.unwrap_or("-"))
             } else {
-                tracing::info!(method = %method, path = %path, status, latency_ms, app_id, request_id = request_id(), error, "api request");
-            }
+                Verdict::Log
+            };
+            let more = match verdict {
+                Verdict::Suppress => return,
+                Verdict::LogLast(more) => Some(more),
+                Verdict::Log => None,
+            };
+            let cause = cause();
+            line!(status, cause, method = %method, path = %path, status, latency_ms, app_id, request_id = request_id(), error, cause, more, "api request");
         }
         Pending::Device {
             endpoint,
             method,
             path,
         } => {
-            traffic.count(endpoint, status, latency);
+            let soft_error = status < 400 && error.is_some();
+            traffic.count(endpoint, status, soft_error, latency);
             let path = path.as_deref().unwrap_or(endpoint.name());
             let ids = res.extensions().get::<DeviceIds>();
             let app_id = ids.and_then(|i| i.app_id.as_deref());
@@ -285,21 +356,16 @@ fn record(traffic: &Traffic, pending: Pending, res: &Response, latency: Duration
                 return;
             }
             let code = error.unwrap_or("-");
-            match traffic.admit_error(app_id.unwrap_or(""), code) {
+            let cause = cause();
+            let more = match traffic.device_errors.admit(app_id.unwrap_or(""), code) {
                 Verdict::Suppress => {
-                    tracing::debug!(method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), error, "device request failed");
+                    tracing::debug!(method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), error, cause, "device request failed");
+                    return;
                 }
-                verdict => {
-                    let more = (verdict == Verdict::LogLast).then_some(
-                        "further errors for this app and code are counted in the next summary, not logged",
-                    );
-                    if status >= 500 {
-                        tracing::warn!(method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), error, more, "device request failed");
-                    } else {
-                        tracing::info!(method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), error, more, "device request failed");
-                    }
-                }
-            }
+                Verdict::LogLast(more) => Some(more),
+                Verdict::Log => None,
+            };
+            line!(status, cause, method = %method, path = %path, status, latency_ms, app_id, device_id, request_id = request_id(), error, cause, more, "device request failed");
         }
     }
 }

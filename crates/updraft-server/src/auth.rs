@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A new random secret: `upd_` and 40 alphanumerics (about 238 bits).
-pub fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     format!(
         "upd_{}",
         Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
@@ -20,17 +20,17 @@ pub fn new_secret() -> String {
 }
 
 /// The stored form of a secret.
-pub fn hash_secret(secret: &str) -> String {
+pub(crate) fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// The authenticated key of a management request.
 #[derive(Debug, Clone)]
-pub struct Auth(pub ApiKey);
+pub(crate) struct Auth(pub ApiKey);
 
 impl Auth {
     /// Requires at least `mode`.
-    pub fn require(&self, mode: KeyMode) -> Result<(), ApiError> {
+    pub(crate) fn require(&self, mode: KeyMode) -> Result<(), ApiError> {
         if self.0.mode >= mode {
             Ok(())
         } else {
@@ -43,19 +43,19 @@ impl Auth {
     }
 
     /// Whether the key may see `app_id`.
-    pub fn can_see(&self, app_id: &str) -> bool {
+    pub(crate) fn can_see(&self, app_id: &str) -> bool {
         self.0.apps.is_empty() || self.0.apps.iter().any(|a| a == app_id)
     }
 
     /// Whether `other` lies within this key's reach: every app it may touch is
     /// one this key may touch. Keys only see and manage keys within their reach.
-    pub fn reaches(&self, other: &ApiKey) -> bool {
+    pub(crate) fn reaches(&self, other: &ApiKey) -> bool {
         self.0.apps.is_empty()
             || (!other.apps.is_empty() && other.apps.iter().all(|a| self.can_see(a)))
     }
 
     /// Requires at least `mode` on `app_id`.
-    pub fn require_app(&self, mode: KeyMode, app_id: &str) -> Result<(), ApiError> {
+    pub(crate) fn require_app(&self, mode: KeyMode, app_id: &str) -> Result<(), ApiError> {
         self.require(mode)?;
         if self.can_see(app_id) {
             Ok(())
@@ -103,11 +103,14 @@ impl FromRequestParts<AppState> for Auth {
                 "this API key is not valid",
             ));
         };
-        if stored.key.expires_at.is_some_and(|t| t <= crate::now_ms()) {
+        if stored.key.expires_at.is_some_and(|t| t <= state.now_ms()) {
             return Err(ApiError::unauthorized(
                 "invalid_apikey",
                 "this API key has expired; create a new one",
             ));
+        }
+        if let Some(checked) = parts.extensions.get::<crate::access_log::KeyChecked>() {
+            checked.mark();
         }
         Ok(Auth(stored.key))
     }

@@ -1,23 +1,24 @@
 //! What `updraft-server check-config` prints: every setting the server reads,
-//! with its effective value and the layer it came from (default, file,
-//! environment or flag), secrets redacted. The list is the configuration
-//! file's shape ([`Layer`]) taken from the struct itself, so a new setting
-//! appears here without a second list to keep.
+//! by section, with its effective value and where it came from (default, the
+//! config file, a variable, a variable's secret file, or a flag), secrets
+//! hidden. The list is [`SETTINGS`]; a test keeps it equal to the file's shape.
 
 use std::path::PathBuf;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::config::{Config, Layer, DEFAULT_LOG_FILTER};
+use crate::config::{Config, Layer, LogFilter, SettingName, SETTINGS};
 
 /// The layers a configuration is made of, kept apart to say where each
 /// setting came from.
 #[derive(Debug, Clone, Default)]
 pub struct Layers {
+    /// The TOML file and its path, when there is one.
     pub file: Option<(PathBuf, Layer)>,
+    /// The `UPDRAFT_*` variables.
     pub env: Layer,
+    /// The command-line flags.
     pub flags: Layer,
 }
 
@@ -35,90 +36,88 @@ impl Layers {
             .merge(self.flags.clone())
             .resolve()
     }
+
+    /// Where `s` came from, and the secret file it was read from, if any.
+    fn source(&self, s: &SettingName) -> (&'static str, Option<PathBuf>) {
+        if self.flags.is_set(s.section, s.key) {
+            return ("flag", None);
+        }
+        if self.env.is_set(s.section, s.key) {
+            return ("env", None);
+        }
+        if let Some(p) = self.env.secret_file(s) {
+            return ("env_file", Some(p));
+        }
+        match &self.file {
+            Some((_, f)) if f.is_set(s.section, s.key) => ("file", None),
+            Some((_, f)) if f.secret_file(s).is_some() => ("file", f.secret_file(s)),
+            _ => ("default", None),
+        }
+    }
 }
 
 /// One setting as `check-config` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Setting {
-    pub name: String,
-    /// The effective value (secrets redacted); `null` when not set.
-    pub value: Value,
-    /// `default`, `file`, `env` or `flag`.
-    pub source: &'static str,
+    /// The file's section.
+    pub(crate) section: &'static str,
+    /// The key in the section.
+    pub(crate) name: &'static str,
+    /// The effective value (secrets hidden); `null` when not set.
+    pub(crate) value: Value,
+    /// `default`, `file`, `env`, `env_file` (the variable ending in `_FILE`) or `flag`.
+    pub(crate) source: &'static str,
     /// The environment variable that sets it.
-    pub env: String,
+    pub(crate) env: &'static str,
+    /// The flag that sets it, if any.
+    pub(crate) flag: Option<&'static str>,
+    /// The file a secret was read from, if it was.
+    pub(crate) secret_file: Option<String>,
+    /// Something to know about the value (e.g. that it is not used).
+    pub(crate) note: Option<&'static str>,
 }
 
-/// A JSON object's members in document order (`serde_json::Map` sorts them).
-struct Members(Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-fn is_set(layer: &Layer, name: &str) -> anyhow::Result<bool> {
-    Ok(!serde_json::to_value(layer)?[name].is_null())
-}
-
-/// Every setting of `config`, in the order of [`Layer`]'s fields.
+/// Every setting of `config`, in the file's order.
 pub fn settings(config: &Config, layers: &Layers) -> anyhow::Result<Vec<Setting>> {
-    let Members(members) = serde_json::from_str(&serde_json::to_string(&config.redacted())?)?;
-    let file = layers.file.as_ref().map(|(_, l)| l);
-    members
+    config
+        .shown()
         .into_iter()
-        .map(|(name, value)| {
-            let source = if is_set(&layers.flags, &name)? {
-                "flag"
-            } else if is_set(&layers.env, &name)? {
-                "env"
-            } else if file.map(|f| is_set(f, &name)).transpose()? == Some(true) {
-                "file"
-            } else {
-                "default"
+        .map(|(section, name, value)| {
+            let Some(s) = SETTINGS
+                .iter()
+                .find(|s| s.section == section && s.key == name)
+            else {
+                anyhow::bail!("[{section}] {name} is missing from SETTINGS");
             };
-            let env = format!("UPDRAFT_{}", name.to_ascii_uppercase());
+            let (source, file) = layers.source(s);
+            let note =
+                (section == "database" && name == "seen_cache" && !config.database.url.is_sqlite())
+                    .then_some("not used on PostgreSQL");
             Ok(Setting {
+                section,
                 name,
                 value,
                 source,
-                env,
+                env: s.env,
+                flag: s.flag,
+                secret_file: file.map(|p| p.display().to_string()),
+                note,
             })
         })
         .collect()
 }
 
-/// The log filter in effect (`RUST_LOG` or the default) and where it came from.
-fn log_filter(rust_log: Option<&str>) -> (&str, &'static str) {
-    match rust_log {
-        Some(f) => (f, "env"),
-        None => (DEFAULT_LOG_FILTER, "default"),
-    }
-}
-
 /// The `--json` document.
-pub fn to_json(settings: &[Setting], layers: &Layers, rust_log: Option<&str>) -> Value {
-    let (filter, source) = log_filter(rust_log);
+pub fn to_json(settings: &[Setting], layers: &Layers, log: &LogFilter) -> Value {
     json!({
         "valid": true,
         "config_file": layers.file.as_ref().map(|(p, _)| p.display().to_string()),
         "settings": settings,
-        "log_filter": {"value": filter, "source": source, "env": "RUST_LOG"},
+        "log_filter": {
+            "value": log.value,
+            "source": if log.from_env { "env" } else { "default" },
+            "env": "RUST_LOG",
+        },
     })
 }
 
@@ -132,31 +131,47 @@ fn shown(v: &Value) -> String {
     }
 }
 
-/// The text report: one setting a line, `name  value  (where from)`.
-pub fn to_text(settings: &[Setting], layers: &Layers, rust_log: Option<&str>) -> String {
+fn from(s: &Setting) -> String {
+    let file = s.secret_file.as_deref().unwrap_or_default();
+    let from = match (s.source, s.flag) {
+        ("flag", Some(flag)) => format!("from {flag}"),
+        ("env", _) => format!("from {}", s.env),
+        ("env_file", _) => format!("read from {file}, named by {}_FILE", s.env),
+        ("file", _) if s.secret_file.is_some() => {
+            format!("read from {file}, named by the config file")
+        }
+        ("file", _) => "from the config file".into(),
+        _ => "default".into(),
+    };
+    match s.note {
+        Some(note) => format!("{from}; {note}"),
+        None => from,
+    }
+}
+
+/// The text report: by section, one setting a line, `name  value  (where from)`.
+pub fn to_text(settings: &[Setting], layers: &Layers, log: &LogFilter) -> String {
     let mut out = String::from("configuration is valid\n");
     match &layers.file {
-        Some((p, _)) => out.push_str(&format!("config file: {}\n\n", p.display())),
-        None => out.push_str("config file: none (--config or UPDRAFT_CONFIG)\n\n"),
+        Some((p, _)) => out.push_str(&format!("config file: {}\n", p.display())),
+        None => out.push_str("config file: none (--config or UPDRAFT_CONFIG)\n"),
     }
     let width = settings.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut section = "";
     for s in settings {
-        let from = match s.source {
-            "env" => format!("from {}", s.env),
-            "flag" => format!("from --{}", s.name.replace('_', "-")),
-            "file" => "from the config file".to_string(),
-            _ => "default".to_string(),
-        };
+        if s.section != section {
+            section = s.section;
+            out.push_str(&format!("\n[{section}]\n"));
+        }
         let value = shown(&s.value);
-        out.push_str(&format!("  {:<width$}  {value}  ({from})\n", s.name));
+        out.push_str(&format!("  {:<width$}  {value}  ({})\n", s.name, from(s)));
     }
-    let (filter, source) = log_filter(rust_log);
-    let from = if source == "env" {
+    let from = if log.from_env {
         "from RUST_LOG"
     } else {
         "the default; set RUST_LOG to change it"
     };
-    out.push_str(&format!("\nlog filter: {filter}  ({from})\n"));
+    out.push_str(&format!("\nlog filter: {}  ({from})\n", log.value));
     out
 }
 
@@ -164,68 +179,66 @@ pub fn to_text(settings: &[Setting], layers: &Layers, rust_log: Option<&str>) ->
 mod tests {
     use super::*;
 
-    fn layers() -> Layers {
+    /// A file, the environment (the database URL from a secret file) and a flag.
+    fn layers(secret_dir: &std::path::Path) -> Layers {
+        let url_file = secret_dir.join("db-url");
+        std::fs::write(
+            &url_file,
+            "postgres://ops:hunter2hunter2@db/updraft?pass%77ord=hunter2\n",
+        )
+        .unwrap();
+        let url_file = url_file.display().to_string();
         Layers {
             file: Some((
                 PathBuf::from("/etc/updraft.toml"),
-                toml::from_str("event_retention_days = 7\nlisten = \"127.0.0.1:9000\"").unwrap(),
+                Layer::from_toml(
+                    "[server]\nlisten = \"127.0.0.1:9000\"\n[telemetry]\nevent_retention_days = 7\n",
+                    "test",
+                )
+                .unwrap(),
             )),
             env: Layer::from_env(|k| match k {
                 "UPDRAFT_LISTEN" => Some("127.0.0.1:9100".into()),
-                "UPDRAFT_DATABASE_URL" => Some("postgres://ops:hunter2hunter2@db/updraft".into()),
-                "UPDRAFT_BOOTSTRAP_API_KEY" => Some("bootstrap_secret_0123456789abcdef".into()),
+                "UPDRAFT_DATABASE_URL_FILE" => Some(url_file.clone()),
+                "UPDRAFT_BOOTSTRAP_API_KEY" => Some("bootstrap_hunter2_0123456789abcdef".into()),
                 _ => None,
             })
             .unwrap(),
-            flags: Layer {
-                data_dir: Some("/srv/updraft".into()),
-                ..Default::default()
-            },
+            flags: Layer::from_toml("[storage]\ndata_dir = \"/srv/updraft\"", "flags").unwrap(),
         }
     }
 
     #[test]
-    fn every_setting_is_shown_with_its_source_and_no_secret() {
-        let layers = layers();
+    fn every_setting_is_shown_by_section_with_its_source_and_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let layers = layers(dir.path());
         let config = layers.resolve().unwrap();
         let settings = settings(&config, &layers).unwrap();
-        let all = serde_json::to_value(Layer::default()).unwrap();
-        let names: Vec<&str> = settings.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names.len(), all.as_object().unwrap().len());
-        for name in all.as_object().unwrap().keys() {
-            assert!(names.contains(&name.as_str()), "{name} is missing");
-        }
-        assert_eq!(names[0], "listen", "in the struct's order");
-        let get = |n: &str| settings.iter().find(|s| s.name == n).unwrap();
-        assert_eq!(get("listen").value, "127.0.0.1:9100");
-        assert_eq!(
-            get("listen").source,
-            "env",
-            "the environment wins over the file"
-        );
-        assert_eq!(get("event_retention_days").value, 7);
-        assert_eq!(get("event_retention_days").source, "file");
-        assert_eq!(get("data_dir").source, "flag");
-        assert_eq!(get("write_queue").source, "default");
-        assert_eq!(get("write_queue").value, 100_000);
-        assert_eq!(get("header_timeout_secs").value, 30);
-        assert_eq!(get("public_url").value, Value::Null);
-        assert_eq!(get("log_format").value, "text");
-        assert_eq!(get("bootstrap_api_key").source, "env");
-        let text = to_text(&settings, &layers, None);
-        let json = to_json(&settings, &layers, Some("debug")).to_string();
+        assert_eq!(settings.len(), SETTINGS.len(), "every setting is shown");
+        let log = LogFilter::new(Some("debug")).unwrap();
+        let tmp = dir.path().display().to_string();
+        let text = to_text(&settings, &layers, &log).replace(&tmp, "[tmp]");
+        let json = serde_json::to_string_pretty(&to_json(&settings, &layers, &log))
+            .unwrap()
+            .replace(&tmp, "[tmp]");
         for out in [&text, &json] {
-            assert!(!out.contains("hunter2"), "{out}");
-            assert!(!out.contains("bootstrap_secret"), "{out}");
-            assert!(out.contains("postgres://ops:***@db/updraft"), "{out}");
+            assert!(!out.contains("hunter2"), "a secret was printed: {out}");
         }
-        assert!(text.contains("(from UPDRAFT_LISTEN)"), "{text}");
-        assert!(text.contains("(from --data-dir)"), "{text}");
-        assert!(text.contains("config file: /etc/updraft.toml"), "{text}");
-        assert!(text.contains("log filter: info,sqlx=warn"), "{text}");
-        assert!(
-            json.contains(r#""log_filter":{"env":"RUST_LOG","source":"env","value":"debug"}"#),
-            "{json}"
-        );
+        insta::assert_snapshot!("check_config_text", text);
+        insta::assert_snapshot!("check_config_json", json);
+    }
+
+    #[test]
+    fn seen_cache_says_when_it_is_not_used() {
+        let sqlite = Layers::default();
+        let c = sqlite.resolve().unwrap();
+        let s = settings(&c, &sqlite).unwrap();
+        let seen = s.iter().find(|s| s.name == "seen_cache").unwrap();
+        assert_eq!(seen.note, None);
+        let dir = tempfile::tempdir().unwrap();
+        let pg = layers(dir.path());
+        let s = settings(&pg.resolve().unwrap(), &pg).unwrap();
+        let seen = s.iter().find(|s| s.name == "seen_cache").unwrap();
+        assert_eq!(seen.note, Some("not used on PostgreSQL"));
     }
 }

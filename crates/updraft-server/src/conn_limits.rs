@@ -21,27 +21,27 @@ use crate::config::Config;
 /// hyper's settings: header read timeout on HTTP/1 (which hyper also applies
 /// while a keep-alive connection waits for its next request), and keep-alive
 /// pings that drop dead HTTP/2 peers.
-pub fn configure(
+pub(crate) fn configure(
     builder: &mut hyper_util::server::conn::auto::Builder<TokioExecutor>,
     config: &Config,
 ) {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(config.header_timeout);
+        .header_read_timeout(config.limits.header_timeout);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(config.header_timeout))
+        .keep_alive_interval(Some(config.limits.header_timeout))
         .keep_alive_timeout(Duration::from_secs(20));
 }
 
 /// Wraps an acceptor so every accepted stream must deliver its first byte
 /// within `deadline`.
 #[derive(Clone, Debug)]
-pub struct FirstByteDeadline<A> {
-    pub inner: A,
-    pub deadline: Duration,
+pub(crate) struct FirstByteDeadline<A> {
+    pub(crate) inner: A,
+    pub(crate) deadline: Duration,
 }
 
 impl<A, I, S> Accept<I, S> for FirstByteDeadline<A>
@@ -73,7 +73,7 @@ where
 
 /// A stream whose reads fail with `TimedOut` if nothing arrives before its
 /// deadline; once a byte has arrived it is a plain pass-through.
-pub struct Deadlined<S> {
+pub(crate) struct Deadlined<S> {
     inner: S,
     first_byte: Option<Pin<Box<Sleep>>>,
 }

@@ -1,57 +1,66 @@
 //! `ApiError`: the one error type handlers return. It maps to a status and the
-//! fixed envelope `{"error","message","moreInfo"}`; internal details are logged
-//! once and never returned.
+//! fixed envelope `{"error","message","moreInfo"}`; internal details travel
+//! on the reply to the request log, which writes them on the request's line
+//! with its request id, and are never returned.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{Map, Value};
-use updraft_protocol::error::ErrorBody;
+use updraft_protocol::error::{ErrorBody, SoftError};
 use updraft_store::StoreError;
 
 /// The envelope's `error` code, kept on the reply (as a response extension)
 /// so the request log can name it without reading the body.
 #[derive(Debug, Clone)]
-pub struct ErrorCode(pub Box<str>);
+pub(crate) struct ErrorCode(pub Box<str>);
+
+/// The cause of an internal error, kept on the reply (a response extension)
+/// for the request log's line; never sent to the client.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorCause(pub Box<str>);
 
 /// An error reply.
 #[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub body: ErrorBody,
-    pub retry_after: Option<u64>,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) body: ErrorBody,
+    pub(crate) retry_after: Option<u64>,
+    /// What went wrong inside, for the log only ([`ErrorCause`]).
+    pub(crate) cause: Option<Box<str>>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
             body: ErrorBody::new(code, message),
             retry_after: None,
+            cause: None,
         }
     }
 
-    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    pub fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
 
-    pub fn unauthorized(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
-    pub fn too_large(limit: u64) -> Self {
+    pub(crate) fn too_large(limit: u64) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
@@ -60,7 +69,7 @@ impl ApiError {
     }
 
     /// A full queue: the client should retry after `seconds`.
-    pub fn busy(status: StatusCode, seconds: u64) -> Self {
+    pub(crate) fn busy(status: StatusCode, seconds: u64) -> Self {
         let mut e = Self::new(
             status,
             "too_many_requests",
@@ -75,7 +84,7 @@ impl ApiError {
 
     /// Capgo's answer for an app it does not serve: 429 `on_premise_app`,
     /// deliberately without a retry hint so the plugin keeps no block.
-    pub fn unknown_app(app_id: &str) -> Self {
+    pub(crate) fn unknown_app(app_id: &str) -> Self {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "on_premise_app",
@@ -85,16 +94,19 @@ impl ApiError {
         e
     }
 
-    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "{context}");
-        Self::new(
+    /// A 500 whose cause (`context: err`) the request log writes, with the
+    /// request id the client also got.
+    pub(crate) fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "internal error; see the server log",
-        )
+        );
+        e.cause = Some(format!("{context}: {err}").into());
+        e
     }
 
-    pub fn with_info(mut self, key: &str, value: impl Into<Value>) -> Self {
+    pub(crate) fn with_info(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.body.more_info.insert(key.into(), value.into());
         self
     }
@@ -106,6 +118,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => Self::not_found(m),
             StoreError::Conflict(m) => Self::conflict(m),
             StoreError::Invalid(m) => Self::bad_request("invalid_request", m),
+            StoreError::UnknownBundle(m) => Self::bad_request("unknown_bundle", m),
+            StoreError::UnknownChannel(m) => Self::bad_request("unknown_channel", m),
             StoreError::Backend(m) | StoreError::Unavailable(m) => Self::internal("store", m),
         }
     }
@@ -115,7 +129,7 @@ impl From<updraft_blob::BlobError> for ApiError {
     fn from(e: updraft_blob::BlobError) -> Self {
         match e {
             updraft_blob::BlobError::NotFound(m) => Self::not_found(format!("{m} not found")),
-            other => Self::internal("blob storage", other),
+            other @ updraft_blob::BlobError::Storage(_) => Self::internal("blob storage", other),
         }
     }
 }
@@ -125,6 +139,9 @@ impl IntoResponse for ApiError {
         let code = ErrorCode(self.body.error.as_str().into());
         let mut res = (self.status, Json(self.body)).into_response();
         res.extensions_mut().insert(code);
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(ErrorCause(cause));
+        }
         if let Some(s) = self.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
@@ -135,17 +152,19 @@ impl IntoResponse for ApiError {
 
 /// A soft error at HTTP 200 with `moreInfo` spread flat (Capgo's `simpleError200`);
 /// the request log treats it as an error reply.
-pub fn soft(code: &str, message: impl Into<String>, extra: &[(&str, Value)]) -> Response {
-    let mut m = Map::new();
-    m.insert("error".into(), code.into());
-    m.insert("message".into(), message.into().into());
-    for (k, v) in extra {
-        m.insert((*k).into(), v.clone());
-    }
-    let mut res = (StatusCode::OK, Json(Value::Object(m))).into_response();
+pub(crate) fn soft(code: &str, message: impl Into<String>, extra: &[(&str, Value)]) -> Response {
+    let body = SoftError {
+        error: code.into(),
+        message: message.into(),
+        extra: extra
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect::<Map<_, _>>(),
+    };
+    let mut res = (StatusCode::OK, Json(body)).into_response();
     res.extensions_mut().insert(ErrorCode(code.into()));
     res
 }
 
 /// Handler result.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

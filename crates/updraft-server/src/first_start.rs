@@ -10,7 +10,7 @@ use crate::config::Config;
 
 /// The base of the URLs devices use, as far as it is known at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceBase {
+pub(crate) enum DeviceBase {
     /// The configured public URL.
     Public(String),
     /// The bound address, which other machines on its network can reach.
@@ -22,7 +22,7 @@ pub enum DeviceBase {
 }
 
 fn scheme(config: &Config) -> &'static str {
-    if config.tls_cert.is_some() {
+    if config.tls.cert.is_some() {
         "https"
     } else {
         "http"
@@ -30,11 +30,11 @@ fn scheme(config: &Config) -> &'static str {
 }
 
 /// Where devices are told to go, without a request to look at.
-pub fn device_base(config: &Config, bound: SocketAddr) -> DeviceBase {
-    if let Some(u) = &config.public_url {
+pub(crate) fn device_base(config: &Config, bound: SocketAddr) -> DeviceBase {
+    if let Some(u) = &config.server.public_url {
         return DeviceBase::Public(u.clone());
     }
-    if !config.trusted_proxies.is_empty() {
+    if !config.server.trusted_proxies.is_empty() {
         return DeviceBase::Proxy;
     }
     let ip = bound.ip();
@@ -47,8 +47,8 @@ pub fn device_base(config: &Config, bound: SocketAddr) -> DeviceBase {
 
 /// Where management calls from this machine go: the public URL, else the
 /// bound address (loopback for "every interface").
-pub fn admin_base(config: &Config, bound: SocketAddr) -> String {
-    if let Some(u) = &config.public_url {
+pub(crate) fn admin_base(config: &Config, bound: SocketAddr) -> String {
+    if let Some(u) = &config.server.public_url {
         return u.clone();
     }
     let addr = match bound.ip() {
@@ -84,9 +84,10 @@ pub fn start_warning(config: &Config, bound: SocketAddr) -> Option<String> {
 /// `UPDRAFT_BOOTSTRAP_API_KEY`), how to use it, and the next steps.
 pub fn banner(config: &Config, bound: SocketAddr, secret: &str) -> String {
     let admin = admin_base(config, bound);
-    let key = if config.bootstrap_api_key.is_some() {
-        "An admin API key was created from UPDRAFT_BOOTSTRAP_API_KEY. Put it in $KEY:\n\n    \
-         export KEY=<the value of UPDRAFT_BOOTSTRAP_API_KEY>"
+    let key = if config.server.bootstrap_api_key.is_some() {
+        "An admin API key was created from the configured bootstrap key (UPDRAFT_BOOTSTRAP_API_KEY,\n\
+         UPDRAFT_BOOTSTRAP_API_KEY_FILE or [server] bootstrap_api_key). Put it in $KEY:\n\n    \
+         export KEY=<the bootstrap key>"
             .to_string()
     } else {
         format!(
@@ -148,19 +149,18 @@ mod tests {
     use super::*;
     use crate::config::Layer;
 
-    fn config(layer: Layer) -> Config {
-        Layer {
-            listen: Some("127.0.0.1:8080".into()),
-            ..Default::default()
-        }
-        .merge(layer)
-        .resolve()
-        .unwrap()
+    /// A config listening on 127.0.0.1:8080 with `toml` over it.
+    fn config(toml: &str) -> Config {
+        Layer::from_toml("[server]\nlisten = \"127.0.0.1:8080\"", "base")
+            .unwrap()
+            .merge(Layer::from_toml(toml, "test").unwrap())
+            .resolve()
+            .unwrap()
     }
 
     #[test]
     fn loopback_is_never_offered_to_phones() {
-        let c = config(Layer::default());
+        let c = config("");
         let bound: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         let text = banner(&c, bound, "upd_secret");
         assert!(text.contains("export KEY=upd_secret"), "{text}");
@@ -188,11 +188,9 @@ mod tests {
 
     #[test]
     fn a_public_url_is_used_for_everything_and_needs_no_warning() {
-        let c = config(Layer {
-            listen: Some("0.0.0.0:8080".into()),
-            public_url: Some("https://updates.example.com".into()),
-            ..Default::default()
-        });
+        let c = config(
+            "[server]\nlisten = \"0.0.0.0:8080\"\npublic_url = \"https://updates.example.com\"",
+        );
         let bound: SocketAddr = "0.0.0.0:8080".parse().unwrap();
         let text = banner(&c, bound, "upd_secret");
         assert!(
@@ -206,16 +204,13 @@ mod tests {
 
     #[test]
     fn a_lan_address_is_used_and_a_proxy_gets_a_placeholder() {
-        let c = config(Layer::default());
+        let c = config("");
         let lan: SocketAddr = "192.168.1.20:8080".parse().unwrap();
         assert_eq!(
             device_base(&c, lan),
             DeviceBase::Bound("http://192.168.1.20:8080".into())
         );
-        let proxied = config(Layer {
-            trusted_proxies: Some(vec!["127.0.0.1".into()]),
-            ..Default::default()
-        });
+        let proxied = config("[server]\ntrusted_proxies = [\"127.0.0.1\"]");
         let text = banner(&proxied, "127.0.0.1:8080".parse().unwrap(), "upd_secret");
         assert!(
             text.contains("https://<your proxy's public address>/updates"),
@@ -230,15 +225,9 @@ mod tests {
     #[test]
     fn a_given_key_is_not_repeated() {
         let secret = "given_bootstrap_key_0123456789";
-        let c = config(Layer {
-            bootstrap_api_key: Some(secret.into()),
-            ..Default::default()
-        });
+        let c = config(&format!("[server]\nbootstrap_api_key = {secret:?}"));
         let text = banner(&c, "127.0.0.1:8080".parse().unwrap(), secret);
         assert!(!text.contains(secret), "{text}");
-        assert!(
-            text.contains("export KEY=<the value of UPDRAFT_BOOTSTRAP_API_KEY>"),
-            "{text}"
-        );
+        assert!(text.contains("export KEY=<the bootstrap key>"), "{text}");
     }
 }

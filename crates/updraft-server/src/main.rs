@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use updraft_server::config::{redact_url, Config, Layer, LogFormat, DEFAULT_LOG_FILTER};
+use updraft_server::config::{
+    Config, DatabaseLayer, Layer, LogFilter, LogFormat, ServerLayer, StorageLayer, TlsLayer,
+};
 use updraft_server::config_report::{self, Layers};
 use updraft_server::first_start;
 
@@ -108,12 +110,22 @@ fn layers(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Layers> {
         file,
         env: Layer::from_env(|k| std::env::var(k).ok())?,
         flags: Layer {
-            listen: flags.listen,
-            data_dir: flags.data_dir,
-            database_url: flags.database_url,
-            public_url: flags.public_url,
-            tls_cert: flags.tls_cert,
-            tls_key: flags.tls_key,
+            server: ServerLayer {
+                listen: flags.listen,
+                public_url: flags.public_url,
+                ..Default::default()
+            },
+            database: DatabaseLayer {
+                url: flags.database_url.map(Into::into),
+                ..Default::default()
+            },
+            storage: StorageLayer {
+                data_dir: flags.data_dir,
+            },
+            tls: TlsLayer {
+                cert: flags.tls_cert,
+                key: flags.tls_key,
+            },
             ..Default::default()
         },
     })
@@ -122,22 +134,30 @@ fn layers(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Layers> {
 /// Loads the configuration and starts logging in its format.
 fn load(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Config> {
     let config = layers(file, flags)?.resolve()?;
-    init_logging(config.log_format);
+    let filter = LogFilter::from_env()?;
+    init_logging(config.server.log_format, &filter);
     Ok(config)
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into());
+fn init_logging(format: LogFormat, filter: &LogFilter) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = filter.build();
+    // Whatever RUST_LOG says, targets that could print a secret stay silent.
+    let silenced = updraft_server::config::silenced();
     match format {
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)
+            .finish()
+            .with(silenced)
             .init(),
         // Coloured only on a terminal.
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .finish()
+            .with(silenced)
             .init(),
     }
 }
@@ -158,15 +178,12 @@ async fn run() -> anyhow::Result<()> {
             let layers = layers(cli.config, f.serve)?;
             let c = layers.resolve()?;
             let settings = config_report::settings(&c, &layers)?;
-            let rust_log = std::env::var("RUST_LOG").ok();
+            let log = LogFilter::from_env()?;
             if f.json {
-                let doc = config_report::to_json(&settings, &layers, rust_log.as_deref());
+                let doc = config_report::to_json(&settings, &layers, &log);
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                print!(
-                    "{}",
-                    config_report::to_text(&settings, &layers, rust_log.as_deref())
-                );
+                print!("{}", config_report::to_text(&settings, &layers, &log));
             }
             Ok(())
         }
@@ -191,9 +208,7 @@ async fn run() -> anyhow::Result<()> {
             let secret = updraft_server::create_key(&*store, &key).await?;
             eprintln!(
                 "created API key {:?} (mode {}) in {}; it is shown only this once:",
-                key.name,
-                f.mode,
-                redact_url(&c.database_url)
+                key.name, f.mode, c.database.url
             );
             println!("{secret}");
             Ok(())
@@ -201,7 +216,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Migrate(flags) => {
             let c = load(cli.config, flags)?;
             updraft_server::open_store(&c).await?;
-            println!("database {} is up to date", redact_url(&c.database_url));
+            println!("database {} is up to date", c.database.url);
             Ok(())
         }
         Command::Serve(flags) => {
@@ -211,10 +226,16 @@ async fn run() -> anyhow::Result<()> {
             // The first admin key is made only once the server is serving: a
             // start that fails (a port in use) must not leave a key nobody saw.
             let running = updraft_server::start(c.clone(), store.clone()).await?;
-            let first = updraft_server::bootstrap_key(&*store, c.bootstrap_api_key.as_deref())
-                .await
-                .context("cannot create the first API key")?;
-            tracing::info!(addr = %running.addr, database = %redact_url(&c.database_url), "updraft-server listening");
+            let first = updraft_server::bootstrap_key(
+                &*store,
+                c.server
+                    .bootstrap_api_key
+                    .as_ref()
+                    .map(|k| k.expose().as_str()),
+            )
+            .await
+            .context("cannot create the first API key")?;
+            tracing::info!(addr = %running.addr, database = %c.database.url, "updraft-server listening");
             if let Some(warning) = first_start::start_warning(&c, running.addr) {
                 tracing::warn!("{warning}");
             }
@@ -222,7 +243,7 @@ async fn run() -> anyhow::Result<()> {
                 let banner = first_start::banner(&c, running.addr, &secret);
                 // With JSON logs stdout is for log collectors: the banner (and
                 // its secret) goes to the terminal's other stream instead.
-                if c.log_format == updraft_server::config::LogFormat::Json {
+                if c.server.log_format == LogFormat::Json {
                     eprintln!("{banner}");
                 } else {
                     println!("{banner}");

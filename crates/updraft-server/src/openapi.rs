@@ -12,7 +12,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{api, bundle_upload, channels, devices, keys};
+use crate::routes::{api, bundle_upload, changes, channels, devices, explain, keys, rollouts};
 
 /// The document's definition: every `/api/v1` operation.
 #[derive(OpenApi)]
@@ -30,13 +30,17 @@ use crate::routes::{api, bundle_upload, channels, devices, keys};
         channels::list_channels, channels::create_channel, channels::get_channel, channels::update_channel,
         channels::delete_channel, channels::channel_history, channels::rollback_channel,
         devices::list_devices, devices::get_device, devices::set_override, devices::remove_override,
-        devices::clear_blocks, devices::list_events, devices::list_offers, devices::explain,
+        devices::clear_blocks, devices::list_events, devices::list_offers, explain::explain,
+        explain::explain_device,
+        rollouts::start_rollout, rollouts::rollout_status, rollouts::rollout_action,
+        rollouts::list_rollouts, rollouts::metrics,
+        changes::list_changes,
         keys::me, keys::list_keys, keys::create_key, keys::delete_key, api::openapi,
     ),
-    components(schemas(updraft_protocol::error::ErrorBody)),
+    components(schemas(updraft_protocol::error::ErrorBody, updraft_protocol::api::RolloutVerb)),
     modifiers(&ErrorReplies),
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 /// Adds the bearer scheme, the shared `Error` reply, and to every operation
 /// that needs a key the error statuses it can answer.
@@ -73,7 +77,7 @@ impl Modify for ErrorReplies {
             ];
             for (method, op) in ops {
                 if let Some(op) = op {
-                    add_errors(method, op);
+                    add_errors(&method, op);
                 }
             }
         }
@@ -81,7 +85,7 @@ impl Modify for ErrorReplies {
 }
 
 /// The statuses an operation can answer with the envelope.
-fn add_errors(method: HttpMethod, op: &mut Operation) {
+fn add_errors(method: &HttpMethod, op: &mut Operation) {
     let needs_key = op
         .security
         .as_ref()
@@ -113,7 +117,7 @@ fn add_errors(method: HttpMethod, op: &mut Operation) {
     if has_params {
         statuses.push(("404", "The app, or the object named in the path, does not exist (or is out of the key's reach)."));
     }
-    if method != HttpMethod::Get {
+    if *method != HttpMethod::Get {
         statuses.push((
             "409",
             "Conflicts with the current state (a name taken, an object in use).",
@@ -149,7 +153,7 @@ impl TapContent for Response {
 /// A raw zip body (`type: string, format: binary`).
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
-pub struct ZipBody(pub Vec<u8>);
+pub(crate) struct ZipBody(#[allow(dead_code, reason = "only its schema is used")] Vec<u8>);
 
 /// The document as JSON text, built once.
 pub fn document_json() -> &'static str {

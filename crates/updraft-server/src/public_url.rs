@@ -18,7 +18,7 @@ const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto")
 
 /// Removes `X-Forwarded-Host`/`-Proto` from requests that do not come from a
 /// trusted proxy, so everything after this layer can believe the ones left.
-pub async fn strip_untrusted_forwarding(
+pub(crate) async fn strip_untrusted_forwarding(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
@@ -29,7 +29,7 @@ pub async fn strip_untrusted_forwarding(
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        if !peer.is_some_and(|ip| is_trusted(&state.config.trusted_proxies, ip)) {
+        if !peer.is_some_and(|ip| is_trusted(&state.config.server.trusted_proxies, ip)) {
             let headers = req.headers_mut();
             headers.remove(FORWARDED_HOST);
             headers.remove(FORWARDED_PROTO);
@@ -39,16 +39,16 @@ pub async fn strip_untrusted_forwarding(
 }
 
 /// Whether `ip` is one of the configured proxies (IPv4-mapped IPv6 counts as IPv4).
-pub fn is_trusted(proxies: &[ipnet::IpNet], ip: IpAddr) -> bool {
+pub(crate) fn is_trusted(proxies: &[ipnet::IpNet], ip: IpAddr) -> bool {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
+        IpAddr::V4(_) => ip,
     };
     proxies.iter().any(|net| net.contains(&ip))
 }
 
 /// The base URL for this request's bundle links (no trailing slash).
-pub fn base_url(
+pub(crate) fn base_url(
     configured: Option<&str>,
     headers: &HeaderMap,
     bound: SocketAddr,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Calls allowed per device, method and second.
-pub const PER_SECOND: u32 = 5;
+pub(crate) const PER_SECOND: u32 = 5;
 const WINDOW: Duration = Duration::from_secs(1);
 /// Past this many tracked keys, expired windows are dropped.
 const PRUNE_AT: usize = 100_000;
@@ -19,11 +19,11 @@ type Key = (String, String, &'static str);
 /// Self-assigned channel writes (plugins before 7.34) allowed per app and
 /// second, whatever the device: random device ids cannot turn the per-device
 /// limit into unbounded database writes.
-pub const SELF_ASSIGN_PER_SECOND: u32 = 50;
+pub(crate) const SELF_ASSIGN_PER_SECOND: u32 = 50;
 
 /// Fixed one-second windows per (app, device, method): (window start, calls).
 #[derive(Debug)]
-pub struct DeviceLimiter {
+pub(crate) struct DeviceLimiter {
     per_second: u32,
     windows: Mutex<HashMap<Key, (Instant, u32)>>,
 }
@@ -36,7 +36,7 @@ impl Default for DeviceLimiter {
 
 impl DeviceLimiter {
     /// A limiter allowing `per_second` calls per key and second.
-    pub fn new(per_second: u32) -> Self {
+    pub(crate) fn new(per_second: u32) -> Self {
         Self {
             per_second,
             windows: Mutex::default(),
@@ -44,7 +44,7 @@ impl DeviceLimiter {
     }
 
     /// Counts one call; `false` when the device is over its limit.
-    pub fn allow(&self, app_id: &str, device_id: &str, method: &'static str) -> bool {
+    pub(crate) fn allow(&self, app_id: &str, device_id: &str, method: &'static str) -> bool {
         let now = Instant::now();
         let mut w = self.windows.lock().expect("limiter lock");
         if w.len() >= PRUNE_AT {

@@ -20,13 +20,13 @@ use crate::error::{ApiError, ErrorCode};
 /// (`invalid_path_parameter`, 400).
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct Path<T>(pub T);
+pub(crate) struct Path<T>(pub T);
 
 /// `axum::extract::Query` whose rejection is the JSON envelope
 /// (`invalid_query`, 400).
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct Query<T>(pub T);
+pub(crate) struct Query<T>(pub T);
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
@@ -47,13 +47,13 @@ impl From<QueryRejection> for ApiError {
 
 impl From<BytesRejection> for ApiError {
     fn from(r: BytesRejection) -> Self {
-        from_status(r.status(), r.body_text())
+        from_status(r.status(), &r.body_text())
     }
 }
 
 /// An envelope for a bare status: the code is the status's reason in
 /// snake case (`method_not_allowed`, `payload_too_large`, …).
-fn from_status(status: StatusCode, message: String) -> ApiError {
+fn from_status(status: StatusCode, message: &str) -> ApiError {
     let reason = status.canonical_reason().unwrap_or("error");
     let code = reason.to_ascii_lowercase().replace([' ', '-'], "_");
     let message = if message.trim().is_empty() {
@@ -72,7 +72,7 @@ fn is_json(res: &Response) -> bool {
 }
 
 /// Rewrites a non-JSON error reply into the envelope (middleware).
-pub async fn envelope_errors(res: Response) -> Response {
+pub(crate) async fn envelope_errors(res: Response) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&res) {
         return res;
@@ -84,7 +84,7 @@ pub async fn envelope_errors(res: Response) -> Response {
         .ok()
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
         .unwrap_or_default();
-    let mut err = from_status(status, text);
+    let mut err = from_status(status, &text);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         if let Some(allow) = parts
             .headers

@@ -10,7 +10,7 @@ use tower_http::request_id::{MakeRequestId, RequestId};
 
 /// Makes ids of the form `<process tag>-<counter>`, both in hex.
 #[derive(Clone)]
-pub struct SequentialIds {
+pub(crate) struct SequentialIds {
     tag: u64,
     next: Arc<AtomicU64>,
 }

@@ -1,46 +1,87 @@
-//! Event retention: a background job deletes stats events older than
-//! `event_retention_days` (0 keeps them forever), in small batches with a
-//! pause between them, so it never holds a long lock or starves the
-//! telemetry writer. It runs at start and then every [`EVERY`].
+//! Retention: a background job deletes stats events and per-device release
+//! rows older than `event_retention_days` (0 keeps them forever) and change-log rows older
+//! than [`CHANGE_RETENTION_MS`] (each app's latest change stays), both in
+//! small batches with a pause between them, so it never holds a long lock
+//! or starves the telemetry writer (SQLite has one writer at a time). It runs at start and then every
+//! [`EVERY`]; the time it compares with comes from the server's clock.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use updraft_store::Store;
 
+use crate::clock::Clock;
+
 /// Time between two pruning runs.
-pub const EVERY: Duration = Duration::from_secs(3600);
-/// Most events deleted in one transaction.
-pub const BATCH: i64 = 5_000;
+pub(crate) const EVERY: Duration = Duration::from_secs(3600);
+/// Most events (or change-log rows) deleted in one transaction.
+pub(crate) const BATCH: i64 = 5_000;
+/// How long change-log rows are kept (30 days): long enough for any node,
+/// webhook or dashboard to have read them.
+pub(crate) const CHANGE_RETENTION_MS: i64 = 30 * 86_400_000;
 /// Pause between two batches of one run.
 const PAUSE: Duration = Duration::from_millis(50);
 
-/// Starts the job, or nothing when `days` is 0.
-pub fn spawn(store: Arc<dyn Store>, days: u64) -> Option<JoinHandle<()>> {
-    if days == 0 {
-        return None;
-    }
-    let keep_ms = i64::try_from(days)
-        .ok()
-        .and_then(|d| d.checked_mul(86_400_000))
-        .unwrap_or(i64::MAX);
-    Some(tokio::spawn(async move {
+/// Starts the job; the receiver counts finished runs (tests wait on it).
+pub(crate) fn spawn(
+    store: Arc<dyn Store>,
+    days: u64,
+    clock: Arc<dyn Clock>,
+) -> (JoinHandle<()>, watch::Receiver<u64>) {
+    let keep_ms = (days > 0).then(|| {
+        i64::try_from(days)
+            .ok()
+            .and_then(|d| d.checked_mul(86_400_000))
+            .unwrap_or(i64::MAX)
+    });
+    let (runs, runs_rx) = watch::channel(0u64);
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let before = crate::now_ms().saturating_sub(keep_ms);
-            prune(&*store, before).await;
+            let now = clock.now_ms();
+            if let Some(keep_ms) = keep_ms {
+                prune(&*store, now.saturating_sub(keep_ms)).await;
+                prune_release(&*store, now.saturating_sub(keep_ms)).await;
+            }
+            prune_changes(&*store, now - CHANGE_RETENTION_MS).await;
+            runs.send_modify(|n| *n += 1);
         }
-    }))
+    });
+    (task, runs_rx)
 }
 
 /// Deletes every event older than `before`, batch by batch; returns how many.
-pub async fn prune(store: &dyn Store, before: i64) -> u64 {
+pub(crate) async fn prune(store: &dyn Store, before: i64) -> u64 {
+    in_batches("old stats events", || store.prune_events(before, BATCH)).await
+}
+
+/// Deletes release rows first seen before `before` (those of an active
+/// rollout stay), batch by batch; returns how many.
+pub(crate) async fn prune_release(store: &dyn Store, before: i64) -> u64 {
+    in_batches("old release rows", || store.prune_release(before, BATCH)).await
+}
+
+/// Deletes change-log rows older than `before` (each app's latest stays),
+/// batch by batch; returns how many.
+pub(crate) async fn prune_changes(store: &dyn Store, before: i64) -> u64 {
+    in_batches("old change-log rows", || store.prune_changes(before, BATCH)).await
+}
+
+/// Runs `step` (one batch of deletes) until a batch is short, pausing between
+/// batches so writers get the database; a failure ends the run (the next one
+/// is in an hour). Returns how many rows went.
+async fn in_batches<F, Fut>(what: &'static str, mut step: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = updraft_store::StoreResult<u64>>,
+{
     let mut total = 0;
     loop {
-        match store.prune_events(before, BATCH).await {
+        match step().await {
             Ok(n) => {
                 total += n;
                 if n < BATCH as u64 {
@@ -49,13 +90,13 @@ pub async fn prune(store: &dyn Store, before: i64) -> u64 {
                 tokio::time::sleep(PAUSE).await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "event retention: pruning failed; next run in an hour");
+                tracing::warn!(error = %e, what, "retention: pruning failed; next run in an hour");
                 break;
             }
         }
     }
     if total > 0 {
-        tracing::info!(deleted = total, "event retention: old events deleted");
+        tracing::info!(deleted = total, what, "retention: deleted");
     }
     total
 }

@@ -27,7 +27,7 @@ struct Noted {
 }
 
 /// The filter: sharded maps from a 128-bit (app, device) key to what was queued.
-pub struct SeenFilter {
+pub(crate) struct SeenFilter {
     shards: Vec<Mutex<HashMap<u128, Noted>>>,
     per_shard: usize,
     keys: [std::collections::hash_map::RandomState; 3],
@@ -38,7 +38,7 @@ impl SeenFilter {
     /// over). Each shard is held to 7/8 of a power of two, the most a hash
     /// table of that size holds before it doubles, so memory stays at about
     /// 35 bytes per device.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         let wanted = (capacity / SHARDS).max(1);
         let mut buckets = 8usize;
         while buckets * 2 / 8 * 7 <= wanted {
@@ -78,7 +78,7 @@ impl SeenFilter {
 
     /// Whether `d` must be queued; if so it is noted as queued now. A row
     /// identical to one queued less than the refresh interval ago is not.
-    pub fn admit(&self, d: &DeviceSeen) -> bool {
+    pub(crate) fn admit(&self, d: &DeviceSeen) -> bool {
         let key = self.key(d);
         let noted = Noted {
             fields: self.fields(d),
@@ -106,7 +106,7 @@ impl SeenFilter {
     }
 
     /// Undoes [`admit`](Self::admit) for a row that could not be queued after all.
-    pub fn forget(&self, d: &DeviceSeen) {
+    pub(crate) fn forget(&self, d: &DeviceSeen) {
         let key = self.key(d);
         self.shards[(key as usize) % SHARDS]
             .lock()
@@ -115,7 +115,7 @@ impl SeenFilter {
     }
 
     /// Forgets everything (an app was deleted: its devices must be written again).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         for s in &self.shards {
             s.lock().expect("seen filter lock").clear();
         }

@@ -1,10 +1,10 @@
 //! The per-app snapshot the hot path reads instead of the database: channels,
 //! bundles, device overrides and rollback blocks. Loaded on a miss (one load per
-//! app at a time, however many requests wait for it); dropped when an admin
-//! write on this node changes the app; reloaded in the background, while the
-//! old one keeps serving, when a poll of `apps.revision` shows a change made
-//! elsewhere. Device-scoped changes (a device's own channel, a rollback block)
-//! are applied in place, never by dropping the app's snapshot.
+//! app at a time, however many requests wait for it). The change follower
+//! ([`crate::changes`]) keeps it current: an app-wide change reloads it while
+//! the old one keeps serving; device-scoped changes (a device's own channel, a
+//! rollback block) are applied in place, never by reloading the app. No
+//! handler touches it after a write.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,29 +12,40 @@ use std::time::{Duration, Instant};
 
 use updraft_core::decide::{decide, AppView, Decision, DeviceFacts, Forced};
 use updraft_core::validate::DeviceRequest;
+use updraft_protocol::api::Arm;
 use updraft_store::{Store, StoreError, StoreResult};
 
 /// One app's cached state.
 #[derive(Debug)]
-pub struct AppEntry {
-    pub view: AppView,
-    pub revision: i64,
+pub(crate) struct AppEntry {
+    pub(crate) view: AppView,
     /// Overrides and pins; a device's own channel choice is applied in place.
-    pub forced: RwLock<HashMap<String, Forced>>,
-    pub bundle_ids: HashMap<String, i64>,
-    /// When this snapshot was read from the database.
-    pub loaded_at: Instant,
+    pub(crate) forced: RwLock<HashMap<String, Forced>>,
+    pub(crate) bundle_ids: HashMap<String, i64>,
     /// Rollback blocks; also updated in place when this node receives `update_fail`.
-    pub failed: RwLock<HashMap<String, Vec<i64>>>,
+    pub(crate) failed: RwLock<HashMap<String, Vec<i64>>>,
+    /// How many blocks were added in place since the load (at most
+    /// [`IN_PLACE_BLOCKS_PER_APP`]).
+    in_place: std::sync::atomic::AtomicUsize,
+    /// Set once the in-place cap was reached and a reload asked for.
+    reload_asked: std::sync::atomic::AtomicBool,
 }
+
+/// At most this many rollback blocks are added in place to one loaded
+/// snapshot; past it (a flood of `update_fail` from made-up devices) the
+/// snapshot keeps serving and the follower reloads it once in the background
+/// (the old one serves until the new one, with every block, is ready). Never
+/// dropped: a flood must not make requests load from the database.
+const IN_PLACE_BLOCKS_PER_APP: usize = 10_000;
 
 impl AppEntry {
     /// Runs the update decision for `req` against this snapshot; `base_url`
     /// gives the server's public URL when the reply links to its files.
-    pub fn decide(
+    pub(crate) fn decide(
         &self,
         req: &DeviceRequest,
         explain: bool,
+        now_ms: i64,
         base_url: &dyn Fn() -> String,
     ) -> Decision {
         let failed = self
@@ -48,12 +59,45 @@ impl AppEntry {
             forced: self.forced(&req.device_id),
             failed: &failed,
             explain,
+            now_ms,
         };
         decide(&self.view, req, &facts, base_url)
     }
 
+    /// The rollout arm a stats event about `version` counts for: the arm the
+    /// server's membership rule puts the device in on its channel's active
+    /// rollout, when that arm's bundle is `version`; `None` otherwise.
+    pub(crate) fn release_arm(
+        &self,
+        req: &DeviceRequest,
+        version: &str,
+        now_ms: i64,
+    ) -> Option<(i64, Arm)> {
+        let bundle = *self.bundle_ids.get(version)?;
+        let (rollout_id, _) = self.decide(req, false, now_ms, &String::new).rollout?;
+        let rollout = self.view.rollouts.iter().find(|r| r.id == rollout_id)?;
+        // The decision reads a custom id only where the app allows them.
+        let custom_id = req
+            .info
+            .custom_id
+            .as_deref()
+            .filter(|_| self.view.app.allow_device_custom_id);
+        let arm = updraft_core::rollout::member(rollout, &req.device_id, custom_id, now_ms);
+        let arm_bundle = match arm {
+            Arm::Candidate => Some(rollout.candidate_id),
+            Arm::Stable => {
+                self.view
+                    .channels
+                    .iter()
+                    .find(|c| c.id == rollout.channel_id)?
+                    .bundle_id
+            }
+        };
+        (arm_bundle == Some(bundle)).then_some((rollout_id, arm))
+    }
+
     /// The override or pin of `device_id`, if any.
-    pub fn forced(&self, device_id: &str) -> Option<Forced> {
+    pub(crate) fn forced(&self, device_id: &str) -> Option<Forced> {
         self.forced
             .read()
             .expect("forced lock")
@@ -61,20 +105,28 @@ impl AppEntry {
             .copied()
     }
 
-    /// Records that `device_id` rolled back `version`, effective at once on this node.
-    pub fn block(&self, device_id: &str, version: &str) {
+    /// Records that `device_id` rolled back `version`, effective at once on this
+    /// node (unless the snapshot is full: the follower applies it once committed).
+    pub(crate) fn block(&self, device_id: &str, version: &str) {
         if let Some(id) = self.bundle_ids.get(version) {
             self.block_id(device_id, *id);
         }
     }
 
-    /// Records that `device_id` rolled back bundle `id`.
-    pub fn block_id(&self, device_id: &str, id: i64) {
+    /// Records that `device_id` rolled back bundle `id`; `false` when it is
+    /// not recorded because [`IN_PLACE_BLOCKS_PER_APP`] were already added.
+    pub(crate) fn block_id(&self, device_id: &str, id: i64) -> bool {
+        use std::sync::atomic::Ordering;
         let mut f = self.failed.write().expect("failed lock");
-        let list = f.entry(device_id.to_string()).or_default();
-        if !list.contains(&id) {
-            list.push(id);
+        if f.get(device_id).is_some_and(|list| list.contains(&id)) {
+            return true;
         }
+        if self.in_place.load(Ordering::Relaxed) >= IN_PLACE_BLOCKS_PER_APP {
+            return false;
+        }
+        self.in_place.fetch_add(1, Ordering::Relaxed);
+        f.entry(device_id.to_string()).or_default().push(id);
+        true
     }
 }
 
@@ -110,7 +162,7 @@ const PENDING_BLOCKS_PER_APP: usize = 10_000;
 
 /// The cache of app snapshots.
 #[derive(Debug, Default)]
-pub struct Snapshots {
+pub(crate) struct Snapshots {
     apps: RwLock<HashMap<String, Arc<AppEntry>>>,
     /// Blocks not yet known to be in the database. A snapshot loaded before the
     /// writer committed a block would not have it; these are applied to every
@@ -118,13 +170,16 @@ pub struct Snapshots {
     pending: RwLock<PendingBlocks>,
     /// App ids recently looked up and not found, so a fleet still pointing at a
     /// deleted or never-created app does not cost a database read per request.
-    /// Cleared for an app when it is created (on this node directly, on others
-    /// by the revision poll).
+    /// Cleared for an app when the change follower sees it created.
     missing: RwLock<HashMap<String, Instant>>,
     /// One load at a time per app: requests that miss together wait for it.
     loading: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// When an app's last load failed (kept only while someone is loading it).
     load_failed: std::sync::Mutex<HashMap<String, Instant>>,
+    /// Per app, how many changes the follower has applied: a load that read
+    /// the database before a change and would be cached after it is not
+    /// cached (the next request loads again).
+    generations: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 /// How long "this app does not exist" is believed without asking the database.
@@ -134,7 +189,11 @@ const MISSING_MAX: usize = 10_000;
 
 impl Snapshots {
     /// The app's snapshot, loading it on a miss; `None` if the app does not exist.
-    pub async fn get(&self, store: &dyn Store, app_id: &str) -> StoreResult<Option<Arc<AppEntry>>> {
+    pub(crate) async fn get(
+        &self,
+        store: &dyn Store,
+        app_id: &str,
+    ) -> StoreResult<Option<Arc<AppEntry>>> {
         if let Some(found) = self.cached(app_id) {
             return Ok(found);
         }
@@ -201,6 +260,7 @@ impl Snapshots {
 
     /// Loads the app's snapshot from the database and caches it.
     async fn load(&self, store: &dyn Store, app_id: &str) -> StoreResult<Option<Arc<AppEntry>>> {
+        let generation = self.generation(app_id);
         let Some(data) = store.load_snapshot(app_id).await? else {
             let mut missing = self.missing.write().expect("missing lock");
             if missing.len() >= MISSING_MAX {
@@ -231,12 +291,13 @@ impl Snapshots {
                 app: data.app,
                 channels: data.channels,
                 bundles: data.bundles.into_iter().map(|b| (b.id, b)).collect(),
+                rollouts: data.rollouts,
             },
-            revision: data.revision,
-            loaded_at: Instant::now(),
             forced: RwLock::new(forced),
             bundle_ids,
             failed: RwLock::new(failed),
+            in_place: std::sync::atomic::AtomicUsize::new(0),
+            reload_asked: std::sync::atomic::AtomicBool::new(false),
         });
         let mut apps = self.apps.write().expect("snapshot lock");
         if let Some(recent) = self.pending.read().expect("pending lock").get(app_id) {
@@ -246,14 +307,28 @@ impl Snapshots {
                 }
             }
         }
-        apps.insert(app_id.to_string(), entry.clone());
+        if self.generation(app_id) == generation {
+            apps.insert(app_id.to_string(), entry.clone());
+        }
         Ok(Some(entry))
     }
 
-    /// Records that `device_id` rolled back `version` of `app_id`: effective at
-    /// once in the current snapshot, and in any snapshot loaded before the
-    /// writer has committed it to the database.
-    pub fn block(&self, app_id: &str, device_id: &str, version: &str) {
+    /// How many changes of `app_id` the follower has applied.
+    fn generation(&self, app_id: &str) -> u64 {
+        let g = self.generations.lock().expect("generations lock");
+        g.get(app_id).copied().unwrap_or(0)
+    }
+
+    /// Notes that a change of `app_id` was applied (see `generations`).
+    fn changed(&self, app_id: &str) {
+        let mut g = self.generations.lock().expect("generations lock");
+        *g.entry(app_id.to_string()).or_default() += 1;
+    }
+
+    /// Records that `device_id` rolled back `version` of `app_id` (as this node
+    /// receives it): effective at once in the current snapshot, and in any
+    /// snapshot loaded before the writer has committed it to the database.
+    pub(crate) fn block(&self, app_id: &str, device_id: &str, version: &str) {
         let apps = self.apps.read().expect("snapshot lock");
         {
             let mut pending = self.pending.write().expect("pending lock");
@@ -280,8 +355,9 @@ impl Snapshots {
     }
 
     /// Applies a device's own channel choice (or its removal) to the cached
-    /// snapshot at once; other nodes see it through the revision poll.
-    pub fn set_forced(&self, app_id: &str, device_id: &str, forced: Option<Forced>) {
+    /// snapshot in place (a device-scoped change from the log).
+    pub(crate) fn set_forced(&self, app_id: &str, device_id: &str, forced: Option<Forced>) {
+        self.changed(app_id);
         if let Some(entry) = self.apps.read().expect("snapshot lock").get(app_id) {
             let mut f = entry.forced.write().expect("forced lock");
             match forced {
@@ -293,7 +369,7 @@ impl Snapshots {
 
     /// Forgets the rollback blocks of `device_id` (of `version`, or all) that
     /// this node still re-applies to fresh snapshots, before an admin clears them.
-    pub fn forget_blocks(&self, app_id: &str, device_id: &str, version: Option<&str>) {
+    pub(crate) fn forget_blocks(&self, app_id: &str, device_id: &str, version: Option<&str>) {
         if let Some(recent) = self.pending.write().expect("pending lock").get_mut(app_id) {
             recent
                 .blocks
@@ -301,85 +377,122 @@ impl Snapshots {
         }
     }
 
-    /// Applies the device-scoped changes made on any node since `since_ms`:
-    /// devices' own channel choices and rollback blocks (neither changes the
-    /// app's revision). A snapshot loaded after the query started already
-    /// has them, and is left alone.
-    pub async fn poll_device_scoped(&self, store: &dyn Store, since_ms: i64) -> StoreResult<()> {
-        let started = Instant::now();
-        let choices = store.self_assigned_since(since_ms).await?;
-        let failures = store.failures_since(since_ms).await?;
+    /// Applies a rollback block of bundle `id` from the log in place.
+    /// Returns true, once per loaded snapshot, when it has taken its share of
+    /// blocks in place: the caller reloads it in the background (it keeps
+    /// serving meanwhile). A block does not count as a change that makes a
+    /// concurrent load stale (see `generations`): under a flood of blocks
+    /// every load would be thrown away and each request would load again.
+    pub(crate) fn block_id(&self, app_id: &str, device_id: &str, id: i64) -> bool {
+        use std::sync::atomic::Ordering;
         let apps = self.apps.read().expect("snapshot lock");
-        let fresh = |app: &str| apps.get(app).filter(|e| e.loaded_at < started);
-        for (app, device, channel) in choices {
-            if let Some(entry) = fresh(&app) {
-                let mut f = entry.forced.write().expect("forced lock");
-                f.insert(device, Forced::Channel(channel));
-            }
-        }
-        for (app, device, bundle_id) in failures {
-            if let Some(entry) = fresh(&app) {
-                entry.block_id(&device, bundle_id);
-            }
-        }
-        Ok(())
-    }
-
-    /// Drops the app's snapshot; the next request rebuilds it.
-    pub fn invalidate(&self, app_id: &str) {
-        self.apps.write().expect("snapshot lock").remove(app_id);
-        self.missing.write().expect("missing lock").remove(app_id);
-    }
-
-    /// Reloads every snapshot whose revision differs from the database's; the
-    /// old one keeps serving until its replacement is ready. Drops deleted apps.
-    pub async fn refresh(&self, store: &dyn Store) -> StoreResult<()> {
-        let revisions: HashMap<String, i64> = store.app_revisions().await?.into_iter().collect();
-        let stale: Vec<String> = {
-            let mut apps = self.apps.write().expect("snapshot lock");
-            apps.retain(|app, _| revisions.contains_key(app));
-            apps.iter()
-                .filter(|(app, e)| revisions.get(*app) != Some(&e.revision))
-                .map(|(app, _)| app.clone())
-                .collect()
+        let Some(entry) = apps.get(app_id) else {
+            return false;
         };
-        for app in stale {
-            if let Err(e) = self.load(store, &app).await {
-                // Keep serving the old snapshot; the next poll tries again.
-                tracing::warn!(app, error = %e, "snapshot reload failed");
+        !entry.block_id(device_id, id) && !entry.reload_asked.swap(true, Ordering::Relaxed)
+    }
+
+    /// The ids of the apps whose snapshot is cached.
+    pub(crate) fn cached_apps(&self) -> Vec<String> {
+        let apps = self.apps.read().expect("snapshot lock");
+        apps.keys().cloned().collect()
+    }
+
+    /// Brings `app_id` up to date after an app-wide change: a cached snapshot
+    /// is reloaded (the old one serves until the new one is ready) or dropped
+    /// when the app is gone; an app believed missing is asked for again.
+    pub(crate) async fn reload(&self, store: &dyn Store, app_id: &str) {
+        self.changed(app_id);
+        self.missing.write().expect("missing lock").remove(app_id);
+        if !self
+            .apps
+            .read()
+            .expect("snapshot lock")
+            .contains_key(app_id)
+        {
+            return;
+        }
+        match self.load(store, app_id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                self.apps.write().expect("snapshot lock").remove(app_id);
+            }
+            Err(e) => {
+                // A stale snapshot must not keep serving: the next request loads.
+                tracing::warn!(app = app_id, error = %e, "snapshot reload failed; dropped");
+                self.apps.write().expect("snapshot lock").remove(app_id);
             }
         }
-        self.missing
-            .write()
-            .expect("missing lock")
-            .retain(|app, _| !revisions.contains_key(app));
-        Ok(())
     }
 }
 
-/// Polls revisions every `every` so writes made by other nodes show up.
-pub fn spawn_poller(
-    snapshots: Arc<Snapshots>,
-    store: Arc<dyn Store>,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        // Changes are looked for a little before the last poll: other nodes'
-        // clocks and commits may lag (applying one twice changes nothing).
-        const OVERLAP_MS: i64 = 10_000;
-        let mut since = crate::now_ms() - OVERLAP_MS;
-        loop {
-            tick.tick().await;
-            let started = crate::now_ms();
-            // Device-scoped changes first: an app-wide change found next reloads over them.
-            match snapshots.poll_device_scoped(&*store, since).await {
-                Ok(()) => since = started - OVERLAP_MS,
-                Err(e) => tracing::warn!(error = %e, "device-scoped changes poll failed"),
-            }
-            if let Err(e) = snapshots.refresh(&*store).await {
-                tracing::warn!(error = %e, "snapshot revision poll failed");
-            }
+/// A migrated in-memory SQLite store holding one app, for unit tests.
+#[cfg(test)]
+pub(crate) async fn store_with_app(app_id: &str) -> updraft_store_sqlite::SqliteStore {
+    use updraft_store::prelude::*;
+    let store = updraft_store_sqlite::SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("an in-memory database");
+    store.migrate().await.expect("migrations");
+    let new = updraft_protocol::api::NewApp {
+        app_id: app_id.into(),
+        name: None,
+    };
+    store
+        .create_app(&new, &updraft_store::Stamp::system(1))
+        .await
+        .expect("the app");
+    store
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn blocks_past_the_in_place_cap_keep_serving_and_ask_for_one_reload() {
+        let store = crate::snapshot::store_with_app("com.example.app").await;
+        let snapshots = Snapshots::default();
+        let first = snapshots
+            .get(&store, "com.example.app")
+            .await
+            .unwrap()
+            .unwrap();
+        for i in 0..IN_PLACE_BLOCKS_PER_APP {
+            assert!(!snapshots.block_id("com.example.app", &format!("d{i}"), 1));
         }
-    })
+        assert_eq!(first.failed.read().unwrap().len(), IN_PLACE_BLOCKS_PER_APP);
+        assert!(
+            !snapshots.block_id("com.example.app", "d0", 1),
+            "a block already there costs nothing"
+        );
+        assert!(
+            snapshots.block_id("com.example.app", "one-more", 1),
+            "past the cap a reload is asked for"
+        );
+        assert!(
+            !snapshots.block_id("com.example.app", "and-more", 1),
+            "once per loaded snapshot, however long the flood"
+        );
+        assert_eq!(
+            snapshots.cached_apps(),
+            ["com.example.app"],
+            "the snapshot keeps serving: requests never load under a flood"
+        );
+        assert_eq!(first.failed.read().unwrap().len(), IN_PLACE_BLOCKS_PER_APP);
+        snapshots.reload(&store, "com.example.app").await;
+        let fresh = snapshots
+            .get(&store, "com.example.app")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !Arc::ptr_eq(&first, &fresh),
+            "the reload replaced the snapshot (blocks come from the database)"
+        );
+        assert!(
+            !snapshots.block_id("com.example.app", "after-reload", 1),
+            "the fresh snapshot takes blocks in place again"
+        );
+    }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use updraft_blob::Blobs;
-use updraft_store::Store;
+use updraft_store::{Actor, Stamp, Store};
 
 use crate::config::Config;
 use crate::snapshot::Snapshots;
@@ -14,10 +14,10 @@ use updraft_store::Write;
 /// Everything a handler needs, behind one `Arc`: axum clones the state for
 /// every request, and one reference count is cheaper than seven.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub(crate) struct AppState(Arc<Shared>);
 
 impl AppState {
-    pub fn new(shared: Shared) -> Self {
+    pub(crate) fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
     }
 }
@@ -30,32 +30,55 @@ impl std::ops::Deref for AppState {
 }
 
 /// The server's shared parts.
-pub struct Shared {
-    pub store: Arc<dyn Store>,
-    pub blobs: Blobs,
-    pub snapshots: Arc<Snapshots>,
-    pub writer: Writer,
+pub(crate) struct Shared {
+    /// The store as handlers use it: writes return once this node has
+    /// applied their change ([`crate::recorded`]).
+    pub(crate) store: Arc<dyn Store>,
+    /// Where the time of day comes from.
+    pub(crate) clock: Arc<dyn crate::clock::Clock>,
+    pub(crate) blobs: Blobs,
+    pub(crate) snapshots: Arc<Snapshots>,
+    /// This node's change follower (how far the change log is applied).
+    pub(crate) follower: crate::changes::Follower,
+    pub(crate) writer: Writer,
     /// Device traffic counters and the error-line budget of the request log.
-    pub traffic: Arc<crate::traffic::Traffic>,
-    pub config: Arc<Config>,
+    pub(crate) traffic: Arc<crate::traffic::Traffic>,
+    pub(crate) config: Arc<Config>,
     /// The address the server is bound to.
-    pub bound: std::net::SocketAddr,
+    pub(crate) bound: std::net::SocketAddr,
     /// Held while a blob is stored and recorded, and while an unused blob is
     /// collected, so a collection never removes a blob an upload just stored.
-    pub blob_lock: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) blob_lock: Arc<tokio::sync::Mutex<()>>,
     /// Per-device limit of `/channel_self` calls.
-    pub channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
+    pub(crate) channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Per-app limit of self-assigned channel writes (keyed by app only).
-    pub self_assign_limiter: Arc<crate::ratelimit::DeviceLimiter>,
+    pub(crate) self_assign_limiter: Arc<crate::ratelimit::DeviceLimiter>,
+    /// Offers recently queued as release signals.
+    pub(crate) offers: crate::offer_filter::OfferFilter,
     /// Device rows recently queued (single-node SQLite only).
-    pub seen_filter: Option<crate::seen_filter::SeenFilter>,
+    pub(crate) seen_filter: Option<crate::seen_filter::SeenFilter>,
 }
 
 impl Shared {
+    /// Milliseconds since the Unix epoch, by the server's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// A write made now by the holder of `auth`'s key.
+    pub(crate) fn stamp(&self, auth: &crate::auth::Auth) -> Stamp {
+        Stamp::new(self.now_ms(), Actor::Key { id: auth.0.id })
+    }
+
+    /// A write made now by a device.
+    pub(crate) fn device_stamp(&self) -> Stamp {
+        Stamp::new(self.now_ms(), Actor::Device)
+    }
+
     /// Queues `writes` (all or none). A device row identical to one queued
     /// within the refresh interval is dropped first, because the store would
     /// not rewrite it.
-    pub fn queue(&self, mut writes: Vec<Write>) -> Result<(), Full> {
+    pub(crate) fn queue(&self, mut writes: Vec<Write>) -> Result<(), Full> {
         let Some(filter) = &self.seen_filter else {
             return self.writer.send_all(writes);
         };
@@ -76,7 +99,7 @@ impl Shared {
 
     /// Removes the stored files no live bundle uses any more (after a bundle
     /// or app delete). Failures are logged: a leftover file is only disk space.
-    pub async fn collect_blobs(&self, shas: impl IntoIterator<Item = String>) {
+    pub(crate) async fn collect_blobs(&self, shas: impl IntoIterator<Item = String>) {
         let _guard = self.blob_lock.lock().await;
         for sha in shas {
             match self.store.blob_in_use(&sha).await {
@@ -87,7 +110,7 @@ impl Shared {
                 }
                 Ok(true) => {}
                 Err(e) => {
-                    tracing::warn!(sha, error = %e, "could not check whether a bundle file is in use")
+                    tracing::warn!(sha, error = %e, "could not check whether a bundle file is in use");
                 }
             }
         }
@@ -95,12 +118,12 @@ impl Shared {
 
     /// The base URL of bundle links for a request with `headers`
     /// (see [`crate::public_url`]: never from the `Host` header).
-    pub fn base_url(&self, headers: &HeaderMap) -> String {
+    pub(crate) fn base_url(&self, headers: &HeaderMap) -> String {
         crate::public_url::base_url(
-            self.config.public_url.as_deref(),
+            self.config.server.public_url.as_deref(),
             headers,
             self.bound,
-            self.config.tls_cert.is_some(),
+            self.config.tls.cert.is_some(),
         )
     }
 }

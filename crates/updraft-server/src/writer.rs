@@ -3,7 +3,7 @@
 //! which answers 429/503 with `Retry-After` instead of buffering without bound.
 //! Update offers are not queued one by one: they are counted in memory and
 //! added to each flush. A write the database refuses for good is dropped alone
-//! (see [`flush`]), so it never holds up the others. On shutdown the queue is
+//! (see `flush`), so it never holds up the others. On shutdown the queue is
 //! closed and drained until the drain deadline; what could not be written by
 //! then is logged, counted by kind.
 
@@ -42,12 +42,18 @@ pub struct Full;
 
 impl Writer {
     /// Counts one offer of bundle `bundle_id` (`version` of `app_id`) on `day`.
-    pub fn offered(&self, app_id: &str, bundle_id: i64, version: &str, day: i64) {
+    pub(crate) fn offered(&self, app_id: &str, bundle_id: i64, version: &str, day: i64) {
         let mut offers = self.offers.lock().expect("offer counts lock");
         offers
             .entry((bundle_id, day))
             .or_insert_with(|| (app_id.to_string(), version.to_string(), 0))
             .2 += 1;
+    }
+
+    /// Whether the queue has room for at least `n` more writes right now (a
+    /// hint: another handler may take the room before this one queues).
+    pub(crate) fn has_room(&self, n: usize) -> bool {
+        self.tx.capacity() >= n
     }
 
     /// Queues all of `writes`, or none of them.
@@ -56,7 +62,7 @@ impl Writer {
     }
 
     /// Queues all of `writes`, or none of them and hands them back.
-    pub fn send_all_back(&self, writes: Vec<Write>) -> Result<(), Vec<Write>> {
+    pub(crate) fn send_all_back(&self, writes: Vec<Write>) -> Result<(), Vec<Write>> {
         if writes.is_empty() {
             return Ok(());
         }
@@ -128,7 +134,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
             // carries many writes; when it is busy, flush back to back.
             if buf.len() < MAX_BATCH {
                 tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
+                    () = tokio::time::sleep(interval) => {}
                     _ = shutdown.wait_for(|v| *v) => {}
                 }
             }

@@ -1,15 +1,12 @@
 //! Rollback blocks are never lost (also on pinned bundles, across a restart)
 //! and an admin can clear them.
 
-mod common;
-
-use common::*;
 use serde_json::json;
+use updraft_test_support::*;
 
 #[tokio::test]
 async fn a_block_on_a_pinned_bundle_survives_a_restart_and_an_admin_can_clear_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut s = Server::start_in(tmp.path()).await;
+    let mut s = Server::start().await;
     s.with_app().await;
     s.bundle("1.0.1").await;
     s.bundle("1.0.2").await;
@@ -29,8 +26,7 @@ async fn a_block_on_a_pinned_bundle_survives_a_restart_and_an_admin_can_clear_it
     s.settle().await;
 
     // A fresh process loads its snapshot from the database only.
-    s.stop().await;
-    let s = Server::start_in(tmp.path()).await;
+    s.restart().await;
     let v = s.check(json!({})).await;
     assert_eq!(v["error"], "bundle_failed_on_device", "{v}");
     let d = s

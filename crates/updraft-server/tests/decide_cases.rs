@@ -1,119 +1,51 @@
 //! Every decision case of `updraft-core`'s `cases/decide/` against the real
 //! server over HTTP, on SQLite and on PostgreSQL: each case's state is seeded
-//! through the store (one app per case), its request is POSTed to `/updates`
+//! through the store (one app per case, rollouts included), the server's
+//! clock is set to the case's `now_ms`, its request is POSTed to `/updates`
 //! and the reply compared byte for byte as JSON; `explain` must return the same
-//! reply, the case's channel and trace lines; the offer is counted exactly when
-//! the reply is an update. PostgreSQL at `UPDRAFT_TEST_POSTGRES_URL`: fails,
-//! never skips.
+//! reply, the case's channel, rollout arm and trace lines; the offer is counted
+//! exactly when the reply is an update, and no rollout moved while the cases
+//! ran. PostgreSQL at `UPDRAFT_TEST_POSTGRES_URL`: fails, never skips.
 
-mod common;
+mod decide_seed;
 
-use common::*;
+use decide_seed::rollouts::rollouts_unmoved;
+use decide_seed::{app_of, seed, server_cases};
 use updraft_core::cases::{self, Case};
-use updraft_protocol::api::{BundleMeta, NewApp};
-use updraft_server::config::Config;
-use updraft_store::{NewBundle, Store, Write};
+use updraft_protocol::api::Arm;
+use updraft_server::clock::TestClock;
+use updraft_test_support::*;
 
-/// Every case the server can hold, with its file name.
-fn server_cases() -> Vec<(String, Case)> {
-    let mut paths: Vec<_> = std::fs::read_dir(cases::DIR)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    let mut all = Vec::new();
-    for path in paths {
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let parsed = cases::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
-        for case in parsed.cases {
-            if case.core_only.is_none() {
-                all.push((file.clone(), case));
-            }
-        }
-    }
-    assert!(!all.is_empty(), "no cases in {}", cases::DIR);
-    all
-}
-
-/// The app id case `i` runs under (each case has its own app).
-fn app_of(i: usize) -> String {
-    format!("com.case{i}.app")
-}
-
-/// Creates case `case`'s state under `app` through the store.
-async fn seed(store: &dyn Store, app: &str, case: &Case) -> Result<(), String> {
-    let e = |what: &str| {
-        let what = what.to_string();
-        move |err: updraft_store::StoreError| format!("seeding {what}: {err}")
+/// The arm explain's trace shows in the resolved channel's rollout: the first
+/// `-> candidate` or `-> stable` after the line naming the rollout (a
+/// candidate missing from the snapshot turns it stable); `None` when no
+/// rollout took part.
+fn arm_in(trace: &[String]) -> Result<Option<Arm>, String> {
+    let Some(at) = trace.iter().position(|l| l.contains(" has rollout ")) else {
+        return Ok(None);
     };
-    let s = &case.state;
-    let device = case.device_request()?.device_id;
-    store
-        .create_app(
-            &NewApp {
-                app_id: app.into(),
-                name: None,
-            },
-            0,
-        )
-        .await
-        .map_err(e("the app"))?;
-    store
-        .update_app(app, &s.app)
-        .await
-        .map_err(e("app settings"))?;
-    for b in &s.bundles {
-        let new = NewBundle {
-            app_id: app.into(),
-            version: b.version.clone(),
-            checksum: b.checksum.clone(),
-            session_key: b.session_key.clone(),
-            key_id: b.key_id.clone(),
-            electron_checksum: b.electron_checksum.clone(),
-            storage: b.storage,
-            blob_sha256: b.blob_sha256.clone(),
-            size: None,
-            external_url: b.external_url.clone(),
-            manifest: b.manifest.clone(),
-            meta: BundleMeta {
-                min_update_version: b.min_update_version.clone(),
-                native_packages: None,
-                link: b.link.clone(),
-                comment: b.comment.clone(),
-            },
-        };
-        store.create_bundle(&new, 0).await.map_err(e(&b.version))?;
-    }
-    for c in &s.channels {
-        store
-            .create_channel(app, c, 0)
-            .await
-            .map_err(e("a channel"))?;
-    }
-    if let Some(o) = &s.device.forced {
-        store
-            .set_override(app, &device, o, 0)
-            .await
-            .map_err(e("the override"))?;
-    }
-    let failed: Vec<Write> = s
-        .device
-        .failed
+    let rest = &trace[at + 1..];
+    let mut arm = rest.iter().find_map(|l| {
+        if l.contains(" -> candidate") {
+            Some(Arm::Candidate)
+        } else if l.ends_with(" -> stable") {
+            Some(Arm::Stable)
+        } else {
+            None
+        }
+    });
+    if rest
         .iter()
-        .map(|v| Write::Failed {
-            app_id: app.into(),
-            device_id: device.clone(),
-            version: v.clone(),
-            at: 0,
-        })
-        .collect();
-    store
-        .write_batch(&failed)
-        .await
-        .map_err(e("rollback blocks"))?;
-    Ok(())
+        .any(|l| l.ends_with("; the device gets the stable bundle"))
+    {
+        arm = Some(Arm::Stable);
+    }
+    arm.map(Some).ok_or_else(|| {
+        format!(
+            "the trace names a rollout but no arm:\n  {}",
+            trace.join("\n  ")
+        )
+    })
 }
 
 /// Runs one seeded case against the server; the first difference found.
@@ -155,11 +87,20 @@ async fn run(s: &Server, app: &str, case: &Case) -> Result<(), String> {
         }
     }
     let trace: Vec<String> = serde_json::from_value(e["trace"].clone()).unwrap_or_default();
+    if let Some(want) = case.arm {
+        let got = arm_in(&trace)?;
+        if got != want {
+            return Err(format!("arm: got {got:?}, want {want:?}"));
+        }
+    }
     cases::trace_has(&trace, &case.trace)
 }
 
-/// Seeds every case, starts the server on `config` and runs them all.
-async fn run_all(config: Config) {
+/// Seeds every case on fresh storage on `backend`, starts the server over it
+/// on a test clock and runs them all, each at its `now_ms`.
+async fn run_all(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let config = storage.config();
     let all = server_cases();
     let mut failures = Vec::new();
     {
@@ -171,16 +112,22 @@ async fn run_all(config: Config) {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let mut s = Server::start_with(config.clone()).await;
+    let clock = TestClock::at(0);
+    let mut s = Server::start_clocked_over(&storage, &clock).await;
     for (i, (file, case)) in all.iter().enumerate() {
+        clock.set(case.now_ms);
         if let Err(err) = run(&s, &app_of(i), case).await {
             failures.push(format!("{file} / {}: {err}", case.name));
         }
     }
-    // Offers are counted for update replies only (explain counts nothing).
+    // Offers are counted for update replies only (explain counts nothing);
+    // the rollouts stand where they were seeded.
     s.stop().await;
     let store = updraft_server::open_store(&config).await.unwrap();
     for (i, (file, case)) in all.iter().enumerate() {
+        if let Err(err) = rollouts_unmoved(&*store, &app_of(i), case).await {
+            failures.push(format!("{file} / {}: {err}", case.name));
+        }
         let offers = store.list_offers(&app_of(i)).await.unwrap();
         let counted: i64 = offers.iter().map(|o| o.count).sum();
         let update = case.reply.get("url").is_some();
@@ -202,17 +149,10 @@ async fn run_all(config: Config) {
 
 #[tokio::test]
 async fn every_decision_case_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    run_all(config(dir.path())).await;
+    run_all(Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn every_decision_case_on_postgres() {
-    let db = updraft_store_postgres::testing::TestDatabase::create()
-        .await
-        .expect("PostgreSQL must be reachable at UPDRAFT_TEST_POSTGRES_URL");
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path());
-    c.database_url = db.url.clone();
-    run_all(c).await;
+    run_all(Backend::Postgres).await;
 }

@@ -1,10 +1,8 @@
 //! Story tests for `/stats` and `/channel_self`, for current and legacy plugins
 //! and Capgo's Electron updater.
 
-mod common;
-
-use common::*;
 use serde_json::{json, Value};
+use updraft_test_support::*;
 
 #[tokio::test]
 async fn stats_single_and_batch_with_a_bad_slot() {
@@ -157,24 +155,11 @@ async fn device_rows_follow_every_change_through_the_seen_filter() {
 
 async fn channels(s: &Server) {
     s.with_app().await;
-    s.ok(
-        "POST",
-        &format!("/apps/{APP}/channels"),
-        Some(json!({"name": "beta", "allow_device_self_set": true})),
-    )
-    .await;
-    s.ok(
-        "POST",
-        &format!("/apps/{APP}/channels"),
-        Some(json!({"name": "internal"})),
-    )
-    .await;
-    s.ok(
-        "POST",
-        &format!("/apps/{APP}/channels"),
-        Some(json!({"name": "ios-only", "allow_device_self_set": true, "android": false})),
-    )
-    .await;
+    s.add_channel(json!({"name": "beta", "allow_device_self_set": true}))
+        .await;
+    s.add_channel(json!({"name": "internal"})).await;
+    s.add_channel(json!({"name": "ios-only", "allow_device_self_set": true, "android": false}))
+        .await;
 }
 
 #[tokio::test]
@@ -362,11 +347,11 @@ async fn electron_channel_calls() {
 
 #[tokio::test]
 async fn a_full_write_queue_answers_429_with_retry_after_and_keeps_nothing_half_done() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut c = config(tmp.path());
-    c.write_queue = 4;
-    c.flush_interval_ms = 60_000; // the writer holds what it took; the queue stays full
-    let s = Server::start_with(c).await;
+    let s = Server::start_tweaked(Backend::Sqlite, |c| {
+        c.telemetry.write_queue = 4;
+        c.telemetry.flush_interval_ms = 60_000; // the writer holds what it took; the queue stays full
+    })
+    .await;
     s.with_app().await;
     let ev = |n: usize| {
         json!((0..n)
@@ -487,10 +472,8 @@ async fn old_plugins_cannot_replace_or_remove_an_admin_override() {
 /// Random device ids cannot create self-assigned channels without bound.
 #[tokio::test]
 async fn self_assigned_channels_per_app_are_capped() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut c = config(tmp.path());
-    c.max_self_assigned_devices = 2;
-    let s = Server::start_with(c).await;
+    let s =
+        Server::start_tweaked(Backend::Sqlite, |c| c.limits.max_self_assigned_devices = 2).await;
     channels(&s).await;
     for i in 0..3 {
         let dev = format!("00000000-0000-4000-8000-00000000010{i}");

@@ -4,13 +4,11 @@
 //! Capgo's Electron updater the AES form). Bundles no client of a kind could
 //! install are answered as "no update" for that kind, never as a dead download.
 
-mod common;
-
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use common::*;
 use serde_json::{json, Value};
 use updraft_core::crypto::{seal_bundle, sha256_hex, PrivateKey, SessionKey};
+use updraft_test_support::*;
 
 const ELECTRON: &str = r#"{"platform": "electron", "plugin_version": "0.0.1", "custom_id": null}"#;
 
@@ -200,15 +198,7 @@ async fn each_client_gets_the_checksum_form_it_verifies() {
     let e = s.check(electron()).await;
     assert_eq!(e["version"], "1.0.1", "{e}");
     assert_eq!(e["sessionKey"], sealed.session_key.as_str());
-    let served = s
-        .http
-        .get(e["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let served = s.download(e["url"].as_str().unwrap()).await;
     let sk = SessionKey::open(&sealed.session_key, &public).unwrap();
     let opened = sk
         .decrypt(&B64.decode(e["checksum"].as_str().unwrap()).unwrap())
@@ -287,8 +277,7 @@ async fn each_client_gets_the_checksum_form_it_verifies() {
 
 #[tokio::test]
 async fn manifest_only_bundles_are_not_offered_to_clients_without_manifests() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start_in(dir.path()).await;
+    let mut s = Server::start().await;
     s.with_app().await;
     let manifest = json!([{"file_name": "index.html", "file_hash": "ab".repeat(32),
         "download_url": "https://cdn.example.com/files/index.html"}]);
@@ -318,9 +307,8 @@ async fn manifest_only_bundles_are_not_offered_to_clients_without_manifests() {
         assert!(v.get("url").is_none(), "{v}");
         assert!(v["message"].as_str().unwrap().contains("1.0.1"));
     }
-    s.stop().await; // flushes the offer counts
-    let s = Server::start_in(dir.path()).await;
-    // Nothing was offered to them: only the one real offer is counted.
+    s.restart().await; // stopping flushes the offer counts
+                       // Nothing was offered to them: only the one real offer is counted.
     let offers = s.ok("GET", &format!("/apps/{APP}/offers"), None).await;
     let total: i64 = offers
         .as_array()

@@ -2,19 +2,12 @@
 //! describes, is dated by the device's own timestamp when that is plausible,
 //! and is deleted once older than the retention setting.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use serde_json::{json, Value};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use updraft_server::clock::{Clock, TestClock};
+use updraft_server::now_ms;
+use updraft_test_support::*;
 
 async fn running(s: &Server) -> Value {
     s.settle().await;
@@ -114,68 +107,57 @@ async fn events_are_dated_by_their_own_timestamp_within_a_window() {
     assert_eq!(running(&s).await, "1.0.5");
 }
 
+/// A server whose clock is `clock` and whose events are kept `days` days.
+async fn with_clock(clock: &TestClock, days: u64) -> Server {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let mut c = storage.config();
+    c.telemetry.event_retention_days = days;
+    let runtime = updraft_server::Runtime {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    let mut s = Server::start_runtime(c, runtime).await;
+    s.keep(storage);
+    s
+}
+
+/// Waits for the retention job's first run (it runs at start).
+async fn first_retention_run(s: &Server) {
+    let mut runs = s.retention_runs();
+    tokio::time::timeout(Duration::from_secs(10), runs.wait_for(|n| *n >= 1))
+        .await
+        .expect("the retention job runs at start")
+        .expect("the server runs");
+}
+
 #[tokio::test]
 async fn events_older_than_the_retention_are_pruned() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut c = config(tmp.path());
-    c.event_retention_days = 1;
-    let mut s = Server::start_with(c.clone()).await;
+    let clock = TestClock::now();
+    let mut s = with_clock(&clock, 1).await;
     s.with_app().await;
-    let two_days_ago = now_ms() - 2 * 86_400_000;
-    stats(
-        &s,
-        json!([
-            info(json!({"action": "old", "timestamp": two_days_ago})),
-            info(json!({"action": "new"})),
-        ]),
-    )
-    .await;
-    s.settle().await;
-    let stored = s
+    let start = clock.now_ms();
+    stats(&s, json!([info(json!({"action": "old"}))])).await;
+    clock.advance(2 * 86_400_000);
+    stats(&s, json!([info(json!({"action": "new"}))])).await;
+    // The job runs at start (and hourly), by the clock: two days later, the
+    // old event goes and the new one stays. Stopping flushes both.
+    s.restart().await;
+    first_retention_run(&s).await;
+    assert_eq!(s.event_actions(DEV).await, ["new"]);
+    let events = s
         .ok("GET", &format!("/apps/{APP}/events?device_id={DEV}"), None)
         .await;
-    assert_eq!(stored[1]["action"], "old", "{stored}");
-    assert_eq!(stored[1]["created_at"], two_days_ago, "{stored}");
-    s.stop().await;
-    // The job runs at start (and hourly): the old event goes, the new stays.
-    let s = Server::start_with(c).await;
-    let mut actions = Vec::new();
-    for _ in 0..50 {
-        let events = s
-            .ok("GET", &format!("/apps/{APP}/events?device_id={DEV}"), None)
-            .await;
-        actions = events
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["action"].as_str().unwrap().to_string())
-            .collect();
-        if actions == ["new"] {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(actions, ["new"]);
+    assert_eq!(events[0]["created_at"], start + 2 * 86_400_000);
 }
 
 #[tokio::test]
 async fn retention_zero_keeps_events_forever() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut c = config(tmp.path());
-    c.event_retention_days = 0;
-    let mut s = Server::start_with(c.clone()).await;
+    let clock = TestClock::now();
+    let mut s = with_clock(&clock, 0).await;
     s.with_app().await;
-    let ancient = now_ms() - 29 * 86_400_000;
-    stats(
-        &s,
-        json!([info(json!({"action": "old", "timestamp": ancient}))]),
-    )
-    .await;
-    s.stop().await;
-    let s = Server::start_with(c).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let events = s
-        .ok("GET", &format!("/apps/{APP}/events?device_id={DEV}"), None)
-        .await;
-    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+    stats(&s, json!([info(json!({"action": "old"}))])).await;
+    clock.advance(400 * 86_400_000);
+    s.restart().await;
+    first_retention_run(&s).await;
+    assert_eq!(s.event_actions(DEV).await, ["old"]);
 }

@@ -5,12 +5,10 @@
 //! stops. PostgreSQL must be reachable at `UPDRAFT_TEST_POSTGRES_URL`; the
 //! test fails, never skips, without it.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use serde_json::{json, Value};
+use updraft_test_support::*;
 
 /// The device whose requests are all hostile: it must leave no trace.
 const EVIL: &str = "00000000-0000-4000-8000-0000000000ee";
@@ -31,11 +29,7 @@ async fn raw(s: &Server, method: &str, path: &str, body: String) -> (u16, Value)
 }
 
 fn evil(extra: Value) -> Value {
-    let mut v = info(json!({"device_id": EVIL}));
-    for (k, val) in extra.as_object().unwrap() {
-        v[k] = val.clone();
-    }
-    v
+    merged(info(json!({"device_id": EVIL})), extra)
 }
 
 /// A request body with `field` set to a string holding a lone surrogate.
@@ -123,18 +117,13 @@ async fn scenario(s: &Server) {
     );
 
     // /channel_self, as an old plugin that stores its channel on the server.
-    s.ok(
-        "POST",
-        &format!("/apps/{APP}/channels"),
-        Some(json!({"name": "beta", "allow_device_self_set": true})),
-    )
-    .await;
+    s.add_channel(json!({"name": "beta", "allow_device_self_set": true}))
+        .await;
     let old = |extra: Value| {
-        let mut v = evil(json!({"plugin_version": "6.25.8", "channel": "beta"}));
-        for (k, val) in extra.as_object().unwrap() {
-            v[k] = val.clone();
-        }
-        v
+        merged(
+            evil(json!({"plugin_version": "6.25.8", "channel": "beta"})),
+            extra,
+        )
     };
     for (method, field, value) in [
         ("POST", "channel", json!("beta\u{0}")),
@@ -173,22 +162,12 @@ async fn scenario(s: &Server) {
     s.check(json!({"version_name": "1.0.0"})).await;
     let (st, _) = s.device("POST", "/stats", &json!([good("set")])).await;
     assert_eq!(st, 200);
-    let mut actions = Vec::new();
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let events = s
-            .ok("GET", &format!("/apps/{APP}/events?device_id={DEV}"), None)
-            .await;
-        actions = events
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["action"].as_str().unwrap().to_string())
-            .collect();
-        if actions.len() >= 3 {
-            break;
-        }
-    }
+    let actions = poll_until(
+        Duration::from_secs(5),
+        || s.event_actions(DEV),
+        |a| a.len() >= 3,
+    )
+    .await;
     assert_eq!(actions, ["set", "app_moved_to_foreground", "set"]);
     let (st, _) = s
         .api("GET", &format!("/apps/{APP}/devices/{EVIL}"), None)
@@ -212,20 +191,14 @@ async fn stops_in_time(mut s: Server) {
 
 #[tokio::test]
 async fn hostile_strings_on_sqlite() {
-    let s = Server::start().await;
+    let s = Server::start_on(Backend::Sqlite).await;
     scenario(&s).await;
     stops_in_time(s).await;
 }
 
 #[tokio::test]
 async fn hostile_strings_on_postgres() {
-    let db = updraft_store_postgres::testing::TestDatabase::create()
-        .await
-        .expect("PostgreSQL must be reachable at UPDRAFT_TEST_POSTGRES_URL");
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path());
-    c.database_url = db.url.clone();
-    let s = Server::start_with(c).await;
+    let s = Server::start_on(Backend::Postgres).await;
     scenario(&s).await;
     stops_in_time(s).await;
 }

@@ -1,10 +1,8 @@
 //! API-key management never reaches beyond the calling key's scope, an admin
 //! always remains, and the shell can always create a way back in.
 
-mod common;
-
-use common::*;
 use serde_json::{json, Value};
+use updraft_test_support::*;
 
 async fn create(s: &Server, as_key: &str, body: Value) -> (u16, Value) {
     s.api_as(as_key, "POST", "/keys", Some(body)).await
@@ -180,10 +178,14 @@ async fn an_expiring_admin_cannot_remove_the_permanent_one() {
 #[tokio::test]
 async fn the_shell_can_always_create_an_admin_key() {
     let s = Server::start().await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_updraft-server"))
+    // tokio's process API: a blocking wait here would stall the server on this
+    // test's runtime, maybe inside a write transaction, and the command would
+    // wait out SQLite's busy timeout.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_updraft-server"))
         .args(["admin", "create-key", "--name", "recovered", "--data-dir"])
         .arg(&s.dir)
         .output()
+        .await
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
@@ -195,10 +197,11 @@ async fn the_shell_can_always_create_an_admin_key() {
     assert_eq!(st, 200);
     assert!(list.to_string().contains("recovered"));
     // A bad mode is a clear error that creates nothing.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_updraft-server"))
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_updraft-server"))
         .args(["admin", "create-key", "--mode", "root", "--data-dir"])
         .arg(&s.dir)
         .output()
+        .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not one of read, upload, write, all"));

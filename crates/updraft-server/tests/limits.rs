@@ -2,34 +2,29 @@
 //! replies: hold a connection open without sending, stall a body, keep the
 //! server from stopping, or choose the host of the bundle URLs devices get.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use updraft_server::config::Layer;
+use updraft_test_support::*;
 
-/// A server with one-second connection limits (and `extra` over them).
-async fn strict(extra: Layer) -> (Server, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut c = config(tmp.path());
-    let l = Layer {
-        header_timeout_secs: Some(1),
-        body_timeout_secs: Some(1),
-        shutdown_grace_secs: Some(1),
-        ..Default::default()
-    }
-    .merge(extra);
-    c.header_timeout = Duration::from_secs(l.header_timeout_secs.unwrap());
-    c.body_timeout = Duration::from_secs(l.body_timeout_secs.unwrap());
-    c.shutdown_grace = Duration::from_secs(l.shutdown_grace_secs.unwrap());
-    if let Some(p) = l.trusted_proxies {
-        c.trusted_proxies = p.iter().map(|p| p.parse().unwrap()).collect();
-    }
-    (Server::start_with(c).await, tmp)
+/// A server with one-second connection limits (and `extra`, TOML, over them).
+async fn strict(extra: &str) -> Server {
+    let base = "[server]\nshutdown_grace_secs = 1\n[limits]\nheader_timeout_secs = 1\nbody_timeout_secs = 1\n";
+    let l = Layer::from_toml(base, "strict")
+        .unwrap()
+        .merge(Layer::from_toml(extra, "extra").unwrap());
+    Server::start_tweaked(Backend::Sqlite, |c| {
+        c.limits.header_timeout = Duration::from_secs(l.limits.header_timeout_secs.unwrap());
+        c.limits.body_timeout = Duration::from_secs(l.limits.body_timeout_secs.unwrap());
+        c.server.shutdown_grace = Duration::from_secs(l.server.shutdown_grace_secs.unwrap());
+        if let Some(p) = l.server.trusted_proxies {
+            c.server.trusted_proxies = p.iter().map(|p| p.parse().unwrap()).collect();
+        }
+    })
+    .await
 }
 
 /// Reads until the server closes the connection (or 5 s pass); returns what came and when.
@@ -53,7 +48,7 @@ fn addr(s: &Server) -> String {
 
 #[tokio::test]
 async fn slow_headers_and_idle_connections_are_closed() {
-    let (s, _tmp) = strict(Layer::default()).await;
+    let s = strict("").await;
     // Half a request line, then nothing.
     let mut slow = TcpStream::connect(addr(&s)).await.unwrap();
     slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
@@ -76,7 +71,7 @@ async fn slow_headers_and_idle_connections_are_closed() {
 
 #[tokio::test]
 async fn a_stalled_body_is_cut_off() {
-    let (s, _tmp) = strict(Layer::default()).await;
+    let s = strict("").await;
     let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
     conn.write_all(
         b"POST /stats HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{\"a",
@@ -90,11 +85,10 @@ async fn a_stalled_body_is_cut_off() {
 
 #[tokio::test]
 async fn a_stuck_client_does_not_keep_the_server_from_stopping() {
-    let (mut s, _tmp) = strict(Layer {
+    let mut s = strict(
         // Long enough that only the shutdown deadline can end the request.
-        body_timeout_secs: Some(60),
-        ..Default::default()
-    })
+        "[limits]\nbody_timeout_secs = 60",
+    )
     .await;
     let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
     conn.write_all(b"POST /stats HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[")
@@ -127,7 +121,7 @@ async fn offered_url(s: &Server, headers: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn bundle_urls_never_come_from_the_host_header() {
-    let (s, _tmp) = strict(Layer::default()).await;
+    let s = strict("").await;
     s.with_app().await;
     s.bundle("1.0.1").await;
     s.set_channel("production", json!({"bundle": "1.0.1"}))
@@ -150,11 +144,7 @@ async fn bundle_urls_never_come_from_the_host_header() {
 
 #[tokio::test]
 async fn a_trusted_proxy_sets_the_public_host_and_scheme() {
-    let (s, _tmp) = strict(Layer {
-        trusted_proxies: Some(vec!["127.0.0.1/32".into()]),
-        ..Default::default()
-    })
-    .await;
+    let s = strict("[server]\ntrusted_proxies = [\"127.0.0.1/32\"]").await;
     s.with_app().await;
     let b = s.bundle("1.0.1").await;
     s.set_channel("production", json!({"bundle": "1.0.1"}))
@@ -180,14 +170,10 @@ async fn a_trusted_proxy_sets_the_public_host_and_scheme() {
 /// unbounded database writes: self-assignments are limited per app.
 #[tokio::test]
 async fn self_assigned_channel_writes_are_limited_per_app() {
-    let (s, _tmp) = strict(Layer::default()).await;
+    let s = strict("").await;
     s.with_app().await;
-    s.ok(
-        "POST",
-        &format!("/apps/{APP}/channels"),
-        Some(json!({"name": "beta", "allow_device_self_set": true})),
-    )
-    .await;
+    s.add_channel(json!({"name": "beta", "allow_device_self_set": true}))
+        .await;
     let start = Instant::now();
     let calls = (0..120).map(|i| {
         let body = info(json!({

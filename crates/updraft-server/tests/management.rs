@@ -1,11 +1,11 @@
 //! Story tests for the management API: key modes, uploads and their bad
-//! input, bundle files, Capgo's `/device`, and surviving a restart.
+//! input, bundle files, and surviving a restart (Capgo's `/device` is in
+//! `capgo_device.rs`).
 
-mod common;
-
-use common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use updraft_server::clock::{Clock, TestClock};
+use updraft_test_support::*;
 
 async fn key(s: &Server, mode: &str, apps: Value) -> String {
     let v = s
@@ -21,7 +21,8 @@ async fn key(s: &Server, mode: &str, apps: Value) -> String {
 
 #[tokio::test]
 async fn api_key_mode_matrix() {
-    let s = Server::start().await;
+    let clock = TestClock::now();
+    let s = Server::start_clocked(&clock).await;
     s.with_app().await;
     s.ok("POST", "/apps", Some(json!({"app_id": "com.other.app"})))
         .await;
@@ -143,7 +144,7 @@ async fn api_key_mode_matrix() {
         .await
         .unwrap();
     assert_eq!(capg.status().as_u16(), 200);
-    let soon = updraft_server::now_ms() + 300;
+    let soon = clock.now_ms() + 300;
     let v = s
         .ok(
             "POST",
@@ -153,7 +154,7 @@ async fn api_key_mode_matrix() {
         .await;
     let short = v["secret"].as_str().unwrap().to_string();
     assert_eq!(s.api_as(&short, "GET", "/apps", None).await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    clock.advance(300);
     let (st, v) = s.api_as(&short, "GET", "/apps", None).await;
     assert_eq!(
         (st, v["message"].as_str().unwrap().contains("expired")),
@@ -239,11 +240,12 @@ async fn uploads_refuse_bad_bundles_and_keep_nothing() {
         v["message"].as_str().unwrap().contains("bump the version"),
         "{v}"
     );
-    // Unknown channel on upload-and-assign.
+    // Unknown channel on upload-and-assign: a bad request (and nothing
+    // stored: see a_body_naming_what_does_not_exist_is_a_bad_request).
     let (st, _) = s
         .upload("1.0.1", "&channel=nope", zip_of(&[("index.html", b"q")]))
         .await;
-    assert_eq!(st, 404);
+    assert_eq!(st, 400);
 }
 
 #[tokio::test]
@@ -275,11 +277,11 @@ async fn an_upload_cut_off_half_way_keeps_nothing_and_can_be_retried() {
         .unwrap()
         .is_empty());
     let leftovers = std::fs::read_dir(s.dir.join("tmp"))
-        .map(|d| d.count())
+        .map(std::iter::Iterator::count)
         .unwrap_or(0);
     assert_eq!(leftovers, 0, "no partial temp file is kept");
     let blobs = std::fs::read_dir(s.dir.join("blobs/bundles"))
-        .map(|d| d.count())
+        .map(std::iter::Iterator::count)
         .unwrap_or(0);
     assert_eq!(blobs, 0, "no partial blob is kept");
     let (st, _) = s.upload("1.0.0", "", zip).await;
@@ -349,84 +351,12 @@ async fn bundle_files_support_range_etag_and_head() {
 }
 
 #[tokio::test]
-async fn capgo_device_api_puts_a_device_on_a_channel() {
-    let s = Server::start().await;
-    s.with_app().await;
-    s.bundle("1.0.1").await;
-    s.ok(
-        "POST",
-        &format!("/apps/{APP}/channels"),
-        Some(json!({"name": "beta", "bundle": "1.0.1"})),
-    )
-    .await;
-    let post = |body: Value| {
-        s.http
-            .post(s.url("/device"))
-            .header("authorization", ADMIN)
-            .json(&body)
-            .send()
-    };
-    let r = post(json!({"app_id": APP, "device_id": DEV.to_uppercase(), "channel": "beta"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(s.check(json!({})).await["version"], "1.0.1");
-    let r = post(json!({"app_id": APP, "device_id": DEV, "channel": "production"}))
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            r.status().as_u16(),
-            r.json::<Value>().await.unwrap()["error"].clone()
-        ),
-        (400, json!("public_channel_override"))
-    );
-    let r = post(json!({"app_id": APP, "device_id": DEV, "channel": "nope"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    let r = post(json!({"app_id": APP, "device_id": DEV, "version_id": 1}))
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
-    let v: Value = s
-        .http
-        .get(s.url(&format!("/device?app_id={APP}&device_id={DEV}")))
-        .header("capgkey", ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["channel"], "beta");
-    let r = s
-        .http
-        .delete(s.url("/device"))
-        .header("capgkey", ADMIN)
-        .json(&json!({"app_id": APP, "device_id": DEV}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(s.check(json!({})).await["error"], "already_on_builtin");
-    let r = s
-        .http
-        .post(s.url("/device"))
-        .json(&json!({"app_id": APP}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-}
-
-#[tokio::test]
 async fn everything_survives_a_restart_and_shutdown_flushes_queued_writes() {
-    let dir = tempfile::tempdir().unwrap();
     // Nothing is flushed on a timer during this test: only shutdown can.
-    let mut c = common::config(dir.path());
-    c.flush_interval_ms = 3_600_000;
-    let mut s = Server::start_with(c).await;
+    let mut s = Server::start_tweaked(Backend::Sqlite, |c| {
+        c.telemetry.flush_interval_ms = 3_600_000;
+    })
+    .await;
     s.with_app().await;
     s.bundle("1.0.1").await;
     s.set_channel("production", json!({"bundle": "1.0.1"}))
@@ -457,8 +387,7 @@ async fn everything_survives_a_restart_and_shutdown_flushes_queued_writes() {
         assert_eq!(offer["version"], "1.0.1");
     }
     s.stop().await; // no settle: shutdown itself must flush
-
-    let s = Server::start_in(dir.path()).await;
+    s.restart().await;
     assert_eq!(
         s.api_as(
             &rw,

@@ -1,10 +1,8 @@
 //! Story tests for `POST /updates`: one per behaviour of the decision list
 //! (reference/capgo-backend.md §1.1, DESIGN compatibility decisions).
 
-mod common;
-
-use common::*;
 use serde_json::{json, Value};
+use updraft_test_support::*;
 
 fn assert_update(v: &Value, version: &str) {
     assert_eq!(v["version"], version, "{v}");
@@ -40,16 +38,8 @@ async fn new_device_gets_the_public_bundle_and_then_is_up_to_date() {
     assert_eq!(v["checksum"], b["checksum"]);
     assert_eq!(v["session_key"], "");
     // The URL serves exactly the uploaded zip.
-    let zip = s
-        .http
-        .get(v["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(zip.as_ref(), zip_of(&[("index.html", b"1.0.1")]).as_slice());
+    let zip = s.download(v["url"].as_str().unwrap()).await;
+    assert_eq!(zip, zip_of(&[("index.html", b"1.0.1")]));
     let v = s.check(json!({"version_name": "1.0.1"})).await;
     assert_eq!(
         v,
@@ -70,18 +60,10 @@ async fn override_beats_default_channel_beats_public() {
     }
     s.set_channel("production", json!({"bundle": "1.0.1"}))
         .await;
-    s.ok(
-        "POST",
-        &format!("/apps/{APP}/channels"),
-        Some(json!({"name": "beta", "bundle": "1.0.2", "allow_device_self_set": true})),
-    )
-    .await;
-    s.ok(
-        "POST",
-        &format!("/apps/{APP}/channels"),
-        Some(json!({"name": "qa", "bundle": "1.0.3"})),
-    )
-    .await;
+    s.add_channel(json!({"name": "beta", "bundle": "1.0.2", "allow_device_self_set": true}))
+        .await;
+    s.add_channel(json!({"name": "qa", "bundle": "1.0.3"}))
+        .await;
 
     assert_update(&s.check(json!({})).await, "1.0.1");
     assert_update(&s.check(json!({"defaultChannel": "beta"})).await, "1.0.2");

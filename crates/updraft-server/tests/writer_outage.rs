@@ -4,16 +4,14 @@
 //! this test can cut. PostgreSQL must be reachable at
 //! `UPDRAFT_TEST_POSTGRES_URL`; the test fails, never skips, without it.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Mutex};
+use updraft_test_support::*;
 
 /// A relay to PostgreSQL that can be cut (connections closed, new ones
 /// refused) and restored on the same port.
@@ -79,21 +77,13 @@ impl Relay {
     }
 }
 
-async fn event_actions(s: &Server) -> Vec<String> {
-    s.ok("GET", &format!("/apps/{APP}/events?device_id={DEV}"), None)
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .collect()
-}
-
-#[tokio::test]
-async fn queued_writes_survive_an_outage_and_shutdown_ends_at_the_drain_deadline() {
-    let db = updraft_store_postgres::testing::TestDatabase::create()
-        .await
-        .expect("PostgreSQL must be reachable at UPDRAFT_TEST_POSTGRES_URL");
+/// A server whose database (a fresh PostgreSQL database) is reached through
+/// a relay the test can cut; `tweak` adjusts its configuration. The
+/// database lives as long as the returned handle.
+async fn behind_relay(
+    tweak: impl FnOnce(&mut updraft_server::config::Config),
+) -> (pg::TestDatabase, Relay, Server) {
+    let db = pg::database().await;
     // postgres://user@HOST:PORT/name → relay in front of HOST:PORT.
     let (head, rest) = db.url.split_once('@').unwrap();
     let (hostport, name) = rest.split_once('/').unwrap();
@@ -103,11 +93,18 @@ async fn queued_writes_survive_an_outage_and_shutdown_ends_at_the_drain_deadline
         format!("{hostport}:5432")
     };
     let relay = Relay::start(hostport).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path());
-    c.database_url = format!("{head}@{}/{name}", relay.addr);
-    c.drain_timeout_ms = 1_000;
-    let mut s = Server::start_with(c).await;
+    let s = Server::start_tweaked(Backend::Sqlite, |c| {
+        c.database.url =
+            updraft_server::config::DatabaseUrl::new(format!("{head}@{}/{name}", relay.addr));
+        tweak(c);
+    })
+    .await;
+    (db, relay, s)
+}
+
+#[tokio::test]
+async fn queued_writes_survive_an_outage_and_shutdown_ends_at_the_drain_deadline() {
+    let (_db, relay, mut s) = behind_relay(|c| c.telemetry.drain_timeout_ms = 1_000).await;
     s.with_app().await;
     // The app's snapshot is loaded: device calls no longer need the database.
     s.check(json!({})).await;
@@ -155,7 +152,7 @@ async fn queued_writes_survive_an_outage_and_shutdown_ends_at_the_drain_deadline
         ["during_outage"],
         "written once the database is back"
     );
-    assert_eq!(event_actions(&s).await, ["during_outage"]);
+    assert_eq!(s.event_actions(DEV).await, ["during_outage"]);
 
     // Gone at shutdown: the drain gives up at its deadline.
     relay.cut().await;
@@ -170,4 +167,77 @@ async fn queued_writes_survive_an_outage_and_shutdown_ends_at_the_drain_deadline
         "drain deadline 1 s, stopped after {:?}",
         started.elapsed()
     );
+}
+
+/// The meaning of a `/stats` answer under overload, counted: a request
+/// answered 2xx had all of its events stored, a request answered 429 had none
+/// (the plugin resends the whole batch). The database is cut so the writer
+/// cannot drain and its queue (the smallest allowed, 1,000 writes) fills.
+#[tokio::test]
+async fn under_overload_a_stats_answer_says_exactly_what_was_stored() {
+    let (_db, relay, s) = behind_relay(|c| c.telemetry.write_queue = 1_000).await;
+    s.with_app().await;
+    s.check(json!({})).await;
+    relay.cut().await;
+    // 200 requests of 10 events, each request from its own device, 16 at a time.
+    let device = |i: usize| format!("00000000-0000-4000-8000-{:012x}", 0x100 + i);
+    let batch = |i: usize| {
+        let events: Vec<_> = (0..10)
+            .map(|k| {
+                info(json!({"device_id": device(i), "action": format!("app_moved_to_background_{k}"), "version_name": "builtin"}))
+            })
+            .collect();
+        json!(events)
+    };
+    use futures::stream::{self, StreamExt};
+    let statuses: Vec<(usize, u16)> = stream::iter(0..200)
+        .map(|i| {
+            let s = &s;
+            async move { (i, s.device("POST", "/stats", &batch(i)).await.0) }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let accepted: Vec<usize> = statuses
+        .iter()
+        .filter(|(_, st)| *st == 200)
+        .map(|(i, _)| *i)
+        .collect();
+    let refused: Vec<usize> = statuses
+        .iter()
+        .filter(|(_, st)| *st == 429)
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(
+        accepted.len() + refused.len(),
+        200,
+        "every answer is 200 or 429: {statuses:?}"
+    );
+    assert!(
+        !accepted.is_empty() && !refused.is_empty(),
+        "the queue filled: {statuses:?}"
+    );
+    relay.restore().await;
+    // Everything accepted lands once the database is back.
+    let last = device(*accepted.iter().max().unwrap());
+    for _ in 0..100 {
+        if s.event_actions(&last).await.len() == 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.settle().await;
+    for i in accepted {
+        assert_eq!(
+            s.event_actions(&device(i)).await.len(),
+            10,
+            "request {i} was answered 200"
+        );
+    }
+    for i in refused {
+        assert!(
+            s.event_actions(&device(i)).await.is_empty(),
+            "request {i} was answered 429"
+        );
+    }
 }

@@ -9,10 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use updraft_protocol::api::NewApp;
 use updraft_server::writer::{spawn, Settings};
-use updraft_store::{DeviceSeen, EventQuery, NewEvent, Store, Write};
-
-const APP: &str = "com.example.app";
-const DEV: &str = "00000000-0000-4000-8000-000000000001";
+use updraft_store::{DeviceSeen, EventQuery, NewEvent, Stamp, Store, Write};
+use updraft_test_support::{pg, APP, DEV};
 
 fn event(action: &str) -> Write {
     Write::Event(NewEvent {
@@ -33,7 +31,7 @@ async fn refused_write_is_dropped_alone(store: Arc<dyn Store>) {
                 app_id: APP.into(),
                 name: None,
             },
-            1,
+            &Stamp::system(1),
         )
         .await
         .unwrap();
@@ -92,9 +90,7 @@ async fn on_sqlite() {
 
 #[tokio::test]
 async fn on_postgres() {
-    let db = updraft_store_postgres::testing::TestDatabase::create()
-        .await
-        .expect("PostgreSQL must be reachable at UPDRAFT_TEST_POSTGRES_URL");
+    let db = pg::database().await;
     let store = updraft_store_postgres::PostgresStore::connect(&db.url)
         .await
         .unwrap();

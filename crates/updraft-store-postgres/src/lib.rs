@@ -1,6 +1,8 @@
 //! Updraft's scale-out store: PostgreSQL, shared by many stateless server nodes.
 //! The operations themselves are shared with SQLite in `updraft-store-sql`.
 
+#![deny(missing_docs)]
+
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
@@ -25,18 +27,30 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
-    /// Runs one statement outside the `Store` API (administration: creating test databases).
-    pub async fn execute_raw(&self, sql: &str) -> StoreResult<()> {
-        sqlx::query(sql)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(())
-    }
-
     /// The pool telemetry batches are written through: the shared one.
     fn batch_pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// LISTENs on [`CHANGE_CHANNEL`](updraft_store::CHANGE_CHANNEL) over a
+    /// connection of its own: each notification (and each reconnection, after
+    /// which some may have been missed) yields one wake-up. The stream ends
+    /// when the connection cannot be re-established; dropping it stops
+    /// listening.
+    async fn listen(&self) -> StoreResult<Option<updraft_store::ChangeFeed>> {
+        use futures::StreamExt;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(updraft_store_sql::backend)?;
+        listener
+            .listen(updraft_store::CHANGE_CHANNEL)
+            .await
+            .map_err(updraft_store_sql::backend)?;
+        let feed = futures::stream::unfold(listener, |mut l| async move {
+            // `Ok(None)`: the connection was lost and is re-established.
+            l.try_recv().await.ok().map(|_| ((), l))
+        });
+        Ok(Some(feed.boxed()))
     }
 
     fn migrator() -> sqlx::migrate::Migrator {
@@ -46,94 +60,42 @@ impl PostgresStore {
 
 updraft_store_sql::sql_store!(PostgresStore, sqlx::Postgres, "BEGIN");
 
-/// A throw-away database for tests, dropped (connections and all) when the
-/// guard goes out of scope, also when the test fails.
-#[doc(hidden)]
-pub mod testing {
-    use super::*;
-
-    /// The server named by `UPDRAFT_TEST_POSTGRES_URL` (default: the local
-    /// server with trust auth).
-    pub fn admin_url() -> String {
-        std::env::var("UPDRAFT_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-    }
-
-    /// Drops its database on drop.
-    #[derive(Debug)]
-    pub struct TestDatabase {
-        pub url: String,
-        name: String,
-    }
-
-    impl TestDatabase {
-        /// Creates an empty database with a random `updraft_test_` name. A
-        /// missing server is an error: tests that need one fail, never skip.
-        pub async fn create() -> StoreResult<Self> {
-            let admin_url = admin_url();
-            let admin = PostgresStore::connect(&admin_url).await?;
-            let name = format!("updraft_test_{:016x}{:016x}", rand_u64(), rand_u64());
-            admin
-                .execute_raw(&format!("CREATE DATABASE {name}"))
-                .await?;
-            admin.pool.close().await;
-            let (prefix, _) = admin_url
-                .rsplit_once('/')
-                .ok_or_else(|| StoreError::Invalid(format!("{admin_url} has no database path")))?;
-            Ok(Self {
-                url: format!("{prefix}/{name}"),
-                name,
-            })
-        }
-    }
-
-    impl Drop for TestDatabase {
-        fn drop(&mut self) {
-            // Drop is synchronous and may run inside a runtime: use a thread with its own.
-            let name = self.name.clone();
-            let dropped = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let admin = PostgresStore::connect(&admin_url()).await.ok()?;
-                    let done = admin
-                        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                    admin.pool.close().await;
-                    done.ok()
-                })
-            })
-            .join();
-            if !matches!(dropped, Ok(Some(()))) {
-                eprintln!("could not drop test database {}", self.name);
-            }
-        }
-    }
-
-    /// 64 random bits from the OS-seeded hasher (no extra dependency for a name).
-    fn rand_u64() -> u64 {
-        use std::hash::BuildHasher;
-        std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A fresh, empty database for each test, dropped when the test ends.
     /// A missing server fails the test: it never skips.
-    async fn fresh() -> (PostgresStore, testing::TestDatabase) {
-        let db = testing::TestDatabase::create().await.expect(
-            "PostgreSQL must be reachable at UPDRAFT_TEST_POSTGRES_URL for the conformance suite",
-        );
+    async fn fresh() -> (PostgresStore, updraft_test_support::pg::TestDatabase) {
+        let db = updraft_test_support::pg::database().await;
         let store = PostgresStore::connect(&db.url).await.unwrap();
         (store, db)
     }
 
     updraft_store_tests::conformance_suite!(fresh);
+
+    /// A committed write wakes listeners at once (LISTEN/NOTIFY).
+    #[tokio::test]
+    async fn a_committed_change_notifies_listeners() {
+        use futures::StreamExt;
+        use updraft_store::{AppStore, ChangeStore, DatabaseStore, Stamp};
+        let (store, _db) = fresh().await;
+        store.migrate().await.unwrap();
+        let mut feed = store
+            .change_feed()
+            .await
+            .unwrap()
+            .expect("PostgreSQL pushes changes");
+        let new = updraft_store_sql::updraft_protocol::api::NewApp {
+            app_id: "com.example.app".into(),
+            name: None,
+        };
+        store.create_app(&new, &Stamp::system(1)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .expect("a notification within 10 s")
+            .expect("the feed is open");
+    }
 
     /// The telemetry writer retries transient errors and isolates permanent
     /// ones: PostgreSQL's refusal of a NUL is permanent, a lost server is not.

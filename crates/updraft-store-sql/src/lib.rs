@@ -5,6 +5,8 @@
 //! under `store/`. Each database crate owns only its connection setup and
 //! migrations.
 
+#![deny(missing_docs)]
+
 pub use async_trait;
 pub use serde_json;
 pub use sqlx;
@@ -14,6 +16,7 @@ pub use updraft_store;
 use updraft_store::StoreError;
 
 mod store;
+pub mod tally;
 
 /// Maps a sqlx error: unique violations become `Conflict(msg)`, the rest `Backend`.
 pub fn map_err(e: sqlx::Error, conflict: &str) -> StoreError {
@@ -30,6 +33,8 @@ pub fn map_err(e: sqlx::Error, conflict: &str) -> StoreError {
 
 /// Maps a sqlx error with no expected conflict: `Unavailable` when it may
 /// pass ([`is_transient`]), `Backend` otherwise.
+// By value so that every query can say `.map_err(backend)`.
+#[allow(clippy::needless_pass_by_value)]
 pub fn backend(e: sqlx::Error) -> StoreError {
     if is_transient(&e) {
         StoreError::Unavailable(e.to_string())
@@ -118,6 +123,7 @@ pub fn refuse_nul(batch: &[updraft_store::Write]) -> Result<(), StoreError> {
                 version,
                 ..
             } => nul(app_id) || nul(device_id) || nul(version),
+            Write::Release(s) => nul(&s.app_id) || nul(&s.device_id) || nul(&s.version),
         };
         if bad {
             return Err(StoreError::Invalid(format!(
@@ -127,6 +133,37 @@ pub fn refuse_nul(batch: &[updraft_store::Write]) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// The 0-based offset of the `p`-th percentile among `n` ascending values by
+/// the nearest-rank rule (the value at rank `ceil(p * n / 100)`, at least 1);
+/// `None` when there are no values.
+#[doc(hidden)]
+pub fn rank_offset(p: u64, n: u64) -> Option<i64> {
+    if n == 0 {
+        return None;
+    }
+    let rank = (u128::from(p.min(100)) * u128::from(n))
+        .div_ceil(100)
+        .max(1);
+    i64::try_from(rank - 1).ok()
+}
+
+/// Most points of a release's adoption curve: a week of hours.
+pub const MAX_ADOPTION_POINTS: i64 = 168;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The buckets of an adoption curve over `[since, until)` (`since < until`):
+/// `(bucket length in ms, number of points)`. Buckets are hours, or as many
+/// whole hours as keep the points at [`MAX_ADOPTION_POINTS`] or fewer.
+#[doc(hidden)]
+pub fn adoption_buckets(since: i64, until: i64) -> (i64, usize) {
+    // Both positive: the quotient rounded up.
+    let up = |a: i64, b: i64| a / b + i64::from(a % b != 0);
+    let span = until.saturating_sub(since).max(1);
+    let bucket = up(up(span, HOUR_MS), MAX_ADOPTION_POINTS).saturating_mul(HOUR_MS);
+    (bucket, usize::try_from(up(span, bucket)).unwrap_or(0))
 }
 
 /// The channel columns, joined with the bundle's version name.
@@ -187,6 +224,33 @@ pub const DEVICE_ON_CONFLICT: &str = " ON CONFLICT (app_id, device_id) DO UPDATE
 
 #[cfg(test)]
 mod tests {
+    use super::{adoption_buckets, rank_offset};
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        assert_eq!(rank_offset(90, 0), None);
+        assert_eq!(rank_offset(90, 1), Some(0));
+        assert_eq!(rank_offset(50, 4), Some(1), "rank 2 of 4");
+        assert_eq!(rank_offset(90, 10), Some(8), "rank 9 of 10");
+        assert_eq!(rank_offset(90, 11), Some(9), "rank ceil(9.9) = 10 of 11");
+        assert_eq!(rank_offset(95, 1_000_000), Some(949_999));
+    }
+
+    #[test]
+    fn adoption_has_hourly_points_up_to_a_week_then_coarser() {
+        let hour = 3_600_000;
+        assert_eq!(adoption_buckets(0, 24 * hour), (hour, 24));
+        assert_eq!(
+            adoption_buckets(0, hour / 2),
+            (hour, 1),
+            "a part of an hour is one point"
+        );
+        assert_eq!(adoption_buckets(0, 168 * hour), (hour, 168));
+        assert_eq!(adoption_buckets(0, 169 * hour), (2 * hour, 85));
+        let (bucket, points) = adoption_buckets(0, 365 * 24 * hour);
+        assert!(points <= 168 && bucket % hour == 0, "{bucket} {points}");
+    }
+
     #[test]
     fn the_refresh_interval_in_the_sql_is_the_constant() {
         assert!(super::DEVICE_ON_CONFLICT.contains(&format!(">= {}", super::LAST_SEEN_REFRESH_MS)));

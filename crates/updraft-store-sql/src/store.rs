@@ -12,9 +12,13 @@
 
 mod apps;
 mod bundles;
+mod changes;
 mod channels;
 mod devices;
 mod keys;
+mod metrics;
+mod release;
+mod rollouts;
 mod snapshot;
 mod telemetry;
 
@@ -50,6 +54,10 @@ macro_rules! sql_store {
             $crate::sql_keys!($store);
             $crate::sql_telemetry!($store, $db);
             $crate::sql_snapshot!($store);
+            $crate::sql_changes!($store);
+            $crate::sql_rollouts!($store);
+            $crate::sql_release!($db);
+            $crate::sql_metrics!($db);
 
             fn rows<T>(
                 rs: Vec<DbRow>,
@@ -67,6 +75,33 @@ macro_rules! sql_store {
                     .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
+                Ok(())
+            }
+
+            /// Appends one change row inside `tx`: the write's record in the
+            /// change log, committed (or rolled back) with it. `revision` is the
+            /// app's after the write (none once the app is deleted).
+            async fn record(
+                tx: &mut Tx<'_>,
+                app_id: Option<&str>,
+                kind: &str,
+                device_id: Option<&str>,
+                payload: serde_json::Value,
+                stamp: &Stamp,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO changes (app_id, revision, kind, device_id, payload, actor, at_ms) \
+                     VALUES ($1, (SELECT revision FROM apps WHERE app_id = $1), $2, $3, $4, $5, $6)",
+                )
+                .bind(app_id)
+                .bind(kind)
+                .bind(device_id)
+                .bind(payload.to_string())
+                .bind(stamp.actor.label())
+                .bind(stamp.at_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
                 Ok(())
             }
 

@@ -1,6 +1,8 @@
 //! Updraft's embedded default store: one SQLite file (WAL mode), zero setup.
 //! The operations themselves are shared with PostgreSQL in `updraft-store-sql`.
 
+#![deny(missing_docs)]
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -67,6 +69,14 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// SQLite cannot push changes: one process writes it, and the poll
+    /// covers it. Async because the shared `sql_changes!` awaits it, as it
+    /// must PostgreSQL's.
+    #[allow(clippy::unused_async)]
+    async fn listen(&self) -> StoreResult<Option<updraft_store::ChangeFeed>> {
+        Ok(None)
+    }
+
     fn migrator() -> sqlx::migrate::Migrator {
         sqlx::migrate!("./migrations")
     }
@@ -86,4 +96,14 @@ mod tests {
     }
 
     updraft_store_tests::conformance_suite!(fresh);
+
+    /// SQLite pushes nothing: followers poll it.
+    #[tokio::test]
+    async fn sqlite_has_no_change_feed() {
+        let (store, _dir) = fresh().await;
+        let feed = updraft_store::ChangeStore::change_feed(&store)
+            .await
+            .unwrap();
+        assert!(feed.is_none());
+    }
 }

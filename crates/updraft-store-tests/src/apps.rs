@@ -14,7 +14,7 @@ pub async fn apps_crud(s: &dyn Store) {
                 app_id: APP.into(),
                 name: None,
             },
-            2,
+            &Stamp::system(2),
         )
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
@@ -29,6 +29,7 @@ pub async fn apps_crud(s: &dyn Store) {
                 expose_metadata: Some(true),
                 ..Default::default()
             },
+            &Stamp::system(0),
         )
         .await
         .unwrap();
@@ -41,14 +42,24 @@ pub async fn apps_crud(s: &dyn Store) {
         public_key: k.map(str::to_string),
         ..Default::default()
     };
-    let a = s.update_app(APP, &patch(Some(pem))).await.unwrap();
+    let a = s
+        .update_app(APP, &patch(Some(pem)), &Stamp::system(0))
+        .await
+        .unwrap();
     assert_eq!(a.public_key.as_deref(), Some(pem));
-    let a = s.update_app(APP, &patch(None)).await.unwrap();
+    let a = s
+        .update_app(APP, &patch(None), &Stamp::system(0))
+        .await
+        .unwrap();
     assert_eq!(a.public_key.as_deref(), Some(pem));
-    let a = s.update_app(APP, &patch(Some(""))).await.unwrap();
+    let a = s
+        .update_app(APP, &patch(Some("")), &Stamp::system(0))
+        .await
+        .unwrap();
     assert_eq!(a.public_key, None);
     assert!(matches!(
-        s.update_app("com.nope.x", &AppPatch::default()).await,
+        s.update_app("com.nope.x", &AppPatch::default(), &Stamp::system(0))
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(s.list_apps().await.unwrap().len(), 1);
@@ -57,25 +68,27 @@ pub async fn apps_crud(s: &dyn Store) {
 /// Deleting an app removes everything under it.
 pub async fn delete_app_cascades(s: &dyn Store) {
     app(s).await;
-    s.create_bundle(&new_bundle("1.0.0"), 1).await.unwrap();
+    s.create_bundle(&new_bundle("1.0.0"), &Stamp::system(1))
+        .await
+        .unwrap();
     s.create_channel(
         APP,
         &ChannelPatch {
             bundle: Some(Some("1.0.0".into())),
             ..chan("production")
         },
-        1,
+        &Stamp::system(1),
     )
     .await
     .unwrap();
     s.write_batch(&[seen("00000000-0000-4000-8000-000000000001", "1.0.0", 1)])
         .await
         .unwrap();
-    s.delete_app(APP).await.unwrap();
+    s.delete_app(APP, &Stamp::system(0)).await.unwrap();
     assert!(s.get_app(APP).await.unwrap().is_none());
     assert!(s.load_snapshot(APP).await.unwrap().is_none());
     assert!(matches!(
-        s.delete_app(APP).await,
+        s.delete_app(APP, &Stamp::system(0)).await,
         Err(StoreError::NotFound(_))
     ));
     app(s).await;

@@ -13,7 +13,10 @@ pub async fn bundles_are_unique_forever(s: &dyn Store) {
         electron_checksum: Some("ZWxlY3Ryb24=".into()),
         ..new_bundle("1.0.0")
     };
-    let b = s.create_bundle(&with_electron, 5).await.unwrap();
+    let b = s
+        .create_bundle(&with_electron, &Stamp::system(5))
+        .await
+        .unwrap();
     assert_eq!(b.version, "1.0.0");
     assert_eq!(b.electron_checksum.as_deref(), Some("ZWxlY3Ryb24="));
     assert_eq!(
@@ -25,7 +28,8 @@ pub async fn bundles_are_unique_forever(s: &dyn Store) {
         b.electron_checksum
     );
     assert!(matches!(
-        s.create_bundle(&new_bundle("1.0.0"), 6).await,
+        s.create_bundle(&new_bundle("1.0.0"), &Stamp::system(6))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     s.create_channel(
@@ -34,11 +38,11 @@ pub async fn bundles_are_unique_forever(s: &dyn Store) {
             bundle: Some(Some("1.0.0".into())),
             ..chan("production")
         },
-        7,
+        &Stamp::system(7),
     )
     .await
     .unwrap();
-    let refused = s.delete_bundle(APP, "1.0.0").await;
+    let refused = s.delete_bundle(APP, "1.0.0", &Stamp::system(0)).await;
     assert!(
         matches!(refused, Err(StoreError::Conflict(ref m)) if m.contains("production")),
         "{refused:?}"
@@ -50,15 +54,18 @@ pub async fn bundles_are_unique_forever(s: &dyn Store) {
             bundle: Some(None),
             ..Default::default()
         },
-        8,
+        &Stamp::system(8),
     )
     .await
     .unwrap();
-    s.delete_bundle(APP, "1.0.0").await.unwrap();
+    s.delete_bundle(APP, "1.0.0", &Stamp::system(0))
+        .await
+        .unwrap();
     assert!(s.list_bundles(APP).await.unwrap().is_empty());
     assert!(s.get_bundle(APP, "1.0.0").await.unwrap().unwrap().deleted);
     assert!(matches!(
-        s.create_bundle(&new_bundle("1.0.0"), 9).await,
+        s.create_bundle(&new_bundle("1.0.0"), &Stamp::system(9))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(
@@ -71,13 +78,15 @@ pub async fn bundles_are_unique_forever(s: &dyn Store) {
         link: Some("https://x".into()),
         ..Default::default()
     };
-    s.create_bundle(&new_bundle("1.1.0"), 10).await.unwrap();
+    s.create_bundle(&new_bundle("1.1.0"), &Stamp::system(10))
+        .await
+        .unwrap();
     assert!(s
         .blob_in_use(&new_bundle("1.1.0").blob_sha256.unwrap())
         .await
         .unwrap());
     assert_eq!(
-        s.update_bundle_meta(APP, "1.1.0", &meta)
+        s.update_bundle_meta(APP, "1.1.0", &meta, &Stamp::system(0))
             .await
             .unwrap()
             .link

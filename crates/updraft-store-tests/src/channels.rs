@@ -9,7 +9,9 @@ use crate::{app, chan, new_bundle, APP};
 /// Channel flags persist; at most one public channel per platform.
 pub async fn channels_and_public_rule(s: &dyn Store) {
     app(s).await;
-    s.create_bundle(&new_bundle("1.0.0"), 1).await.unwrap();
+    s.create_bundle(&new_bundle("1.0.0"), &Stamp::system(1))
+        .await
+        .unwrap();
     let w = s
         .create_channel(
             APP,
@@ -20,7 +22,7 @@ pub async fn channels_and_public_rule(s: &dyn Store) {
                 allow_emulator: Some(false),
                 ..chan("production")
             },
-            2,
+            &Stamp::system(2),
         )
         .await
         .unwrap();
@@ -30,7 +32,8 @@ pub async fn channels_and_public_rule(s: &dyn Store) {
         !w.channel.allow_emulator && w.channel.public && w.channel.disable_auto_update_under_native
     );
     assert!(matches!(
-        s.create_channel(APP, &chan("production"), 3).await,
+        s.create_channel(APP, &chan("production"), &Stamp::system(3))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let missing = s
@@ -40,11 +43,11 @@ pub async fn channels_and_public_rule(s: &dyn Store) {
                 bundle: Some(Some("9.9.9".into())),
                 ..chan("x")
             },
-            3,
+            &Stamp::system(3),
         )
         .await;
     assert!(
-        matches!(missing, Err(StoreError::NotFound(_))),
+        matches!(missing, Err(StoreError::UnknownBundle(_))),
         "{missing:?}"
     );
     assert!(
@@ -61,7 +64,7 @@ pub async fn channels_and_public_rule(s: &dyn Store) {
                 electron: Some(false),
                 ..chan("ios-beta")
             },
-            4,
+            &Stamp::system(4),
         )
         .await
         .unwrap();
@@ -76,9 +79,11 @@ pub async fn channels_and_public_rule(s: &dyn Store) {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, vec!["ios-beta", "production"]);
-    s.delete_channel(APP, "ios-beta").await.unwrap();
+    s.delete_channel(APP, "ios-beta", &Stamp::system(0))
+        .await
+        .unwrap();
     assert!(matches!(
-        s.delete_channel(APP, "ios-beta").await,
+        s.delete_channel(APP, "ios-beta", &Stamp::system(0)).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -87,7 +92,9 @@ pub async fn channels_and_public_rule(s: &dyn Store) {
 pub async fn deploy_history_and_rollback(s: &dyn Store) {
     app(s).await;
     for v in ["1.0.0", "1.1.0"] {
-        s.create_bundle(&new_bundle(v), 1).await.unwrap();
+        s.create_bundle(&new_bundle(v), &Stamp::system(1))
+            .await
+            .unwrap();
     }
     s.create_channel(
         APP,
@@ -95,7 +102,7 @@ pub async fn deploy_history_and_rollback(s: &dyn Store) {
             bundle: Some(Some("1.0.0".into())),
             ..chan("production")
         },
-        2,
+        &Stamp::system(2),
     )
     .await
     .unwrap();
@@ -106,7 +113,7 @@ pub async fn deploy_history_and_rollback(s: &dyn Store) {
             bundle: Some(Some("1.1.0".into())),
             ..Default::default()
         },
-        3,
+        &Stamp::system(3),
     )
     .await
     .unwrap();
@@ -117,21 +124,29 @@ pub async fn deploy_history_and_rollback(s: &dyn Store) {
             allow_dev: Some(false),
             ..Default::default()
         },
-        4,
+        &Stamp::system(4),
     )
     .await
     .unwrap();
     let h = s.deploy_history(APP, "production").await.unwrap();
     let versions: Vec<&str> = h.iter().map(|d| d.bundle_version.as_str()).collect();
     assert_eq!(versions, vec!["1.1.0", "1.0.0"]);
-    let w = s.rollback_channel(APP, "production", 5).await.unwrap();
+    let w = s
+        .rollback_channel(APP, "production", &Stamp::system(5))
+        .await
+        .unwrap();
     assert_eq!(w.channel.bundle_version, "1.0.0");
     assert!(!w.channel.allow_dev, "rollback changes only the bundle");
-    let w = s.rollback_channel(APP, "production", 6).await.unwrap();
+    let w = s
+        .rollback_channel(APP, "production", &Stamp::system(6))
+        .await
+        .unwrap();
     assert_eq!(w.channel.bundle_version, "1.1.0");
-    s.create_channel(APP, &chan("empty"), 7).await.unwrap();
+    s.create_channel(APP, &chan("empty"), &Stamp::system(7))
+        .await
+        .unwrap();
     assert!(matches!(
-        s.rollback_channel(APP, "empty", 8).await,
+        s.rollback_channel(APP, "empty", &Stamp::system(8)).await,
         Err(StoreError::Conflict(_))
     ));
 }

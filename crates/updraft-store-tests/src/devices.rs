@@ -9,14 +9,20 @@ use crate::{app, chan, new_bundle, seen, APP};
 /// Device overrides: channel or bundle pin, exactly one, visible on the device.
 pub async fn overrides(s: &dyn Store) {
     app(s).await;
-    s.create_bundle(&new_bundle("1.0.0"), 1).await.unwrap();
-    s.create_channel(APP, &chan("beta"), 1).await.unwrap();
+    s.create_bundle(&new_bundle("1.0.0"), &Stamp::system(1))
+        .await
+        .unwrap();
+    s.create_channel(APP, &chan("beta"), &Stamp::system(1))
+        .await
+        .unwrap();
     let dev = "00000000-0000-4000-8000-000000000001";
     let o = SetOverride {
         channel: Some("beta".into()),
         bundle: None,
     };
-    s.set_override(APP, dev, &o, 2).await.unwrap();
+    s.set_override(APP, dev, &o, &Stamp::system(2))
+        .await
+        .unwrap();
     let d = s
         .get_device(APP, dev)
         .await
@@ -32,7 +38,9 @@ pub async fn overrides(s: &dyn Store) {
         channel: None,
         bundle: Some("1.0.0".into()),
     };
-    s.set_override(APP, dev, &o, 3).await.unwrap();
+    s.set_override(APP, dev, &o, &Stamp::system(3))
+        .await
+        .unwrap();
     let snap = s.load_snapshot(APP).await.unwrap().unwrap();
     assert_eq!(snap.overrides.len(), 1);
     assert!(snap.overrides[0].2.is_some() && snap.overrides[0].1.is_none());
@@ -41,7 +49,7 @@ pub async fn overrides(s: &dyn Store) {
         bundle: Some("1.0.0".into()),
     };
     assert!(matches!(
-        s.set_override(APP, dev, &both, 4).await,
+        s.set_override(APP, dev, &both, &Stamp::system(4)).await,
         Err(StoreError::Invalid(_))
     ));
     let bad = SetOverride {
@@ -49,15 +57,30 @@ pub async fn overrides(s: &dyn Store) {
         bundle: None,
     };
     assert!(matches!(
-        s.set_override(APP, dev, &bad, 4).await,
-        Err(StoreError::NotFound(_))
+        s.set_override(APP, dev, &bad, &Stamp::system(4)).await,
+        Err(StoreError::UnknownChannel(_))
+    ));
+    let unknown_pin = SetOverride {
+        channel: None,
+        bundle: Some("9.9.9".into()),
+    };
+    assert!(matches!(
+        s.set_override(APP, dev, &unknown_pin, &Stamp::system(4))
+            .await,
+        Err(StoreError::UnknownBundle(_))
     ));
     assert!(matches!(
-        s.delete_bundle(APP, "1.0.0").await,
+        s.delete_bundle(APP, "1.0.0", &Stamp::system(0)).await,
         Err(StoreError::Conflict(_))
     ));
-    assert!(s.remove_override(APP, dev).await.unwrap());
-    assert!(!s.remove_override(APP, dev).await.unwrap());
+    assert!(s
+        .remove_override(APP, dev, &Stamp::system(0))
+        .await
+        .unwrap());
+    assert!(!s
+        .remove_override(APP, dev, &Stamp::system(0))
+        .await
+        .unwrap());
     assert!(s.get_device(APP, dev).await.unwrap().is_none());
 }
 

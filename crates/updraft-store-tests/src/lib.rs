@@ -3,23 +3,33 @@
 //! one module per resource; this file holds the entry point and the helpers
 //! they share.
 
+#![deny(missing_docs)]
+
 use updraft_protocol::api::*;
 use updraft_store::*;
 
 mod apps;
 mod bundles;
+mod changes;
 mod channels;
 mod devices;
 mod keys;
 mod races;
+mod release;
+mod rollout_effects;
+mod rollouts;
 mod self_assign;
 mod telemetry;
 pub use apps::*;
 pub use bundles::*;
+pub use changes::*;
 pub use channels::*;
 pub use devices::*;
 pub use keys::*;
 pub use races::*;
+pub use release::*;
+pub use rollout_effects::*;
+pub use rollouts::*;
 pub use self_assign::*;
 pub use telemetry::*;
 
@@ -40,8 +50,23 @@ macro_rules! conformance_suite {
             a_batch_with_a_nul_is_refused_whole_and_for_good,
             device_rows_keep_the_running_version_and_never_go_back,
             events_are_pruned_in_bounded_batches);
+        $crate::conformance_suite!(@cases $fresh,
+            every_write_appends_one_change, rollback_blocks_are_device_scoped_changes,
+            changes_list_and_prune);
+        $crate::conformance_suite!(@cases $fresh,
+            starting_a_rollout, one_active_rollout_per_channel,
+            rollout_transitions_compare_and_set, promoting_moves_the_channel_and_records_a_deploy,
+            rollout_writes_append_their_changes, rollout_checks_are_claimed_once_per_interval,
+            snapshot_holds_active_rollouts_only, deletes_and_rollouts,
+            a_channel_with_an_active_rollout_refuses_deploys, a_rollout_keeps_its_latest_hundred_checks);
+        $crate::conformance_suite!(@cases $fresh,
+            release_rows_keep_first_times, arm_health_counts_each_arm,
+            arm_health_counts_only_what_happened_in_the_arm,
+            release_rows_are_pruned_except_an_active_rollouts,
+            release_metrics_funnel_adds_up);
         $crate::conformance_suite!(@shared $fresh, last_admin_key_survives_concurrent_deletes,
-            deleting_a_bundle_races_safely_with_deploying_it);
+            deleting_a_bundle_races_safely_with_deploying_it,
+            concurrent_rollout_starts_and_transitions_have_one_winner);
     };
     (@shared $fresh:ident, $($case:ident),*) => {
         $(
@@ -73,7 +98,7 @@ pub(crate) async fn app(s: &dyn Store) {
             app_id: APP.into(),
             name: Some("Example".into()),
         },
-        1,
+        &Stamp::system(1),
     )
     .await
     .unwrap();

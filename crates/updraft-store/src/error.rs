@@ -6,6 +6,14 @@ pub enum StoreError {
     /// The named thing does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The input names a bundle that is not a live (uploaded, not deleted)
+    /// bundle of the app: a bad request, not a missing resource of the URL.
+    #[error("{0}")]
+    UnknownBundle(String),
+    /// The input names a channel the app does not have (a bad request, as
+    /// [`UnknownBundle`](Self::UnknownBundle)).
+    #[error("{0}")]
+    UnknownChannel(String),
     /// The operation conflicts with what exists (duplicate, still in use).
     #[error("{0}")]
     Conflict(String),

@@ -11,23 +11,29 @@
 //! `updraft-store-postgres`, sharing their SQL through `updraft-store-sql`);
 //! `updraft-store-tests` holds the conformance suite both must pass.
 
+#![deny(missing_docs)]
+
 mod app;
 mod bundle;
+mod change;
 mod channel;
 mod database;
 mod device;
 mod error;
 mod key;
+mod rollout;
 mod snapshot;
 mod telemetry;
 
 pub use app::AppStore;
 pub use bundle::{BundleStore, NewBundle};
+pub use change::{Actor, ChangeFeed, ChangeStore, Stamp, CHANGE_CHANNEL};
 pub use channel::ChannelStore;
 pub use database::DatabaseStore;
 pub use device::{DeviceQuery, DeviceStore, SelfAssign};
 pub use error::{StoreError, StoreResult};
 pub use key::{KeyStore, StoredKey};
+pub use rollout::{ReleaseSignal, RolloutStore, Transition};
 pub use snapshot::{AppSnapshotData, SnapshotStore};
 pub use telemetry::{
     DeviceSeen, EventQuery, NewEvent, TelemetryStore, Write, LAST_SEEN_REFRESH_MS,
@@ -36,8 +42,8 @@ pub use telemetry::{
 /// Every store trait, for one import: `use updraft_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AppStore, BundleStore, ChannelStore, DatabaseStore, DeviceStore, KeyStore, SnapshotStore,
-        Store, TelemetryStore,
+        AppStore, BundleStore, ChangeStore, ChannelStore, DatabaseStore, DeviceStore, KeyStore,
+        RolloutStore, SnapshotStore, Store, TelemetryStore,
     };
 }
 
@@ -53,6 +59,8 @@ pub trait Store:
     + KeyStore
     + TelemetryStore
     + SnapshotStore
+    + ChangeStore
+    + RolloutStore
     + Send
     + Sync
     + 'static
@@ -68,6 +76,8 @@ impl<T> Store for T where
         + KeyStore
         + TelemetryStore
         + SnapshotStore
+        + ChangeStore
+        + RolloutStore
         + Send
         + Sync
         + 'static

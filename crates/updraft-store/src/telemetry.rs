@@ -1,11 +1,11 @@
 //! [`TelemetryStore`]: what devices report, written in batches ([`Write`]:
-//! device rows, events, offer counts, rollback blocks), and reading events
-//! and offers back.
+//! device rows, events, offer counts, rollback blocks, release signals), and
+//! reading events and offers back.
 
 use async_trait::async_trait;
 use updraft_protocol::api::{Event, OfferCount};
 
-use crate::StoreResult;
+use crate::{ReleaseSignal, StoreResult};
 
 /// How often a device row whose fields did not change has its `last_seen`
 /// rewritten (5 minutes). Stores skip identical rows younger than this, and the
@@ -16,31 +16,49 @@ pub const LAST_SEEN_REFRESH_MS: i64 = 300_000;
 /// What a device told us about itself on its last request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceSeen {
+    /// The app; rows of an app that does not exist (any more) are dropped.
     pub app_id: String,
+    /// The device's id.
     pub device_id: String,
+    /// The `custom_id` it sent; `None` or empty keeps the stored one.
     pub custom_id: Option<String>,
+    /// The `platform` it sent.
     pub platform: Option<String>,
+    /// The `plugin_version` it sent.
     pub plugin_version: Option<String>,
     /// The bundle the device runs; `None` keeps the stored one (an event that
     /// is not about the running bundle, such as `download_complete`).
     pub version_name: Option<String>,
+    /// Its native version (`version_build`).
     pub version_build: Option<String>,
+    /// Its native build number (`version_code`).
     pub version_code: Option<String>,
+    /// Its OS version (`version_os`).
     pub version_os: Option<String>,
+    /// Whether it reported a release build.
     pub is_prod: Option<bool>,
+    /// Whether it reported an emulator.
     pub is_emulator: Option<bool>,
+    /// The `defaultChannel` it sent.
     pub default_channel: Option<String>,
+    /// The `key_id` it sent.
     pub key_id: Option<String>,
+    /// When (epoch ms); a row older than the stored one never replaces it.
     pub seen_at: i64,
 }
 
 /// One stats event to record.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewEvent {
+    /// The app; events of an app that does not exist (any more) are dropped.
     pub app_id: String,
+    /// The device that sent it.
     pub device_id: String,
+    /// The plugin's action (`set`, `update_fail`, …), stored as sent.
     pub action: String,
+    /// The bundle the event is about.
     pub version_name: String,
+    /// The bundle the device ran before, when it said.
     pub old_version_name: Option<String>,
     /// JSON object text.
     pub metadata: Option<String>,
@@ -59,19 +77,29 @@ pub enum Write {
     /// The server offered `version` to devices `count` times: counted per app,
     /// bundle and day.
     Offered {
+        /// The app.
         app_id: String,
+        /// The bundle offered.
         version: String,
         /// Days since the Unix epoch.
         day: i64,
+        /// How many offers; added to the stored count.
         count: i64,
     },
     /// The device rolled back `version` (`update_fail`): block it for that device.
     Failed {
+        /// The app.
         app_id: String,
+        /// The device that rolled back.
         device_id: String,
+        /// The bundle it rolled back from; ignored when the app has none by this name.
         version: String,
+        /// When (epoch ms).
         at: i64,
     },
+    /// A device's release signal for a bundle: kept as the first time of
+    /// that signal in the device's release row (see [`ReleaseSignal`]).
+    Release(ReleaseSignal),
 }
 
 impl Write {
@@ -82,6 +110,7 @@ impl Write {
             Write::Event(_) => "event",
             Write::Offered { .. } => "offer_count",
             Write::Failed { .. } => "rollback_block",
+            Write::Release(_) => "release",
         }
     }
 }
@@ -89,16 +118,21 @@ impl Write {
 /// Filters for listing events.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
+    /// Only this device's events.
     pub device_id: Option<String>,
+    /// Only events with this action.
     pub action: Option<String>,
+    /// Most events returned, clamped to 1..=1000.
     pub limit: i64,
 }
 
 /// Telemetry. Each method is one transaction.
 #[async_trait]
 pub trait TelemetryStore: Send + Sync {
-    /// Applies a telemetry batch in one transaction; bumps the revision of
-    /// apps whose failure blocks changed. A batch holding a string the
+    /// Applies a telemetry batch in one transaction; each new rollback block
+    /// appends a device-scoped `device.rollback_blocked` change (by the
+    /// device, at the block's time) in it. Release signals change no app's
+    /// revision and append no change: they are counts, not state. A batch holding a string the
     /// database cannot store (a NUL) is refused whole with `Invalid`; an error
     /// that may pass is `Unavailable` (see [`StoreError::is_transient`]).
     ///
@@ -107,7 +141,10 @@ pub trait TelemetryStore: Send + Sync {
     /// Deletes at most `limit` events that happened before `before` (epoch
     /// ms), oldest first, in one short transaction; returns how many went.
     async fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64>;
+    /// The app's events that match `query`, newest first; empty when none do
+    /// or the app does not exist.
     async fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
-    /// Update offers per bundle and day, newest day first.
+    /// Update offers per bundle and day, newest day first (then by version);
+    /// empty when there are none.
     async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>>;
 }

@@ -10,7 +10,7 @@ use crate::error::{CliError, CliResult};
 use crate::output::{table, when};
 use crate::Ctx;
 
-pub async fn run(ctx: &Ctx, c: ApiKeyCommand) -> CliResult<()> {
+pub(crate) async fn run(ctx: &Ctx, c: ApiKeyCommand) -> CliResult<()> {
     match c {
         ApiKeyCommand::List => list(ctx).await,
         ApiKeyCommand::Create(a) => create(ctx, a).await,

@@ -9,7 +9,7 @@ use crate::error::{CliError, CliResult};
 use crate::output::{table, when};
 use crate::Ctx;
 
-pub async fn run(ctx: &Ctx, c: AppCommand) -> CliResult<()> {
+pub(crate) async fn run(ctx: &Ctx, c: AppCommand) -> CliResult<()> {
     match c {
         AppCommand::List => list(ctx).await,
         AppCommand::Create { app_id, name } => create(ctx, app_id, name).await,

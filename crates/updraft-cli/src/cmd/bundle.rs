@@ -10,16 +10,24 @@ use crate::error::{CliError, CliResult};
 use crate::output::{size, table, when};
 use crate::Ctx;
 
-pub async fn run(ctx: &Ctx, b: BundleCommand) -> CliResult<()> {
+pub(crate) async fn run(ctx: &Ctx, b: BundleCommand) -> CliResult<()> {
     match b {
         BundleCommand::Zip { build, name } => zip(ctx, &build, name),
-        BundleCommand::Encrypt { zip, checksum, key } => encrypt(ctx, &zip, checksum, key),
+        BundleCommand::Encrypt { zip, checksum, key } => {
+            encrypt(ctx, &zip, checksum.as_deref(), key.as_deref())
+        }
         BundleCommand::Decrypt {
             zip,
             iv_session_key,
             key,
             checksum,
-        } => decrypt(ctx, &zip, &iv_session_key, key, checksum),
+        } => decrypt(
+            ctx,
+            &zip,
+            &iv_session_key,
+            key.as_deref(),
+            checksum.as_deref(),
+        ),
         BundleCommand::Upload(a) => crate::cmd::upload::upload(ctx, a).await,
         BundleCommand::List => list(ctx).await,
         BundleCommand::Delete { version } => delete(ctx, &version).await,
@@ -35,7 +43,7 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 
 fn read(path: &Path) -> CliResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
-        let err = CliError::io("cannot read", path, e);
+        let err = CliError::io("cannot read", path, &e);
         if path.exists() {
             err
         } else {
@@ -70,12 +78,7 @@ fn zip(ctx: &Ctx, build: &crate::args::BuildArgs, name: Option<PathBuf>) -> CliR
     Ok(())
 }
 
-fn encrypt(
-    ctx: &Ctx,
-    path: &Path,
-    checksum: Option<String>,
-    key: Option<PathBuf>,
-) -> CliResult<()> {
+fn encrypt(ctx: &Ctx, path: &Path, checksum: Option<&str>, key: Option<&Path>) -> CliResult<()> {
     let project = ctx.project()?;
     let zip = read(path)?;
     let names = zip::ZipArchive::new(std::io::Cursor::new(&zip))
@@ -91,7 +94,7 @@ fn encrypt(
     updraft_core::layout::check_layout(names.iter().map(String::as_str))
         .map_err(|e| CliError::fail("invalid_zip", format!("{}: {e}", path.display())))?;
     let sha = crypto::sha256_hex(&zip);
-    if let Some(c) = &checksum {
+    if let Some(c) = checksum {
         if !c.eq_ignore_ascii_case(&sha) {
             return Err(CliError::fail(
                 "checksum_mismatch",
@@ -99,7 +102,7 @@ fn encrypt(
             ));
         }
     }
-    let key_path = project.private_key_path(key.as_deref());
+    let key_path = project.private_key_path(key);
     if !key_path.is_file() {
         return Err(CliError::fail(
             "missing_key",
@@ -134,13 +137,13 @@ fn decrypt(
     ctx: &Ctx,
     path: &Path,
     session_key: &str,
-    key: Option<PathBuf>,
-    checksum: Option<String>,
+    key: Option<&Path>,
+    checksum: Option<&str>,
 ) -> CliResult<()> {
     let project = ctx.project()?;
-    let (public, _) = crate::cmd::key::load_public(&project, key.as_deref())?;
+    let (public, _) = crate::cmd::key::load_public(&project, key)?;
     let data = read(path)?;
-    let plain = crypto::open_bundle(&public, &data, session_key, checksum.as_deref())?;
+    let plain = crypto::open_bundle(&public, &data, session_key, checksum)?;
     let out = with_suffix(path, "_decrypted.zip");
     crate::files::write_atomic(&out, &plain, Some(0o644))?;
     let sha = crypto::sha256_hex(&plain);
@@ -183,7 +186,8 @@ async fn list(ctx: &Ctx) -> CliResult<()> {
             vec![
                 b.version.clone(),
                 b.size
-                    .map(|s| size(s as u64))
+                    .and_then(|s| u64::try_from(s).ok())
+                    .map(size)
                     .unwrap_or_else(|| "external".into()),
                 if b.session_key.is_empty() {
                     "no"

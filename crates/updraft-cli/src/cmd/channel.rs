@@ -96,7 +96,7 @@ fn written(ctx: &Ctx, verb: &str, w: &ChannelWrite) {
     );
 }
 
-pub async fn run(ctx: &Ctx, c: ChannelCommand) -> CliResult<()> {
+pub(crate) async fn run(ctx: &Ctx, c: ChannelCommand) -> CliResult<()> {
     let project = ctx.project()?;
     let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
@@ -171,7 +171,7 @@ pub async fn run(ctx: &Ctx, c: ChannelCommand) -> CliResult<()> {
     Ok(())
 }
 
-pub async fn promote(ctx: &Ctx, a: PromoteArgs) -> CliResult<()> {
+pub(crate) async fn promote(ctx: &Ctx, a: PromoteArgs) -> CliResult<()> {
     let project = ctx.project()?;
     let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
@@ -184,7 +184,7 @@ pub async fn promote(ctx: &Ctx, a: PromoteArgs) -> CliResult<()> {
     Ok(())
 }
 
-pub async fn rollback(ctx: &Ctx, a: RollbackArgs) -> CliResult<()> {
+pub(crate) async fn rollback(ctx: &Ctx, a: RollbackArgs) -> CliResult<()> {
     let project = ctx.project()?;
     let app = ctx.app_id(&project)?;
     let client = ctx.client()?;

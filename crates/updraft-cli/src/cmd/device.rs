@@ -1,4 +1,4 @@
-//! `device list|get|set-channel|pin|unset|unblock`.
+//! `device list|get|set-channel|pin|unset|explain|unblock`.
 
 use std::collections::HashSet;
 
@@ -9,6 +9,7 @@ use updraft_protocol::api::{Device, DeviceOverride, Page, SetOverride};
 use crate::args::DeviceCommand;
 use crate::error::CliResult;
 use crate::output::{table, when};
+use crate::render::{explain::explanation, Paint};
 use crate::Ctx;
 
 fn override_text(d: &Device) -> String {
@@ -116,7 +117,7 @@ async fn json_versions(ctx: &Ctx, client: &Client, app: &str) -> CliResult<Versi
     }
 }
 
-pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
+pub(crate) async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
     let project = ctx.project()?;
     let app = ctx.app_id(&project)?;
     let client = ctx.client()?;
@@ -190,6 +191,24 @@ pub async fn run(ctx: &Ctx, c: DeviceCommand) -> CliResult<()> {
             ctx.out.result(
                 || format!("Removed the override of device {device_id}: it follows its channels again."),
                 json!({"app_id": app, "device_id": device_id, "override": null}),
+            );
+        }
+        DeviceCommand::Explain { device_id } => {
+            let e = client
+                .explain_device(&app, &device_id)
+                .await
+                .map_err(|e| {
+                    let missing = e.status() == Some(404);
+                    let err = crate::error::CliError::from(e);
+                    if missing {
+                        err.hint("it explains the last update check a device made: this one has not checked in with this app yet")
+                    } else {
+                        err
+                    }
+                })?;
+            ctx.out.result(
+                || explanation(&device_id, &e, Paint::for_stdout()),
+                json!(e),
             );
         }
         DeviceCommand::Unblock { device_id, version } => {

@@ -38,7 +38,7 @@ impl Checks {
     }
 }
 
-pub async fn doctor(ctx: &Ctx) -> CliResult<()> {
+pub(crate) async fn doctor(ctx: &Ctx) -> CliResult<()> {
     let mut checks = Checks::default();
     let project = ctx.project()?;
     let resolved = crate::settings::resolve(&ctx.g);
@@ -70,14 +70,17 @@ async fn server_checks(
     let client = updraft_client::Client::new(&r.server, &r.api_key)?;
     let server = &r.server;
     match client.health().await {
-        Ok(h) if h["status"] == "ok" => {
-            checks.add("server", Status::Ok, format!("{server} is up, database ok"))
+        Ok(h) if h.status == updraft_protocol::api::HealthStatus::Ok => {
+            checks.add("server", Status::Ok, format!("{server} is up, database ok"));
         }
         Ok(h) => {
             checks.add(
                 "server",
                 Status::Fail,
-                format!("{server} answers but is not healthy: {h} (see the server's log)"),
+                format!(
+                    "{server} answers but is not healthy: {} (see the server's log)",
+                    serde_json::to_string(&h).unwrap_or_default()
+                ),
             );
             return Ok(());
         }
@@ -255,7 +258,7 @@ fn endpoint_checks(project: &Project, server: Option<&str>, checks: &mut Checks)
             // An empty URL turns the feature off in the plugin.
             Some("") => {}
             Some(v) if device_url::endpoint_base(v, end) != Some(base) => {
-                wrong.push(format!("{key} is {v}, not {base}{end}"))
+                wrong.push(format!("{key} is {v}, not {base}{end}"));
             }
             Some(_) => {}
         }

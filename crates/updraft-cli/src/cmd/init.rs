@@ -11,7 +11,7 @@ use crate::error::CliResult;
 use crate::project::{Project, PUBLIC_KEY_FILE};
 use crate::Ctx;
 
-pub async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
+pub(crate) async fn init(ctx: &Ctx, a: InitArgs) -> CliResult<()> {
     let mut project = ctx.project()?;
     let config = project.require_config()?.to_path_buf();
     let app = ctx.app_id(&project)?;

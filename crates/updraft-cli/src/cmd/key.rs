@@ -11,23 +11,23 @@ use crate::error::{CliError, CliResult};
 use crate::project::{Project, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
 use crate::Ctx;
 
-pub fn run(ctx: &Ctx, k: KeyCommand) -> CliResult<()> {
+pub(crate) fn run(ctx: &Ctx, k: &KeyCommand) -> CliResult<()> {
     match k {
-        KeyCommand::Create { force } => create(ctx, force),
+        KeyCommand::Create { force } => create(ctx, *force),
         KeyCommand::Show => show(ctx),
     }
 }
 
 /// Loads a private key file with a message that says what is wrong.
-pub fn load_private(path: &std::path::Path) -> CliResult<PrivateKey> {
+pub(crate) fn load_private(path: &std::path::Path) -> CliResult<PrivateKey> {
     let pem = std::fs::read_to_string(path)
-        .map_err(|e| CliError::io("cannot read the private key", path, e))?;
+        .map_err(|e| CliError::io("cannot read the private key", path, &e))?;
     PrivateKey::from_pem(&pem)
         .map_err(|e| CliError::fail("invalid_private_key", format!("{}: {e}", path.display())))
 }
 
 /// Where the public key comes from: a file, else the config.
-pub fn load_public(
+pub(crate) fn load_public(
     project: &Project,
     flag: Option<&std::path::Path>,
 ) -> CliResult<(PublicKey, String)> {
@@ -36,7 +36,7 @@ pub fn load_public(
         .unwrap_or_else(|| project.dir.join(PUBLIC_KEY_FILE));
     if flag.is_some() || file.is_file() {
         let pem = std::fs::read_to_string(&file)
-            .map_err(|e| CliError::io("cannot read the public key", &file, e))?;
+            .map_err(|e| CliError::io("cannot read the public key", &file, &e))?;
         let k = PublicKey::from_pem(&pem).map_err(|e| {
             CliError::fail("invalid_public_key", format!("{}: {e}", file.display()))
         })?;

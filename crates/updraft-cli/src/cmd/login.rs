@@ -19,7 +19,7 @@ fn read_line() -> CliResult<String> {
 }
 
 /// Checks the key against the server, then saves both (mode 0600).
-pub async fn login(ctx: &Ctx, a: LoginArgs) -> CliResult<()> {
+pub(crate) async fn login(ctx: &Ctx, a: LoginArgs) -> CliResult<()> {
     let saved = settings::load()?;
     let server = ctx
         .g
@@ -85,7 +85,7 @@ pub async fn login(ctx: &Ctx, a: LoginArgs) -> CliResult<()> {
 }
 
 /// Removes the saved login.
-pub fn logout(ctx: &Ctx) -> CliResult<()> {
+pub(crate) fn logout(ctx: &Ctx) -> CliResult<()> {
     let path = settings::login_file()?;
     let removed = settings::forget()?;
     ctx.out.result(

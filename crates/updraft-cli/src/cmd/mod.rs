@@ -1,12 +1,14 @@
 //! One module per command group.
 
-pub mod api_key;
-pub mod app;
-pub mod bundle;
-pub mod channel;
-pub mod device;
-pub mod doctor;
-pub mod init;
-pub mod key;
-pub mod login;
-pub mod upload;
+pub(crate) mod api_key;
+pub(crate) mod app;
+pub(crate) mod bundle;
+pub(crate) mod channel;
+pub(crate) mod device;
+pub(crate) mod doctor;
+pub(crate) mod init;
+pub(crate) mod key;
+pub(crate) mod login;
+pub(crate) mod metrics;
+pub(crate) mod rollout;
+pub(crate) mod upload;

@@ -17,7 +17,7 @@ use crate::project::Project;
 use crate::Ctx;
 
 /// The version to upload: `--bundle`, else package.json's, validated as semver.
-pub fn version(project: &Project, build: &BuildArgs) -> CliResult<String> {
+pub(crate) fn version(project: &Project, build: &BuildArgs) -> CliResult<String> {
     let v = build
         .bundle
         .clone()
@@ -39,7 +39,7 @@ pub fn version(project: &Project, build: &BuildArgs) -> CliResult<String> {
 
 /// Zips the web build, refusing one without `index.html`. Returns the zip and
 /// a warning when no JavaScript calls `notifyAppReady()`.
-pub fn zip_web_dir(ctx: &Ctx, project: &Project, build: &BuildArgs) -> CliResult<Vec<u8>> {
+pub(crate) fn zip_web_dir(ctx: &Ctx, project: &Project, build: &BuildArgs) -> CliResult<Vec<u8>> {
     let dir = project.web_dir(build.path.as_deref())?;
     let files = crate::files::read_web_dir(&dir)?;
     if !files.iter().any(|f| f.path == "index.html") {
@@ -170,7 +170,7 @@ fn prelude(ctx: &Ctx, build: &BuildArgs) -> CliResult<(Project, String, String, 
     Ok((project, app, version, client))
 }
 
-pub async fn upload(ctx: &Ctx, a: UploadArgs) -> CliResult<()> {
+pub(crate) async fn upload(ctx: &Ctx, a: UploadArgs) -> CliResult<()> {
     let (project, app, version, client) = prelude(ctx, &a.build)?;
     if let Some(url) = &a.external {
         return external(ctx, &client, &project, &app, &version, url, &a).await;
@@ -189,7 +189,7 @@ pub async fn upload(ctx: &Ctx, a: UploadArgs) -> CliResult<()> {
     .await
 }
 
-pub async fn deploy(ctx: &Ctx, a: DeployArgs) -> CliResult<()> {
+pub(crate) async fn deploy(ctx: &Ctx, a: DeployArgs) -> CliResult<()> {
     let (project, app, version, client) = prelude(ctx, &a.build)?;
     publish(
         ctx,
@@ -275,7 +275,7 @@ async fn publish(
         key_id: key_id.clone(),
         public_key,
         min_update_version: meta.min_update_version.clone(),
-        native_packages: meta.native_packages.as_ref().map(|v| v.to_string()),
+        native_packages: meta.native_packages.as_ref().map(ToString::to_string),
         link: meta.link.clone(),
         comment: meta.comment.clone(),
         channel: channel.map(str::to_string),

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// Parses a JSON body into `T` with a precise 400 on failure. The content type
 /// is not checked: `curl -d` (form-encoded) and clients that send none work.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
@@ -30,7 +30,7 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .await
             .map_err(|r| match r.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::too_large(state.config.max_json_bytes as u64)
+                    ApiError::too_large(state.config.limits.max_json_bytes as u64)
                 }
                 _ => ApiError::from(r),
             })?;
@@ -44,6 +44,37 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             ApiError::bad_request("invalid_json_body", format!("invalid request body: {e}"))
         })
+    }
+}
+
+/// An optional JSON body: none when the body is empty (or only
+/// whitespace), else parsed as [`JsonBody`] parses it.
+impl<T: serde::de::DeserializeOwned> axum::extract::OptionalFromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await
+        .map_err(|r| match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::too_large(state.config.limits.max_json_bytes as u64)
+            }
+            _ => ApiError::from(r),
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        <Self as FromRequest<AppState>>::from_request(req, state)
+            .await
+            .map(Some)
     }
 }
 
@@ -76,7 +107,7 @@ pub(crate) async fn known_app(
     responses((status = 200, description = "The apps, oldest first.", body = Vec<App>)),
     security(("bearer" = ["read"]))
 )]
-pub async fn list_apps(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<App>>> {
+pub(crate) async fn list_apps(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<App>>> {
     auth.require(KeyMode::Read)?;
     let apps = s
         .store
@@ -98,7 +129,7 @@ pub async fn list_apps(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<
     responses((status = 201, description = "Created.", body = App)),
     security(("bearer" = ["write"]))
 )]
-pub async fn create_app(
+pub(crate) async fn create_app(
     State(s): State<AppState>,
     auth: Auth,
     JsonBody(body): JsonBody<NewApp>,
@@ -113,9 +144,8 @@ pub async fn create_app(
             ),
         ));
     }
-    let app = s.store.create_app(&body, crate::now_ms()).await?;
+    let app = s.store.create_app(&body, &s.stamp(&auth)).await?;
     // Devices that asked before the app existed are answered from memory; forget that.
-    s.snapshots.invalidate(&body.app_id);
     Ok(created(app))
 }
 
@@ -129,7 +159,7 @@ pub async fn create_app(
     responses((status = 200, description = "The app.", body = App)),
     security(("bearer" = ["read"]))
 )]
-pub async fn get_app(
+pub(crate) async fn get_app(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
@@ -148,7 +178,7 @@ pub async fn get_app(
     responses((status = 200, description = "The app as changed.", body = App)),
     security(("bearer" = ["write"]))
 )]
-pub async fn update_app(
+pub(crate) async fn update_app(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
@@ -159,8 +189,7 @@ pub async fn update_app(
     if let Some(pem) = patch.public_key.as_deref().filter(|p| !p.trim().is_empty()) {
         patch.public_key = Some(checked_public_key(pem)?.to_pem());
     }
-    let app = s.store.update_app(&app_id, &patch).await?;
-    s.snapshots.invalidate(&app_id);
+    let app = s.store.update_app(&app_id, &patch, &s.stamp(&auth)).await?;
     Ok(Json(app))
 }
 
@@ -174,7 +203,7 @@ pub async fn update_app(
     responses((status = 204, description = "Deleted.")),
     security(("bearer" = ["write"]))
 )]
-pub async fn delete_app(
+pub(crate) async fn delete_app(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
@@ -187,8 +216,7 @@ pub async fn delete_app(
         .into_iter()
         .filter_map(|b| b.blob_sha256)
         .collect();
-    s.store.delete_app(&app_id).await?;
-    s.snapshots.invalidate(&app_id);
+    s.store.delete_app(&app_id, &s.stamp(&auth)).await?;
     // A re-created app with the same id must get its device rows written again.
     if let Some(f) = &s.seen_filter {
         f.clear();
@@ -209,7 +237,7 @@ pub async fn delete_app(
     responses((status = 200, description = "The bundles, deleted ones included (flagged `deleted`).", body = Vec<Bundle>)),
     security(("bearer" = ["read"]))
 )]
-pub async fn list_bundles(
+pub(crate) async fn list_bundles(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
@@ -228,7 +256,7 @@ pub async fn list_bundles(
     responses((status = 200, description = "The bundle.", body = Bundle)),
     security(("bearer" = ["read"]))
 )]
-pub async fn get_bundle(
+pub(crate) async fn get_bundle(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, version)): Path<(String, String)>,
@@ -253,7 +281,7 @@ pub async fn get_bundle(
     responses((status = 200, description = "The bundle as changed.", body = Bundle)),
     security(("bearer" = ["upload"]))
 )]
-pub async fn update_bundle(
+pub(crate) async fn update_bundle(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, version)): Path<(String, String)>,
@@ -261,8 +289,10 @@ pub async fn update_bundle(
 ) -> ApiResult<Json<Bundle>> {
     known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     check_min_version(&meta)?;
-    let b = s.store.update_bundle_meta(&app_id, &version, &meta).await?;
-    s.snapshots.invalidate(&app_id);
+    let b = s
+        .store
+        .update_bundle_meta(&app_id, &version, &meta, &s.stamp(&auth))
+        .await?;
     Ok(Json(b))
 }
 
@@ -276,7 +306,7 @@ pub async fn update_bundle(
     responses((status = 204, description = "Deleted; its version name is never reused.")),
     security(("bearer" = ["write"]))
 )]
-pub async fn delete_bundle(
+pub(crate) async fn delete_bundle(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, version)): Path<(String, String)>,
@@ -287,8 +317,9 @@ pub async fn delete_bundle(
         .get_bundle(&app_id, &version)
         .await?
         .and_then(|b| b.blob_sha256);
-    s.store.delete_bundle(&app_id, &version).await?;
-    s.snapshots.invalidate(&app_id);
+    s.store
+        .delete_bundle(&app_id, &version, &s.stamp(&auth))
+        .await?;
     s.collect_blobs(sha).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -315,7 +346,7 @@ pub(crate) fn check_min_version(meta: &BundleMeta) -> ApiResult<()> {
     Ok(())
 }
 
-pub use super::bundle_upload::{register_external, upload_bundle, UploadParams};
+pub(crate) use super::bundle_upload::{register_external, upload_bundle};
 
 /// `GET /api/v1/openapi.json`: the document generated from these handlers.
 #[utoipa::path(
@@ -327,7 +358,7 @@ pub use super::bundle_upload::{register_external, upload_bundle, UploadParams};
     responses((status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object)),
     security(())
 )]
-pub async fn openapi() -> Response {
+pub(crate) async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         crate::openapi::document_json(),

@@ -16,7 +16,7 @@ fn invalid(e: ChecksumError) -> ApiError {
 }
 
 /// `base64(iv):base64(encrypted key)`, the shape every plugin splits.
-pub fn check_session_key(key: &str) -> ApiResult<()> {
+pub(crate) fn check_session_key(key: &str) -> ApiResult<()> {
     let parts: Vec<&str> = key.split(':').collect();
     let b64 = |s: &str| {
         !s.is_empty()
@@ -34,12 +34,12 @@ pub fn check_session_key(key: &str) -> ApiResult<()> {
 }
 
 /// The checksum of an unencrypted bundle, lowercased.
-pub fn plain_checksum(c: &str) -> ApiResult<String> {
+pub(crate) fn plain_checksum(c: &str) -> ApiResult<String> {
     checksum::check_form(c, false).map_err(invalid)
 }
 
 /// Parses a public key as the plugin reads `publicKey` (PKCS#1 PEM, RSA-2048).
-pub fn checked_public_key(pem: &str) -> ApiResult<PublicKey> {
+pub(crate) fn checked_public_key(pem: &str) -> ApiResult<PublicKey> {
     PublicKey::from_pem(pem)
         .map_err(|e| ApiError::bad_request("invalid_public_key", format!("public_key: {e}")))
 }
@@ -47,7 +47,7 @@ pub fn checked_public_key(pem: &str) -> ApiResult<PublicKey> {
 /// The public key to check a bundle with: the one sent with it, else the
 /// app's. Both given and different is refused: devices of that app would
 /// refuse the bundle.
-pub fn public_key_for(sent: Option<&str>, app: &App) -> ApiResult<Option<PublicKey>> {
+pub(crate) fn public_key_for(sent: Option<&str>, app: &App) -> ApiResult<Option<PublicKey>> {
     let sent = sent
         .filter(|p| !p.trim().is_empty())
         .map(checked_public_key)
@@ -72,11 +72,11 @@ pub fn public_key_for(sent: Option<&str>, app: &App) -> ApiResult<Option<PublicK
 }
 
 /// The encryption facts of one bundle, once checked.
-pub struct Encryption {
+pub(crate) struct Encryption {
     /// The checksum native plugins verify (normalised).
-    pub checksum: String,
+    pub(crate) checksum: String,
     /// The key id devices send, from the public key when one was given.
-    pub key_id: Option<String>,
+    pub(crate) key_id: Option<String>,
     /// The opened session key and checksum, when the public key is known.
     opened: Option<Opened>,
 }
@@ -85,7 +85,7 @@ impl Encryption {
     /// Checks an encrypted bundle's session key and checksum: their form
     /// always, and with the app's public key that they open with it and that
     /// `key_id`, when given, is that key's.
-    pub fn check(
+    pub(crate) fn check(
         session_key: &str,
         checksum: &str,
         public_key: Option<&PublicKey>,
@@ -117,7 +117,7 @@ impl Encryption {
 
     /// The checksum the Electron updater verifies, given the SHA-256 of the
     /// encrypted zip as served; `None` without the public key.
-    pub fn electron_checksum(&self, encrypted_sha256: &str) -> ApiResult<Option<String>> {
+    pub(crate) fn electron_checksum(&self, encrypted_sha256: &str) -> ApiResult<Option<String>> {
         match &self.opened {
             Some(o) => checksum::electron_checksum(&o.session, encrypted_sha256)
                 .map(Some)
@@ -127,20 +127,20 @@ impl Encryption {
     }
 
     /// Whether the public key was given (so the Electron form can be made).
-    pub fn has_key(&self) -> bool {
+    pub(crate) fn has_key(&self) -> bool {
         self.opened.is_some()
     }
 
     /// A hasher of the plaintext, to check the uploaded bytes against the
     /// checksum as a device will; `None` without the public key.
-    pub fn plaintext_hasher(&self) -> Option<PlaintextSha256> {
+    pub(crate) fn plaintext_hasher(&self) -> Option<PlaintextSha256> {
         self.opened
             .as_ref()
             .map(|o| PlaintextSha256::new(&o.session))
     }
 
     /// Checks what the uploaded zip decrypted to against the checksum.
-    pub fn verify_plaintext(&self, hasher: PlaintextSha256) -> ApiResult<()> {
+    pub(crate) fn verify_plaintext(&self, hasher: PlaintextSha256) -> ApiResult<()> {
         let Some(o) = &self.opened else {
             return Ok(());
         };

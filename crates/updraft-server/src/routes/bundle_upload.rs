@@ -32,38 +32,38 @@ fn is_hex(s: &str, len: usize) -> bool {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct UploadParams {
+pub(crate) struct UploadParams {
     /// A semver version (such as 1.2.3 or 1.2.3-beta.1; no leading `v`), never used before in the app.
     // No `pattern`: schemathesis 4.32.5 crashes on this one in a query parameter.
     #[param(example = "1.0.1")]
-    pub version: String,
+    pub(crate) version: String,
     /// The checksum devices verify; computed by the server when omitted for a plain bundle.
     #[serde(default)]
-    pub checksum: Option<String>,
+    pub(crate) checksum: Option<String>,
     /// Hex SHA-256 of the uploaded bytes; verified when given.
     #[serde(default)]
-    pub sha256: Option<String>,
+    pub(crate) sha256: Option<String>,
     #[serde(default)]
-    pub session_key: Option<String>,
+    pub(crate) session_key: Option<String>,
     #[serde(default)]
-    pub key_id: Option<String>,
+    pub(crate) key_id: Option<String>,
     /// The app's public key (PKCS#1 PEM) for an encrypted bundle: checked
     /// against the session key and checksum, and used to make the checksum
     /// Capgo's Electron updater verifies.
     #[serde(default)]
-    pub public_key: Option<String>,
+    pub(crate) public_key: Option<String>,
     #[serde(default)]
-    pub min_update_version: Option<String>,
+    pub(crate) min_update_version: Option<String>,
     /// JSON array text of native packages.
     #[serde(default)]
-    pub native_packages: Option<String>,
+    pub(crate) native_packages: Option<String>,
     #[serde(default)]
-    pub link: Option<String>,
+    pub(crate) link: Option<String>,
     #[serde(default)]
-    pub comment: Option<String>,
+    pub(crate) comment: Option<String>,
     /// Also point this channel at the new bundle.
     #[serde(default)]
-    pub channel: Option<String>,
+    pub(crate) channel: Option<String>,
 }
 
 /// `POST /api/v1/apps/{app_id}/bundles?version=…`: the zip is the raw body, streamed.
@@ -78,7 +78,7 @@ pub struct UploadParams {
     responses((status = 201, description = "Stored; `channel` is the channel pointed at it, when `channel` was given.", body = UploadedBundle)),
     security(("bearer" = ["upload"]))
 )]
-pub async fn upload_bundle(
+pub(crate) async fn upload_bundle(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
@@ -87,6 +87,17 @@ pub async fn upload_bundle(
 ) -> ApiResult<Response> {
     let app = known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     check_version(&p.version)?;
+    // Refused before the body is read and stored: an upload onto a channel
+    // that does not exist would otherwise keep the bundle and answer an
+    // error, and the client's retry would find the version taken.
+    if let Some(name) = &p.channel {
+        if s.store.get_channel(&app_id, name).await?.is_none() {
+            return Err(ApiError::bad_request(
+                "unknown_channel",
+                format!("channel {name:?} is not a channel of app {app_id}: create it first (`updraft channel create {name}`)"),
+            ));
+        }
+    }
     let public_key = public_key_for(p.public_key.as_deref(), &app)?;
     let session_key = p.session_key.clone().unwrap_or_default();
     let encryption = if session_key.is_empty() {
@@ -137,7 +148,7 @@ pub async fn upload_bundle(
 
     // Stream to a temporary file, hashing and bounding the size. A cut-off
     // upload fails here and the temporary file is removed: nothing partial is kept.
-    let tmp_dir = s.config.data_dir.join("tmp");
+    let tmp_dir = s.config.storage.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(|e| ApiError::internal("create tmp dir", e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
         .map_err(|e| ApiError::internal("create temp file", e))?;
@@ -145,7 +156,7 @@ pub async fn upload_bundle(
     // With the public key, the plaintext is hashed too, as a device will.
     let mut plain = encryption.as_ref().and_then(Encryption::plaintext_hasher);
     let mut size: u64 = 0;
-    let limit = s.config.max_bundle_bytes;
+    let limit = s.config.limits.max_bundle_bytes;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
@@ -224,12 +235,13 @@ pub async fn upload_bundle(
         electron_checksum,
         storage: BundleStorage::Stored,
         blob_sha256: Some(sha.clone()),
-        size: Some(size as i64),
+        // Capped by max_bundle_bytes long before i64 ends.
+        size: Some(i64::try_from(size).unwrap_or(i64::MAX)),
         external_url: None,
         manifest: Vec::new(),
         meta,
     };
-    let bundle = match s.store.create_bundle(&new, crate::now_ms()).await {
+    let bundle = match s.store.create_bundle(&new, &s.stamp(&auth)).await {
         Ok(b) => b,
         Err(e) => {
             if !s.store.blob_in_use(&sha).await.unwrap_or(true) {
@@ -243,7 +255,6 @@ pub async fn upload_bundle(
         Some(name) => Some(assign(&s, &auth, &app_id, name, &p.version).await?),
         None => None,
     };
-    s.snapshots.invalidate(&app_id);
     Ok(created(UploadedBundle { bundle, channel }))
 }
 
@@ -260,7 +271,7 @@ async fn assign(
         ..Default::default()
     };
     Ok(s.store
-        .update_channel(app_id, name, &patch, crate::now_ms())
+        .update_channel(app_id, name, &patch, &s.stamp(auth))
         .await?
         .channel)
 }
@@ -277,7 +288,7 @@ async fn assign(
     responses((status = 201, description = "Registered.", body = Bundle)),
     security(("bearer" = ["upload"]))
 )]
-pub async fn register_external(
+pub(crate) async fn register_external(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
@@ -360,7 +371,6 @@ pub async fn register_external(
         manifest: b.manifest.clone(),
         meta: b.meta.clone(),
     };
-    let bundle = s.store.create_bundle(&new, crate::now_ms()).await?;
-    s.snapshots.invalidate(&app_id);
+    let bundle = s.store.create_bundle(&new, &s.stamp(&auth)).await?;
     Ok(created(bundle))
 }

@@ -10,12 +10,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use updraft_protocol::api::{KeyMode, SetOverride};
+use updraft_protocol::capgo::{CapgoDevice, CapgoDevicePage};
+use updraft_protocol::device::Ack;
 use updraft_store::DeviceQuery;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::routes::api::known_app;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,7 +34,7 @@ struct DeviceBody {
 }
 
 /// GET and DELETE take a JSON body or the query string (Capgo's `getBodyOrQuery`).
-fn body_or_query(body: &Bytes, q: HashMap<String, String>) -> ApiResult<DeviceBody> {
+fn body_or_query(body: &Bytes, q: &HashMap<String, String>) -> ApiResult<DeviceBody> {
     if body.iter().any(|b| !b.is_ascii_whitespace()) {
         return serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request("invalid_json_parse_body", format!("Invalid JSON body: {e}"))
@@ -51,7 +54,7 @@ fn need(v: Option<String>, code: &str, what: &str) -> ApiResult<String> {
 }
 
 /// `POST /device {app_id, device_id, channel}`.
-pub async fn post_device(
+pub(crate) async fn post_device(
     State(s): State<AppState>,
     auth: Auth,
     body: Bytes,
@@ -75,7 +78,7 @@ pub async fn post_device(
         ));
     }
     let Some(channel) = b.channel.filter(|c| !c.is_empty()) else {
-        return Ok(Json(json!({"status": "ok"})).into_response());
+        return Ok(Json(Ack::OK).into_response());
     };
     let Some(c) = s.store.get_channel(&app_id, &channel).await? else {
         return Err(ApiError::new(
@@ -95,43 +98,36 @@ pub async fn post_device(
         bundle: None,
     };
     s.store
-        .set_override(&app_id, &device_id, &o, crate::now_ms())
+        .set_override(&app_id, &device_id, &o, &s.stamp(&auth))
         .await?;
-    s.snapshots.invalidate(&app_id);
-    Ok(Json(json!({"status": "ok"})).into_response())
+    Ok(Json(Ack::OK).into_response())
 }
 
 /// `DELETE /device {app_id, device_id}`.
-pub async fn delete_device(
+pub(crate) async fn delete_device(
     State(s): State<AppState>,
     auth: Auth,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let b = body_or_query(&body, q)?;
+    let b = body_or_query(&body, &q)?;
     let app_id = need(b.app_id, "missing_app_id", "app_id")?;
-    auth.require_app(KeyMode::Write, &app_id)?;
+    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
     let device_id = need(b.device_id, "missing_device_id", "device_id")?.to_ascii_lowercase();
-    s.store.remove_override(&app_id, &device_id).await?;
-    s.snapshots.invalidate(&app_id);
-    Ok(Json(json!({"status": "ok"})).into_response())
-}
-
-fn capgo_device(d: updraft_protocol::api::Device) -> Value {
-    let channel = match &d.device_override {
-        Some(updraft_protocol::api::DeviceOverride::Channel { channel }) => Some(channel.clone()),
-        _ => None,
-    };
-    json!({
-        "updated_at": d.last_seen, "device_id": d.device_id, "custom_id": d.custom_id, "is_prod": d.is_prod,
-        "is_emulator": d.is_emulator, "version_name": d.version_name, "app_id": d.app_id, "platform": d.platform,
-        "plugin_version": d.plugin_version, "os_version": d.version_os, "version_build": d.version_build,
-        "key_id": d.key_id, "channel": channel,
-    })
+    if !updraft_core::validate::is_uuid(&device_id) {
+        return Err(ApiError::bad_request(
+            "invalid_device_id",
+            "device_id must be a UUID",
+        ));
+    }
+    s.store
+        .remove_override(&app_id, &device_id, &s.stamp(&auth))
+        .await?;
+    Ok(Json(Ack::OK).into_response())
 }
 
 /// `GET /device?app_id&device_id?`.
-pub async fn get_device(
+pub(crate) async fn get_device(
     State(s): State<AppState>,
     auth: Auth,
     Query(q): Query<HashMap<String, String>>,
@@ -139,7 +135,7 @@ pub async fn get_device(
 ) -> ApiResult<Response> {
     let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
     let cursor = q.get("cursor").cloned();
-    let b = body_or_query(&body, q)?;
+    let b = body_or_query(&body, &q)?;
     let app_id = need(b.app_id, "missing_app_id", "app_id")?;
     auth.require_app(KeyMode::Read, &app_id)?;
     if let Some(device_id) = b.device_id.filter(|d| !d.is_empty()) {
@@ -148,7 +144,7 @@ pub async fn get_device(
             .get_device(&app_id, &device_id.to_ascii_lowercase())
             .await?
         {
-            Some(d) => Ok(Json(capgo_device(d)).into_response()),
+            Some(d) => Ok(Json(CapgoDevice::from(d)).into_response()),
             None => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "device_not_found",
@@ -168,9 +164,10 @@ pub async fn get_device(
         )
         .await?;
     let has_more = page.next_cursor.is_some();
-    let data: Vec<Value> = page.items.into_iter().map(capgo_device).collect();
-    Ok(
-        Json(json!({"data": data, "nextCursor": page.next_cursor, "hasMore": has_more}))
-            .into_response(),
-    )
+    Ok(Json(CapgoDevicePage {
+        data: page.items.into_iter().map(CapgoDevice::from).collect(),
+        next_cursor: page.next_cursor,
+        has_more,
+    })
+    .into_response())
 }

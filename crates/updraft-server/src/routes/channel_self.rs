@@ -9,13 +9,13 @@ use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
 use updraft_core::channel::{self, Resolved, Source};
-use updraft_core::decide::Forced;
 use updraft_core::trace::Trace;
 use updraft_core::validate::{DeviceRequest, Endpoint, Platform};
 use updraft_core::version::plugin_stores_channel_locally;
-use updraft_protocol::device::InfoObject;
+use updraft_protocol::device::{
+    Ack, ChannelGet, ChannelList, ChannelListEntry, ChannelSet, ChannelSource, InfoObject, StatusOk,
+};
 use updraft_store::SelfAssign;
 
 use crate::access_log::{device_reply, DeviceIds};
@@ -47,7 +47,7 @@ fn channel_info_from_query(q: &HashMap<String, String>) -> InfoObject {
 }
 
 /// `/channel_self`: POST sets, PUT gets, GET lists, DELETE unsets (old plugins).
-pub async fn channel_self(
+pub(crate) async fn channel_self(
     State(state): State<AppState>,
     method: Method,
     Query(query): Query<HashMap<String, String>>,
@@ -99,9 +99,7 @@ async fn channel_call(state: &AppState, method: Method, info: InfoObject) -> Api
         }
     }
     match method {
-        Method::POST if electron && action == "unset" => {
-            Ok(Json(json!({"status": "ok"})).into_response())
-        }
+        Method::POST if electron && action == "unset" => Ok(Json(Ack::OK).into_response()),
         Method::POST => set_channel(state, info).await,
         Method::PUT => get_channel(state, info, false).await,
         Method::GET if electron && action != "list" => get_channel(state, info, true).await,
@@ -147,7 +145,11 @@ async fn set_channel(state: &AppState, info: InfoObject) -> ApiResult<Response> 
         });
     }
     if plugin_stores_channel_locally(req.plugin_version.as_deref()) {
-        return Ok(Json(json!({"status": "ok", "allowSet": true})).into_response());
+        return Ok(Json(ChannelSet {
+            status: StatusOk::Ok,
+            allow_set: true,
+        })
+        .into_response());
     }
     // Plugins before 7.34 keep their channel on the server.
     let p = req.platform.unwrap_or(Platform::Ios);
@@ -180,26 +182,20 @@ async fn self_assign(
             &req.app_id,
             &req.device_id,
             channel.map(|(name, _)| name),
-            state.config.max_self_assigned_devices,
-            crate::now_ms(),
+            state.config.limits.max_self_assigned_devices,
+            &state.device_stamp(),
         )
         .await?;
     Ok(match outcome {
-        SelfAssign::Done => {
-            state.snapshots.set_forced(
-                &req.app_id,
-                &req.device_id,
-                channel.map(|(_, id)| Forced::Channel(id)),
-            );
-            Json(json!({"status": "ok"})).into_response()
-        }
+        // The store waited for this node to apply the choice to its snapshot.
+        SelfAssign::Done => Json(Ack::OK).into_response(),
         SelfAssign::AdminOverride => soft(
             "cannot_override",
             "An admin has put this device on a channel or pinned it; the device cannot change that itself",
             &[],
         ),
         SelfAssign::Full => {
-            tracing::warn!(app_id = %req.app_id, limit = state.config.max_self_assigned_devices, "self-assigned channel refused: the app has reached max_self_assigned_devices");
+            tracing::warn!(app_id = %req.app_id, limit = state.config.limits.max_self_assigned_devices, "self-assigned channel refused: the app has reached max_self_assigned_devices");
             soft(
                 "override_not_allowed",
                 "This app has reached its limit of devices with a self-assigned channel",
@@ -213,9 +209,13 @@ async fn get_channel(state: &AppState, info: InfoObject, electron: bool) -> ApiR
     let req = checked(info, Endpoint::ChannelSelf)?;
     let entry = app_entry(state, &req.app_id).await?;
     if let Some(asked) = req.info.channel.clone().filter(|c| !c.is_empty()) {
-        return Ok(
-            Json(json!({"channel": asked, "status": "override", "allowSet": true})).into_response(),
-        );
+        return Ok(Json(ChannelGet {
+            channel: asked,
+            status: ChannelSource::Override,
+            allow_set: true,
+            allow_set_snake: None,
+        })
+        .into_response());
     }
     // A plugin from 7.34 on keeps its channel itself and persists whatever this
     // answers: tell it what it chose, never an admin's override (which would
@@ -232,16 +232,17 @@ async fn get_channel(state: &AppState, info: InfoObject, electron: bool) -> ApiR
     match resolved {
         Some(Resolved { channel: c, source }) => {
             let status = if source == Source::Override {
-                "override"
+                ChannelSource::Override
             } else {
-                "default"
+                ChannelSource::Default
             };
-            let mut body =
-                json!({"channel": c.name, "status": status, "allowSet": c.allow_device_self_set});
-            if electron {
-                body["allow_set"] = c.allow_device_self_set.into();
-            }
-            Ok(Json(body).into_response())
+            Ok(Json(ChannelGet {
+                channel: c.name.clone(),
+                status,
+                allow_set: c.allow_device_self_set,
+                allow_set_snake: electron.then_some(c.allow_device_self_set),
+            })
+            .into_response())
         }
         // 400 channel_not_found lets the plugin fall back to its local channel.
         None => Err(ApiError::bad_request(
@@ -259,32 +260,40 @@ async fn list_channels(state: &AppState, info: InfoObject, electron: bool) -> Ap
             "Cannot find app_id",
         ));
     }
-    let platform = match info.platform.as_deref().map(Platform::parse) {
-        Some(Some(p)) => p,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_query_parameters",
-                "platform must be one of: ios, android, electron",
-            ))
-        }
+    let Some(Some(platform)) = info.platform.as_deref().map(Platform::parse) else {
+        return Err(ApiError::bad_request(
+            "invalid_query_parameters",
+            "platform must be one of: ios, android, electron",
+        ));
     };
     let entry = app_entry(state, &app_id).await?;
     let is_emulator = info.is_emulator.unwrap_or(false);
     let is_prod = info.is_prod.unwrap_or(true);
-    let list: Vec<Value> = entry
+    let channels: Vec<ChannelListEntry> = entry
         .view
         .channels
         .iter()
         .filter(|c| c.allow_device_self_set || c.public)
-        .filter(|c| if is_emulator { c.allow_emulator } else { c.allow_device })
+        .filter(|c| {
+            if is_emulator {
+                c.allow_emulator
+            } else {
+                c.allow_device
+            }
+        })
         .filter(|c| if is_prod { c.allow_prod } else { c.allow_dev })
         .filter(|c| channel::allows_platform(c, platform))
-        .map(|c| json!({"id": c.id, "name": c.name, "public": c.public, "allow_self_set": c.allow_device_self_set}))
+        .map(|c| ChannelListEntry {
+            id: c.id,
+            name: c.name.clone(),
+            public: c.public,
+            allow_self_set: c.allow_device_self_set,
+        })
         .collect();
     Ok(if electron {
-        Json(json!({ "channels": list })).into_response()
+        Json(ChannelList { channels }).into_response()
     } else {
-        Json(Value::Array(list)).into_response()
+        Json(channels).into_response()
     })
 }
 
@@ -292,7 +301,7 @@ async fn unset_channel(state: &AppState, info: InfoObject) -> ApiResult<Response
     let req = checked(info, Endpoint::ChannelSelf)?;
     let entry = app_entry(state, &req.app_id).await?;
     if plugin_stores_channel_locally(req.plugin_version.as_deref()) {
-        return Ok(Json(json!({"status": "ok"})).into_response());
+        return Ok(Json(Ack::OK).into_response());
     }
     if entry.forced(&req.device_id).is_none() {
         return Ok(soft(

@@ -34,7 +34,7 @@ fn check_channel_name(patch: &ChannelPatch) -> ApiResult<()> {
     responses((status = 200, description = "The channels.", body = Vec<Channel>)),
     security(("bearer" = ["read"]))
 )]
-pub async fn list_channels(
+pub(crate) async fn list_channels(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
@@ -54,7 +54,7 @@ pub async fn list_channels(
     responses((status = 201, description = "Created.", body = ChannelWrite)),
     security(("bearer" = ["write"]))
 )]
-pub async fn create_channel(
+pub(crate) async fn create_channel(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
@@ -64,9 +64,8 @@ pub async fn create_channel(
     check_channel_name(&patch)?;
     let w = s
         .store
-        .create_channel(&app_id, &patch, crate::now_ms())
+        .create_channel(&app_id, &patch, &s.stamp(&auth))
         .await?;
-    s.snapshots.invalidate(&app_id);
     Ok(created(w))
 }
 
@@ -80,7 +79,7 @@ pub async fn create_channel(
     responses((status = 200, description = "The channel.", body = Channel)),
     security(("bearer" = ["read"]))
 )]
-pub async fn get_channel(
+pub(crate) async fn get_channel(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, name)): Path<(String, String)>,
@@ -104,7 +103,7 @@ pub async fn get_channel(
     responses((status = 200, description = "The channel as changed.", body = ChannelWrite)),
     security(("bearer" = ["upload"]))
 )]
-pub async fn update_channel(
+pub(crate) async fn update_channel(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, name)): Path<(String, String)>,
@@ -130,9 +129,8 @@ pub async fn update_channel(
     .await?;
     let w = s
         .store
-        .update_channel(&app_id, &name, &patch, crate::now_ms())
+        .update_channel(&app_id, &name, &patch, &s.stamp(&auth))
         .await?;
-    s.snapshots.invalidate(&app_id);
     Ok(Json(w))
 }
 
@@ -146,14 +144,15 @@ pub async fn update_channel(
     responses((status = 204, description = "Deleted.")),
     security(("bearer" = ["write"]))
 )]
-pub async fn delete_channel(
+pub(crate) async fn delete_channel(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
-    s.store.delete_channel(&app_id, &name).await?;
-    s.snapshots.invalidate(&app_id);
+    s.store
+        .delete_channel(&app_id, &name, &s.stamp(&auth))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,7 +166,7 @@ pub async fn delete_channel(
     responses((status = 200, description = "The deploys.", body = Vec<Deploy>)),
     security(("bearer" = ["read"]))
 )]
-pub async fn channel_history(
+pub(crate) async fn channel_history(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, name)): Path<(String, String)>,
@@ -191,7 +190,7 @@ pub async fn channel_history(
     responses((status = 200, description = "The channel as changed.", body = ChannelWrite)),
     security(("bearer" = ["upload"]))
 )]
-pub async fn rollback_channel(
+pub(crate) async fn rollback_channel(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, name)): Path<(String, String)>,
@@ -199,8 +198,7 @@ pub async fn rollback_channel(
     known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     let w = s
         .store
-        .rollback_channel(&app_id, &name, crate::now_ms())
+        .rollback_channel(&app_id, &name, &s.stamp(&auth))
         .await?;
-    s.snapshots.invalidate(&app_id);
     Ok(Json(w))
 }

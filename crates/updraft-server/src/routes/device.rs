@@ -9,11 +9,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 use updraft_core::event::{event_time, reports_running_bundle};
 use updraft_core::validate::{validate, validate_stats_fields, DeviceRequest, Endpoint};
-use updraft_protocol::device::{InfoObject, ReplyKind, StatsEvent, UpdatesReply};
-use updraft_store::{DeviceSeen, NewEvent, Write};
+use updraft_protocol::api::Signal;
+use updraft_protocol::device::{
+    Ack, InfoObject, ReplyKind, StatsEvent, StatsReply, StatsResult, StatusOk, UpdatesReply,
+};
+use updraft_store::{DeviceSeen, NewEvent, ReleaseSignal, Write};
 
 use crate::access_log::{device_reply, DeviceIds};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -58,7 +61,7 @@ pub(crate) async fn app_entry(
         .ok_or_else(|| ApiError::unknown_app(app_id))
 }
 
-fn seen(req: &DeviceRequest, allow_custom_id: bool) -> DeviceSeen {
+fn seen(req: &DeviceRequest, allow_custom_id: bool, now_ms: i64) -> DeviceSeen {
     let i = &req.info;
     DeviceSeen {
         app_id: req.app_id.clone(),
@@ -78,7 +81,7 @@ fn seen(req: &DeviceRequest, allow_custom_id: bool) -> DeviceSeen {
         is_emulator: Some(req.is_emulator),
         default_channel: req.default_channel.clone(),
         key_id: i.key_id.clone(),
-        seen_at: crate::now_ms(),
+        seen_at: now_ms,
     }
 }
 
@@ -86,7 +89,11 @@ fn seen(req: &DeviceRequest, allow_custom_id: bool) -> DeviceSeen {
 static SKIPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// `POST /updates`: what should this device run?
-pub async fn updates(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn updates(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let reply = check(&state, &headers, &body).await;
     device_reply(reply, || DeviceIds::from_body(&body))
 }
@@ -94,14 +101,32 @@ pub async fn updates(State(state): State<AppState>, headers: HeaderMap, body: By
 async fn check(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
     let req = checked(parse_info(body)?, Endpoint::Updates)?;
     let entry = app_entry(state, &req.app_id).await?;
-    let decision = entry.decide(&req, false, &|| state.base_url(headers));
-    let writes = vec![Write::Seen(seen(
+    let now = state.now_ms();
+    let decision = entry.decide(&req, false, now, &|| state.base_url(headers));
+    let mut writes = vec![Write::Seen(seen(
         &req,
         entry.view.app.allow_device_custom_id,
+        now,
     ))];
+    let mut offered_id = None;
     if let (Some(id), UpdatesReply::Update(offer)) = (decision.offered, &decision.reply) {
-        let day = crate::now_ms() / 86_400_000;
+        let day = now / 86_400_000;
         state.writer.offered(&req.app_id, id, &offer.version, day);
+        // The funnel's first step, attributed to the arm this answer came
+        // from (the offered bundle is that arm's bundle); only the first
+        // offer is kept, so a repeat this node queued already is skipped.
+        if state.offers.admit(&req.app_id, &req.device_id, id) {
+            offered_id = Some(id);
+            writes.push(Write::Release(ReleaseSignal {
+                app_id: req.app_id.clone(),
+                device_id: req.device_id.clone(),
+                version: offer.version.clone(),
+                signal: Signal::Offered,
+                at: now,
+                value_ms: None,
+                rollout: decision.rollout,
+            }));
+        }
     }
     // A check that cannot be served (no channel, no bundle, an old plugin) is
     // logged like an error reply; "up to date" and policy blocks are not.
@@ -116,6 +141,9 @@ async fn check(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiResult<
             .insert(ErrorCode(code.into_boxed_str()));
     }
     if state.queue(writes).is_err() {
+        if let Some(id) = offered_id {
+            state.offers.forget(&req.app_id, &req.device_id, id);
+        }
         // The check itself was answered from memory; only the device's
         // last-seen row is skipped while the write queue is full.
         let n = SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -147,7 +175,7 @@ async fn stats_writes(
         .clone()
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "unknown".into());
-    let now = crate::now_ms();
+    let now = state.now_ms();
     let at = event_time(ev.timestamp, now);
     let mut metadata = ev.metadata.clone().unwrap_or_default();
     if let Some(m) = &ev.message {
@@ -166,12 +194,15 @@ async fn stats_writes(
     // alone, as Capgo does. Other events refresh it, but only those about the
     // running bundle say which version that is.
     if !action.ends_with("_fail") {
-        let mut row = seen(&req, entry.view.app.allow_device_custom_id);
+        let mut row = seen(&req, entry.view.app.allow_device_custom_id, now);
         row.seen_at = at.min(now);
         if !reports_running_bundle(&action) {
             row.version_name = None;
         }
         writes.push(Write::Seen(row));
+    }
+    if let Some(signal) = updraft_core::event::release_signal(&action) {
+        writes.extend(release(&entry, &req, &ev, signal, at, now));
     }
     let mut block = None;
     if action == "update_fail" {
@@ -186,11 +217,58 @@ async fn stats_writes(
             device_id: req.device_id.clone(),
             version: version.clone(),
             // When the server learnt of it (the poll of other nodes looks by this).
-            at: crate::now_ms(),
+            at: state.now_ms(),
         });
         block = Some((req.app_id.clone(), req.device_id.clone(), version));
     }
     Ok((writes, block))
+}
+
+/// The release signal of one stats event: about the bundle it names (a
+/// manifest failure names `version:file`), attributed to a rollout arm only
+/// when the server's own membership rule puts the device in the arm whose
+/// bundle that is (never because the device says it runs it).
+fn release(
+    entry: &AppEntry,
+    req: &DeviceRequest,
+    ev: &StatsEvent,
+    signal: Signal,
+    at: i64,
+    now: i64,
+) -> Option<Write> {
+    let named = ev.info.version_name.as_deref().unwrap_or_default();
+    let version = named.split(':').next().unwrap_or_default();
+    if version.is_empty() || version == "builtin" || version == "unknown" {
+        return None;
+    }
+    let value_ms = match signal {
+        Signal::Ready => ev
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("duration_ms"))
+            // The plugin sends metadata values as strings ("1500").
+            .and_then(|v| match v {
+                Value::String(t) => t.trim().parse::<f64>().ok(),
+                v => v.as_f64(),
+            })
+            .filter(|d| d.is_finite() && *d >= 0.0 && *d < 86_400_000.0)
+            // In range: whole milliseconds below a day fit an i64.
+            .map(|d| {
+                #[allow(clippy::cast_possible_truncation)]
+                let ms = d.round() as i64;
+                ms
+            }),
+        _ => None,
+    };
+    Some(Write::Release(ReleaseSignal {
+        app_id: req.app_id.clone(),
+        device_id: req.device_id.clone(),
+        version: version.to_string(),
+        signal,
+        at,
+        value_ms,
+        rollout: entry.release_arm(req, version, now),
+    }))
 }
 
 /// Splits a `/stats` body into its events without decoding them, so an event
@@ -214,7 +292,7 @@ fn stats_items(body: &[u8]) -> ApiResult<(Vec<Box<RawValue>>, bool)> {
 const MAX_STATS_BATCH: usize = 1000;
 
 /// `POST /stats`: one event or an array of them.
-pub async fn stats(State(state): State<AppState>, body: Bytes) -> Response {
+pub(crate) async fn stats(State(state): State<AppState>, body: Bytes) -> Response {
     let reply = record_stats(&state, &body).await;
     device_reply(reply, || DeviceIds::from_body(&body))
 }
@@ -231,6 +309,12 @@ async fn record_stats(state: &AppState, body: &[u8]) -> ApiResult<Response> {
             ),
         ));
     }
+    // Every event is at least one write: with no room for them, the answer
+    // is 429 whatever the events say, so it is given before judging them
+    // (under overload the CPU goes to the writer, not to refused batches).
+    if !state.writer.has_room(items.len()) {
+        return Err(ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1));
+    }
     let mut writes = Vec::new();
     let mut blocks = Vec::new();
     let mut results = Vec::with_capacity(items.len());
@@ -239,15 +323,15 @@ async fn record_stats(state: &AppState, body: &[u8]) -> ApiResult<Response> {
             Ok((w, block)) => {
                 writes.extend(w);
                 blocks.extend(block);
-                results.push(json!({"status": "ok", "index": index}));
+                results.push(StatsResult::Ok { index });
             }
             // A server fault is no verdict on the event: fail the request so
             // the plugin keeps the batch and retries (it drops slot errors).
             Err(e) if !batch || e.status.is_server_error() => return Err(e),
-            Err(e) => results.push(json!({
-                "status": "error", "error": e.body.error, "message": e.body.message,
-                "index": index, "moreInfo": e.body.more_info,
-            })),
+            Err(e) => results.push(StatsResult::Error {
+                body: e.body,
+                index,
+            }),
         }
     }
     if state.queue(writes).is_err() {
@@ -256,14 +340,14 @@ async fn record_stats(state: &AppState, body: &[u8]) -> ApiResult<Response> {
     for (app_id, device, version) in blocks {
         state.snapshots.block(&app_id, &device, &version);
     }
-    Ok(if batch {
-        Json(json!({"status": "ok", "results": results})).into_response()
-    } else {
-        Json(json!({"status": "ok"})).into_response()
+    Ok(Json(StatsReply {
+        status: StatusOk::Ok,
+        results: batch.then_some(results),
     })
+    .into_response())
 }
 
 /// `GET /updates`, `GET /stats`, `POST /ok`: liveness answers Capgo also gives.
-pub async fn ok() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+pub(crate) async fn ok() -> Json<Ack> {
+    Json(Ack::OK)
 }

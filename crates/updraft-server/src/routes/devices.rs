@@ -1,14 +1,10 @@
-//! `/api/v1/apps/{app_id}/devices`, `/events`, `/offers` and `/explain`:
-//! what the fleet does, overrides and pins, rollback blocks, and the dry-run
-//! of the update decision.
+//! `/api/v1/apps/{app_id}/devices`, `/events` and `/offers`: what the fleet
+//! does, overrides and pins, and rollback blocks.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use updraft_core::validate::{validate, Endpoint};
 use updraft_protocol::api::*;
-use updraft_protocol::device::{InfoObject, UpdatesReply};
 use updraft_store::{DeviceQuery, EventQuery};
 
 use super::api::{known_app, JsonBody};
@@ -17,53 +13,21 @@ use crate::error::{ApiError, ApiResult};
 use crate::rejection::{Path, Query};
 use crate::state::AppState;
 
-/// Query of [`list_devices`].
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DeviceListParams {
-    /// A prefix of the device id or custom id.
-    #[serde(default)]
-    pub search: Option<String>,
-    /// `next_cursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
-    /// Page size (default 50).
-    #[serde(default)]
-    pub limit: Option<i64>,
-}
-
-/// Query of [`list_events`].
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct EventListParams {
-    /// Only this device's events.
-    #[serde(default)]
-    pub device_id: Option<String>,
-    /// Only events with this action (such as `set`, `update_fail`).
-    #[serde(default)]
-    pub action: Option<String>,
-    /// At most this many events (default 100).
-    #[serde(default)]
-    pub limit: Option<i64>,
-}
-
 #[utoipa::path(
     get,
     path = "/apps/{app_id}/devices",
     tag = "devices",
     summary = r#"List devices; search by device id or custom id prefix"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), DeviceListParams),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), DeviceListQuery),
     responses((status = 200, description = "A page of devices.", body = Page<Device>)),
     security(("bearer" = ["read"]))
 )]
-pub async fn list_devices(
+pub(crate) async fn list_devices(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
-    Query(q): Query<DeviceListParams>,
+    Query(q): Query<DeviceListQuery>,
 ) -> ApiResult<Json<Page<Device>>> {
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
     let query = DeviceQuery {
@@ -84,7 +48,7 @@ pub async fn list_devices(
     responses((status = 200, description = "The device.", body = Device)),
     security(("bearer" = ["read"]))
 )]
-pub async fn get_device(
+pub(crate) async fn get_device(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, device_id)): Path<(String, String)>,
@@ -120,7 +84,7 @@ fn device_id_param(raw: &str) -> ApiResult<String> {
     responses((status = 200, description = "The device with its override.", body = Device)),
     security(("bearer" = ["write"]))
 )]
-pub async fn set_override(
+pub(crate) async fn set_override(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, device_id)): Path<(String, String)>,
@@ -129,9 +93,8 @@ pub async fn set_override(
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
     let device_id = device_id_param(&device_id)?;
     s.store
-        .set_override(&app_id, &device_id, &o, crate::now_ms())
+        .set_override(&app_id, &device_id, &o, &s.stamp(&auth))
         .await?;
-    s.snapshots.invalidate(&app_id);
     let d = s
         .store
         .get_device(&app_id, &device_id)
@@ -153,7 +116,7 @@ pub async fn set_override(
     responses((status = 200, description = "How many blocks were cleared.", body = BlocksCleared)),
     security(("bearer" = ["write"]))
 )]
-pub async fn clear_blocks(
+pub(crate) async fn clear_blocks(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, device_id)): Path<(String, String)>,
@@ -162,18 +125,19 @@ pub async fn clear_blocks(
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
     let device_id = device_id_param(&device_id)?;
     let version = q.version.as_deref().filter(|v| !v.is_empty());
-    s.snapshots.forget_blocks(&app_id, &device_id, version);
-    let cleared = s.store.clear_failures(&app_id, &device_id, version).await?;
-    s.snapshots.invalidate(&app_id);
+    let cleared = s
+        .store
+        .clear_failures(&app_id, &device_id, version, &s.stamp(&auth))
+        .await?;
     Ok(Json(BlocksCleared { cleared }))
 }
 
 /// Query of [`clear_blocks`].
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ClearBlocks {
+pub(crate) struct ClearBlocks {
     /// Only the block of this bundle version.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 #[utoipa::path(
@@ -186,19 +150,22 @@ pub struct ClearBlocks {
     responses((status = 204, description = "Removed.")),
     security(("bearer" = ["write"]))
 )]
-pub async fn remove_override(
+pub(crate) async fn remove_override(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, device_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
     let device_id = device_id_param(&device_id)?;
-    if !s.store.remove_override(&app_id, &device_id).await? {
+    if !s
+        .store
+        .remove_override(&app_id, &device_id, &s.stamp(&auth))
+        .await?
+    {
         return Err(ApiError::not_found(format!(
             "device {device_id} has no override"
         )));
     }
-    s.snapshots.invalidate(&app_id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -210,15 +177,15 @@ pub async fn remove_override(
     tag = "events",
     summary = r#"Recorded stats events, newest first"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), EventListParams),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), EventListQuery),
     responses((status = 200, description = "The events.", body = Vec<Event>)),
     security(("bearer" = ["read"]))
 )]
-pub async fn list_events(
+pub(crate) async fn list_events(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
-    Query(q): Query<EventListParams>,
+    Query(q): Query<EventListQuery>,
 ) -> ApiResult<Json<Vec<Event>>> {
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
     let query = EventQuery {
@@ -240,63 +207,11 @@ pub async fn list_events(
     responses((status = 200, description = "Offer counts.", body = Vec<OfferCount>)),
     security(("bearer" = ["read"]))
 )]
-pub async fn list_offers(
+pub(crate) async fn list_offers(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
 ) -> ApiResult<Json<Vec<OfferCount>>> {
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
     Ok(Json(s.store.list_offers(&app_id).await?))
-}
-
-/// `POST /api/v1/apps/{app_id}/explain`: runs the decision for a device request
-/// (the plugin's InfoObject) without recording anything, and returns every rule evaluated.
-#[utoipa::path(
-    post,
-    path = "/apps/{app_id}/explain",
-    tag = "devices",
-    summary = r#"Dry-run the update decision for a device request and return every rule evaluated"#,
-    description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
-    request_body = InfoObject,
-    responses((status = 200, description = "The outcome, the channel chosen, the trace of every rule evaluated and the exact reply `/updates` would send.", body = Explanation)),
-    security(("bearer" = ["read"]))
-)]
-pub async fn explain(
-    State(s): State<AppState>,
-    auth: Auth,
-    headers: HeaderMap,
-    Path(app_id): Path<String>,
-    JsonBody(mut info): JsonBody<InfoObject>,
-) -> ApiResult<Json<Explanation>> {
-    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
-    info.app_id = Some(app_id.clone());
-    let req =
-        validate(info, Endpoint::Updates).map_err(|e| ApiError::bad_request(e.code, e.message))?;
-    let entry = s
-        .snapshots
-        .get(&*s.store, &app_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))?;
-    // The very function `/updates` calls: the same reply, with the trace.
-    let d = entry.decide(&req, true, &|| s.base_url(&headers));
-    let outcome = match &d.reply {
-        UpdatesReply::Update(u) => ExplainOutcome::Update {
-            version: u.version.clone(),
-        },
-        UpdatesReply::RevertToBuiltin(_) => ExplainOutcome::RevertToBuiltin,
-        UpdatesReply::NoUpdate(n) => ExplainOutcome::NoUpdate {
-            error: n.error.clone(),
-            message: n.message.clone(),
-            kind: n.kind,
-        },
-    };
-    let reply =
-        serde_json::to_value(&d.reply).map_err(|e| ApiError::internal("explain", e.to_string()))?;
-    Ok(Json(Explanation {
-        outcome,
-        channel: d.channel,
-        trace: d.trace,
-        reply,
-    }))
 }

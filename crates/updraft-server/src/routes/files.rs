@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -39,7 +40,7 @@ fn parse_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
 }
 
 /// Serves one bundle file.
-pub async fn bundle_file(
+pub(crate) async fn bundle_file(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
@@ -53,9 +54,10 @@ pub async fn bundle_file(
     {
         return Err(ApiError::not_found("no such bundle file"));
     }
-    let Some(size) = state.blobs.size(sha).await? else {
+    let Some(blob) = state.blobs.open(sha).await? else {
         return Err(ApiError::not_found("no such bundle file"));
     };
+    let size = blob.size;
     let etag = format!("\"{sha}\"");
     let mut res = Response::builder()
         .header(header::ETAG, &etag)
@@ -91,8 +93,12 @@ pub async fn bundle_file(
         Ok(Some((s, e))) => (StatusCode::PARTIAL_CONTENT, s, e),
         Ok(None) => (StatusCode::OK, 0, size.saturating_sub(1)),
         Err(()) => {
-            return Ok(res
+            // A fresh reply: the file's validator and year-long caching must
+            // not let a cache keep this error in place of the file.
+            return Ok(Response::builder()
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::ACCEPT_RANGES, "bytes")
+                .header(header::CACHE_CONTROL, "no-store")
                 .header(header::CONTENT_RANGE, format!("bytes */{size}"))
                 .body(Body::empty())
                 .expect("response")
@@ -107,7 +113,12 @@ pub async fn bundle_file(
     if method == Method::HEAD || len == 0 {
         return Ok(res.body(Body::empty()).expect("response").into_response());
     }
-    let stream = state.blobs.get(sha, Some(start..end + 1)).await?;
+    let sha = sha.to_string();
+    let stream = blob.stream(Some(start..end + 1)).await?.inspect_err(move |e| {
+        // The status line is sent: the client sees a body cut short (and its
+        // checksum fails); the operator sees why.
+        tracing::error!(sha256 = %sha, error = %e, "a bundle file could not be read to the end");
+    });
     Ok(res
         .body(Body::from_stream(stream))
         .expect("response")

@@ -24,7 +24,7 @@ use crate::state::AppState;
     responses((status = 200, description = "The calling key.", body = ApiKey)),
     security(("bearer" = []))
 )]
-pub async fn me(auth: Auth) -> Json<ApiKey> {
+pub(crate) async fn me(auth: Auth) -> Json<ApiKey> {
     Json(auth.0)
 }
 
@@ -39,7 +39,10 @@ pub async fn me(auth: Auth) -> Json<ApiKey> {
     responses((status = 200, description = "The keys within the caller's reach: an app-limited key sees only keys limited to apps it may touch.", body = Vec<ApiKey>)),
     security(("bearer" = ["all"]))
 )]
-pub async fn list_keys(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ApiKey>>> {
+pub(crate) async fn list_keys(
+    State(s): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Vec<ApiKey>>> {
     auth.require(KeyMode::All)?;
     let mut keys = s.store.list_api_keys().await?;
     keys.retain(|k| auth.reaches(k));
@@ -59,7 +62,7 @@ pub async fn list_keys(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<
     responses((status = 201, description = "Created; `secret` is shown this once.", body = CreatedApiKey)),
     security(("bearer" = ["all"]))
 )]
-pub async fn create_key(
+pub(crate) async fn create_key(
     State(s): State<AppState>,
     auth: Auth,
     JsonBody(mut k): JsonBody<NewApiKey>,
@@ -73,7 +76,7 @@ pub async fn create_key(
     if k.name.trim().is_empty() {
         return Err(ApiError::bad_request("invalid_name", "a key needs a name"));
     }
-    let now = crate::now_ms();
+    let now = s.now_ms();
     if k.expires_at.is_some_and(|t| t <= now) {
         return Err(ApiError::bad_request(
             "invalid_expiry",
@@ -94,7 +97,7 @@ pub async fn create_key(
     let secret = new_secret();
     let key = s
         .store
-        .create_api_key(&k, &hash_secret(&secret), now)
+        .create_api_key(&k, &hash_secret(&secret), &s.stamp(&auth))
         .await?;
     Ok(created(CreatedApiKey { key, secret }))
 }
@@ -111,7 +114,7 @@ pub async fn create_key(
     responses((status = 204, description = "Deleted.")),
     security(("bearer" = ["all"]))
 )]
-pub async fn delete_key(
+pub(crate) async fn delete_key(
     State(s): State<AppState>,
     auth: Auth,
     Path(id): Path<i64>,
@@ -129,6 +132,6 @@ pub async fn delete_key(
             ));
         }
     }
-    s.store.delete_api_key(id, crate::now_ms()).await?;
+    s.store.delete_api_key(id, &s.stamp(&auth)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,12 +1,15 @@
 //! HTTP routes, one module per audience.
 
-pub mod api;
-pub mod bundle_checks;
-pub mod bundle_upload;
-pub mod capgo;
-pub mod channel_self;
-pub mod channels;
-pub mod device;
-pub mod devices;
-pub mod files;
-pub mod keys;
+pub(crate) mod api;
+pub(crate) mod bundle_checks;
+pub(crate) mod bundle_upload;
+pub(crate) mod capgo;
+pub(crate) mod changes;
+pub(crate) mod channel_self;
+pub(crate) mod channels;
+pub(crate) mod device;
+pub(crate) mod devices;
+pub(crate) mod explain;
+pub(crate) mod files;
+pub(crate) mod keys;
+pub(crate) mod rollouts;

@@ -21,6 +21,7 @@ use updraft_store::{Store, StoreError, StoreResult, Write};
 
 /// What the writer needs from a store: one batch in one transaction.
 pub trait BatchSink: Send + Sync + 'static {
+    /// Applies `batch` in one transaction: all of it or, on an error, none.
     fn write_batch<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, StoreResult<()>>;
 }
 
@@ -36,10 +37,12 @@ impl<T: Store + ?Sized> BatchSink for T {
 pub struct Unwritten(pub BTreeMap<&'static str, u64>);
 
 impl Unwritten {
-    pub fn add(&mut self, w: &Write) {
+    /// Counts `w` as unwritten.
+    pub(crate) fn add(&mut self, w: &Write) {
         *self.0.entry(w.kind()).or_default() += 1;
     }
 
+    /// Whether nothing was left unwritten.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -54,7 +57,7 @@ impl std::fmt::Display for Unwritten {
 
 /// The drain deadline passed before the store took these writes.
 #[derive(Debug)]
-pub struct GaveUp(pub Unwritten);
+pub(crate) struct GaveUp(pub Unwritten);
 
 enum Failed {
     Permanent(StoreError),
@@ -67,18 +70,18 @@ enum Failed {
 const MAX_DROPS_PER_FLUSH: usize = 64;
 
 /// Applies batches for the writer task.
-pub struct Flusher<S: ?Sized> {
-    pub store: Arc<S>,
-    pub shutdown: watch::Receiver<bool>,
+pub(crate) struct Flusher<S: ?Sized> {
+    pub(crate) store: Arc<S>,
+    pub(crate) shutdown: watch::Receiver<bool>,
     /// How long the shutdown drain may take.
-    pub drain: Duration,
+    pub(crate) drain: Duration,
     deadline: Option<Instant>,
     /// Writes the database refused for good since start.
-    pub dropped: Unwritten,
+    pub(crate) dropped: Unwritten,
 }
 
 impl<S: BatchSink + ?Sized> Flusher<S> {
-    pub fn new(store: Arc<S>, shutdown: watch::Receiver<bool>, drain: Duration) -> Self {
+    pub(crate) fn new(store: Arc<S>, shutdown: watch::Receiver<bool>, drain: Duration) -> Self {
         Self {
             store,
             shutdown,
@@ -89,7 +92,7 @@ impl<S: BatchSink + ?Sized> Flusher<S> {
     }
 
     /// The drain deadline, fixed the first time shutdown is seen.
-    pub fn deadline(&mut self) -> Option<Instant> {
+    pub(crate) fn deadline(&mut self) -> Option<Instant> {
         if self.deadline.is_none() && *self.shutdown.borrow() {
             self.deadline = Some(Instant::now() + self.drain);
         }
@@ -98,7 +101,7 @@ impl<S: BatchSink + ?Sized> Flusher<S> {
 
     /// Writes `buf` (emptied on return). Writes the database refuses for good
     /// are logged and dropped; on `GaveUp` the rest were not written.
-    pub async fn flush(&mut self, buf: &mut Vec<Write>) -> Result<(), GaveUp> {
+    pub(crate) async fn flush(&mut self, buf: &mut Vec<Write>) -> Result<(), GaveUp> {
         let mut todo: Vec<Range<usize>> = Vec::new();
         todo.push(0..buf.len());
         let mut dropped_here = 0;
@@ -160,7 +163,32 @@ impl<S: BatchSink + ?Sized> Flusher<S> {
                     Ok(r) => r,
                     Err(_) => return Err(Failed::Deadline),
                 },
-                None => self.store.write_batch(batch).await,
+                None => {
+                    // A write begun before shutdown (waiting for a connection
+                    // to a database that is gone, say) is held to the drain
+                    // deadline too once shutdown begins.
+                    let store = self.store.clone();
+                    let write = store.write_batch(batch);
+                    tokio::pin!(write);
+                    let mut shutdown = self.shutdown.clone();
+                    // The watch's guard is dropped here, before the branch awaits.
+                    let stopping = async move {
+                        let _ = shutdown.wait_for(|v| *v).await;
+                    };
+                    tokio::select! {
+                        r = &mut write => r,
+                        () = stopping => {
+                            // (No deadline: the shutdown sender is gone, not set.)
+                            match self.deadline() {
+                                Some(d) => match tokio::time::timeout_at(d, write).await {
+                                    Ok(r) => r,
+                                    Err(_) => return Err(Failed::Deadline),
+                                },
+                                None => write.await,
+                            }
+                        }
+                    }
+                }
             };
             match result {
                 Ok(()) => return Ok(()),
@@ -178,7 +206,7 @@ impl<S: BatchSink + ?Sized> Flusher<S> {
                 None => {
                     let mut shutdown = self.shutdown.clone();
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
+                        () = tokio::time::sleep(delay) => {}
                         _ = shutdown.wait_for(|v| *v) => {}
                     }
                 }

@@ -19,17 +19,20 @@ macro_rules! sql_apps {
 
         #[async_trait]
         impl AppStore for $store {
-            async fn create_app(&self, app: &NewApp, now: i64) -> StoreResult<App> {
+            async fn create_app(&self, app: &NewApp, stamp: &Stamp) -> StoreResult<App> {
                 let name = app.name.clone().unwrap_or_else(|| app.app_id.clone());
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let q = "INSERT INTO apps (app_id, name, expose_metadata, allow_device_custom_id, revision, created_at) \
                          VALUES ($1, $2, FALSE, TRUE, 1, $3)";
                 sqlx::query(q)
                     .bind(&app.app_id)
                     .bind(&name)
-                    .bind(now)
-                    .execute(&self.pool)
+                    .bind(stamp.at_ms)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| map_err(e, &format!("app {} already exists", app.app_id)))?;
+                record(&mut tx, Some(&app.app_id), "app.created", None, serde_json::json!({ "name": name }), stamp).await?;
+                tx.commit().await.map_err(backend)?;
                 self.get_app(&app.app_id).await?.ok_or_else(|| StoreError::Backend("app vanished".into()))
             }
 
@@ -44,7 +47,8 @@ macro_rules! sql_apps {
                 r.as_ref().map(app_row).transpose().map_err(backend)
             }
 
-            async fn update_app(&self, app_id: &str, patch: &AppPatch) -> StoreResult<App> {
+            async fn update_app(&self, app_id: &str, patch: &AppPatch, stamp: &Stamp) -> StoreResult<App> {
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let r = sqlx::query(
                     "UPDATE apps SET name = COALESCE($2, name), expose_metadata = COALESCE($3, expose_metadata), \
                      allow_device_custom_id = COALESCE($4, allow_device_custom_id), \
@@ -56,19 +60,38 @@ macro_rules! sql_apps {
                 .bind(patch.expose_metadata)
                 .bind(patch.allow_device_custom_id)
                 .bind(&patch.public_key)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
                 if r.rows_affected() == 0 {
                     return Err(StoreError::NotFound(format!("app {app_id} not found")));
                 }
+                let payload = serde_json::to_value(patch).unwrap_or_default();
+                record(&mut tx, Some(app_id), "app.updated", None, payload, stamp).await?;
+                tx.commit().await.map_err(backend)?;
                 self.get_app(app_id).await?.ok_or_else(|| StoreError::NotFound(format!("app {app_id} not found")))
             }
 
-            async fn delete_app(&self, app_id: &str) -> StoreResult<()> {
+            async fn delete_app(&self, app_id: &str, stamp: &Stamp) -> StoreResult<()> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
-                for table in ["offers", "events", "device_failures", "device_overrides", "devices", "deploys", "channels", "bundles"] {
+                sqlx::query("DELETE FROM rollout_checks WHERE rollout_id IN (SELECT id FROM rollouts WHERE app_id = $1)")
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                for table in [
+                    "rollouts",
+                    "release_devices",
+                    "offers",
+                    "events",
+                    "device_failures",
+                    "device_overrides",
+                    "devices",
+                    "deploys",
+                    "channels",
+                    "bundles",
+                ] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1"))
                         .bind(app_id)
                         .execute(&mut *tx)
@@ -76,6 +99,7 @@ macro_rules! sql_apps {
                         .map_err(backend)?;
                 }
                 sqlx::query("DELETE FROM apps WHERE app_id = $1").bind(app_id).execute(&mut *tx).await.map_err(backend)?;
+                record(&mut tx, Some(app_id), "app.deleted", None, serde_json::json!({}), stamp).await?;
                 tx.commit().await.map_err(backend)
             }
         }

@@ -2,7 +2,8 @@
 //! inside its module, so it shares that module's imports and helpers.
 
 /// Implements `BundleStore` for `$store`, and defines `bundle_row` and
-/// `live_bundle_id` (channels and pins point at live bundles too).
+/// `live_bundle_id` (the bundle a path names) and `referenced_bundle_id` (the
+/// bundle a body names: a channel's, a pin's, a rollout's candidate).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! sql_bundles {
@@ -50,9 +51,20 @@ macro_rules! sql_bundles {
             }
         }
 
+        /// `live_bundle_id` for a bundle named in a request body: one that does
+        /// not exist makes the request bad, not its URL's resource missing.
+        async fn referenced_bundle_id(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<i64> {
+            live_bundle_id(tx, app_id, version).await.map_err(|e| match e {
+                StoreError::NotFound(_) => {
+                    StoreError::UnknownBundle(format!("bundle {version:?} is not an uploaded bundle of app {app_id}"))
+                }
+                other => other,
+            })
+        }
+
         #[async_trait]
         impl BundleStore for $store {
-            async fn create_bundle(&self, b: &NewBundle, now: i64) -> StoreResult<Bundle> {
+            async fn create_bundle(&self, b: &NewBundle, stamp: &Stamp) -> StoreResult<Bundle> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, &b.app_id).await?;
                 let native = b.meta.native_packages.clone().unwrap_or(serde_json::Value::Array(vec![]));
@@ -78,7 +90,7 @@ macro_rules! sql_bundles {
                 .bind(native.to_string())
                 .bind(&b.meta.link)
                 .bind(&b.meta.comment)
-                .bind(now)
+                .bind(stamp.at_ms)
                 .bind(serde_json::to_string(&b.manifest).unwrap_or_else(|_| "[]".into()))
                 .bind(&b.electron_checksum)
                 .execute(&mut *tx)
@@ -90,6 +102,7 @@ macro_rules! sql_bundles {
                     ))
                 })?;
                 bump(&mut tx, &b.app_id).await?;
+                record(&mut tx, Some(&b.app_id), "bundle.created", None, serde_json::json!({ "version": b.version }), stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 self.get_bundle(&b.app_id, &b.version)
                     .await?
@@ -107,7 +120,7 @@ macro_rules! sql_bundles {
                 r.as_ref().map(bundle_row).transpose().map_err(backend)
             }
 
-            async fn update_bundle_meta(&self, app_id: &str, version: &str, meta: &BundleMeta) -> StoreResult<Bundle> {
+            async fn update_bundle_meta(&self, app_id: &str, version: &str, meta: &BundleMeta, stamp: &Stamp) -> StoreResult<Bundle> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let r = sqlx::query(
                     "UPDATE bundles SET min_update_version = COALESCE($3, min_update_version), \
@@ -127,11 +140,12 @@ macro_rules! sql_bundles {
                     return Err(StoreError::NotFound(format!("bundle {version} not found in app {app_id}")));
                 }
                 bump(&mut tx, app_id).await?;
+                record(&mut tx, Some(app_id), "bundle.updated", None, serde_json::json!({ "version": version, "meta": meta }), stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 self.get_bundle(app_id, version).await?.ok_or_else(|| StoreError::Backend("bundle vanished".into()))
             }
 
-            async fn delete_bundle(&self, app_id: &str, version: &str) -> StoreResult<()> {
+            async fn delete_bundle(&self, app_id: &str, version: &str, stamp: &Stamp) -> StoreResult<()> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let id = live_bundle_id(&mut tx, app_id, version).await?;
                 let users = sqlx::query("SELECT name FROM channels WHERE bundle_id = $1 ORDER BY name")
@@ -143,6 +157,21 @@ macro_rules! sql_bundles {
                     let names: Vec<String> = users.iter().filter_map(|r| r.try_get("name").ok()).collect();
                     return Err(StoreError::Conflict(format!(
                         "bundle {version} is used by channel(s) {}; point them at another bundle first",
+                        names.join(", ")
+                    )));
+                }
+                let trial = sqlx::query(
+                    "SELECT c.name FROM rollouts r JOIN channels c ON c.id = r.channel_id \
+                     WHERE r.candidate_id = $1 AND r.state IN ('running', 'paused') ORDER BY c.name",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if !trial.is_empty() {
+                    let names: Vec<String> = trial.iter().filter_map(|r| r.try_get("name").ok()).collect();
+                    return Err(StoreError::Conflict(format!(
+                        "bundle {version} is the candidate of the active rollout on channel(s) {}; promote or revert it first",
                         names.join(", ")
                     )));
                 }
@@ -159,6 +188,7 @@ macro_rules! sql_bundles {
                 }
                 sqlx::query("UPDATE bundles SET deleted = TRUE WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
                 bump(&mut tx, app_id).await?;
+                record(&mut tx, Some(app_id), "bundle.deleted", None, serde_json::json!({ "version": version }), stamp).await?;
                 tx.commit().await.map_err(backend)
             }
 

@@ -54,8 +54,27 @@ macro_rules! sql_channels {
             if let Some(b) = &patch.bundle {
                 c.bundle_id = match b.as_deref() {
                     None | Some("") | Some("builtin") | Some("unknown") => None,
-                    Some(v) => Some(live_bundle_id(tx, &c.app_id, v).await?),
+                    Some(v) => Some(referenced_bundle_id(tx, &c.app_id, v).await?),
                 };
+            }
+            if !created && c.bundle_id != current.bundle_id {
+                // The rollout owns the channel's bundle until it ends: a
+                // deploy now would change its stable arm under it.
+                let active = sqlx::query(
+                    "SELECT b.version FROM rollouts r JOIN bundles b ON b.id = r.candidate_id \
+                     WHERE r.channel_id = $1 AND r.state IN ('running', 'paused')",
+                )
+                .bind(c.id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
+                if let Some(r) = active {
+                    let version: String = r.try_get("version").map_err(backend)?;
+                    return Err(StoreError::Conflict(format!(
+                        "channel {} has an active rollout of {version}: promote or revert it first",
+                        current.name
+                    )));
+                }
             }
             if let Some(v) = patch.public {
                 c.public = v;
@@ -150,9 +169,19 @@ macro_rules! sql_channels {
             Ok(ChannelWrite { channel, unpublished })
         }
 
+        /// Records a channel write in the change log (inside its transaction).
+        async fn record_channel(tx: &mut Tx<'_>, kind: &str, w: &ChannelWrite, stamp: &Stamp) -> StoreResult<()> {
+            let payload = serde_json::json!({
+                "channel": w.channel.name,
+                "bundle": w.channel.bundle_version,
+                "unpublished": w.unpublished,
+            });
+            record(tx, Some(&w.channel.app_id), kind, None, payload, stamp).await
+        }
+
         #[async_trait]
         impl ChannelStore for $store {
-            async fn create_channel(&self, app_id: &str, patch: &ChannelPatch, now: i64) -> StoreResult<ChannelWrite> {
+            async fn create_channel(&self, app_id: &str, patch: &ChannelPatch, stamp: &Stamp) -> StoreResult<ChannelWrite> {
                 let name = patch
                     .name
                     .clone()
@@ -168,24 +197,26 @@ macro_rules! sql_channels {
                 )
                 .bind(app_id)
                 .bind(&name)
-                .bind(now)
+                .bind(stamp.at_ms)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| map_err(e, &format!("channel {name} already exists in app {app_id}")))?;
                 let current = channel_in(&mut tx, app_id, &name)
                     .await?
                     .ok_or_else(|| StoreError::Backend("channel vanished".into()))?;
-                let w = apply_patch(&mut tx, current, patch, now, true).await?;
+                let w = apply_patch(&mut tx, current, patch, stamp.at_ms, true).await?;
+                record_channel(&mut tx, "channel.created", &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }
 
-            async fn update_channel(&self, app_id: &str, name: &str, patch: &ChannelPatch, now: i64) -> StoreResult<ChannelWrite> {
+            async fn update_channel(&self, app_id: &str, name: &str, patch: &ChannelPatch, stamp: &Stamp) -> StoreResult<ChannelWrite> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let current = channel_in(&mut tx, app_id, name)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
-                let w = apply_patch(&mut tx, current, patch, now, false).await?;
+                let w = apply_patch(&mut tx, current, patch, stamp.at_ms, false).await?;
+                record_channel(&mut tx, "channel.updated", &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }
@@ -202,12 +233,16 @@ macro_rules! sql_channels {
                 Ok(c)
             }
 
-            async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<()> {
+            async fn delete_channel(&self, app_id: &str, name: &str, stamp: &Stamp) -> StoreResult<()> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let c = channel_in(&mut tx, app_id, name)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
+                // The channel's rollouts go with it; the release rows of their
+                // bundles stay (they are the bundles' metrics) and go with the app.
                 for q in [
+                    "DELETE FROM rollout_checks WHERE rollout_id IN (SELECT id FROM rollouts WHERE channel_id = $1)",
+                    "DELETE FROM rollouts WHERE channel_id = $1",
                     "DELETE FROM device_overrides WHERE channel_id = $1",
                     "DELETE FROM deploys WHERE channel_id = $1",
                     "DELETE FROM channels WHERE id = $1",
@@ -215,6 +250,7 @@ macro_rules! sql_channels {
                     sqlx::query(q).bind(c.id).execute(&mut *tx).await.map_err(backend)?;
                 }
                 bump(&mut tx, app_id).await?;
+                record(&mut tx, Some(app_id), "channel.deleted", None, serde_json::json!({ "channel": name }), stamp).await?;
                 tx.commit().await.map_err(backend)
             }
 
@@ -244,7 +280,7 @@ macro_rules! sql_channels {
                     .map_err(backend)
             }
 
-            async fn rollback_channel(&self, app_id: &str, name: &str, now: i64) -> StoreResult<ChannelWrite> {
+            async fn rollback_channel(&self, app_id: &str, name: &str, stamp: &Stamp) -> StoreResult<ChannelWrite> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let current = channel_in(&mut tx, app_id, name)
                     .await?
@@ -276,7 +312,8 @@ macro_rules! sql_channels {
                     )));
                 };
                 let patch = ChannelPatch { bundle: Some(previous), ..Default::default() };
-                let w = apply_patch(&mut tx, current, &patch, now, false).await?;
+                let w = apply_patch(&mut tx, current, &patch, stamp.at_ms, false).await?;
+                record_channel(&mut tx, "channel.rolled_back", &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }

@@ -55,8 +55,10 @@ macro_rules! sql_devices {
                     .await
                     .map_err(backend)?;
                 let mut items = rows(rs, device_row)?;
-                let next_cursor = if items.len() as i64 > limit {
-                    items.truncate(limit as usize);
+                // `limit` is in 1..=1000, so it fits a usize.
+                let page = usize::try_from(limit).unwrap_or(1000);
+                let next_cursor = if items.len() > page {
+                    items.truncate(page);
                     items.last().map(|d| d.device_id.clone())
                 } else {
                     None
@@ -144,17 +146,18 @@ macro_rules! sql_devices {
                 Ok(Some(d))
             }
 
-            async fn set_override(&self, app_id: &str, device_id: &str, o: &SetOverride, now: i64) -> StoreResult<()> {
+            async fn set_override(&self, app_id: &str, device_id: &str, o: &SetOverride, stamp: &Stamp) -> StoreResult<()> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
                 let (channel_id, bundle_id) = match (&o.channel, &o.bundle) {
                     (Some(name), None) => {
+                        // A channel named in the body that does not exist makes the request bad (400), not the device missing.
                         let c = channel_in(&mut tx, app_id, name)
                             .await?
-                            .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
+                            .ok_or_else(|| StoreError::UnknownChannel(format!("channel {name:?} is not a channel of app {app_id}")))?;
                         (Some(c.id), None)
                     }
-                    (None, Some(version)) => (None, Some(live_bundle_id(&mut tx, app_id, version).await?)),
+                    (None, Some(version)) => (None, Some(referenced_bundle_id(&mut tx, app_id, version).await?)),
                     _ => {
                         return Err(StoreError::Invalid(
                             "give exactly one of `channel` (put the device on a channel) or `bundle` (pin it to a bundle)".into(),
@@ -170,15 +173,17 @@ macro_rules! sql_devices {
                 .bind(device_id)
                 .bind(channel_id)
                 .bind(bundle_id)
-                .bind(now)
+                .bind(stamp.at_ms)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
                 bump(&mut tx, app_id).await?;
+                let payload = serde_json::json!({ "channel": o.channel, "bundle": o.bundle });
+                record(&mut tx, Some(app_id), "device.override_set", Some(device_id), payload, stamp).await?;
                 tx.commit().await.map_err(backend)
             }
 
-            async fn remove_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool> {
+            async fn remove_override(&self, app_id: &str, device_id: &str, stamp: &Stamp) -> StoreResult<bool> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let r = sqlx::query("DELETE FROM device_overrides WHERE app_id = $1 AND device_id = $2")
                     .bind(app_id)
@@ -186,12 +191,18 @@ macro_rules! sql_devices {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
+                if r.rows_affected() == 0 {
+                    // Nothing to remove: the route refuses it (404), so nothing is recorded.
+                    return Ok(false);
+                }
                 bump(&mut tx, app_id).await?;
+                let payload = serde_json::json!({ "existed": true });
+                record(&mut tx, Some(app_id), "device.override_removed", Some(device_id), payload, stamp).await?;
                 tx.commit().await.map_err(backend)?;
-                Ok(r.rows_affected() > 0)
+                Ok(true)
             }
 
-            async fn clear_failures(&self, app_id: &str, device_id: &str, version: Option<&str>) -> StoreResult<u64> {
+            async fn clear_failures(&self, app_id: &str, device_id: &str, version: Option<&str>, stamp: &Stamp) -> StoreResult<u64> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
                 let r = sqlx::query(
@@ -205,53 +216,31 @@ macro_rules! sql_devices {
                 .await
                 .map_err(backend)?;
                 bump(&mut tx, app_id).await?;
+                let payload = serde_json::json!({ "version": version, "cleared": r.rows_affected() });
+                record(&mut tx, Some(app_id), "device.blocks_cleared", Some(device_id), payload, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(r.rows_affected())
             }
 
-            async fn failures_since(&self, since: i64) -> StoreResult<Vec<(String, String, i64)>> {
-                let rs = sqlx::query("SELECT app_id, device_id, bundle_id FROM device_failures WHERE failed_at >= $1")
-                    .bind(since)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend)?;
-                rs.iter()
-                    .map(|r| Ok((r.try_get("app_id")?, r.try_get("device_id")?, r.try_get("bundle_id")?)))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(backend)
-            }
-
-            async fn self_assigned_since(&self, since: i64) -> StoreResult<Vec<(String, String, i64)>> {
-                let rs = sqlx::query("SELECT app_id, device_id, channel_id FROM device_overrides WHERE self_set AND created_at >= $1")
-                    .bind(since)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend)?;
-                rs.iter()
-                    .map(|r| Ok((r.try_get("app_id")?, r.try_get("device_id")?, r.try_get("channel_id")?)))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(backend)
-            }
-
-            async fn self_assign(&self, app_id: &str, device_id: &str, channel: Option<&str>, cap: i64, now: i64) -> StoreResult<SelfAssign> {
+            async fn self_assign(&self, app_id: &str, device_id: &str, channel: Option<&str>, cap: i64, stamp: &Stamp) -> StoreResult<SelfAssign> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
-                let existing: Option<bool> = sqlx::query("SELECT self_set FROM device_overrides WHERE app_id = $1 AND device_id = $2")
+                let current = sqlx::query("SELECT self_set, channel_id FROM device_overrides WHERE app_id = $1 AND device_id = $2")
                     .bind(app_id)
                     .bind(device_id)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(backend)?
-                    .map(|r| r.try_get("self_set"))
-                    .transpose()
                     .map_err(backend)?;
+                let existing: Option<bool> = current.as_ref().map(|r| r.try_get("self_set")).transpose().map_err(backend)?;
+                let current_channel: Option<i64> = match &current {
+                    Some(r) => r.try_get("channel_id").map_err(backend)?,
+                    None => None,
+                };
                 if existing == Some(false) {
                     return Ok(SelfAssign::AdminOverride);
                 }
                 let Some(name) = channel else {
                     if existing.is_some() {
-                        // Rare (only a device that had chosen a channel), so an
-                        // app-wide change; new choices are not (see below).
                         let r = sqlx::query("DELETE FROM device_overrides WHERE app_id = $1 AND device_id = $2 AND self_set")
                             .bind(app_id)
                             .bind(device_id)
@@ -262,7 +251,8 @@ macro_rules! sql_devices {
                             // An admin's override replaced it meanwhile.
                             return Ok(SelfAssign::AdminOverride);
                         }
-                        bump(&mut tx, app_id).await?;
+                        // Device-scoped: no revision bump; nodes apply it in place.
+                        record(&mut tx, Some(app_id), "device.self_unassigned", Some(device_id), serde_json::json!({}), stamp).await?;
                     }
                     tx.commit().await.map_err(backend)?;
                     return Ok(SelfAssign::Done);
@@ -282,6 +272,10 @@ macro_rules! sql_devices {
                 let c = channel_in(&mut tx, app_id, name)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
+                if existing == Some(true) && current_channel == Some(c.id) {
+                    // The same choice again (an old plugin repeats it): nothing changes, nothing is recorded.
+                    return Ok(SelfAssign::Done);
+                }
                 // An admin override written meanwhile is not replaced (the WHERE).
                 let r = sqlx::query(
                     "INSERT INTO device_overrides (app_id, device_id, channel_id, bundle_id, created_at, self_set) VALUES ($1, $2, $3, NULL, $4, TRUE) \
@@ -291,14 +285,16 @@ macro_rules! sql_devices {
                 .bind(app_id)
                 .bind(device_id)
                 .bind(c.id)
-                .bind(now)
+                .bind(stamp.at_ms)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
                 if r.rows_affected() == 0 {
                     return Ok(SelfAssign::AdminOverride);
                 }
-                // Device-scoped: no app revision bump; nodes poll `self_assigned_since`.
+                // Device-scoped: no app revision bump; nodes apply it in place.
+                let payload = serde_json::json!({ "channel": name, "channel_id": c.id });
+                record(&mut tx, Some(app_id), "device.self_assigned", Some(device_id), payload, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(SelfAssign::Done)
             }

@@ -24,7 +24,8 @@ macro_rules! sql_keys {
 
         #[async_trait]
         impl KeyStore for $store {
-            async fn create_api_key(&self, key: &NewApiKey, hash: &str, now: i64) -> StoreResult<ApiKey> {
+            async fn create_api_key(&self, key: &NewApiKey, hash: &str, stamp: &Stamp) -> StoreResult<ApiKey> {
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let apps = serde_json::to_string(&key.apps).map_err(|e| StoreError::Invalid(e.to_string()))?;
                 let r = sqlx::query(
                     "INSERT INTO api_keys (name, mode, apps, key_hash, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -35,11 +36,15 @@ macro_rules! sql_keys {
                 .bind(apps)
                 .bind(hash)
                 .bind(key.expires_at)
-                .bind(now)
-                .fetch_one(&self.pool)
+                .bind(stamp.at_ms)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| map_err(e, "this API key already exists"))?;
-                Ok(key_row(&r).map_err(backend)?.key)
+                let created = key_row(&r).map_err(backend)?.key;
+                let payload = serde_json::json!({ "id": created.id, "name": created.name, "mode": created.mode, "apps": created.apps });
+                record(&mut tx, None, "key.created", None, payload, stamp).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(created)
             }
 
             async fn find_api_key(&self, hash: &str) -> StoreResult<Option<StoredKey>> {
@@ -61,7 +66,7 @@ macro_rules! sql_keys {
                 Ok(rows(rs, key_row)?.into_iter().map(|k| k.key).collect())
             }
 
-            async fn delete_api_key(&self, id: i64, now: i64) -> StoreResult<()> {
+            async fn delete_api_key(&self, id: i64, stamp: &Stamp) -> StoreResult<()> {
                 // A permanent admin: the kind that must always remain (an expiring
                 // one would leave nobody once it expires). `$1` keeps the binds aligned.
                 const ADMIN: &str = "mode = 'all' AND apps = '[]' AND expires_at IS NULL AND $1 = $1";
@@ -70,12 +75,12 @@ macro_rules! sql_keys {
                 // already serialises writers), so a concurrent delete of another
                 // admin key waits and then sees this one gone.
                 sqlx::query(&format!("UPDATE api_keys SET name = name WHERE {ADMIN}"))
-                    .bind(now)
+                    .bind(stamp.at_ms)
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
                 let target = sqlx::query(&format!("SELECT id, ({ADMIN}) AS admin FROM api_keys WHERE id = $2"))
-                    .bind(now)
+                    .bind(stamp.at_ms)
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await
@@ -83,7 +88,7 @@ macro_rules! sql_keys {
                     .ok_or_else(|| StoreError::NotFound(format!("API key {id} not found")))?;
                 if target.try_get::<bool, _>("admin").map_err(backend)? {
                     let others: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM api_keys WHERE {ADMIN} AND id <> $2"))
-                        .bind(now)
+                        .bind(stamp.at_ms)
                         .bind(id)
                         .fetch_one(&mut *tx)
                         .await
@@ -97,6 +102,7 @@ macro_rules! sql_keys {
                     }
                 }
                 sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
+                record(&mut tx, None, "key.deleted", None, serde_json::json!({ "id": id }), stamp).await?;
                 tx.commit().await.map_err(backend)
             }
 

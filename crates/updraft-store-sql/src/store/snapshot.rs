@@ -1,6 +1,7 @@
-//! [`sql_snapshot!`]: the `SnapshotStore` queries (the per-app snapshot and
-//! app revisions). Expanded by [`sql_store!`](crate::sql_store) inside its
-//! module, so it shares that module's imports and helpers.
+//! [`sql_snapshot!`]: the `SnapshotStore` query (the per-app snapshot,
+//! with its active rollouts).
+//! Expanded by [`sql_store!`](crate::sql_store) inside its module, so it
+//! shares that module's imports and helpers.
 
 /// Implements `SnapshotStore` for `$store`.
 #[macro_export]
@@ -34,7 +35,8 @@ macro_rules! sql_snapshot {
                 let fs = sqlx::query(
                     "SELECT f.device_id, f.bundle_id FROM device_failures f \
                      WHERE f.app_id = $1 AND (f.bundle_id IN (SELECT bundle_id FROM channels WHERE app_id = $1 AND bundle_id IS NOT NULL) \
-                     OR f.bundle_id IN (SELECT bundle_id FROM device_overrides WHERE app_id = $1 AND bundle_id IS NOT NULL))",
+                     OR f.bundle_id IN (SELECT bundle_id FROM device_overrides WHERE app_id = $1 AND bundle_id IS NOT NULL) \
+                     OR f.bundle_id IN (SELECT candidate_id FROM rollouts WHERE app_id = $1 AND state IN ('running', 'paused')))",
                 )
                 .bind(app_id)
                 .fetch_all(&mut *tx)
@@ -45,16 +47,10 @@ macro_rules! sql_snapshot {
                     .map(|r| Ok((r.try_get("device_id")?, r.try_get("bundle_id")?)))
                     .collect::<Result<Vec<_>, sqlx::Error>>()
                     .map_err(backend)?;
+                let q = format!("{ROLLOUT_SELECT} WHERE r.app_id = $1 AND r.state IN {ACTIVE} ORDER BY r.id");
+                let rollouts = rows(sqlx::query(&q).bind(app_id).fetch_all(&mut *tx).await.map_err(backend)?, rollout_row)?;
                 tx.commit().await.map_err(backend)?;
-                Ok(Some(AppSnapshotData { app, revision, channels, bundles, overrides, failures }))
-            }
-
-            async fn app_revisions(&self) -> StoreResult<Vec<(String, i64)>> {
-                let rs = sqlx::query("SELECT app_id, revision FROM apps").fetch_all(&self.pool).await.map_err(backend)?;
-                rs.iter()
-                    .map(|r| Ok((r.try_get("app_id")?, r.try_get("revision")?)))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(backend)
+                Ok(Some(AppSnapshotData { app, revision, channels, bundles, overrides, failures, rollouts }))
             }
         }
     };

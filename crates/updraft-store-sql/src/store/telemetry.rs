@@ -1,5 +1,6 @@
 //! [`sql_telemetry!`]: the `TelemetryStore` queries (batched device rows,
-//! events, offer counts, rollback blocks; event listing and pruning).
+//! events, offer counts, rollback blocks, release signals; event listing and
+//! pruning).
 //! Expanded by [`sql_store!`](crate::sql_store) inside its module, so these
 //! functions share its imports, transaction type and helpers.
 
@@ -111,23 +112,52 @@ macro_rules! sql_telemetry {
                     });
                     qb.build().execute(&mut *tx).await.map_err(backend)?;
                 }
+                let signals: Vec<&ReleaseSignal> = batch
+                    .iter()
+                    .filter_map(|w| match w {
+                        Write::Release(s) if live.contains(&s.app_id) => Some(s),
+                        _ => None,
+                    })
+                    .collect();
+                release::write_signals(&mut tx, &signals).await?;
                 for w in batch {
                     match w {
-                        Write::Seen(_) | Write::Event(_) | Write::Offered { .. } => {}
+                        Write::Seen(_) | Write::Event(_) | Write::Offered { .. } | Write::Release(_) => {}
                         Write::Failed { app_id, device_id, version, at } => {
-                            // Device-scoped: no app revision bump; nodes poll `failures_since`.
-                            sqlx::query(
+                            // Device-scoped: no app revision bump; a change row in
+                            // this transaction tells every node to apply it in place,
+                            // only for a new block (a repeated rollback just moves
+                            // `failed_at`: the log does not grow with it).
+                            let known = sqlx::query(
+                                "SELECT 1 AS known FROM device_failures f JOIN bundles b ON b.id = f.bundle_id \
+                                 WHERE f.app_id = $1 AND f.device_id = $2 AND b.app_id = $1 AND b.version = $3",
+                            )
+                            .bind(app_id)
+                            .bind(device_id)
+                            .bind(version)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(backend)?
+                            .is_some();
+                            let blocked = sqlx::query(
                                 "INSERT INTO device_failures (app_id, device_id, bundle_id, failed_at) \
                                  SELECT $1, $2, id, $4 FROM bundles WHERE app_id = $1 AND version = $3 \
-                                 ON CONFLICT (app_id, device_id, bundle_id) DO UPDATE SET failed_at = excluded.failed_at",
+                                 ON CONFLICT (app_id, device_id, bundle_id) DO UPDATE SET failed_at = excluded.failed_at \
+                                 RETURNING bundle_id",
                             )
                             .bind(app_id)
                             .bind(device_id)
                             .bind(version)
                             .bind(at)
-                            .execute(&mut *tx)
+                            .fetch_optional(&mut *tx)
                             .await
                             .map_err(backend)?;
+                            if let Some(r) = blocked.filter(|_| !known) {
+                                let bundle_id: i64 = r.try_get("bundle_id").map_err(backend)?;
+                                let payload = serde_json::json!({ "version": version, "bundle_id": bundle_id });
+                                let stamp = Stamp::new(*at, Actor::Device);
+                                record(&mut tx, Some(app_id), "device.rollback_blocked", Some(device_id), payload, &stamp).await?;
+                            }
                         }
                     }
                 }

@@ -1,0 +1,36 @@
+//! Management API DTOs (`/api/v1`), one module per resource. The store returns
+//! these same types, so a row and its JSON shape never drift apart. Every type
+//! is re-exported here: `updraft_protocol::api::X` is the path to use.
+
+mod apps;
+mod bundles;
+mod changes;
+mod channels;
+mod devices;
+mod explain;
+mod health;
+mod keys;
+mod metrics;
+mod page;
+mod rollouts;
+
+pub use apps::{App, AppPatch, NewApp};
+pub use bundles::{Bundle, BundleMeta, BundleStorage, NewExternalBundle, UploadedBundle};
+pub use changes::{Change, ChangeListQuery, ChangePage};
+pub use channels::{Channel, ChannelPatch, ChannelWrite, Deploy, DisableAutoUpdate};
+pub use devices::{
+    BlocksCleared, Device, DeviceListQuery, DeviceOverride, Event, EventListQuery, OfferCount,
+    SetOverride,
+};
+pub use explain::{ExplainOutcome, Explanation};
+pub use health::{DatabaseHealth, Health, HealthStatus};
+pub use keys::{ApiKey, CreatedApiKey, KeyMode, NewApiKey};
+pub use metrics::{AdoptionPoint, FunnelFinal, FunnelStages, MetricsQuery, ReleaseMetrics, Signal};
+pub use page::Page;
+pub use rollouts::{
+    Arm, ArmHealth, Cohort, FailureGate, GateAction, GateMetric, GateResult, NewRollout, Rollout,
+    RolloutAction, RolloutCheck, RolloutPlan, RolloutState, RolloutStatus, RolloutStep,
+    RolloutVerb, SuccessGate, DEFAULT_MIN_DEVICES,
+};
+
+pub use crate::device::ManifestEntry;

@@ -1,0 +1,558 @@
+//! One layer of configuration (defaults, the TOML file, the environment or
+//! the flags): every setting optional, in the file's sections. Also the
+//! table of every setting's environment variable and flag ([`SETTINGS`]),
+//! and the refusal of the flat file layout of earlier versions.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// Declares a section's layer struct (every field optional, unknown keys
+/// refused) and its `merge`.
+macro_rules! section_layer {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fm])* pub $field: Option<$ty>,)*
+        }
+
+        impl $name {
+            /// Fields set in `over` replace those in `self`.
+            fn merge(self, over: Self) -> Self {
+                Self { $($field: over.$field.or(self.$field),)* }
+            }
+        }
+    };
+}
+
+section_layer! {
+    /// `[server]` in one layer.
+    ServerLayer {
+        /// ADDR:PORT.
+        listen: String,
+        /// `http(s)://HOST[:PORT][/PATH]`.
+        public_url: String,
+        /// IPs or networks.
+        trusted_proxies: Vec<String>,
+        /// At least 24 characters.
+        bootstrap_api_key: Secret<String>,
+        /// A file holding the bootstrap key.
+        bootstrap_api_key_file: PathBuf,
+        /// Seconds.
+        shutdown_grace_secs: u64,
+        /// `text` or `json`.
+        log_format: String,
+    }
+}
+
+section_layer! {
+    /// `[database]` in one layer.
+    DatabaseLayer {
+        /// `sqlite://…` or `postgres://…`.
+        url: Secret<String>,
+        /// A file holding the URL.
+        url_file: PathBuf,
+        /// Devices remembered (SQLite only).
+        seen_cache: usize,
+    }
+}
+
+section_layer! {
+    /// `[storage]` in one layer.
+    StorageLayer {
+        /// The data directory.
+        data_dir: PathBuf,
+    }
+}
+
+section_layer! {
+    /// `[tls]` in one layer.
+    TlsLayer {
+        /// PEM certificate chain.
+        cert: PathBuf,
+        /// PEM private key.
+        key: PathBuf,
+    }
+}
+
+section_layer! {
+    /// `[limits]` in one layer.
+    LimitsLayer {
+        /// Bytes.
+        max_bundle_bytes: u64,
+        /// Bytes.
+        max_json_bytes: usize,
+        /// Seconds.
+        header_timeout_secs: u64,
+        /// Seconds.
+        body_timeout_secs: u64,
+        /// Devices per app.
+        max_self_assigned_devices: u64,
+    }
+}
+
+section_layer! {
+    /// `[telemetry]` in one layer.
+    TelemetryLayer {
+        /// Queued writes.
+        write_queue: usize,
+        /// Milliseconds.
+        flush_interval_ms: u64,
+        /// Milliseconds.
+        drain_timeout_ms: u64,
+        /// Days; 0 keeps events forever.
+        event_retention_days: u64,
+        /// Milliseconds.
+        gate_check_interval_ms: u64,
+    }
+}
+
+/// One layer: every setting optional. Also the TOML file's shape.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Layer {
+    /// `[server]`.
+    pub server: ServerLayer,
+    /// `[database]`.
+    pub database: DatabaseLayer,
+    /// `[storage]`.
+    pub storage: StorageLayer,
+    /// `[tls]`.
+    pub tls: TlsLayer,
+    /// `[limits]`.
+    pub limits: LimitsLayer,
+    /// `[telemetry]`.
+    pub telemetry: TelemetryLayer,
+}
+
+/// Where one setting can be given besides the file.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingName {
+    /// The file's section.
+    pub section: &'static str,
+    /// The key in that section.
+    pub key: &'static str,
+    /// The environment variable (the name earlier versions used).
+    pub(crate) env: &'static str,
+    /// The command-line flag, when there is one.
+    pub(crate) flag: Option<&'static str>,
+    /// For a secret that may come from a file: the file's key in the section
+    /// (its variable is `env` + `_FILE`).
+    pub(crate) file_key: Option<&'static str>,
+}
+
+impl SettingName {
+    /// The key of the flat file layout of earlier versions (`database_url`).
+    pub(crate) fn old_key(&self) -> String {
+        self.env["UPDRAFT_".len()..].to_ascii_lowercase()
+    }
+
+    /// The variable naming a file that holds this secret.
+    pub(crate) fn file_env(&self) -> Option<String> {
+        self.file_key.map(|_| format!("{}_FILE", self.env))
+    }
+}
+
+const fn setting(section: &'static str, key: &'static str, env: &'static str) -> SettingName {
+    SettingName {
+        section,
+        key,
+        env,
+        flag: None,
+        file_key: None,
+    }
+}
+
+const fn flagged(
+    section: &'static str,
+    key: &'static str,
+    env: &'static str,
+    flag: &'static str,
+) -> SettingName {
+    SettingName {
+        flag: Some(flag),
+        ..setting(section, key, env)
+    }
+}
+
+/// Every setting, in the file's order, with its variable and flag.
+pub const SETTINGS: &[SettingName] = &[
+    flagged("server", "listen", "UPDRAFT_LISTEN", "--listen"),
+    flagged("server", "public_url", "UPDRAFT_PUBLIC_URL", "--public-url"),
+    setting("server", "trusted_proxies", "UPDRAFT_TRUSTED_PROXIES"),
+    SettingName {
+        file_key: Some("bootstrap_api_key_file"),
+        ..setting("server", "bootstrap_api_key", "UPDRAFT_BOOTSTRAP_API_KEY")
+    },
+    setting(
+        "server",
+        "shutdown_grace_secs",
+        "UPDRAFT_SHUTDOWN_GRACE_SECS",
+    ),
+    setting("server", "log_format", "UPDRAFT_LOG_FORMAT"),
+    SettingName {
+        file_key: Some("url_file"),
+        ..flagged("database", "url", "UPDRAFT_DATABASE_URL", "--database-url")
+    },
+    setting("database", "seen_cache", "UPDRAFT_SEEN_CACHE"),
+    flagged("storage", "data_dir", "UPDRAFT_DATA_DIR", "--data-dir"),
+    flagged("tls", "cert", "UPDRAFT_TLS_CERT", "--tls-cert"),
+    flagged("tls", "key", "UPDRAFT_TLS_KEY", "--tls-key"),
+    setting("limits", "max_bundle_bytes", "UPDRAFT_MAX_BUNDLE_BYTES"),
+    setting("limits", "max_json_bytes", "UPDRAFT_MAX_JSON_BYTES"),
+    setting(
+        "limits",
+        "header_timeout_secs",
+        "UPDRAFT_HEADER_TIMEOUT_SECS",
+    ),
+    setting("limits", "body_timeout_secs", "UPDRAFT_BODY_TIMEOUT_SECS"),
+    setting(
+        "limits",
+        "max_self_assigned_devices",
+        "UPDRAFT_MAX_SELF_ASSIGNED_DEVICES",
+    ),
+    setting("telemetry", "write_queue", "UPDRAFT_WRITE_QUEUE"),
+    setting(
+        "telemetry",
+        "flush_interval_ms",
+        "UPDRAFT_FLUSH_INTERVAL_MS",
+    ),
+    setting("telemetry", "drain_timeout_ms", "UPDRAFT_DRAIN_TIMEOUT_MS"),
+    setting(
+        "telemetry",
+        "event_retention_days",
+        "UPDRAFT_EVENT_RETENTION_DAYS",
+    ),
+    setting(
+        "telemetry",
+        "gate_check_interval_ms",
+        "UPDRAFT_GATE_CHECK_INTERVAL_MS",
+    ),
+];
+
+/// The environment, read with the error messages of one variable.
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn text(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+    }
+
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        self.text(name).map(PathBuf::from)
+    }
+
+    fn num<T: std::str::FromStr>(&self, name: &str) -> anyhow::Result<Option<T>> {
+        self.text(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<T>()
+                    .ok()
+                    .with_context(|| format!("{name} must be a whole number, got {v:?}"))
+            })
+            .transpose()
+    }
+}
+
+impl Layer {
+    /// Fields set in `over` replace those in `self`. A secret given in `over`
+    /// (as a value or as a file) replaces both forms in `self`.
+    pub fn merge(self, over: Layer) -> Layer {
+        let (s, o) = (self.server, over.server);
+        let key = if o.bootstrap_api_key.is_some() || o.bootstrap_api_key_file.is_some() {
+            (
+                o.bootstrap_api_key.clone(),
+                o.bootstrap_api_key_file.clone(),
+            )
+        } else {
+            (
+                s.bootstrap_api_key.clone(),
+                s.bootstrap_api_key_file.clone(),
+            )
+        };
+        let (d, od) = (self.database, over.database);
+        let url = if od.url.is_some() || od.url_file.is_some() {
+            (od.url.clone(), od.url_file.clone())
+        } else {
+            (d.url.clone(), d.url_file.clone())
+        };
+        let mut merged = Layer {
+            server: s.merge(o),
+            database: d.merge(od),
+            storage: self.storage.merge(over.storage),
+            tls: self.tls.merge(over.tls),
+            limits: self.limits.merge(over.limits),
+            telemetry: self.telemetry.merge(over.telemetry),
+        };
+        (
+            merged.server.bootstrap_api_key,
+            merged.server.bootstrap_api_key_file,
+        ) = key;
+        (merged.database.url, merged.database.url_file) = url;
+        merged
+    }
+
+    /// Parses a TOML file's text (`origin` names it in errors). The flat
+    /// layout of earlier versions is refused with the new place of each key.
+    pub fn from_toml(text: &str, origin: &str) -> anyhow::Result<Layer> {
+        let table: toml::Table =
+            toml::from_str(text).with_context(|| format!("invalid config file {origin}"))?;
+        let moved: Vec<String> = table
+            .iter()
+            .filter(|(_, v)| !v.is_table())
+            .map(|(k, _)| match SETTINGS.iter().find(|s| s.old_key() == *k) {
+                Some(s) => format!("`{k}` is now `{}` in [{}]", s.key, s.section),
+                None => format!("`{k}` is not a setting"),
+            })
+            .collect();
+        if !moved.is_empty() {
+            bail!(
+                "config file {origin} has settings outside a section: the file is now in sections \
+                 ([server], [database], [storage], [tls], [limits], [telemetry]); {}. \
+                 See docs/upgrading.md",
+                moved.join(", ")
+            );
+        }
+        let layer: Layer = table
+            .try_into()
+            .with_context(|| format!("invalid config file {origin}"))?;
+        layer.check_secret_pairs(|s| {
+            format!(
+                "[{}] {} and {}",
+                s.section,
+                s.key,
+                s.file_key.unwrap_or_default()
+            )
+        })?;
+        Ok(layer)
+    }
+
+    /// Reads a TOML file layer.
+    pub fn from_file(path: &Path) -> anyhow::Result<Layer> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Layer::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Reads the `UPDRAFT_*` environment layer from `vars` (see [`SETTINGS`]).
+    pub fn from_env(vars: impl Fn(&str) -> Option<String>) -> anyhow::Result<Layer> {
+        let e = Env(vars);
+        let layer = Layer {
+            server: ServerLayer {
+                listen: e.text("UPDRAFT_LISTEN"),
+                public_url: e.text("UPDRAFT_PUBLIC_URL"),
+                trusted_proxies: e.text("UPDRAFT_TRUSTED_PROXIES").map(|v| {
+                    v.split(',')
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                }),
+                bootstrap_api_key: e.text("UPDRAFT_BOOTSTRAP_API_KEY").map(Secret::new),
+                bootstrap_api_key_file: e.path("UPDRAFT_BOOTSTRAP_API_KEY_FILE"),
+                shutdown_grace_secs: e.num("UPDRAFT_SHUTDOWN_GRACE_SECS")?,
+                log_format: e.text("UPDRAFT_LOG_FORMAT"),
+            },
+            database: DatabaseLayer {
+                url: e.text("UPDRAFT_DATABASE_URL").map(Secret::new),
+                url_file: e.path("UPDRAFT_DATABASE_URL_FILE"),
+                seen_cache: e.num("UPDRAFT_SEEN_CACHE")?,
+            },
+            storage: StorageLayer {
+                data_dir: e.path("UPDRAFT_DATA_DIR"),
+            },
+            tls: TlsLayer {
+                cert: e.path("UPDRAFT_TLS_CERT"),
+                key: e.path("UPDRAFT_TLS_KEY"),
+            },
+            limits: LimitsLayer {
+                max_bundle_bytes: e.num("UPDRAFT_MAX_BUNDLE_BYTES")?,
+                max_json_bytes: e.num("UPDRAFT_MAX_JSON_BYTES")?,
+                header_timeout_secs: e.num("UPDRAFT_HEADER_TIMEOUT_SECS")?,
+                body_timeout_secs: e.num("UPDRAFT_BODY_TIMEOUT_SECS")?,
+                max_self_assigned_devices: e.num("UPDRAFT_MAX_SELF_ASSIGNED_DEVICES")?,
+            },
+            telemetry: TelemetryLayer {
+                write_queue: e.num("UPDRAFT_WRITE_QUEUE")?,
+                flush_interval_ms: e.num("UPDRAFT_FLUSH_INTERVAL_MS")?,
+                drain_timeout_ms: e.num("UPDRAFT_DRAIN_TIMEOUT_MS")?,
+                gate_check_interval_ms: e.num("UPDRAFT_GATE_CHECK_INTERVAL_MS")?,
+                event_retention_days: e.num("UPDRAFT_EVENT_RETENTION_DAYS")?,
+            },
+        };
+        layer.check_secret_pairs(|s| {
+            format!("{} and {}", s.env, s.file_env().unwrap_or_default())
+        })?;
+        Ok(layer)
+    }
+
+    /// Whether `section.key` is set in this layer.
+    pub(crate) fn is_set(&self, section: &str, key: &str) -> bool {
+        serde_json::to_value(self)
+            .map(|v| !v[section][key].is_null())
+            .unwrap_or(false)
+    }
+
+    /// The path of a secret's file (`url_file`…) when this layer sets it.
+    pub(crate) fn secret_file(&self, setting: &SettingName) -> Option<PathBuf> {
+        self.secret(setting).1.cloned()
+    }
+
+    /// A secret setting's value and file in this layer (both `None` for
+    /// settings that are not secrets). Read from the fields, not through
+    /// serde, so that no path can make a check pass unseen.
+    fn secret(&self, setting: &SettingName) -> (bool, Option<&PathBuf>) {
+        match (setting.section, setting.file_key) {
+            ("server", Some("bootstrap_api_key_file")) => (
+                self.server.bootstrap_api_key.is_some(),
+                self.server.bootstrap_api_key_file.as_ref(),
+            ),
+            ("database", Some("url_file")) => {
+                (self.database.url.is_some(), self.database.url_file.as_ref())
+            }
+            _ => (false, None),
+        }
+    }
+
+    /// A secret set both as a value and as a file in one layer is an error.
+    fn check_secret_pairs(&self, both: impl Fn(&SettingName) -> String) -> anyhow::Result<()> {
+        for s in SETTINGS.iter().filter(|s| s.file_key.is_some()) {
+            if let (true, Some(_)) = self.secret(s) {
+                bail!("{} are both set: give the secret one way only", both(s));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> anyhow::Result<Layer> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Layer::from_env(move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn a_sectioned_file_is_read_and_typos_are_errors() {
+        let l = Layer::from_toml(
+            "[server]\nlisten = \"127.0.0.1:9000\"\n[database]\nurl = \"sqlite://x.db\"\n\
+             [telemetry]\nevent_retention_days = 7\n[limits]\nmax_json_bytes = 2048\n",
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(l.server.listen.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(l.database.url.unwrap().expose(), "sqlite://x.db");
+        assert_eq!(l.telemetry.event_retention_days, Some(7));
+        assert_eq!(l.limits.max_json_bytes, Some(2048));
+        let e = format!(
+            "{:#}",
+            Layer::from_toml("[server]\nlisen = 1", "t.toml").unwrap_err()
+        );
+        assert!(e.contains("lisen"), "{e}");
+        let e = format!(
+            "{:#}",
+            Layer::from_toml("[sever]\nlisten = \"x\"", "t.toml").unwrap_err()
+        );
+        assert!(e.contains("sever"), "{e}");
+    }
+
+    #[test]
+    fn the_flat_layout_of_earlier_versions_is_refused_with_the_new_places() {
+        let e = Layer::from_toml(
+            "listen = \"127.0.0.1:9000\"\ndatabase_url = \"postgres://u:pw@db/x\"\ntls_cert = \"c.pem\"\n",
+            "/etc/updraft.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("/etc/updraft.toml"), "{e}");
+        assert!(e.contains("`listen` is now `listen` in [server]"), "{e}");
+        assert!(
+            e.contains("`database_url` is now `url` in [database]"),
+            "{e}"
+        );
+        assert!(e.contains("`tls_cert` is now `cert` in [tls]"), "{e}");
+        assert!(e.contains("docs/upgrading.md"), "{e}");
+        assert!(!e.contains("pw@"), "a value was printed: {e}");
+    }
+
+    #[test]
+    fn every_setting_is_read_from_its_variable() {
+        for s in SETTINGS {
+            let l = env(&[(s.env, "1")]).unwrap();
+            assert!(l.is_set(s.section, s.key), "{} is not read", s.env);
+            let all = serde_json::to_value(&l).unwrap();
+            let set: usize = all
+                .as_object()
+                .unwrap()
+                .values()
+                .flat_map(|sec| sec.as_object().unwrap().values())
+                .filter(|v| !v.is_null())
+                .count();
+            assert_eq!(set, 1, "{} sets more than its own setting", s.env);
+            if let Some(file_env) = s.file_env() {
+                let l = env(&[(&file_env, "/run/secret")]).unwrap();
+                assert_eq!(l.secret_file(s), Some(PathBuf::from("/run/secret")));
+            }
+        }
+        // And the table lists every key of the file but the secrets' files.
+        let every = serde_json::to_value(Layer::default()).unwrap();
+        for (section, keys) in every.as_object().unwrap() {
+            for key in keys.as_object().unwrap().keys() {
+                let listed = SETTINGS.iter().any(|s| {
+                    s.section == section && (s.key == key || s.file_key == Some(key.as_str()))
+                });
+                assert!(listed, "[{section}] {key} is not in SETTINGS");
+            }
+        }
+        assert!(env(&[("UPDRAFT_EVENT_RETENTION_DAYS", "ninety")]).is_err());
+    }
+
+    #[test]
+    fn a_secret_given_twice_in_one_layer_is_an_error_and_a_higher_layer_replaces_both_forms() {
+        let e = env(&[
+            ("UPDRAFT_DATABASE_URL", "postgres://db/x"),
+            ("UPDRAFT_DATABASE_URL_FILE", "/run/db"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("UPDRAFT_DATABASE_URL and UPDRAFT_DATABASE_URL_FILE are both set"),
+            "{e}"
+        );
+        let e = Layer::from_toml(
+            "[server]\nbootstrap_api_key = \"k\"\nbootstrap_api_key_file = \"/k\"\n",
+            "t.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("[server] bootstrap_api_key and bootstrap_api_key_file are both set"),
+            "{e}"
+        );
+        let file = Layer::from_toml("[database]\nurl = \"sqlite://a.db\"\n", "t.toml").unwrap();
+        let over = env(&[("UPDRAFT_DATABASE_URL_FILE", "/run/db")]).unwrap();
+        let merged = file.merge(over);
+        assert!(merged.database.url.is_none());
+        assert_eq!(merged.database.url_file, Some(PathBuf::from("/run/db")));
+    }
+
+    #[test]
+    fn a_layer_prints_no_secret() {
+        let l = env(&[
+            ("UPDRAFT_DATABASE_URL", "postgres://u:hunter2@db/x"),
+            ("UPDRAFT_BOOTSTRAP_API_KEY", "bootstrap_hunter2_0123456789"),
+        ])
+        .unwrap();
+        let shown = format!("{l:?} {}", serde_json::to_string(&l).unwrap());
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}

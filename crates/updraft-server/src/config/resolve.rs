@@ -1,0 +1,201 @@
+//! From a merged [`Layer`] to a [`Config`]: defaults, secrets read from their
+//! files, and every check, each failure saying what to fix.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use super::{
+    Config, DatabaseConfig, Layer, LimitsConfig, LogFormat, ServerConfig, StorageConfig,
+    TelemetryConfig, TlsConfig,
+};
+use crate::secret::{DatabaseUrl, Secret};
+
+/// Reads a secret from `path` (`what` names it in errors): whitespace around
+/// it (a trailing line break, a stray space) is dropped, an empty file is an
+/// error.
+fn read_secret_file(path: &Path, what: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} file {}", path.display()))?;
+    let value = text.trim();
+    if value.is_empty() {
+        bail!("the {what} file {} is empty", path.display());
+    }
+    Ok(value.to_string())
+}
+
+/// A secret given directly or by file (never both: the layers check that).
+fn secret(
+    value: Option<Secret<String>>,
+    file: Option<PathBuf>,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    match (value, file) {
+        (Some(v), _) => Ok(Some(v.expose().clone())),
+        (None, Some(path)) => read_secret_file(&path, what).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A TLS file must exist and be readable now, not at the first connection.
+fn check_readable(path: &Path, what: &str) -> anyhow::Result<()> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    if bytes.is_empty() {
+        bail!("the {what} {} is empty", path.display());
+    }
+    Ok(())
+}
+
+fn secs(v: Option<u64>, default: u64, name: &str) -> anyhow::Result<Duration> {
+    match v.unwrap_or(default) {
+        0 => bail!("{name} must be at least 1 second"),
+        n => Ok(Duration::from_secs(n)),
+    }
+}
+
+impl Layer {
+    /// Applies defaults, reads secrets from their files, and validates.
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let Layer {
+            server,
+            database,
+            storage,
+            tls,
+            limits,
+            telemetry,
+        } = self;
+        let listen_raw = server.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_raw.parse().with_context(|| {
+            format!("listen address {listen_raw:?} is not ADDR:PORT, e.g. 0.0.0.0:8080")
+        })?;
+        let data_dir = storage
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("./updraft-data"));
+        let url = match secret(database.url, database.url_file, "database URL")? {
+            Some(u) => u,
+            None => format!("sqlite://{}", data_dir.join("updraft.db").display()),
+        };
+        let url = DatabaseUrl::new(url);
+        let u = url.expose();
+        if !(u.starts_with("sqlite:")
+            || u.starts_with("postgres://")
+            || u.starts_with("postgresql://"))
+        {
+            // Only the scheme: the rest may hold a password in a form no redaction knows.
+            let scheme = u.split_once(':').map_or("(none)", |(s, _)| s);
+            let scheme: String = scheme.chars().take(20).collect();
+            bail!(
+                "the database URL has an unknown scheme {scheme:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+            );
+        }
+        let public_url = server
+            .public_url
+            .map(|u| u.trim_end_matches('/').to_string());
+        if let Some(u) = &public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                bail!("public URL {u:?} must start with http:// or https://");
+            }
+        }
+        if public_url.is_none() && listen.ip().is_unspecified() {
+            bail!(
+                "listening on every interface ({listen}) needs a public URL: the address phones use to reach \
+                 this server, e.g. --public-url https://updates.example.com or UPDRAFT_PUBLIC_URL=http://192.168.1.20:{port}. \
+                 Bundle URLs are never taken from a request's Host header",
+                port = listen.port()
+            );
+        }
+        let trusted_proxies = server
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!("trusted proxy {p:?} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)")
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let header_timeout = secs(limits.header_timeout_secs, 30, "header_timeout_secs")?;
+        let body_timeout = secs(limits.body_timeout_secs, 60, "body_timeout_secs")?;
+        let shutdown_grace = secs(server.shutdown_grace_secs, 30, "shutdown_grace_secs")?;
+        match (&tls.cert, &tls.key) {
+            (Some(cert), Some(key)) => {
+                check_readable(cert, "TLS certificate file")?;
+                check_readable(key, "TLS key file")?;
+            }
+            (None, None) => {}
+            _ => bail!("TLS needs both a certificate and a key ([tls] cert and key, --tls-cert and --tls-key)"),
+        }
+        let bootstrap_api_key = secret(
+            server.bootstrap_api_key,
+            server.bootstrap_api_key_file,
+            "bootstrap API key",
+        )?;
+        if let Some(k) = &bootstrap_api_key {
+            if k.len() < 24 {
+                bail!("the bootstrap API key must be at least 24 characters");
+            }
+            if k.chars().any(char::is_whitespace) {
+                // A presented key is trimmed, and a header cannot hold a line
+                // break: such a key could never be used.
+                bail!("the bootstrap API key contains whitespace (a space, tab or line break); remove it");
+            }
+        }
+        let write_queue = telemetry.write_queue.unwrap_or(100_000);
+        if write_queue < 1000 {
+            // One plugin stats batch (200 events) needs up to 400 slots at once.
+            bail!("write_queue must be at least 1000 (got {write_queue})");
+        }
+        let log_format = match server.log_format.as_deref().map(str::to_ascii_lowercase) {
+            None => LogFormat::Text,
+            Some(f) if f == "text" => LogFormat::Text,
+            Some(f) if f == "json" => LogFormat::Json,
+            Some(f) => bail!("log_format (UPDRAFT_LOG_FORMAT) must be text or json, got {f:?}"),
+        };
+        Ok(Config {
+            server: ServerConfig {
+                listen,
+                public_url,
+                trusted_proxies,
+                bootstrap_api_key: bootstrap_api_key.map(Secret::new),
+                shutdown_grace,
+                log_format,
+            },
+            database: DatabaseConfig {
+                url,
+                seen_cache: database.seen_cache.unwrap_or(1_000_000),
+            },
+            storage: StorageConfig { data_dir },
+            tls: TlsConfig {
+                cert: tls.cert,
+                key: tls.key,
+            },
+            limits: LimitsConfig {
+                max_bundle_bytes: limits.max_bundle_bytes.unwrap_or(512 * 1024 * 1024),
+                max_json_bytes: limits.max_json_bytes.unwrap_or(1024 * 1024),
+                header_timeout,
+                body_timeout,
+                max_self_assigned_devices: limits
+                    .max_self_assigned_devices
+                    .unwrap_or(100_000)
+                    .try_into()
+                    .unwrap_or(i64::MAX),
+            },
+            telemetry: TelemetryConfig {
+                write_queue,
+                flush_interval_ms: telemetry.flush_interval_ms.unwrap_or(1000).max(1),
+                drain_timeout_ms: telemetry.drain_timeout_ms.unwrap_or(30_000),
+                event_retention_days: telemetry.event_retention_days.unwrap_or(90),
+                gate_check_interval_ms: telemetry.gate_check_interval_ms.unwrap_or(10_000).max(100),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "resolve_tests.rs"]
+mod tests;

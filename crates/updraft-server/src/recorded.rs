@@ -1,0 +1,134 @@
+//! [`Recorded`]: the store as handlers see it. Every write goes to the store
+//! (which appends its change row in the write's own transaction) and then
+//! waits until this node's change follower has applied that change, so the
+//! next request on this node sees the write (read-your-writes) without any
+//! handler touching the snapshot cache. Reads pass straight through.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use updraft_protocol::api::*;
+use updraft_store::*;
+
+use crate::changes::Follower;
+
+/// The store handlers use; see the module docs.
+pub(crate) struct Recorded {
+    store: Arc<dyn Store>,
+    follower: Follower,
+}
+
+impl Recorded {
+    /// Wraps `store`; writes wait for `follower`.
+    pub(crate) fn new(store: Arc<dyn Store>, follower: Follower) -> Self {
+        Self { store, follower }
+    }
+}
+
+/// Implements one store trait for [`Recorded`]: `read` methods forward,
+/// `write` methods forward and, on success, wait for the follower.
+macro_rules! delegate {
+    ($trait:ident { $( $kind:ident fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )* }) => {
+        #[async_trait]
+        impl $trait for Recorded {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    delegate!(@$kind self, $name($($arg),*))
+                }
+            )*
+        }
+    };
+    (@read $self:ident, $name:ident($($arg:ident),*)) => {
+        $self.store.$name($($arg),*).await
+    };
+    (@write $self:ident, $name:ident($($arg:ident),*)) => {{
+        let done = $self.store.$name($($arg),*).await?;
+        $self.follower.caught_up().await;
+        Ok(done)
+    }};
+}
+
+delegate!(DatabaseStore {
+    read fn migrate(&self) -> StoreResult<()>;
+    read fn ping(&self) -> StoreResult<()>;
+});
+
+delegate!(AppStore {
+    write fn create_app(&self, app: &NewApp, stamp: &Stamp) -> StoreResult<App>;
+    read fn list_apps(&self) -> StoreResult<Vec<App>>;
+    read fn get_app(&self, app_id: &str) -> StoreResult<Option<App>>;
+    write fn update_app(&self, app_id: &str, patch: &AppPatch, stamp: &Stamp) -> StoreResult<App>;
+    write fn delete_app(&self, app_id: &str, stamp: &Stamp) -> StoreResult<()>;
+});
+
+delegate!(BundleStore {
+    write fn create_bundle(&self, bundle: &NewBundle, stamp: &Stamp) -> StoreResult<Bundle>;
+    read fn list_bundles(&self, app_id: &str) -> StoreResult<Vec<Bundle>>;
+    read fn get_bundle(&self, app_id: &str, version: &str) -> StoreResult<Option<Bundle>>;
+    write fn update_bundle_meta(&self, app_id: &str, version: &str, meta: &BundleMeta, stamp: &Stamp) -> StoreResult<Bundle>;
+    write fn delete_bundle(&self, app_id: &str, version: &str, stamp: &Stamp) -> StoreResult<()>;
+    read fn blob_in_use(&self, sha256: &str) -> StoreResult<bool>;
+});
+
+delegate!(ChannelStore {
+    write fn create_channel(&self, app_id: &str, patch: &ChannelPatch, stamp: &Stamp) -> StoreResult<ChannelWrite>;
+    write fn update_channel(&self, app_id: &str, name: &str, patch: &ChannelPatch, stamp: &Stamp) -> StoreResult<ChannelWrite>;
+    read fn list_channels(&self, app_id: &str) -> StoreResult<Vec<Channel>>;
+    read fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>>;
+    write fn delete_channel(&self, app_id: &str, name: &str, stamp: &Stamp) -> StoreResult<()>;
+    read fn deploy_history(&self, app_id: &str, name: &str) -> StoreResult<Vec<Deploy>>;
+    write fn rollback_channel(&self, app_id: &str, name: &str, stamp: &Stamp) -> StoreResult<ChannelWrite>;
+});
+
+delegate!(DeviceStore {
+    read fn list_devices(&self, app_id: &str, query: &DeviceQuery) -> StoreResult<Page<Device>>;
+    read fn get_device(&self, app_id: &str, device_id: &str) -> StoreResult<Option<Device>>;
+    write fn set_override(&self, app_id: &str, device_id: &str, o: &SetOverride, stamp: &Stamp) -> StoreResult<()>;
+    write fn remove_override(&self, app_id: &str, device_id: &str, stamp: &Stamp) -> StoreResult<bool>;
+    write fn clear_failures(&self, app_id: &str, device_id: &str, version: Option<&str>, stamp: &Stamp) -> StoreResult<u64>;
+    write fn self_assign(&self, app_id: &str, device_id: &str, channel: Option<&str>, cap: i64, stamp: &Stamp) -> StoreResult<SelfAssign>;
+});
+
+delegate!(KeyStore {
+    write fn create_api_key(&self, key: &NewApiKey, hash: &str, stamp: &Stamp) -> StoreResult<ApiKey>;
+    read fn find_api_key(&self, hash: &str) -> StoreResult<Option<StoredKey>>;
+    read fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    write fn delete_api_key(&self, id: i64, stamp: &Stamp) -> StoreResult<()>;
+    read fn count_api_keys(&self) -> StoreResult<i64>;
+});
+
+// Telemetry batches come from the writer, which holds the bare store; the
+// follower learns of their rollback blocks like any node does.
+delegate!(TelemetryStore {
+    read fn write_batch(&self, batch: &[Write]) -> StoreResult<()>;
+    read fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64>;
+    read fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
+    read fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>>;
+});
+
+delegate!(SnapshotStore {
+    read fn load_snapshot(&self, app_id: &str) -> StoreResult<Option<AppSnapshotData>>;
+});
+
+// Claims and gate records are the gate runner's bookkeeping: no change row.
+delegate!(RolloutStore {
+    write fn start_rollout(&self, app_id: &str, channel: &str, new: &NewRollout, stamp: &Stamp) -> StoreResult<Rollout>;
+    read fn get_rollout(&self, app_id: &str, channel: &str) -> StoreResult<Option<Rollout>>;
+    read fn list_rollouts(&self, app_id: &str) -> StoreResult<Vec<Rollout>>;
+    read fn active_rollouts(&self) -> StoreResult<Vec<Rollout>>;
+    write fn transition_rollout(&self, app_id: &str, id: i64, transition: Transition, expected: Option<i64>, reason: Option<&str>, stamp: &Stamp) -> StoreResult<Rollout>;
+    write fn alert_rollout(&self, app_id: &str, id: i64, detail: &str, stamp: &Stamp) -> StoreResult<()>;
+    read fn claim_rollout_check(&self, id: i64, now_ms: i64, interval_ms: i64) -> StoreResult<bool>;
+    read fn record_rollout_check(&self, rollout_id: i64, check: &RolloutCheck) -> StoreResult<RolloutCheck>;
+    read fn list_rollout_checks(&self, rollout_id: i64, limit: i64) -> StoreResult<Vec<RolloutCheck>>;
+    read fn arm_health(&self, rollout_id: i64) -> StoreResult<(ArmHealth, ArmHealth)>;
+    read fn prune_release(&self, before: i64, limit: i64) -> StoreResult<u64>;
+    read fn release_metrics(&self, app_id: &str, version: &str, since: i64, until: i64) -> StoreResult<ReleaseMetrics>;
+});
+
+delegate!(ChangeStore {
+    read fn list_changes(&self, app_id: Option<&str>, after: i64, limit: i64) -> StoreResult<Vec<Change>>;
+    read fn last_change_id(&self) -> StoreResult<i64>;
+    read fn change_feed(&self) -> StoreResult<Option<ChangeFeed>>;
+    read fn prune_changes(&self, before: i64, limit: i64) -> StoreResult<u64>;
+});
