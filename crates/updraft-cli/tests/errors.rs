@@ -2,13 +2,17 @@
 //! code (1 error, 2 usage, 3 auth, 4 not found/conflict), and changes nothing.
 
 use serde_json::json;
+use updraft_server::clock::{Clock, TestClock};
 use updraft_test_support::*;
 
 const APP: &str = "com.example.errors";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_key_problems_exit_3_with_what_to_do() {
-    let server = Server::start().await;
+    // The server's clock is the test's: the key expires when the test says,
+    // however slowly the CLI starts on a loaded machine.
+    let clock = TestClock::now();
+    let server = Server::start_clocked(&clock).await;
     let project = json_project(APP, "1.0.0");
     let p = project.path();
     Cli::new(&server).run(p, &["init"]).ok();
@@ -22,12 +26,12 @@ async fn api_key_problems_exit_3_with_what_to_do() {
         .api(
             "POST",
             "/keys",
-            Some(json!({"name": "soon", "mode": "all", "expires_at": now_ms() + 1500})),
+            Some(json!({"name": "soon", "mode": "all", "expires_at": clock.now_ms() + 1500})),
         )
         .await;
     let expiring = Cli::new(&server).with_env("UPDRAFT_API_KEY", k["secret"].as_str().unwrap());
     expiring.run(p, &["channel", "list"]).ok();
-    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    clock.advance(1600);
     expiring.run(p, &["channel", "list"]).fails(3, "expired");
 
     // A read-only key may list but not deploy; an upload key may deploy but not change flags.

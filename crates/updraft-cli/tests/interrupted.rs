@@ -90,13 +90,17 @@ async fn a_cut_off_upload_keeps_nothing_and_a_retry_succeeds() {
     let r = cli.run(p, &["deploy"]).fails(1, "interrupted");
     assert!(r.stderr.contains("run the same command again"), "{r:?}");
     assert!(cut.load(Ordering::SeqCst), "the proxy cut the upload");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The server notices the cut and removes its temp file on its own time.
+    let tmp = server.dir.join("tmp");
+    let count = || {
+        let tmp = tmp.clone();
+        async move { std::fs::read_dir(tmp).map(Iterator::count).unwrap_or(0) }
+    };
+    let leftovers = poll_until(std::time::Duration::from_secs(10), count, |n| *n == 0).await;
     let (status, _) = server
         .api("GET", &format!("/apps/{APP}/bundles/4.0.1"), None)
         .await;
     assert_eq!(status, 404, "no bundle row for a cut-off upload");
-    let tmp = server.dir.join("tmp");
-    let leftovers = std::fs::read_dir(&tmp).map(Iterator::count).unwrap_or(0);
     assert_eq!(leftovers, 0, "no partial temp file in {}", tmp.display());
     let offer = server
         .check_app(APP, json!({"version_build": "4.0.0"}))

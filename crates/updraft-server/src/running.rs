@@ -13,6 +13,7 @@ pub struct Running {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     retention_runs: watch::Receiver<u64>,
     gate_passes: watch::Receiver<u64>,
+    writer: crate::writer::Writer,
 }
 
 impl Running {
@@ -23,6 +24,7 @@ impl Running {
         task: tokio::task::JoinHandle<anyhow::Result<()>>,
         retention_runs: watch::Receiver<u64>,
         gate_passes: watch::Receiver<u64>,
+        writer: crate::writer::Writer,
     ) -> Self {
         Self {
             addr,
@@ -30,6 +32,7 @@ impl Running {
             task,
             retention_runs,
             gate_passes,
+            writer,
         }
     }
 
@@ -42,6 +45,13 @@ impl Running {
     /// rollout (one per `gate_check_interval_ms`).
     pub fn gate_passes(&self) -> watch::Receiver<u64> {
         self.gate_passes.clone()
+    }
+
+    /// Waits until every telemetry write queued before the call (device
+    /// rows, events, release signals, offer counts) has been flushed to the
+    /// database. Never returns if the writer has stopped: callers bound it.
+    pub async fn telemetry_flushed(&self) {
+        self.writer.flushed().await;
     }
 
     /// Stops accepting, finishes in-flight requests, flushes every queued write.

@@ -147,7 +147,7 @@ pub async fn start_with(
         blobs,
         snapshots,
         follower,
-        writer,
+        writer: writer.clone(),
         traffic: traffic.clone(),
         config: Arc::new(config.clone()),
         bound: addr,
@@ -186,6 +186,7 @@ pub async fn start_with(
         task,
         retention_runs,
         gate_passes,
+        writer,
     ))
 }
 

@@ -14,10 +14,11 @@ mod tests;
 pub use flush::{BatchSink, Unwritten};
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use updraft_store::Write;
 
@@ -34,6 +35,31 @@ type OfferCounts = Arc<Mutex<HashMap<(i64, i64), (String, String, i64)>>>;
 pub struct Writer {
     tx: mpsc::Sender<Write>,
     offers: OfferCounts,
+    progress: Arc<Progress>,
+}
+
+/// How far the writer got, for [`Writer::flushed`].
+#[derive(Debug)]
+struct Progress {
+    /// Writes queued since start.
+    queued: AtomicU64,
+    /// Flushes begun since start (each takes the offers counted so far).
+    begun: AtomicU64,
+    /// (writes taken from the queue and flushed, flushes finished).
+    done: watch::Sender<(u64, u64)>,
+    /// Asks for a flush now.
+    poke: Notify,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            queued: AtomicU64::new(0),
+            begun: AtomicU64::new(0),
+            done: watch::channel((0, 0)).0,
+            poke: Notify::new(),
+        }
+    }
 }
 
 /// The queue is full; retry later.
@@ -69,10 +95,26 @@ impl Writer {
         let Ok(permits) = self.tx.try_reserve_many(writes.len()) else {
             return Err(writes);
         };
+        let n = writes.len() as u64;
         for (permit, w) in permits.zip(writes) {
             permit.send(w);
         }
+        self.progress.queued.fetch_add(n, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Waits until every write queued and every offer counted before the
+    /// call has been through a flush (written, or refused for good and
+    /// logged). Asks for a flush at once rather than waiting for the next
+    /// tick. Never returns if the writer has stopped: callers bound it.
+    pub async fn flushed(&self) {
+        let target = self.progress.queued.load(Ordering::SeqCst);
+        let begun = self.progress.begun.load(Ordering::SeqCst);
+        let mut done = self.progress.done.subscribe();
+        self.progress.poke.notify_one();
+        let _ = done
+            .wait_for(|&(written, finished)| written >= target && finished > begun)
+            .await;
     }
 }
 
@@ -98,6 +140,8 @@ pub fn spawn<S: BatchSink + ?Sized>(
     let interval = settings.interval;
     let offers = OfferCounts::default();
     let counted = offers.clone();
+    let progress = Arc::new(Progress::new());
+    let flushes = progress.clone();
     let mut flusher = Flusher::new(store, shutdown.clone(), settings.drain_timeout);
     let handle = tokio::spawn(async move {
         let mut buf = Vec::with_capacity(MAX_BATCH);
@@ -109,11 +153,13 @@ pub fn spawn<S: BatchSink + ?Sized>(
                 n = rx.recv_many(&mut buf, MAX_BATCH) => { if n == 0 { break 'run None; } (false, false) }
                 _ = tick.tick() => (false, true),
                 _ = shutdown.wait_for(|v| *v) => (true, false),
+                // Asked for by `flushed`: flush what is queued now.
+                () = flushes.poke.notified() => (false, false),
             };
             if ticked {
                 let counted_any = !counted.lock().expect("offer counts lock").is_empty();
                 if counted_any {
-                    if let Err(g) = flush(&mut flusher, &mut buf, &counted).await {
+                    if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes).await {
                         break 'run Some(g);
                     }
                 }
@@ -122,7 +168,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
             if closing {
                 rx.close();
                 loop {
-                    if let Err(g) = flush(&mut flusher, &mut buf, &counted).await {
+                    if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes).await {
                         break 'run Some(g);
                     }
                     if rx.recv_many(&mut buf, MAX_BATCH).await == 0 {
@@ -144,12 +190,12 @@ pub fn spawn<S: BatchSink + ?Sized>(
                     break;
                 }
             }
-            if let Err(g) = flush(&mut flusher, &mut buf, &counted).await {
+            if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes).await {
                 break 'run Some(g);
             }
         };
         let mut left = match gave_up {
-            None => match flush(&mut flusher, &mut buf, &counted).await {
+            None => match flush(&mut flusher, &mut buf, &counted, &flushes).await {
                 Ok(()) => Unwritten::default(),
                 Err(GaveUp(left)) => left,
             },
@@ -179,15 +225,26 @@ pub fn spawn<S: BatchSink + ?Sized>(
         }
         left
     });
-    (Writer { tx, offers }, handle)
+    (
+        Writer {
+            tx,
+            offers,
+            progress,
+        },
+        handle,
+    )
 }
 
-/// Writes `buf` and the offers counted so far (see [`Flusher::flush`]).
+/// Writes `buf` and the offers counted so far (see [`Flusher::flush`]), and
+/// records the progress.
 async fn flush<S: BatchSink + ?Sized>(
     flusher: &mut Flusher<S>,
     buf: &mut Vec<Write>,
     offers: &OfferCounts,
+    progress: &Progress,
 ) -> Result<(), GaveUp> {
+    progress.begun.fetch_add(1, Ordering::SeqCst);
+    let taken = buf.len() as u64;
     let counted = std::mem::take(&mut *offers.lock().expect("offer counts lock"));
     buf.extend(
         counted
@@ -199,10 +256,14 @@ async fn flush<S: BatchSink + ?Sized>(
                 count,
             }),
     );
-    if buf.is_empty() {
-        return Ok(());
+    if !buf.is_empty() {
+        flusher.flush(buf).await?;
     }
-    flusher.flush(buf).await
+    progress.done.send_modify(|(written, finished)| {
+        *written += taken;
+        *finished += 1;
+    });
+    Ok(())
 }
 
 /// Polls a future once.

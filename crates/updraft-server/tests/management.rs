@@ -269,7 +269,13 @@ async fn an_upload_cut_off_half_way_keeps_nothing_and_can_be_retried() {
     )
     .await;
     drop(tcp);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The server notices the cut and removes its temp file on its own time.
+    let tmp = s.dir.join("tmp");
+    let count = || {
+        let tmp = tmp.clone();
+        async move { std::fs::read_dir(tmp).map(Iterator::count).unwrap_or(0) }
+    };
+    poll_until(std::time::Duration::from_secs(10), count, |n| *n == 0).await;
     assert!(s
         .ok("GET", &format!("/apps/{APP}/bundles"), None)
         .await

@@ -355,15 +355,15 @@ async fn two_nodes_on_one_postgres_database_agree_and_evaluate_gates_once() {
     ]});
     let (status, r) = start(&a, json!({"bundle": "1.1.0", "plan": plan})).await;
     assert_eq!(status, 201, "{r}");
-    poll_until(
+    let from_a = candidates(&a, 400).await;
+    assert!(!from_a.is_empty());
+    // Node b learns of the rollout from the change log (NOTIFY, or its poll).
+    let from_b = poll_until(
         Duration::from_secs(10),
-        || status_on(&b),
-        |(s, _)| *s == 200,
+        || candidates(&b, 400),
+        |c| *c == from_a,
     )
     .await;
-    let from_a = candidates(&a, 400).await;
-    let from_b = candidates(&b, 400).await;
-    assert!(!from_a.is_empty());
     assert_eq!(
         from_a, from_b,
         "both nodes put the same devices on the candidate"

@@ -5,21 +5,20 @@
 //! `UPDRAFT_TEST_POSTGRES_URL`; the test fails, never skips, without it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Mutex};
+use tokio::sync::watch;
 use updraft_test_support::*;
 
 /// A relay to PostgreSQL that can be cut (connections closed, new ones
-/// refused) and restored on the same port.
+/// closed as soon as they are accepted) and restored. It keeps its port the
+/// whole time, so no other process can take it during a cut.
 struct Relay {
     addr: SocketAddr,
-    target: String,
     up: watch::Sender<bool>,
-    listener: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Relay {
@@ -27,26 +26,18 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (up, _) = watch::channel(true);
-        let r = Relay {
-            addr,
-            target,
-            up,
-            listener: Arc::default(),
-        };
-        r.serve(listener).await;
-        r
-    }
-
-    async fn serve(&self, listener: TcpListener) {
-        let target = self.target.clone();
-        let up = self.up.subscribe();
+        let state = up.subscribe();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     return;
                 };
+                if !*state.borrow() {
+                    drop(inbound);
+                    continue;
+                }
                 let target = target.clone();
-                let mut up = up.clone();
+                let mut up = state.clone();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(&target).await else {
                         return;
@@ -58,22 +49,22 @@ impl Relay {
                 });
             }
         });
-        *self.listener.lock().await = Some(task);
+        Relay { addr, up, task }
     }
 
-    /// Closes every relayed connection and stops listening.
+    /// Closes every relayed connection and every new one.
     async fn cut(&self) {
         self.up.send_replace(false);
-        if let Some(t) = self.listener.lock().await.take() {
-            t.abort();
-            let _ = t.await;
-        }
     }
 
     async fn restore(&self) {
         self.up.send_replace(true);
-        let listener = TcpListener::bind(self.addr).await.unwrap();
-        self.serve(listener).await;
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

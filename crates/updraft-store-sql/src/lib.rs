@@ -44,7 +44,9 @@ pub fn backend(e: sqlx::Error) -> StoreError {
 }
 
 /// Whether an error may pass if the same work is retried: the connection or
-/// pool failed, SQLite was busy, locked, out of disk or could not do I/O, or
+/// pool failed, the peer spoke no PostgreSQL (a TCP proxy or load balancer
+/// in front of a database that is down accepts, then closes or answers
+/// garbage: a protocol error, not bad data), SQLite was busy, locked, out of disk or could not do I/O, or
 /// PostgreSQL reported a connection problem (SQLSTATE class 08), a
 /// serialization failure or deadlock (40), too few resources (53), an operator
 /// intervention such as a shutdown (57) or a system error (58), a read-only
@@ -56,6 +58,7 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(d) => d.code().is_some_and(|c| transient_code(&c)),
         _ => false,

@@ -317,9 +317,16 @@ impl Server {
         .await
     }
 
-    /// Waits until the batched writer has written what devices sent (the
-    /// test configuration flushes every 10 ms).
+    /// Waits until the batched writer has written everything devices sent
+    /// before the call (every queued write and counted offer is through a
+    /// flush).
     pub async fn settle(&self) {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let running = self.running.as_ref().expect("the server runs");
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            running.telemetry_flushed(),
+        )
+        .await
+        .expect("the telemetry writer flushes within 20 s");
     }
 }
