@@ -53,11 +53,11 @@ impl Relay {
     }
 
     /// Closes every relayed connection and every new one.
-    async fn cut(&self) {
+    fn cut(&self) {
         self.up.send_replace(false);
     }
 
-    async fn restore(&self) {
+    fn restore(&self) {
         self.up.send_replace(true);
     }
 }
@@ -102,7 +102,7 @@ async fn queued_writes_survive_an_outage_and_shutdown_ends_at_the_drain_deadline
     let stat = |action: &str| json!([info(json!({"action": action, "version_name": "1.0.0"}))]);
 
     // Gone for a while: /stats is still accepted, the writes wait.
-    relay.cut().await;
+    relay.cut();
     let (st, _) = s.device("POST", "/stats", &stat("during_outage")).await;
     assert_eq!(st, 200);
     // An event that needs the database (an app not in memory) cannot be
@@ -119,7 +119,7 @@ async fn queued_writes_survive_an_outage_and_shutdown_ends_at_the_drain_deadline
         )
         .await;
     assert!((500..600).contains(&st), "{st} {v}");
-    relay.restore().await;
+    relay.restore();
     let mut actions = Vec::new();
     for _ in 0..100 {
         let (st, v) = s
@@ -146,7 +146,7 @@ async fn queued_writes_survive_an_outage_and_shutdown_ends_at_the_drain_deadline
     assert_eq!(s.event_actions(DEV).await, ["during_outage"]);
 
     // Gone at shutdown: the drain gives up at its deadline.
-    relay.cut().await;
+    relay.cut();
     let (st, _) = s.device("POST", "/stats", &stat("lost_at_shutdown")).await;
     assert_eq!(st, 200);
     let started = Instant::now();
@@ -169,7 +169,7 @@ async fn under_overload_a_stats_answer_says_exactly_what_was_stored() {
     let (_db, relay, s) = behind_relay(|c| c.telemetry.write_queue = 1_000).await;
     s.with_app().await;
     s.check(json!({})).await;
-    relay.cut().await;
+    relay.cut();
     // 200 requests of 10 events, each request from its own device, 16 at a time.
     let device = |i: usize| format!("00000000-0000-4000-8000-{:012x}", 0x100 + i);
     let batch = |i: usize| {
@@ -208,7 +208,7 @@ async fn under_overload_a_stats_answer_says_exactly_what_was_stored() {
         !accepted.is_empty() && !refused.is_empty(),
         "the queue filled: {statuses:?}"
     );
-    relay.restore().await;
+    relay.restore();
     // Everything accepted lands once the database is back.
     let last = device(*accepted.iter().max().unwrap());
     for _ in 0..100 {

@@ -82,7 +82,7 @@ pub struct DatabaseConfig {
     /// `sqlite://…` or `postgres://…`; prints with its password hidden.
     pub url: DatabaseUrl,
     /// Devices whose last queued row is remembered, so an unchanged check
-    /// costs no database work (SQLite only; 0 turns it off). About 35 bytes each.
+    /// costs no database work (SQLite only; 0 turns it off). About 19 bytes each.
     pub seen_cache: usize,
 }
 
