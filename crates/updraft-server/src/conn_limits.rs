@@ -2,7 +2,9 @@
 //! must start its first request within the header timeout (hyper's own header
 //! timer only starts once it knows the protocol, so a client that connects and
 //! sends nothing would otherwise be kept forever), each request's headers must
-//! arrive within it, and an idle keep-alive connection is closed after it.
+//! arrive within it, and an idle keep-alive connection is closed after it. A
+//! client that stops reading a reply (a stalled download holds its read-ahead
+//! chunks) is cut off once it has accepted nothing for the body timeout.
 
 use std::future::Future;
 use std::io;
@@ -37,11 +39,12 @@ pub(crate) fn configure(
 }
 
 /// Wraps an acceptor so every accepted stream must deliver its first byte
-/// within `deadline`.
+/// within `deadline`, and may not refuse writes for longer than `stall`.
 #[derive(Clone, Debug)]
 pub(crate) struct FirstByteDeadline<A> {
     pub(crate) inner: A,
     pub(crate) deadline: Duration,
+    pub(crate) stall: Duration,
 }
 
 impl<A, I, S> Accept<I, S> for FirstByteDeadline<A>
@@ -57,13 +60,15 @@ where
 
     fn accept(&self, stream: I, service: S) -> Self::Future {
         let accepted = self.inner.accept(stream, service);
-        let deadline = self.deadline;
+        let (deadline, stall) = (self.deadline, self.stall);
         Box::pin(async move {
             let (stream, service) = accepted.await?;
             Ok((
                 Deadlined {
                     inner: stream,
                     first_byte: Some(Box::pin(tokio::time::sleep(deadline))),
+                    stall,
+                    stalled: None,
                 },
                 service,
             ))
@@ -72,10 +77,44 @@ where
 }
 
 /// A stream whose reads fail with `TimedOut` if nothing arrives before its
-/// deadline; once a byte has arrived it is a plain pass-through.
+/// deadline (then reads pass through), and whose writes fail with `TimedOut`
+/// once the peer has accepted nothing for `stall`.
 pub(crate) struct Deadlined<S> {
     inner: S,
     first_byte: Option<Pin<Box<Sleep>>>,
+    stall: Duration,
+    /// Armed while writes are refused (the peer's window is full).
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S> Deadlined<S> {
+    /// Tracks a write's outcome: progress disarms the stall timer, a refusal
+    /// arms it (once) and fails the write when it has run out.
+    fn watch_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match r {
+            Poll::Ready(r) => {
+                self.stalled = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let stall = self.stall;
+                let timer = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client accepted nothing within the body timeout",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Deadlined<S> {
@@ -110,11 +149,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Deadlined<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch_write(cx, r)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch_write(cx, r)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -126,7 +167,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Deadlined<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch_write(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -46,6 +46,7 @@ pub(crate) fn serve(
     config: &Config,
 ) -> BoxFuture<'static, std::io::Result<()>> {
     let deadline = config.limits.header_timeout;
+    let stall = config.limits.body_timeout;
     match tls {
         Some(tls) => {
             let acceptor = conn_limits::FirstByteDeadline {
@@ -53,6 +54,7 @@ pub(crate) fn serve(
                     .handshake_timeout(deadline)
                     .acceptor(NoDelayAcceptor::new()),
                 deadline,
+                stall,
             };
             let mut server = axum_server::from_tcp(listener)
                 .acceptor(acceptor)
@@ -64,6 +66,7 @@ pub(crate) fn serve(
             let acceptor = conn_limits::FirstByteDeadline {
                 inner: NoDelayAcceptor::new(),
                 deadline,
+                stall,
             };
             let mut server = axum_server::from_tcp(listener)
                 .acceptor(acceptor)

@@ -20,6 +20,9 @@ async fn strict(extra: &str) -> Server {
         c.limits.header_timeout = Duration::from_secs(l.limits.header_timeout_secs.unwrap());
         c.limits.body_timeout = Duration::from_secs(l.limits.body_timeout_secs.unwrap());
         c.server.shutdown_grace = Duration::from_secs(l.server.shutdown_grace_secs.unwrap());
+        if let Some(max) = l.limits.max_bundle_bytes {
+            c.limits.max_bundle_bytes = max;
+        }
         if let Some(p) = l.server.trusted_proxies {
             c.server.trusted_proxies = p.iter().map(|p| p.parse().unwrap()).collect();
         }
@@ -81,6 +84,53 @@ async fn a_stalled_body_is_cut_off() {
     let (text, took) = read_until_closed(&mut conn).await;
     assert!(took < Duration::from_secs(3), "cut off after {took:?}");
     assert!(!text.contains("200 OK"), "{text}");
+}
+
+#[tokio::test]
+async fn a_download_the_client_stops_reading_is_cut_off() {
+    let s = strict("[limits]\nmax_bundle_bytes = 16777216").await;
+    s.with_app().await;
+    // 8 MiB: more than the kernel's socket buffers on both sides hold, so the
+    // server's writes stall while the client reads nothing.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    let zip = zip_stored(&[("index.html", b"<html></html>"), ("noise.bin", &noise)]);
+    s.uploaded("1.0.1", "&channel=production", zip.clone())
+        .await;
+    let offer = s.check(json!({})).await;
+    let path = offer["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/files/")
+        .unwrap()
+        .1;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut conn = socket.connect(addr(&s).parse().unwrap()).await.unwrap();
+    conn.write_all(format!("GET /files/{path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // Reads nothing for three times the body timeout...
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // ... then what the server had sent before it cut the connection off.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("the server kept a stalled download open ({got} bytes read)"),
+        }
+    }
+    assert!(got > 0, "the download had started");
+    assert!(got < zip.len(), "cut off: {got} of {} bytes", zip.len());
 }
 
 #[tokio::test]

@@ -20,6 +20,19 @@ pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     w.finish().expect("a finished zip").into_inner()
 }
 
+/// A zip with these entries stored uncompressed (fast to build however
+/// large the entries).
+pub fn zip_stored(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, data) in files {
+        w.start_file(*name, stored).expect("a zip entry");
+        w.write_all(data).expect("writing to memory");
+    }
+    w.finish().expect("a finished zip").into_inner()
+}
+
 /// The names inside a zip.
 pub fn zip_names(bytes: &[u8]) -> Vec<String> {
     zip::ZipArchive::new(std::io::Cursor::new(bytes))
