@@ -26,48 +26,55 @@ macro_rules! sql_telemetry {
                     .collect::<Result<_, _>>()
                     .map_err(backend)?;
                 // Telemetry for an app deleted meanwhile is dropped. Device rows are
-                // merged per device (the latest wins; a missing custom_id keeps the
-                // earlier one) and written many rows per statement.
-                let mut seen: Vec<DeviceSeen> = Vec::new();
+                // merged per device (the latest wins; a missing custom_id or running
+                // bundle keeps the earlier one) and written many rows per statement.
+                // Rows borrow from the batch: nothing is copied.
+                struct Row<'b> {
+                    d: &'b DeviceSeen,
+                    custom_id: Option<&'b str>,
+                    version_name: Option<&'b str>,
+                }
+                let mut seen: Vec<Row<'_>> = Vec::new();
                 let mut at: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
                 let mut events: Vec<&NewEvent> = Vec::new();
                 for w in batch {
                     match w {
-                        Write::Seen(d) if live.contains(&d.app_id) => match at.get(&(d.app_id.as_str(), d.device_id.as_str())) {
-                            // A row older than the one kept (a late event) loses.
-                            Some(&i) if d.seen_at < seen[i].seen_at => {}
-                            Some(&i) => {
-                                let keep = seen[i].custom_id.take();
-                                let running = seen[i].version_name.take();
-                                seen[i] = d.clone();
-                                if seen[i].custom_id.as_deref().unwrap_or("").is_empty() {
-                                    seen[i].custom_id = keep;
+                        Write::Seen(d) if live.contains(&d.app_id) => {
+                            let custom_id = d.custom_id.as_deref().filter(|c| !c.is_empty());
+                            match at.get(&(d.app_id.as_str(), d.device_id.as_str())) {
+                                // A row older than the one kept (a late event) loses.
+                                Some(&i) if d.seen_at < seen[i].d.seen_at => {}
+                                Some(&i) => {
+                                    let (kept_custom_id, running) = (seen[i].custom_id, seen[i].version_name);
+                                    seen[i] = Row {
+                                        d,
+                                        custom_id: custom_id.or(kept_custom_id),
+                                        version_name: d.version_name.as_deref().or(running),
+                                    };
                                 }
-                                if seen[i].version_name.is_none() {
-                                    seen[i].version_name = running;
+                                None => {
+                                    at.insert((d.app_id.as_str(), d.device_id.as_str()), seen.len());
+                                    seen.push(Row { d, custom_id, version_name: d.version_name.as_deref() });
                                 }
                             }
-                            None => {
-                                at.insert((d.app_id.as_str(), d.device_id.as_str()), seen.len());
-                                seen.push(d.clone());
-                            }
-                        },
+                        }
                         Write::Event(e) if live.contains(&e.app_id) => events.push(e),
                         _ => {}
                     }
                 }
                 // In key order: neighbouring rows share B-tree pages, so each page is
                 // found and dirtied once per batch instead of once per row.
-                seen.sort_unstable_by(|a, b| (&a.app_id, &a.device_id).cmp(&(&b.app_id, &b.device_id)));
+                seen.sort_unstable_by(|a, b| (&a.d.app_id, &a.d.device_id).cmp(&(&b.d.app_id, &b.d.device_id)));
                 for chunk in seen.chunks(500) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(DEVICE_INSERT);
-                    qb.push_values(chunk, |mut b, d| {
+                    qb.push_values(chunk, |mut b, r| {
+                        let d = r.d;
                         b.push_bind(d.app_id.as_str())
                             .push_bind(d.device_id.as_str())
-                            .push_bind(d.custom_id.as_deref().filter(|c| !c.is_empty()))
+                            .push_bind(r.custom_id)
                             .push_bind(d.platform.as_deref())
                             .push_bind(d.plugin_version.as_deref())
-                            .push_bind(d.version_name.as_deref())
+                            .push_bind(r.version_name)
                             .push_bind(d.version_build.as_deref())
                             .push_bind(d.version_code.as_deref())
                             .push_bind(d.version_os.as_deref())
