@@ -2,9 +2,10 @@
 //! must start its first request within the header timeout (hyper's own header
 //! timer only starts once it knows the protocol, so a client that connects and
 //! sends nothing would otherwise be kept forever), each request's headers must
-//! arrive within it, and an idle keep-alive connection is closed after it. A
-//! client that stops reading a reply (a stalled download holds its read-ahead
-//! chunks) is cut off once it has accepted nothing for the body timeout.
+//! arrive within it, and an idle keep-alive connection is closed after it. An
+//! HTTP/1.1 client that stops reading a reply (a stalled download holds its
+//! read-ahead chunks) is cut off once its connection has refused writes for
+//! [`write_stall`].
 
 use std::future::Future;
 use std::io;
@@ -36,6 +37,15 @@ pub(crate) fn configure(
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(config.limits.header_timeout))
         .keep_alive_timeout(Duration::from_secs(20));
+}
+
+/// How long a connection's writes may be refused before it is cut off: five
+/// times the body timeout (5 minutes by default). The kernel reports a full
+/// socket writable again only once about a third of its send buffer has
+/// drained (a few hundred KiB on a fast link), so this is also the time a
+/// slow reader has to take that much in: 2 MB of buffer at 2–3 KB/s.
+pub(crate) fn write_stall(config: &Config) -> Duration {
+    config.limits.body_timeout.saturating_mul(5)
 }
 
 /// Wraps an acceptor so every accepted stream must deliver its first byte

@@ -27,9 +27,10 @@ const SHARDS: usize = 16;
 /// is written when the refresh interval has passed instead of at once; two
 /// devices sharing a 64-bit key (about one pair in 3 × 10⁷ at a million
 /// devices) only cost each other extra writes, or in the same one-in-2^32
-/// case a late one. Seconds make the interval up to a second shorter, and a
-/// late row less than a second older than the noted one is compared as if
-/// it were new: both only cost a write the store then skips.
+/// case a late one (the fingerprint covers the device too). Seconds make
+/// the interval up to a second shorter; a row in the same second as the
+/// noted one with other fields is queued and the note dropped (either may
+/// be the newer: the store decides), which costs at most one more write.
 #[derive(Clone, Copy)]
 struct Noted {
     fields: u32,
@@ -74,18 +75,23 @@ impl SeenFilter {
     }
 
     fn fields(&self, d: &DeviceSeen) -> u32 {
+        // The device is part of it, so two devices whose keys collide do not
+        // share a fingerprint as well (same app version, platform and OS).
         let h = self.keys[1].hash_one((
-            d.custom_id.as_deref().filter(|c| !c.is_empty()),
-            &d.platform,
-            &d.plugin_version,
-            &d.version_name,
-            &d.version_build,
-            &d.version_code,
-            &d.version_os,
-            d.is_prod,
-            d.is_emulator,
-            &d.default_channel,
-            &d.key_id,
+            (&d.app_id, &d.device_id),
+            (
+                d.custom_id.as_deref().filter(|c| !c.is_empty()),
+                &d.platform,
+                &d.plugin_version,
+                &d.version_name,
+                &d.version_build,
+                &d.version_code,
+                &d.version_os,
+                d.is_prod,
+                d.is_emulator,
+                &d.default_channel,
+                &d.key_id,
+            ),
         ));
         (h >> 32) as u32
     }
@@ -104,6 +110,13 @@ impl SeenFilter {
             // queued but not noted: the store keeps the newer row, so a later
             // check must still be compared with what the newer row said.
             if noted.at_s < old.at_s {
+                return true;
+            }
+            // Within the same second, which row is newer is not known: a
+            // different one is queued (the store decides) and the note is
+            // dropped, so the device's next row is queued whatever it says.
+            if noted.at_s == old.at_s && noted.fields != old.fields {
+                shard.remove(&key);
                 return true;
             }
             let age_ms = i64::from(noted.at_s - old.at_s) * 1000;
@@ -192,6 +205,21 @@ mod tests {
             "still compared with the newer row"
         );
         assert!(f.admit(&seen(D, "1.0.2", 12_000)), "a real change");
+    }
+
+    #[test]
+    fn a_row_in_the_same_second_with_other_fields_drops_the_note() {
+        let f = SeenFilter::new(1000);
+        assert!(f.admit(&seen(D, "1.0.1", 10_500)));
+        assert!(
+            f.admit(&seen(D, "1.0.2", 10_300)),
+            "a late event in the same second: queued, the store decides"
+        );
+        assert!(
+            f.admit(&seen(D, "1.0.2", 12_000)),
+            "which row the store kept is not known: the next one is queued"
+        );
+        assert!(!f.admit(&seen(D, "1.0.2", 13_000)), "and noted again");
     }
 
     #[test]

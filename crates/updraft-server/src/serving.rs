@@ -46,7 +46,7 @@ pub(crate) fn serve(
     config: &Config,
 ) -> BoxFuture<'static, std::io::Result<()>> {
     let deadline = config.limits.header_timeout;
-    let stall = config.limits.body_timeout;
+    let stall = conn_limits::write_stall(config);
     match tls {
         Some(tls) => {
             let acceptor = conn_limits::FirstByteDeadline {

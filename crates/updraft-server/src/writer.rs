@@ -95,11 +95,14 @@ impl Writer {
         let Ok(permits) = self.tx.try_reserve_many(writes.len()) else {
             return Err(writes);
         };
-        let n = writes.len() as u64;
+        // Counted before they are sent: a flush cannot take them before a
+        // `flushed` call that began after this one's return counts them.
+        self.progress
+            .queued
+            .fetch_add(writes.len() as u64, Ordering::SeqCst);
         for (permit, w) in permits.zip(writes) {
             permit.send(w);
         }
-        self.progress.queued.fetch_add(n, Ordering::SeqCst);
         Ok(())
     }
 

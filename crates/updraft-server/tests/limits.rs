@@ -117,8 +117,9 @@ async fn a_download_the_client_stops_reading_is_cut_off() {
     conn.write_all(format!("GET /files/{path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .await
         .unwrap();
-    // Reads nothing for three times the body timeout...
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Reads nothing for longer than the stall limit (five times the body
+    // timeout of 1 s)...
+    tokio::time::sleep(Duration::from_secs(7)).await;
     // ... then what the server had sent before it cut the connection off.
     let mut got = 0usize;
     let mut buf = vec![0u8; 64 * 1024];

@@ -112,7 +112,9 @@ pub struct LimitsConfig {
     /// A client must send a request's headers within this time; an idle
     /// keep-alive connection is closed after it too.
     pub header_timeout: Duration,
-    /// A request body that sends nothing for this long is cut off.
+    /// A request body that sends nothing for this long is cut off; an
+    /// HTTP/1.1 connection that refuses writes for five times this long is
+    /// too (`conn_limits::write_stall`).
     pub body_timeout: Duration,
     /// Devices per app that may keep a self-assigned channel on the server
     /// (plugins before 7.34); bounds what unauthenticated calls can create.
