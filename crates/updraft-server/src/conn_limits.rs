@@ -118,7 +118,7 @@ impl<S> Deadlined<S> {
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        "the client accepted nothing within the body timeout",
+                        "the client took in nothing of the reply for five times the body timeout",
                     ))),
                     Poll::Pending => Poll::Pending,
                 }
