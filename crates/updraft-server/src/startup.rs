@@ -106,6 +106,7 @@ pub async fn start_with(
         store.clone(),
         writer::Settings {
             capacity: config.telemetry.write_queue,
+            max_bytes: config.telemetry.write_queue_bytes,
             interval: Duration::from_millis(config.telemetry.flush_interval_ms),
             drain_timeout: Duration::from_millis(config.telemetry.drain_timeout_ms),
         },

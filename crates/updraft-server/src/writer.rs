@@ -1,5 +1,7 @@
 //! The background telemetry writer: a bounded queue of `Write`s, flushed in
-//! batches (one transaction each). A full queue is reported to the caller,
+//! batches (one transaction each). The queue is bounded twice: by count, and
+//! by the bytes its writes and the batch being written hold together (a stats
+//! event may carry 20 KiB of strings). A full queue is reported to the caller,
 //! which answers 429/503 with `Retry-After` instead of buffering without bound.
 //! Update offers are not queued one by one: they are counted in memory and
 //! added to each flush. A write the database refuses for good is dropped alone
@@ -14,7 +16,7 @@ mod tests;
 pub use flush::{BatchSink, Unwritten};
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +29,11 @@ use flush::{Flusher, GaveUp};
 /// Most writes applied in one transaction.
 const MAX_BATCH: usize = 65_536;
 
+/// Room kept in the batch buffer for the offer counts added to a full batch
+/// (one per bundle and day offered since the last flush), so that adding them
+/// does not double the buffer (65,536 slots of a `Write` are 18 MiB).
+const OFFER_SLOTS: usize = 1024;
+
 /// Offers counted since the last flush, by (bundle id, day): (app, version, count).
 type OfferCounts = Arc<Mutex<HashMap<(i64, i64), (String, String, i64)>>>;
 
@@ -36,6 +43,39 @@ pub struct Writer {
     tx: mpsc::Sender<Write>,
     offers: OfferCounts,
     progress: Arc<Progress>,
+    budget: Arc<Budget>,
+}
+
+/// The bytes held by queued writes and the batch being written.
+#[derive(Debug)]
+struct Budget {
+    max: usize,
+    held: AtomicUsize,
+}
+
+impl Budget {
+    /// Takes `bytes` if they fit. An empty budget admits anything, so a
+    /// request larger than the budget waits for the queue to empty rather
+    /// than being refused for ever.
+    fn take(&self, bytes: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                let after = held.saturating_add(bytes);
+                (held == 0 || after <= self.max).then_some(after)
+            })
+            .is_ok()
+    }
+
+    /// Gives back `bytes` taken before.
+    fn give(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Whether `bytes` would fit now (a hint, as [`Budget::take`] decides).
+    fn fits(&self, bytes: usize) -> bool {
+        let held = self.held.load(Ordering::Acquire);
+        held == 0 || held.saturating_add(bytes) <= self.max
+    }
 }
 
 /// How far the writer got, for [`Writer::flushed`].
@@ -76,10 +116,11 @@ impl Writer {
             .2 += 1;
     }
 
-    /// Whether the queue has room for at least `n` more writes right now (a
-    /// hint: another handler may take the room before this one queues).
-    pub(crate) fn has_room(&self, n: usize) -> bool {
-        self.tx.capacity() >= n
+    /// Whether the queue has room for at least `n` more writes holding about
+    /// `bytes` right now (a hint: another handler may take the room before
+    /// this one queues).
+    pub(crate) fn has_room(&self, n: usize, bytes: usize) -> bool {
+        self.tx.capacity() >= n && self.budget.fits(bytes)
     }
 
     /// Queues all of `writes`, or none of them.
@@ -92,7 +133,12 @@ impl Writer {
         if writes.is_empty() {
             return Ok(());
         }
+        let bytes = writes.iter().map(Write::approx_bytes).sum();
+        if !self.budget.take(bytes) {
+            return Err(writes);
+        }
         let Ok(permits) = self.tx.try_reserve_many(writes.len()) else {
+            self.budget.give(bytes);
             return Err(writes);
         };
         // Counted before they are sent: a flush cannot take them before a
@@ -126,6 +172,9 @@ impl Writer {
 pub struct Settings {
     /// Capacity of the queue, in writes.
     pub capacity: usize,
+    /// Most bytes the queued writes and the batch being written hold
+    /// together ([`Write::approx_bytes`]).
+    pub max_bytes: usize,
     /// Time between flushes when the queue is quiet.
     pub interval: Duration,
     /// How long the shutdown drain may take before it gives up.
@@ -145,9 +194,14 @@ pub fn spawn<S: BatchSink + ?Sized>(
     let counted = offers.clone();
     let progress = Arc::new(Progress::new());
     let flushes = progress.clone();
+    let budget = Arc::new(Budget {
+        max: settings.max_bytes,
+        held: AtomicUsize::new(0),
+    });
+    let held = budget.clone();
     let mut flusher = Flusher::new(store, shutdown.clone(), settings.drain_timeout);
     let handle = tokio::spawn(async move {
-        let mut buf = Vec::with_capacity(MAX_BATCH);
+        let mut buf = Vec::with_capacity(MAX_BATCH + OFFER_SLOTS);
         // Offers arrive without a queued write when the device row is filtered.
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -162,7 +216,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
             if ticked {
                 let counted_any = !counted.lock().expect("offer counts lock").is_empty();
                 if counted_any {
-                    if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes).await {
+                    if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes, &held).await {
                         break 'run Some(g);
                     }
                 }
@@ -171,7 +225,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
             if closing {
                 rx.close();
                 loop {
-                    if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes).await {
+                    if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes, &held).await {
                         break 'run Some(g);
                     }
                     if rx.recv_many(&mut buf, MAX_BATCH).await == 0 {
@@ -193,12 +247,12 @@ pub fn spawn<S: BatchSink + ?Sized>(
                     break;
                 }
             }
-            if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes).await {
+            if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes, &held).await {
                 break 'run Some(g);
             }
         };
         let mut left = match gave_up {
-            None => match flush(&mut flusher, &mut buf, &counted, &flushes).await {
+            None => match flush(&mut flusher, &mut buf, &counted, &flushes, &held).await {
                 Ok(()) => Unwritten::default(),
                 Err(GaveUp(left)) => left,
             },
@@ -233,6 +287,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
             tx,
             offers,
             progress,
+            budget,
         },
         handle,
     )
@@ -245,9 +300,11 @@ async fn flush<S: BatchSink + ?Sized>(
     buf: &mut Vec<Write>,
     offers: &OfferCounts,
     progress: &Progress,
+    budget: &Budget,
 ) -> Result<(), GaveUp> {
     progress.begun.fetch_add(1, Ordering::SeqCst);
     let taken = buf.len() as u64;
+    let bytes = buf.iter().map(Write::approx_bytes).sum();
     let counted = std::mem::take(&mut *offers.lock().expect("offer counts lock"));
     buf.extend(
         counted
@@ -259,9 +316,14 @@ async fn flush<S: BatchSink + ?Sized>(
                 count,
             }),
     );
-    if !buf.is_empty() {
-        flusher.flush(buf).await?;
-    }
+    let flushed = if buf.is_empty() {
+        Ok(())
+    } else {
+        flusher.flush(buf).await
+    };
+    // Written, refused for good, or (on a drain deadline) handed back.
+    budget.give(bytes);
+    flushed?;
     progress.done.send_modify(|(written, finished)| {
         *written += taken;
         *finished += 1;

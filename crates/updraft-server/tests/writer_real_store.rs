@@ -38,6 +38,7 @@ async fn refused_write_is_dropped_alone(store: Arc<dyn Store>) {
     let (tx, rx) = watch::channel(false);
     let settings = Settings {
         capacity: 1000,
+        max_bytes: 1 << 20,
         interval: Duration::from_millis(10),
         drain_timeout: Duration::from_secs(5),
     };

@@ -113,6 +113,53 @@ impl Write {
             Write::Release(_) => "release",
         }
     }
+
+    /// About how much memory this write holds while it is queued: its own
+    /// size and its strings' allocations (what a queue's byte budget counts).
+    /// Capacities, not lengths: a string built by growing may hold twice its
+    /// length. A write is never changed while queued, so this is the same
+    /// number when it is queued and when it is written.
+    pub fn approx_bytes(&self) -> usize {
+        fn opt(s: &Option<String>) -> usize {
+            s.as_ref().map_or(0, String::capacity)
+        }
+        let heap = match self {
+            Write::Seen(d) => {
+                d.app_id.capacity()
+                    + d.device_id.capacity()
+                    + opt(&d.custom_id)
+                    + opt(&d.platform)
+                    + opt(&d.plugin_version)
+                    + opt(&d.version_name)
+                    + opt(&d.version_build)
+                    + opt(&d.version_code)
+                    + opt(&d.version_os)
+                    + opt(&d.default_channel)
+                    + opt(&d.key_id)
+            }
+            Write::Event(e) => {
+                e.app_id.capacity()
+                    + e.device_id.capacity()
+                    + e.action.capacity()
+                    + e.version_name.capacity()
+                    + opt(&e.old_version_name)
+                    + opt(&e.metadata)
+            }
+            Write::Offered {
+                app_id, version, ..
+            } => app_id.capacity() + version.capacity(),
+            Write::Failed {
+                app_id,
+                device_id,
+                version,
+                ..
+            } => app_id.capacity() + device_id.capacity() + version.capacity(),
+            Write::Release(r) => {
+                r.app_id.capacity() + r.device_id.capacity() + r.version.capacity()
+            }
+        };
+        std::mem::size_of::<Write>() + heap
+    }
 }
 
 /// Filters for listing events.
@@ -147,4 +194,25 @@ pub trait TelemetryStore: Send + Sync {
     /// Update offers per bundle and day, newest day first (then by version);
     /// empty when there are none.
     async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NewEvent, Write};
+
+    /// A queue's byte budget counts what a write's strings allocated, which
+    /// for a string built by growing can be twice its length.
+    #[test]
+    fn approx_bytes_counts_each_strings_allocation() {
+        let mut metadata = String::with_capacity(32_768);
+        metadata.push_str(&"x".repeat(16_385));
+        let w = Write::Event(NewEvent {
+            app_id: "com.example.app".into(),
+            metadata: Some(metadata),
+            ..Default::default()
+        });
+        let bytes = w.approx_bytes();
+        assert!(bytes >= 32_768 + 15, "{bytes}");
+        assert!(bytes <= 32_768 + 15 + 400, "{bytes}");
+    }
 }

@@ -101,6 +101,8 @@ section_layer! {
     TelemetryLayer {
         /// Queued writes.
         write_queue: usize,
+        /// Bytes held by queued writes.
+        write_queue_bytes: usize,
         /// Milliseconds.
         flush_interval_ms: u64,
         /// Milliseconds.
@@ -217,6 +219,11 @@ pub const SETTINGS: &[SettingName] = &[
         "UPDRAFT_MAX_SELF_ASSIGNED_DEVICES",
     ),
     setting("telemetry", "write_queue", "UPDRAFT_WRITE_QUEUE"),
+    setting(
+        "telemetry",
+        "write_queue_bytes",
+        "UPDRAFT_WRITE_QUEUE_BYTES",
+    ),
     setting(
         "telemetry",
         "flush_interval_ms",
@@ -378,6 +385,7 @@ impl Layer {
             },
             telemetry: TelemetryLayer {
                 write_queue: e.num("UPDRAFT_WRITE_QUEUE")?,
+                write_queue_bytes: e.num("UPDRAFT_WRITE_QUEUE_BYTES")?,
                 flush_interval_ms: e.num("UPDRAFT_FLUSH_INTERVAL_MS")?,
                 drain_timeout_ms: e.num("UPDRAFT_DRAIN_TIMEOUT_MS")?,
                 gate_check_interval_ms: e.num("UPDRAFT_GATE_CHECK_INTERVAL_MS")?,

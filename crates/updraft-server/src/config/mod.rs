@@ -126,6 +126,9 @@ pub struct LimitsConfig {
 pub struct TelemetryConfig {
     /// Capacity of the telemetry write queue (events and device rows).
     pub write_queue: usize,
+    /// Most bytes the queued writes and the batch being written may hold
+    /// together (a write's size and its strings: `Write::approx_bytes`).
+    pub write_queue_bytes: usize,
     /// Milliseconds between telemetry flushes.
     pub flush_interval_ms: u64,
     /// How long the shutdown drain of queued telemetry may take, in milliseconds.
@@ -194,6 +197,7 @@ impl Config {
                 json!(l.max_self_assigned_devices),
             ),
             ("telemetry", "write_queue", json!(t.write_queue)),
+            ("telemetry", "write_queue_bytes", json!(t.write_queue_bytes)),
             ("telemetry", "flush_interval_ms", json!(t.flush_interval_ms)),
             ("telemetry", "drain_timeout_ms", json!(t.drain_timeout_ms)),
             (

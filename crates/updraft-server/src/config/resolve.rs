@@ -13,6 +13,13 @@ use super::{
 };
 use crate::secret::{DatabaseUrl, Secret};
 
+/// The telemetry queue's default byte budget: 64 MiB, about 130,000 device
+/// rows or 1,600 stats events with the largest metadata and message.
+const DEFAULT_WRITE_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// The smallest byte budget accepted: 4 MiB, and four times the largest
+/// request body (a body's events hold about three times its size queued).
+const MIN_WRITE_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Reads a secret from `path` (`what` names it in errors): whitespace around
 /// it (a trailing line break, a stray space) is dropped, an empty file is an
 /// error.
@@ -150,6 +157,17 @@ impl Layer {
             // One plugin stats batch (200 events) needs up to 400 slots at once.
             bail!("write_queue must be at least 1000 (got {write_queue})");
         }
+        let max_json_bytes = limits.max_json_bytes.unwrap_or(1024 * 1024);
+        let write_queue_bytes = telemetry
+            .write_queue_bytes
+            .unwrap_or(DEFAULT_WRITE_QUEUE_BYTES);
+        let least = MIN_WRITE_QUEUE_BYTES.max(max_json_bytes.saturating_mul(4));
+        if write_queue_bytes < least {
+            // A request larger than the budget would wait for an empty queue.
+            bail!(
+                "write_queue_bytes must be at least {least} (4 MiB, and four times max_json_bytes); got {write_queue_bytes}"
+            );
+        }
         let log_format = match server.log_format.as_deref().map(str::to_ascii_lowercase) {
             None => LogFormat::Text,
             Some(f) if f == "text" => LogFormat::Text,
@@ -176,7 +194,7 @@ impl Layer {
             },
             limits: LimitsConfig {
                 max_bundle_bytes: limits.max_bundle_bytes.unwrap_or(512 * 1024 * 1024),
-                max_json_bytes: limits.max_json_bytes.unwrap_or(1024 * 1024),
+                max_json_bytes,
                 header_timeout,
                 body_timeout,
                 max_self_assigned_devices: limits
@@ -187,6 +205,7 @@ impl Layer {
             },
             telemetry: TelemetryConfig {
                 write_queue,
+                write_queue_bytes,
                 flush_interval_ms: telemetry.flush_interval_ms.unwrap_or(1000).max(1),
                 drain_timeout_ms: telemetry.drain_timeout_ms.unwrap_or(30_000),
                 event_retention_days: telemetry.event_retention_days.unwrap_or(90),

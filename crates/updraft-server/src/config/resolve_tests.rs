@@ -59,6 +59,15 @@ fn invalid_values_are_refused_with_what_to_fix() {
         .unwrap();
     assert_eq!(ok.server.trusted_proxies.len(), 2);
     assert!(e(toml("[telemetry]\nwrite_queue = 10")).contains("at least 1000"));
+    assert!(e(toml("[telemetry]\nwrite_queue_bytes = 1000")).contains("at least 4194304"));
+    let big_bodies =
+        toml("[limits]\nmax_json_bytes = 4194304\n[telemetry]\nwrite_queue_bytes = 8388608");
+    assert!(e(big_bodies).contains("at least 16777216"));
+    let bytes = env(&[("UPDRAFT_WRITE_QUEUE_BYTES", "8388608".into())]);
+    assert_eq!(
+        bytes.resolve().unwrap().telemetry.write_queue_bytes,
+        8 << 20
+    );
     assert!(e(toml("[limits]\nheader_timeout_secs = 0")).contains("at least 1 second"));
     assert!(e(toml("[server]\nlog_format = \"pretty\"")).contains("text or json"));
     let json = env(&[("UPDRAFT_LOG_FORMAT", "JSON".into())]);

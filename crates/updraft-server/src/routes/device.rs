@@ -312,7 +312,8 @@ async fn record_stats(state: &AppState, body: &[u8]) -> ApiResult<Response> {
     // Every event is at least one write: with no room for them, the answer
     // is 429 whatever the events say, so it is given before judging them
     // (under overload the CPU goes to the writer, not to refused batches).
-    if !state.writer.has_room(items.len()) {
+    // The events' strings come from the body: its size is what they will hold.
+    if !state.writer.has_room(items.len(), body.len()) {
         return Err(ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1));
     }
     let mut writes = Vec::new();

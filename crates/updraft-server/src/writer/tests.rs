@@ -1,7 +1,7 @@
 //! The writer against a store that refuses some writes: for good, for a
 //! while, or until shutdown.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,17 +13,22 @@ use super::{spawn, BatchSink, Settings, Unwritten};
 
 /// Records every batch it accepts; refuses a batch holding the action
 /// `poison` for good, and fails the first `transient` calls as unavailable.
+/// While `stalled`, a write waits (a slow database).
 #[derive(Default)]
 struct Sink {
     written: Mutex<Vec<Write>>,
     transient: AtomicUsize,
     calls: AtomicUsize,
+    stalled: AtomicBool,
 }
 
 impl BatchSink for Sink {
     fn write_batch<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            while self.stalled.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             let left = self.transient.load(Ordering::SeqCst);
             if left > 0 {
                 self.transient.store(left - 1, Ordering::SeqCst);
@@ -67,6 +72,7 @@ fn actions(sink: &Sink) -> Vec<String> {
 fn settings(drain_ms: u64) -> Settings {
     Settings {
         capacity: 1000,
+        max_bytes: 1 << 20,
         interval: Duration::from_millis(5),
         drain_timeout: Duration::from_millis(drain_ms),
     }
@@ -163,4 +169,52 @@ async fn a_database_refusing_everything_does_not_drop_the_whole_queue() {
         "the writes past the drop limit are reported unwritten: {kept}"
     );
     assert!(actions(&sink).is_empty());
+}
+
+/// Events with large metadata fill the byte budget long before the count:
+/// the queue then refuses more (the caller answers 429) until the batch
+/// holding the bytes is written. An empty queue takes a write of any size.
+#[tokio::test]
+async fn the_queue_refuses_writes_past_its_byte_budget_until_they_are_written() {
+    let big = |action: &str| {
+        let mut w = ev(action);
+        if let Write::Event(e) = &mut w {
+            e.metadata = Some("x".repeat(300_000));
+        }
+        w
+    };
+    let sink = Arc::new(Sink::default());
+    sink.stalled.store(true, Ordering::SeqCst);
+    let (tx, rx) = watch::channel(false);
+    let (writer, handle) = spawn(sink.clone(), settings(30_000), rx);
+    writer.send_all(vec![big("a"), big("b"), big("c")]).unwrap();
+    assert!(
+        writer.send_all(vec![big("d")]).is_err(),
+        "a fourth 300 kB event passes the 1 MiB budget"
+    );
+    assert!(
+        !writer.has_room(1, 300_000),
+        "the hint agrees: another 300 kB does not fit"
+    );
+    assert!(
+        writer.has_room(1, 1000),
+        "below the budget a small write still fits"
+    );
+    writer.send_all(vec![ev("small")]).unwrap();
+    // The database catches up: the bytes are given back once written.
+    sink.stalled.store(false, Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(10), writer.flushed())
+        .await
+        .expect("the writer flushes");
+    let huge = {
+        let mut w = ev("huge");
+        if let Write::Event(e) = &mut w {
+            e.metadata = Some("x".repeat(2 << 20));
+        }
+        w
+    };
+    writer.send_all(vec![huge]).unwrap();
+    let left = stop(tx, handle).await;
+    assert!(left.is_empty(), "{left}");
+    assert_eq!(actions(&sink), ["a", "b", "c", "small", "huge"]);
 }
