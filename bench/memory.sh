@@ -7,7 +7,8 @@
 # full. DELAY_MS (4) is wrk's per-connection pause: with CONN (64) connections
 # that is a steady rate the writer keeps up with (about 12,500 checks/s here);
 # DELAY_MS=0 is the maximum rate, where it falls behind. Extra server settings
-# go through the environment (UPDRAFT_SEEN_CACHE=0 bench/memory.sh).
+# go through the environment (UPDRAFT_SEEN_CACHE=0 bench/memory.sh). At the
+# end it prints what the RSS is made of (heap, mapped files, shared memory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES=${DEVICES:-1000000}
@@ -34,3 +35,7 @@ for r in $(seq "$ROUNDS"); do
   skipped=$(sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -o 'skipped=[0-9]*' | tail -1 | cut -d= -f2)
   echo "run $r: $rate checks/s; peak $(mb VmHWM) MB, now $(mb VmRSS) MB; rows skipped: at least ${skipped:-0}"
 done
+# What the RSS is made of: the heap (both allocators: mimalloc for Rust, the
+# C library's malloc for SQLite), mapped files (the binary, libraries) and
+# shared memory (SQLite's WAL index).
+echo "now: heap $(mb RssAnon) MB, files $(mb RssFile) MB, shared $(mb RssShmem) MB"
