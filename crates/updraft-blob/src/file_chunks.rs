@@ -1,13 +1,12 @@
-//! Serving a blob from a local file: the file is mapped read-only and its
-//! bytes go to the socket in [`CHUNK`]-sized slices of the mapping, straight
-//! from the page cache. `object_store`'s local reader took 8 KiB per blocking
-//! call (0.25× nginx `sendfile`); reading 256 KiB chunks into buffers on the
-//! blocking pool still copied every byte twice (file to buffer, buffer to
-//! socket), which on a CPU without fast string copies halved the throughput
-//! again; with the mapping each byte is copied once (issue #13,
-//! `bench/download.sh`).
+//! Reading a blob from a local file in large chunks, each read a single call
+//! on the blocking pool. `object_store`'s local reader takes 8 KiB per
+//! blocking call, which made a bundle download cost 1.4 cores for a quarter
+//! of what the kernel could serve (issue #13); one read per [`CHUNK`] bytes
+//! goes straight from the page cache into the buffer the socket is written
+//! from, without zeroing it first.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -16,46 +15,47 @@ use futures::StreamExt;
 
 use crate::BlobError;
 
-/// Bytes per slice handed to hyper: it asks for the next one while its write
-/// queue holds less than about 400 KiB. Slices share the mapping, so a client
-/// that stops reading holds no memory of its own, only the mapped file.
+/// Bytes per read. hyper asks for the next chunk while its write queue holds
+/// less than about 400 KiB, so a download whose client stops reading holds
+/// two or three chunks; `bench/download.sh` measured the choice.
 pub(crate) const CHUNK: u64 = 256 * 1024;
 
-/// Streams `range` of `file` from a read-only memory map, in [`CHUNK`]-sized
-/// slices of it: the socket is written from the page cache directly, with no
-/// copy into a buffer first (one copy per byte instead of two).
-pub(crate) fn mapped(
-    file: &File,
+/// Streams `range` of `file` (already open) in [`CHUNK`]s. A file shorter
+/// than the range ends the stream with an error, so the reply is cut short
+/// rather than completed with wrong bytes.
+pub(crate) fn stream(
+    file: File,
     range: Range<u64>,
-) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-    if range.is_empty() {
-        return Ok(futures::stream::empty().boxed());
-    }
-    // SAFETY: a mapped file that shrinks raises SIGBUS on access. Bundle
-    // files never change once stored: they are written under `tmp/`, checked,
-    // renamed into place and only ever unlinked (an unlinked file stays
-    // mapped whole). Only someone truncating a file under `blobs/` by hand
-    // could break this, as the README says.
-    #[allow(unsafe_code)]
-    let map = unsafe { memmap2::Mmap::map(file) }
-        .map_err(|e| BlobError::Storage(format!("mapping a bundle file: {e}")))?;
-    if (map.len() as u64) < range.end {
-        return Err(BlobError::Storage(format!(
-            "bundle file holds {} bytes, fewer than the {} it should",
-            map.len(),
-            range.end
-        )));
-    }
-    let start = usize::try_from(range.start).unwrap_or(usize::MAX);
-    let end = usize::try_from(range.end).unwrap_or(usize::MAX);
-    // Read ahead from disk now, so the socket writes find the pages cached.
-    let _ = map.advise_range(memmap2::Advice::WillNeed, start, end - start);
-    let all = Bytes::from_owner(map);
-    let step = usize::try_from(CHUNK).unwrap_or(usize::MAX);
-    Ok(futures::stream::iter(
-        (start..end)
-            .step_by(step)
-            .map(move |at| Ok(all.slice(at..(at + step).min(end)))),
-    )
-    .boxed())
+) -> BoxStream<'static, Result<Bytes, BlobError>> {
+    let state = (file, range.start, range.end, true);
+    futures::stream::try_unfold(state, |(mut file, pos, end, first)| async move {
+        if pos >= end {
+            return Ok(None);
+        }
+        let want = (end - pos).min(CHUNK);
+        // Allocated here, on the runtime's worker (where hyper frees it once
+        // written), not on the blocking thread: with a per-thread allocator,
+        // buffers from many short-lived blocking threads were kept in their
+        // heaps and doubled the server's resident memory.
+        let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
+        let read = tokio::task::spawn_blocking(move || {
+            if first {
+                file.seek(SeekFrom::Start(pos))?;
+            }
+            Read::by_ref(&mut file).take(want).read_to_end(&mut buf)?;
+            Ok::<_, std::io::Error>((file, buf))
+        });
+        let (file, buf) = read
+            .await
+            .map_err(|e| BlobError::Storage(format!("reading a bundle file: {e}")))?
+            .map_err(|e| BlobError::Storage(format!("reading a bundle file: {e}")))?;
+        if buf.is_empty() {
+            return Err(BlobError::Storage(format!(
+                "bundle file ended at byte {pos}, before the {end} bytes it should hold"
+            )));
+        }
+        let next = pos + buf.len() as u64;
+        Ok(Some((Bytes::from(buf), (file, next, end, false))))
+    })
+    .boxed()
 }
