@@ -32,7 +32,7 @@ for r in $(seq "$ROUNDS"); do
   rate=$(DELAY_MS=$DELAY_MS DEVICES=$DEVICES wrk -t2 -c"$CONN" -d"${DUR}s" -s bench/updates.lua \
     http://127.0.0.1:8096 | awk '/Requests\/sec/ {print int($2)}')
   # The server logs skipped rows sparingly (1, 2, 4, ... then every 100,000): a lower bound.
-  skipped=$(sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -o 'skipped=[0-9]*' | tail -1 | cut -d= -f2)
+  skipped=$(sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -o 'skipped=[0-9]*' | tail -1 | cut -d= -f2 || true)
   echo "run $r: $rate checks/s; peak $(mb VmHWM) MB, now $(mb VmRSS) MB; rows skipped: at least ${skipped:-0}"
 done
 # What the RSS is made of: the heap (both allocators: mimalloc for Rust, the
