@@ -15,8 +15,11 @@ pub use updraft_store;
 
 use updraft_store::StoreError;
 
+mod chunks;
 mod store;
 pub mod tally;
+
+pub use chunks::pow2_chunks;
 
 /// Maps a sqlx error: unique violations become `Conflict(msg)`, the rest `Backend`.
 pub fn map_err(e: sqlx::Error, conflict: &str) -> StoreError {

@@ -39,7 +39,7 @@ macro_rules! sql_store {
             use $crate::updraft_protocol::api::*;
             use $crate::updraft_store::*;
             use $crate::{
-                backend, map_err, APP_SELECT, BUNDLE_SELECT, CHANNEL_SELECT, DEVICE_INSERT,
+                backend, map_err, pow2_chunks, APP_SELECT, BUNDLE_SELECT, CHANNEL_SELECT, DEVICE_INSERT,
                 DEVICE_ON_CONFLICT, DEVICE_SELECT,
             };
 

@@ -63,7 +63,7 @@ macro_rules! conformance_suite {
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,
             release_rows_are_pruned_except_an_active_rollouts,
-            release_metrics_funnel_adds_up);
+            release_metrics_funnel_adds_up, a_batch_of_many_statements_writes_every_row);
         $crate::conformance_suite!(@shared $fresh, last_admin_key_survives_concurrent_deletes,
             deleting_a_bundle_races_safely_with_deploying_it,
             concurrent_rollout_starts_and_transitions_have_one_winner);

@@ -459,3 +459,56 @@ pub async fn release_rows_are_pruned_except_an_active_rollouts(s: &dyn Store) {
         "once ended, it goes too"
     );
 }
+
+/// A batch larger than one statement (device rows, events and release rows
+/// of 1,300 devices: full statements and a remainder cut in several) writes
+/// every row once.
+pub async fn a_batch_of_many_statements_writes_every_row(s: &dyn Store) {
+    released(s).await;
+    let t0: i64 = 1_700_000_000_000;
+    let n_devices: u32 = 1_300;
+    let mut batch = Vec::new();
+    for n in 1..=n_devices {
+        batch.push(crate::seen(&dev(n), "1.0.0", t0));
+        batch.push(w(n, "2.0.0", Signal::Offered, t0 + i64::from(n)));
+        batch.push(Write::Event(NewEvent {
+            app_id: APP.into(),
+            device_id: dev(n),
+            action: if n <= 700 { "set" } else { "get" }.into(),
+            version_name: "2.0.0".into(),
+            created_at: t0 + i64::from(n),
+            ..Default::default()
+        }));
+    }
+    s.write_batch(&batch).await.unwrap();
+    let mut devices = 0;
+    let mut cursor = None;
+    loop {
+        let q = DeviceQuery {
+            cursor: cursor.clone(),
+            limit: 1000,
+            ..Default::default()
+        };
+        let page = s.list_devices(APP, &q).await.unwrap();
+        devices += page.items.len();
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(devices, 1_300, "device rows");
+    for (action, n) in [("set", 700), ("get", 600)] {
+        let q = EventQuery {
+            action: Some(action.into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        assert_eq!(
+            s.list_events(APP, &q).await.unwrap().len(),
+            n,
+            "{action} events"
+        );
+    }
+    let m = metrics(s, t0, t0 + HOUR).await;
+    assert_eq!((m.total, m.stages.offered), (1_300, 1_300), "release rows");
+}

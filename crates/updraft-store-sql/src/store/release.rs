@@ -108,7 +108,7 @@ macro_rules! sql_release {
                 apps.dedup();
                 for app in apps {
                     let versions: Vec<&str> = named.iter().filter(|(a, _)| *a == app).map(|(_, v)| *v).collect();
-                    for chunk in versions.chunks(500) {
+                    for chunk in pow2_chunks(&versions, 512) {
                         let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT id, version FROM bundles WHERE deleted = FALSE AND app_id = ");
                         qb.push_bind(app).push(" AND version IN (");
                         let mut list = qb.separated(", ");
@@ -156,7 +156,7 @@ macro_rules! sql_release {
                     .iter()
                     .filter_map(|((app, version, device), m)| Some((*ids.get(&(*app, *version))?, *app, *device, m)))
                     .collect();
-                for chunk in rows.chunks(500) {
+                for chunk in pow2_chunks(&rows, 512) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(INSERT);
                     qb.push_values(chunk, |mut b, (bundle_id, app, device, m)| {
                         b.push_bind(*app)

@@ -65,7 +65,7 @@ macro_rules! sql_telemetry {
                 // In key order: neighbouring rows share B-tree pages, so each page is
                 // found and dirtied once per batch instead of once per row.
                 seen.sort_unstable_by(|a, b| (&a.d.app_id, &a.d.device_id).cmp(&(&b.d.app_id, &b.d.device_id)));
-                for chunk in seen.chunks(500) {
+                for chunk in pow2_chunks(&seen, 512) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(DEVICE_INSERT);
                     qb.push_values(chunk, |mut b, r| {
                         let d = r.d;
@@ -96,7 +96,7 @@ macro_rules! sql_telemetry {
                     }
                 }
                 let offers: Vec<_> = offers.into_iter().collect();
-                for chunk in offers.chunks(1000) {
+                for chunk in pow2_chunks(&offers, 1024) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO offers (app_id, version, day, count) ");
                     qb.push_values(chunk, |mut b, ((app, version, day), n)| {
                         b.push_bind(*app).push_bind(*version).push_bind(*day).push_bind(*n);
@@ -104,7 +104,7 @@ macro_rules! sql_telemetry {
                     qb.push(" ON CONFLICT (app_id, version, day) DO UPDATE SET count = offers.count + excluded.count");
                     qb.build().execute(&mut *tx).await.map_err(backend)?;
                 }
-                for chunk in events.chunks(1000) {
+                for chunk in pow2_chunks(&events, 1024) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO events (app_id, device_id, action, version_name, old_version_name, metadata, created_at) ",
                     );
