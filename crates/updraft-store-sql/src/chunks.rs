@@ -6,8 +6,8 @@
 //! to that size in turn, so the telemetry writer's connection filled its
 //! cache with a hundred large prepared inserts: about 35 MB of SQLite's heap
 //! at 1,000,000 devices (bench/README.md, "Where the memory goes"). Split
-//! into powers of two, a query shape has at most `log2(max) + 1` lengths, each
-//! prepared once.
+//! into powers of two, a query shape has at most `log2(max) + 1` lengths (10
+//! for 512 rows, 11 for 1,024), each prepared once.
 
 /// Splits `items` in order into chunks whose lengths are powers of two: as
 /// many of `max` as fit, then the remainder by its binary digits, largest

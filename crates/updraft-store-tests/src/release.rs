@@ -460,9 +460,9 @@ pub async fn release_rows_are_pruned_except_an_active_rollouts(s: &dyn Store) {
     );
 }
 
-/// A batch larger than one statement (device rows, events and release rows
-/// of 1,300 devices: full statements and a remainder cut in several) writes
-/// every row once.
+/// A batch larger than one statement (device rows, events, offer counts and
+/// release rows of 1,300 devices: full statements and a remainder cut in
+/// several) writes every row once.
 pub async fn a_batch_of_many_statements_writes_every_row(s: &dyn Store) {
     released(s).await;
     let t0: i64 = 1_700_000_000_000;
@@ -471,6 +471,13 @@ pub async fn a_batch_of_many_statements_writes_every_row(s: &dyn Store) {
     for n in 1..=n_devices {
         batch.push(crate::seen(&dev(n), "1.0.0", t0));
         batch.push(w(n, "2.0.0", Signal::Offered, t0 + i64::from(n)));
+        // One offer count per day: 1,300 rows of the offers table.
+        batch.push(Write::Offered {
+            app_id: APP.into(),
+            version: "2.0.0".into(),
+            day: i64::from(n),
+            count: 2,
+        });
         batch.push(Write::Event(NewEvent {
             app_id: APP.into(),
             device_id: dev(n),
@@ -511,4 +518,10 @@ pub async fn a_batch_of_many_statements_writes_every_row(s: &dyn Store) {
     }
     let m = metrics(s, t0, t0 + HOUR).await;
     assert_eq!((m.total, m.stages.offered), (1_300, 1_300), "release rows");
+    let offers = s.list_offers(APP).await.unwrap();
+    assert_eq!(offers.len(), 1_300, "offer rows");
+    assert!(
+        offers.iter().all(|o| o.count == 2),
+        "each offer counted once"
+    );
 }
