@@ -226,6 +226,13 @@ pub(crate) enum BundleCommand {
     },
     /// Zip, encrypt (when a key exists) and upload the web build; or register an external bundle.
     Upload(UploadArgs),
+    /// What a device running FROM downloads to get TO: as the zip, and as a manifest (only the files it lacks, Brotli where it pays).
+    Diff {
+        /// The bundle the device has: a web build folder or a bundle zip.
+        from: PathBuf,
+        /// The bundle it updates to: a web build folder or a bundle zip.
+        to: PathBuf,
+    },
     /// List the app's bundles.
     List,
     /// Delete a bundle (refused while a channel uses it).

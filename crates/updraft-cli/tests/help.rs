@@ -16,6 +16,7 @@ const COMMANDS: &[&[&str]] = &[
     &["bundle", "encrypt"],
     &["bundle", "decrypt"],
     &["bundle", "upload"],
+    &["bundle", "diff"],
     &["bundle", "list"],
     &["bundle", "delete"],
     &["bundle", "cleanup"],

@@ -12,6 +12,7 @@
 //! - [`cases`]: the format of the decision cases in `cases/decide/`, shared by their runners.
 //! - [`layout`]: the rules a bundle zip's entry names must follow.
 //! - [`archive`]: the reproducible bundle zip writer.
+//! - [`manifest`]: a bundle as the plugin's manifest (delta) mode sends it, and what a device must download.
 //! - [`event`]: what a stats event says about the running bundle and its release, and when it happened.
 //! - [`text`]: character and length rules for device-supplied strings.
 //! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
@@ -30,6 +31,7 @@ pub mod decide;
 pub mod event;
 pub mod gate;
 pub mod layout;
+pub mod manifest;
 mod offer;
 mod policy;
 pub mod rollout;

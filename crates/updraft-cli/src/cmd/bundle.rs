@@ -1,4 +1,4 @@
-//! `bundle zip|encrypt|decrypt|upload|list|delete|cleanup`.
+//! `bundle zip|encrypt|decrypt|upload|diff|list|delete|cleanup`.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +29,7 @@ pub(crate) async fn run(ctx: &Ctx, b: BundleCommand) -> CliResult<()> {
             checksum.as_deref(),
         ),
         BundleCommand::Upload(a) => crate::cmd::upload::upload(ctx, a).await,
+        BundleCommand::Diff { from, to } => crate::cmd::diff::diff(ctx, &from, &to),
         BundleCommand::List => list(ctx).await,
         BundleCommand::Delete { version } => delete(ctx, &version).await,
         BundleCommand::Cleanup { keep, dry_run, yes } => cleanup(ctx, keep, dry_run, yes).await,

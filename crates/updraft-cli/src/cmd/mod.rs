@@ -5,6 +5,7 @@ pub(crate) mod app;
 pub(crate) mod bundle;
 pub(crate) mod channel;
 pub(crate) mod device;
+pub(crate) mod diff;
 pub(crate) mod doctor;
 pub(crate) mod init;
 pub(crate) mod key;
