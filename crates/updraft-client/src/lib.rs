@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+mod files;
 mod rollouts;
 
 use std::sync::Arc;

@@ -33,6 +33,13 @@ const COVERED: &[(&str, &str, &str)] = &[
         "/apps/{app_id}/bundles/{version}",
         "delete_bundle",
     ),
+    (
+        "put",
+        "/apps/{app_id}/bundles/{version}/manifest",
+        "set_manifest",
+    ),
+    ("post", "/apps/{app_id}/files/missing", "missing_files"),
+    ("put", "/apps/{app_id}/files/{sha256}", "upload_file"),
     ("get", "/apps/{app_id}/channels", "list_channels"),
     ("post", "/apps/{app_id}/channels", "create_channel"),
     ("get", "/apps/{app_id}/channels/{name}", "get_channel"),
@@ -303,5 +310,50 @@ async fn list_events_filters_and_clear_blocks_counts() {
     // The rollback made a block, which the typed reply counts.
     assert_eq!(c.clear_blocks(APP, DEV, None).await.unwrap(), 1);
     assert_eq!(c.clear_blocks(APP, DEV, None).await.unwrap(), 0);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn manifest_files_are_stored_once_and_named_by_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut running, c) = start(dir.path()).await;
+    c.create_app(&NewApp {
+        app_id: APP.into(),
+        name: None,
+    })
+    .await
+    .unwrap();
+    let params = updraft_client::UploadParams {
+        version: "1.0.1".into(),
+        ..Default::default()
+    };
+    let zip = updraft_test_support::bundle_zip("1.0.1");
+    c.upload_bundle(APP, &params, zip.into(), None)
+        .await
+        .unwrap();
+    let body = bytes::Bytes::from_static(b"<html>1.0.1</html>");
+    let sha = updraft_core::crypto::sha256_hex(&body);
+    assert_eq!(
+        c.missing_files(APP, std::slice::from_ref(&sha))
+            .await
+            .unwrap(),
+        vec![sha.clone()]
+    );
+    let stored = c.upload_file(APP, &sha, body).await.unwrap();
+    assert_eq!((stored.sha256.as_str(), stored.size), (sha.as_str(), 18));
+    assert!(c
+        .missing_files(APP, std::slice::from_ref(&sha))
+        .await
+        .unwrap()
+        .is_empty());
+    let m = NewManifest {
+        files: vec![ManifestFileRef {
+            file_name: "index.html".into(),
+            file_hash: sha.clone(),
+            sha256: sha.clone(),
+        }],
+    };
+    let b = c.set_manifest(APP, "1.0.1", &m).await.unwrap();
+    assert_eq!(b.manifest[0].download_url, format!("/files/{sha}"));
     running.stop().await;
 }

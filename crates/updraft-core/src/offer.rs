@@ -5,7 +5,7 @@
 //! client could not install is a [`Denial`] (`kind: blocked`) instead of a
 //! download that must fail.
 
-use updraft_protocol::api::{App, Bundle, BundleStorage};
+use updraft_protocol::api::{App, Bundle, BundleStorage, ManifestEntry};
 use updraft_protocol::device::UpdateAvailable;
 
 use crate::checksum::electron_checksum;
@@ -116,7 +116,7 @@ pub(crate) fn offer(
         checksum,
         session_key: b.session_key.clone(),
         session_key_camel: electron.then(|| b.session_key.clone()),
-        manifest: manifest.then(|| b.manifest.clone()),
+        manifest: manifest.then(|| absolute(&b.manifest, base_url)),
         link: b.link.as_ref().filter(|l| expose && !l.is_empty()).cloned(),
         comment: b
             .comment
@@ -134,4 +134,24 @@ fn stored_electron_checksum(b: &Bundle, app: &App) -> Option<String> {
     let public = PublicKey::from_pem(app.public_key.as_deref()?).ok()?;
     let sk = SessionKey::open(&b.session_key, &public).ok()?;
     electron_checksum(&sk, blob).ok()
+}
+
+/// The manifest as sent: entries naming a file stored on this server (a
+/// path, `/files/<sha256>`) get the server's base URL; the plugin needs
+/// absolute URLs. External entries are absolute already.
+fn absolute(entries: &[ManifestEntry], base_url: &dyn Fn() -> String) -> Vec<ManifestEntry> {
+    if !entries.iter().any(|e| e.download_url.starts_with('/')) {
+        return entries.to_vec();
+    }
+    let base = base_url();
+    entries
+        .iter()
+        .map(|e| match e.download_url.strip_prefix('/') {
+            Some(path) => ManifestEntry {
+                download_url: format!("{base}/{path}"),
+                ..e.clone()
+            },
+            None => e.clone(),
+        })
+        .collect()
 }

@@ -70,6 +70,17 @@ delegate!(BundleStore {
     read fn blob_in_use(&self, sha256: &str) -> StoreResult<bool>;
 });
 
+// Only `set_manifest` appends a change; the rest keep the app's file list.
+delegate!(FileStore {
+    read fn add_file(&self, app_id: &str, sha256: &str, size: i64, at: i64) -> StoreResult<()>;
+    read fn missing_files(&self, app_id: &str, shas: &[String], at: i64) -> StoreResult<Vec<String>>;
+    read fn list_files(&self, app_id: &str) -> StoreResult<Vec<(String, i64)>>;
+    read fn file_sizes(&self, app_id: &str, shas: &[String]) -> StoreResult<Vec<(String, i64)>>;
+    write fn set_manifest(&self, app_id: &str, version: &str, manifest: &[ManifestEntry], stamp: &Stamp) -> StoreResult<Bundle>;
+    read fn unused_files(&self, before: i64, limit: i64) -> StoreResult<Vec<(String, String)>>;
+    read fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool>;
+});
+
 delegate!(ChannelStore {
     write fn create_channel(&self, app_id: &str, patch: &ChannelPatch, stamp: &Stamp) -> StoreResult<ChannelWrite>;
     write fn update_channel(&self, app_id: &str, name: &str, patch: &ChannelPatch, stamp: &Stamp) -> StoreResult<ChannelWrite>;

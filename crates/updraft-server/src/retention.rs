@@ -1,6 +1,7 @@
 //! Retention: a background job deletes stats events and per-device release
-//! rows older than `event_retention_days` (0 keeps them forever) and change-log rows older
-//! than [`CHANGE_RETENTION_MS`] (each app's latest change stays), both in
+//! rows older than `event_retention_days` (0 keeps them forever), change-log rows older
+//! than [`CHANGE_RETENTION_MS`] (each app's latest change stays), and manifest
+//! files no live bundle names once their grace ([`FILE_GRACE_MS`]) is over, all in
 //! small batches with a pause between them, so it never holds a long lock
 //! or starves the telemetry writer (SQLite has one writer at a time). It runs at start and then every
 //! [`EVERY`]; the time it compares with comes from the server's clock.
@@ -10,8 +11,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use updraft_store::Store;
+use updraft_blob::Blobs;
+use updraft_store::{Store, FILE_GRACE_MS};
 
+use crate::blob_gc::BlobLock;
 use crate::clock::Clock;
 
 /// Time between two pruning runs.
@@ -29,6 +32,7 @@ pub(crate) fn spawn(
     store: Arc<dyn Store>,
     days: u64,
     clock: Arc<dyn Clock>,
+    (blobs, lock): (Blobs, BlobLock),
 ) -> (JoinHandle<()>, watch::Receiver<u64>) {
     let keep_ms = (days > 0).then(|| {
         i64::try_from(days)
@@ -48,6 +52,7 @@ pub(crate) fn spawn(
                 prune_release(&*store, now.saturating_sub(keep_ms)).await;
             }
             prune_changes(&*store, now - CHANGE_RETENTION_MS).await;
+            forget_files(&*store, &blobs, &lock, now - FILE_GRACE_MS).await;
             runs.send_modify(|n| *n += 1);
         }
     });
@@ -69,6 +74,49 @@ pub(crate) async fn prune_release(store: &dyn Store, before: i64) -> u64 {
 /// batch by batch; returns how many.
 pub(crate) async fn prune_changes(store: &dyn Store, before: i64) -> u64 {
     in_batches("old change-log rows", || store.prune_changes(before, BATCH)).await
+}
+
+/// Forgets the manifest files no live bundle of their app names and nobody
+/// touched since `before`, and removes those no other app keeps, batch by
+/// batch; returns how many were forgotten.
+pub(crate) async fn forget_files(
+    store: &dyn Store,
+    blobs: &Blobs,
+    lock: &BlobLock,
+    before: i64,
+) -> u64 {
+    let mut total = 0;
+    loop {
+        let unused = match store.unused_files(before, BATCH).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention: listing unused files failed; next run in an hour");
+                break;
+            }
+        };
+        let listed = unused.len();
+        for (app, sha) in unused {
+            match store.forget_file(&app, &sha, before).await {
+                Ok(true) => {
+                    total += 1;
+                    crate::blob_gc::collect(store, blobs, lock, [sha]).await;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention: forgetting a file failed; next run in an hour");
+                    return total;
+                }
+            }
+        }
+        if i64::try_from(listed).unwrap_or(i64::MAX) < BATCH {
+            break;
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+    if total > 0 {
+        tracing::info!(forgotten = total, "retention: forgot unused manifest files");
+    }
+    total
 }
 
 /// Runs `step` (one batch of deletes) until a batch is short, pausing between

@@ -11,7 +11,8 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use updraft_protocol::api::Health;
 
 use crate::routes::{
-    api, capgo, channel_self, channels, device, devices, explain, files, keys, rollouts,
+    api, capgo, channel_self, channels, device, devices, explain, files, keys, manifest_files,
+    rollouts,
 };
 use crate::state::AppState;
 use crate::{access_log, error, public_url, rejection, routes};
@@ -68,6 +69,18 @@ pub(crate) fn router(state: AppState) -> Router {
             get(api::get_bundle)
                 .patch(api::update_bundle)
                 .delete(api::delete_bundle),
+        )
+        .route(
+            "/apps/{app_id}/bundles/{version}/manifest",
+            put(manifest_files::set_manifest),
+        )
+        .route(
+            "/apps/{app_id}/files/missing",
+            post(manifest_files::missing_files),
+        )
+        .route(
+            "/apps/{app_id}/files/{sha256}",
+            put(manifest_files::upload_file).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route(
             "/apps/{app_id}/channels",

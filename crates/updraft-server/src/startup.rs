@@ -127,10 +127,12 @@ pub async fn start_with(
             listen: runtime.change_notify,
         },
     );
+    let blob_lock = crate::blob_gc::BlobLock::default();
     let (pruner, retention_runs) = retention::spawn(
         store.clone(),
         config.telemetry.event_retention_days,
         runtime.clock.clone(),
+        (blobs.clone(), blob_lock.clone()),
     );
     let store: Arc<dyn Store> = Arc::new(recorded::Recorded::new(store, follower.clone()));
     // Through the recorded store: an action is applied to this node's
@@ -152,7 +154,7 @@ pub async fn start_with(
         traffic: traffic.clone(),
         config: Arc::new(config.clone()),
         bound: addr,
-        blob_lock: Arc::default(),
+        blob_lock,
         channel_limiter: Arc::default(),
         offers: Default::default(),
         self_assign_limiter: Arc::new(ratelimit::DeviceLimiter::new(

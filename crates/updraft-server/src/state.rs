@@ -48,7 +48,7 @@ pub(crate) struct Shared {
     pub(crate) bound: std::net::SocketAddr,
     /// Held while a blob is stored and recorded, and while an unused blob is
     /// collected, so a collection never removes a blob an upload just stored.
-    pub(crate) blob_lock: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) blob_lock: crate::blob_gc::BlobLock,
     /// Per-device limit of `/channel_self` calls.
     pub(crate) channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Per-app limit of self-assigned channel writes (keyed by app only).
@@ -97,23 +97,10 @@ impl Shared {
         })
     }
 
-    /// Removes the stored files no live bundle uses any more (after a bundle
-    /// or app delete). Failures are logged: a leftover file is only disk space.
+    /// Removes the stored files nothing keeps any more (after a bundle or
+    /// app delete); see [`crate::blob_gc`].
     pub(crate) async fn collect_blobs(&self, shas: impl IntoIterator<Item = String>) {
-        let _guard = self.blob_lock.lock().await;
-        for sha in shas {
-            match self.store.blob_in_use(&sha).await {
-                Ok(false) => {
-                    if let Err(e) = self.blobs.delete(&sha).await {
-                        tracing::warn!(sha, error = %e, "could not remove an unused bundle file");
-                    }
-                }
-                Ok(true) => {}
-                Err(e) => {
-                    tracing::warn!(sha, error = %e, "could not check whether a bundle file is in use");
-                }
-            }
-        }
+        crate::blob_gc::collect(&*self.store, &self.blobs, &self.blob_lock, shas).await;
     }
 
     /// The base URL of bundle links for a request with `headers`

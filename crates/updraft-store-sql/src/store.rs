@@ -15,6 +15,7 @@ mod bundles;
 mod changes;
 mod channels;
 mod devices;
+mod files;
 mod keys;
 mod metrics;
 mod release;
@@ -49,6 +50,7 @@ macro_rules! sql_store {
 
             $crate::sql_apps!($store);
             $crate::sql_bundles!($store);
+            $crate::sql_files!($store, $db);
             $crate::sql_channels!($store);
             $crate::sql_devices!($store);
             $crate::sql_keys!($store);

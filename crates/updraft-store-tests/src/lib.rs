@@ -13,6 +13,7 @@ mod bundles;
 mod changes;
 mod channels;
 mod devices;
+mod files;
 mod keys;
 mod races;
 mod release;
@@ -25,6 +26,7 @@ pub use bundles::*;
 pub use changes::*;
 pub use channels::*;
 pub use devices::*;
+pub use files::*;
 pub use keys::*;
 pub use races::*;
 pub use release::*;
@@ -51,6 +53,7 @@ macro_rules! conformance_suite {
             device_rows_keep_the_running_version_and_never_go_back,
             events_are_pruned_in_bounded_batches);
         $crate::conformance_suite!(@cases $fresh,
+            manifest_files_are_the_apps_own, unused_files_are_forgotten_after_their_grace,
             every_write_appends_one_change, rollback_blocks_are_device_scoped_changes,
             changes_list_and_prune);
         $crate::conformance_suite!(@cases $fresh,

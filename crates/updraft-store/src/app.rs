@@ -21,7 +21,7 @@ pub trait AppStore: Send + Sync {
     /// bumps the app's revision and returns the app as stored. `NotFound` when
     /// the app does not exist.
     async fn update_app(&self, app_id: &str, patch: &AppPatch, stamp: &Stamp) -> StoreResult<App>;
-    /// Deletes the app and everything under it (bundles, channels, deploys,
+    /// Deletes the app and everything under it (bundles, manifest files, channels, deploys,
     /// devices, overrides, rollback blocks, events, offer counts); its change
     /// rows stay. `NotFound` when the app does not exist.
     async fn delete_app(&self, app_id: &str, stamp: &Stamp) -> StoreResult<()>;

@@ -66,7 +66,8 @@ pub trait BundleStore: Send + Sync {
     /// device pin uses it. The file itself is the caller's to remove
     /// (see [`blob_in_use`](Self::blob_in_use)).
     async fn delete_bundle(&self, app_id: &str, version: &str, stamp: &Stamp) -> StoreResult<()>;
-    /// Whether a live (not deleted) bundle of any app is stored under this blob hash;
-    /// when none is, the file can be removed.
+    /// Whether a live (not deleted) bundle of any app is stored under this
+    /// blob hash, or any app keeps it as a manifest file (see
+    /// [`FileStore`](crate::FileStore)); when neither, the file can be removed.
     async fn blob_in_use(&self, sha256: &str) -> StoreResult<bool>;
 }

@@ -20,6 +20,7 @@ mod channel;
 mod database;
 mod device;
 mod error;
+mod file;
 mod key;
 mod rollout;
 mod snapshot;
@@ -32,6 +33,7 @@ pub use channel::ChannelStore;
 pub use database::DatabaseStore;
 pub use device::{DeviceQuery, DeviceStore, SelfAssign};
 pub use error::{StoreError, StoreResult};
+pub use file::{stored_file, FileStore, FILE_GRACE_MS, STORED_FILE_PREFIX};
 pub use key::{KeyStore, StoredKey};
 pub use rollout::{ReleaseSignal, RolloutStore, Transition};
 pub use snapshot::{AppSnapshotData, SnapshotStore};
@@ -42,8 +44,8 @@ pub use telemetry::{
 /// Every store trait, for one import: `use updraft_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AppStore, BundleStore, ChangeStore, ChannelStore, DatabaseStore, DeviceStore, KeyStore,
-        RolloutStore, SnapshotStore, Store, TelemetryStore,
+        AppStore, BundleStore, ChangeStore, ChannelStore, DatabaseStore, DeviceStore, FileStore,
+        KeyStore, RolloutStore, SnapshotStore, Store, TelemetryStore,
     };
 }
 
@@ -54,6 +56,7 @@ pub trait Store:
     DatabaseStore
     + AppStore
     + BundleStore
+    + FileStore
     + ChannelStore
     + DeviceStore
     + KeyStore
@@ -71,6 +74,7 @@ impl<T> Store for T where
     T: DatabaseStore
         + AppStore
         + BundleStore
+        + FileStore
         + ChannelStore
         + DeviceStore
         + KeyStore

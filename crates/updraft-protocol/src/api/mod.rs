@@ -8,6 +8,7 @@ mod changes;
 mod channels;
 mod devices;
 mod explain;
+mod files;
 mod health;
 mod keys;
 mod metrics;
@@ -23,6 +24,7 @@ pub use devices::{
     SetOverride,
 };
 pub use explain::{ExplainOutcome, Explanation};
+pub use files::{FilesQuery, ManifestFileRef, MissingFiles, NewManifest, StoredFile};
 pub use health::{DatabaseHealth, Health, HealthStatus};
 pub use keys::{ApiKey, CreatedApiKey, KeyMode, NewApiKey};
 pub use metrics::{AdoptionPoint, FunnelFinal, FunnelStages, MetricsQuery, ReleaseMetrics, Signal};

@@ -209,13 +209,20 @@ pub(crate) async fn delete_app(
     Path(app_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     auth.require_app(KeyMode::Write, &app_id)?;
-    let shas: Vec<String> = s
+    let mut shas: Vec<String> = s
         .store
         .list_bundles(&app_id)
         .await?
         .into_iter()
         .filter_map(|b| b.blob_sha256)
         .collect();
+    shas.extend(
+        s.store
+            .list_files(&app_id)
+            .await?
+            .into_iter()
+            .map(|(sha, _)| sha),
+    );
     s.store.delete_app(&app_id, &s.stamp(&auth)).await?;
     // A re-created app with the same id must get its device rows written again.
     if let Some(f) = &s.seen_filter {

@@ -24,10 +24,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::rejection::{Path, Query};
 use crate::state::AppState;
 
-fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// Query parameters of a bundle upload.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -313,25 +309,15 @@ pub(crate) async fn register_external(
         }
         _ => {}
     }
-    let mut names = std::collections::HashSet::new();
-    for e in &b.manifest {
-        updraft_core::layout::check_entry_name(&e.file_name)
-            .map_err(|err| ApiError::bad_request("invalid_manifest", err.to_string()))?;
-        if !names.insert(e.file_name.trim_end_matches(".br")) {
-            return Err(ApiError::bad_request(
-                "invalid_manifest",
-                format!("manifest lists {} twice", e.file_name),
-            ));
-        }
-        if !(is_hex(&e.file_hash, 64) || is_hex(&e.file_hash, 512)) || !is_url(&e.download_url) {
-            return Err(ApiError::bad_request(
-                "invalid_manifest",
-                format!(
-                    "manifest entry {} needs a SHA-256 file_hash (64 hex, or 512 hex when encrypted) and an absolute http(s) download_url",
-                    e.file_name
-                ),
-            ));
-        }
+    super::manifest_files::check_entries(&b.manifest, None)?;
+    if let Some(e) = b.manifest.iter().find(|e| !is_url(&e.download_url)) {
+        return Err(ApiError::bad_request(
+            "invalid_manifest",
+            format!(
+                "manifest entry {} needs an absolute http(s) download_url",
+                e.file_name
+            ),
+        ));
     }
     let session_key = b.session_key.clone().unwrap_or_default();
     let key_id = b.key_id.clone().filter(|k| !k.is_empty());

@@ -1,5 +1,8 @@
-//! Bundle files: `GET`/`HEAD /files/{sha256}.zip`. Content-addressed and
-//! immutable, with a strong ETag, `Range` (206/416) and long-lived caching.
+//! Bundle files: `GET`/`HEAD /files/{sha256}.zip` (a bundle's zip) and
+//! `/files/{sha256}` (a manifest file, sent as opaque bytes: a `.br` entry's
+//! Brotli stream is the plugin's to decode, so no `Content-Encoding`).
+//! Content-addressed and immutable, with a strong ETag, `Range` (206/416)
+//! and long-lived caching.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -66,7 +69,14 @@ pub(crate) async fn bundle_file(
             header::CACHE_CONTROL,
             "public, max-age=31536000, immutable, no-transform",
         )
-        .header(header::CONTENT_TYPE, "application/zip");
+        .header(
+            header::CONTENT_TYPE,
+            if file.ends_with(".zip") {
+                "application/zip"
+            } else {
+                "application/octet-stream"
+            },
+        );
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -12,4 +12,5 @@ pub(crate) mod devices;
 pub(crate) mod explain;
 pub(crate) mod files;
 pub(crate) mod keys;
+pub(crate) mod manifest_files;
 pub(crate) mod rollouts;

@@ -80,7 +80,13 @@ macro_rules! sql_apps {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
+                sqlx::query("DELETE FROM bundle_files WHERE bundle_id IN (SELECT id FROM bundles WHERE app_id = $1)")
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
                 for table in [
+                    "app_files",
                     "rollouts",
                     "release_devices",
                     "offers",

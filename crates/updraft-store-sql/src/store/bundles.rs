@@ -193,7 +193,11 @@ macro_rules! sql_bundles {
             }
 
             async fn blob_in_use(&self, sha256: &str) -> StoreResult<bool> {
-                let r = sqlx::query("SELECT 1 AS one FROM bundles WHERE blob_sha256 = $1 AND deleted = FALSE LIMIT 1")
+                // A live bundle's zip, or a manifest file some app keeps.
+                let r = sqlx::query(
+                    "SELECT 1 AS one FROM bundles WHERE blob_sha256 = $1 AND deleted = FALSE \
+                     UNION ALL SELECT 1 AS one FROM app_files WHERE sha256 = $1 LIMIT 1",
+                )
                     .bind(sha256)
                     .fetch_optional(&self.pool)
                     .await
