@@ -112,7 +112,7 @@ fn diff_refuses_what_is_not_a_bundle() {
     write(tmp.path(), "notes.txt", "not a zip");
     let cli = Cli::bare();
     cli.run(tmp.path(), &["bundle", "diff", "a", "notes.txt"])
-        .fails(1, "not a zip");
+        .fails(1, "not a bundle zip");
     cli.run(tmp.path(), &["bundle", "diff", "a", "missing"])
         .fails(1, "cannot read");
 }

@@ -327,11 +327,11 @@ async fn manifest_files_are_stored_once_and_named_by_a_manifest() {
         version: "1.0.1".into(),
         ..Default::default()
     };
-    let zip = updraft_test_support::bundle_zip("1.0.1");
+    let body = bytes::Bytes::from_static(b"<html>1.0.1</html>");
+    let zip = updraft_test_support::zip_of(&[("index.html", &body)]);
     c.upload_bundle(APP, &params, zip.into(), None)
         .await
         .unwrap();
-    let body = bytes::Bytes::from_static(b"<html>1.0.1</html>");
     let sha = updraft_core::crypto::sha256_hex(&body);
     assert_eq!(
         c.missing_files(APP, std::slice::from_ref(&sha))

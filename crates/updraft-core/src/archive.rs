@@ -107,6 +107,71 @@ pub fn build_zip(files: &[FileEntry]) -> Result<Vec<u8>, ArchiveError> {
     Ok(w.finish().map_err(zip_err)?.into_inner())
 }
 
+/// Bounds on reading a zip into memory.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Most bytes all files may unpack to together.
+    pub max_total_bytes: u64,
+    /// Most entries (files and folders) the zip may hold.
+    pub max_entries: usize,
+}
+
+impl Default for ReadLimits {
+    /// 1 GiB and 50,000 entries, as the device core unpacks.
+    fn default() -> Self {
+        Self {
+            max_total_bytes: 1 << 30,
+            max_entries: 50_000,
+        }
+    }
+}
+
+/// The files of a bundle zip as a device installs them: paths relative to
+/// the web root (the zip's root, or its one folder holding `index.html`),
+/// folders and entries outside the web root left out, within `limits`.
+pub fn read_zip(zip: &[u8], limits: ReadLimits) -> Result<Vec<FileEntry>, ArchiveError> {
+    use std::io::Read as _;
+    let zip_err = |e: zip::result::ZipError| ArchiveError::Zip(e.to_string());
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(zip_err)?;
+    if z.len() > limits.max_entries {
+        return Err(ArchiveError::Zip(format!(
+            "more than {} entries",
+            limits.max_entries
+        )));
+    }
+    let names: Vec<String> = z.file_names().map(str::to_string).collect();
+    let prefix = match check_layout(names.iter().map(String::as_str))? {
+        Layout::Root => String::new(),
+        Layout::Folder(f) => format!("{f}/"),
+    };
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    for i in 0..z.len() {
+        let mut entry = z.by_index(i).map_err(zip_err)?;
+        let Some(rel) = entry.name().strip_prefix(prefix.as_str()) else {
+            continue; // outside the web root (`__MACOSX/`, ...): not installed
+        };
+        if entry.is_dir() || rel.is_empty() {
+            continue;
+        }
+        let path = rel.to_string();
+        let mut data = Vec::new();
+        (&mut entry)
+            .take(limits.max_total_bytes - total + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| ArchiveError::Zip(format!("{path}: {e}")))?;
+        total += data.len() as u64;
+        if total > limits.max_total_bytes {
+            return Err(ArchiveError::Zip(format!(
+                "unpacks to more than {} bytes",
+                limits.max_total_bytes
+            )));
+        }
+        files.push(FileEntry { path, data });
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +238,33 @@ mod tests {
             build_zip(&[entry("dist/index.html", b"")]),
             Err(ArchiveError::Layout(LayoutError::NoIndexHtml))
         ));
+    }
+
+    #[test]
+    fn read_zip_gives_the_files_a_device_installs_within_limits() {
+        let files = [
+            entry("index.html", b"<html>"),
+            entry("js/app.js", &b"x".repeat(1000)),
+            entry("empty.css", b""),
+        ];
+        let zip = build_zip(&files).unwrap();
+        let mut got = read_zip(&zip, ReadLimits::default()).unwrap();
+        got.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut want = files.to_vec();
+        want.sort_by(|a, b| a.path.cmp(&b.path));
+        assert_eq!(got, want, "folders left out, every file whole");
+        let small = ReadLimits {
+            max_total_bytes: 500,
+            ..ReadLimits::default()
+        };
+        assert!(
+            matches!(read_zip(&zip, small), Err(ArchiveError::Zip(m)) if m.contains("more than 500"))
+        );
+        let few = ReadLimits {
+            max_entries: 2,
+            ..ReadLimits::default()
+        };
+        assert!(read_zip(&zip, few).is_err());
+        assert!(read_zip(b"not a zip", ReadLimits::default()).is_err());
     }
 }

@@ -94,6 +94,21 @@ pub fn brotli_compress(data: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Decodes a Brotli stream, refusing one that decodes to more than `limit` bytes.
+pub fn brotli_decompress(data: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    brotli::Decompressor::new(data, 64 * 1024)
+        .take(limit + 1)
+        .read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "decodes to more than {limit} bytes"
+        )));
+    }
+    Ok(out)
+}
+
 /// The manifest of a web build: one entry per file (empty files included:
 /// they are part of the build), in path order.
 pub fn manifest_files(files: &[FileEntry]) -> Result<Vec<ManifestFile>, ManifestError> {
@@ -135,10 +150,12 @@ pub fn manifest_files(files: &[FileEntry]) -> Result<Vec<ManifestFile>, Manifest
 
 /// The entries of `want` a device must download when it holds the files
 /// `have` (path and hash each): those for which it holds no file with the
-/// same hash and the same base name. The plugin's own lookup is narrower
-/// (its builtin assets at the same path, its earlier downloads by hash and
-/// base name), so this is what a device that installed `have` through a
-/// manifest, or ships it as its builtin bundle, downloads.
+/// same hash and the same base name: what a device that installed `have`
+/// through a manifest downloads (its download cache keys files by hash and
+/// base name). A device on its builtin bundle may download more: the
+/// plugin reuses a builtin asset only at the entry's own path (and, as its
+/// code reads, under the entry's `file_name`, where a Brotli entry's `.br`
+/// never matches an asset).
 pub fn to_download<'a>(
     have: &[(String, String)],
     want: &'a [ManifestFile],

@@ -127,7 +127,8 @@ pub struct ManifestEntry {
     pub file_name: String,
     /// The file's hex SHA-256.
     pub file_hash: String,
-    /// Absolute URL of the file.
+    /// Absolute URL of the file (in device replies; the management API shows
+    /// a file stored on this server as its path, `/files/<sha256>`).
     pub download_url: String,
 }
 

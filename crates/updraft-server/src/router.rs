@@ -44,6 +44,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let json_limit = state.config.limits.max_json_bytes;
     // Beyond the address space is no limit at all.
     let upload_limit = usize::try_from(state.config.limits.max_bundle_bytes).unwrap_or(usize::MAX);
+    let manifest_limit = json_limit.max(manifest_files::MANIFEST_JSON_BYTES);
     let v1 = Router::new()
         .route("/openapi.json", get(api::openapi))
         .route("/me", get(keys::me))
@@ -72,7 +73,11 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route(
             "/apps/{app_id}/bundles/{version}/manifest",
-            put(manifest_files::set_manifest),
+            put(manifest_files::set_manifest)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(manifest_limit))
+                .layer::<_, std::convert::Infallible>(axum::Extension(api::JsonLimit(
+                    manifest_limit,
+                ))),
         )
         .route(
             "/apps/{app_id}/files/missing",

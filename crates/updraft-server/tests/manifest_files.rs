@@ -207,6 +207,38 @@ async fn a_manifest_names_only_the_apps_own_stored_files() {
         (400, Some("invalid_manifest")),
         "{v}"
     );
+    for names in [
+        vec!["a", "a/b.js"],
+        vec!["dir/"],
+        vec!["a//b.js"],
+        vec!["./a.js"],
+    ] {
+        let files: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"file_name": n, "file_hash": sha, "sha256": sha}))
+            .collect();
+        let (status, v) = server
+            .api("PUT", &path, Some(json!({"files": files})))
+            .await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (400, Some("invalid_manifest")),
+            "{names:?}: {v}"
+        );
+    }
+    // A manifest larger than the JSON limit (1 MiB) is read whole: it is
+    // refused for what it names, not for its size.
+    let many: Vec<Value> = (0..6_000)
+        .map(|i| json!({"file_name": format!("js/chunk-{i:05}.js"), "file_hash": sha, "sha256": sha}))
+        .collect();
+    let big = json!({ "files": many });
+    assert!(big.to_string().len() > 1 << 20);
+    let (status, v) = server.api("PUT", &path, Some(big)).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
     let (status, _) = put_file(&server, APP, "not-a-hash", body).await;
     assert_eq!(status, 400);
     let bundle = server
@@ -233,8 +265,9 @@ async fn files_no_bundle_names_are_removed_after_a_day() {
     let clock = TestClock::now();
     let mut s = Server::start_clocked(&clock).await;
     s.with_app().await;
-    s.uploaded("1.0.1", "", bundle_zip("1.0.1")).await;
     let (named, loose) = (b"<html>named</html>".to_vec(), b"loose".to_vec());
+    s.uploaded("1.0.1", "", zip_of(&[("index.html", &named)]))
+        .await;
     let (named_sha, loose_sha) = (sha256_hex(&named), sha256_hex(&loose));
     assert_eq!(put_file(&s, APP, &named_sha, named).await.0, 201);
     assert_eq!(put_file(&s, APP, &loose_sha, loose).await.0, 201);
@@ -268,4 +301,95 @@ async fn files_no_bundle_names_are_removed_after_a_day() {
     s.restart().await;
     first_retention_run(&s).await;
     assert_eq!(s.get_status(&format!("/files/{named_sha}")).await, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_bundles_manifest_must_install_what_its_zip_does() {
+    let server = Server::start().await;
+    server.with_app().await;
+    let files = build();
+    server
+        .uploaded(
+            "1.0.1",
+            "",
+            updraft_core::archive::build_zip(&files).unwrap(),
+        )
+        .await;
+    let manifest = manifest_files(&files).unwrap();
+    let mut refs = Vec::new();
+    for f in &manifest {
+        let sha = sha256_hex(&f.body);
+        assert_eq!(put_file(&server, APP, &sha, f.body.clone()).await.0, 201);
+        refs.push(json!({"file_name": f.file_name(), "file_hash": f.hash, "sha256": sha}));
+    }
+    let path = format!("/apps/{APP}/bundles/1.0.1/manifest");
+    let refused = |files: Vec<Value>, needle: &'static str| {
+        let server = &server;
+        let path = &path;
+        async move {
+            let (status, v) = server
+                .api("PUT", path, Some(json!({ "files": files })))
+                .await;
+            assert_eq!(
+                (status, v["error"].as_str()),
+                (400, Some("manifest_mismatch")),
+                "{v}"
+            );
+            assert!(
+                v["message"].as_str().unwrap().contains(needle),
+                "{needle}: {v}"
+            );
+        }
+    };
+    // A file of the zip left out.
+    refused(refs[..2].to_vec(), "does not list").await;
+    // A file the zip does not have.
+    let mut extra = refs.clone();
+    extra.push(json!({"file_name": "extra.js", "file_hash": refs[0]["file_hash"], "sha256": refs[0]["sha256"]}));
+    refused(extra, "is not a file of bundle").await;
+    // A hash other than the zip's.
+    let mut wrong = refs.clone();
+    wrong[0]["file_hash"] = json!("ab".repeat(32));
+    refused(wrong, "the zip's file has").await;
+    // Two entries whose stored files are swapped: hashes right, bytes wrong.
+    let mut swapped = refs.clone();
+    let plain: Vec<usize> = (0..swapped.len())
+        .filter(|i| !swapped[*i]["file_name"].as_str().unwrap().ends_with(".br"))
+        .collect();
+    let (a, b) = (plain[0], plain[1]);
+    let (sa, sb) = (swapped[a]["sha256"].clone(), swapped[b]["sha256"].clone());
+    swapped[a]["sha256"] = sb;
+    swapped[b]["sha256"] = sa;
+    refused(swapped, "hash to").await;
+    let bundle = server
+        .ok("GET", &format!("/apps/{APP}/bundles/1.0.1"), None)
+        .await;
+    assert_eq!(bundle["manifest"], json!([]), "nothing refused was kept");
+    server
+        .ok("PUT", &path, Some(json!({ "files": refs })))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_files_need_an_upload_key_of_the_app() {
+    let server = Server::start().await;
+    server.with_app().await;
+    let body = json!({"sha256": ["ab".repeat(32)]});
+    let path = format!("/apps/{APP}/files/missing");
+    for (mode, apps, status) in [
+        ("upload", json!([APP]), 200),
+        ("read", json!([APP]), 403),
+        ("upload", json!(["com.example.other"]), 403),
+    ] {
+        let k = server
+            .ok(
+                "POST",
+                "/keys",
+                Some(json!({"name": mode, "mode": mode, "apps": apps})),
+            )
+            .await;
+        let key = k["secret"].as_str().unwrap();
+        let (st, v) = server.api_as(key, "POST", &path, Some(body.clone())).await;
+        assert_eq!(st, status, "{mode} {apps}: {v}");
+    }
 }

@@ -18,3 +18,4 @@ CREATE TABLE bundle_files (
 );
 CREATE INDEX bundle_files_sha256 ON bundle_files (sha256);
 CREATE INDEX app_files_sha256 ON app_files (sha256);
+CREATE INDEX app_files_touched ON app_files (touched_at);

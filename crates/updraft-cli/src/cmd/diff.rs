@@ -3,21 +3,15 @@
 //! it pays). Local only: A and B are web build folders or bundle zips.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::path::Path;
 
 use serde_json::json;
-use updraft_core::archive::{build_zip, FileEntry};
+use updraft_core::archive::{build_zip, read_zip, FileEntry, ReadLimits};
 use updraft_core::manifest::{manifest_files, to_download, ManifestFile};
 
 use crate::error::{CliError, CliResult};
 use crate::output::{size, table};
 use crate::Ctx;
-
-/// Most bytes a bundle zip may unpack to here (as the device core allows).
-const MAX_UNZIPPED_BYTES: u64 = 1 << 30;
-/// Most entries a bundle zip may hold here.
-const MAX_ENTRIES: usize = 50_000;
 
 pub(crate) fn diff(ctx: &Ctx, from: &Path, to: &Path) -> CliResult<()> {
     let (old, _) = read_bundle(from)?;
@@ -110,8 +104,8 @@ pub(crate) fn diff(ctx: &Ctx, from: &Path, to: &Path) -> CliResult<()> {
             text
         },
         json!({
-            "from": from,
-            "to": to,
+            "from": from.display().to_string(),
+            "to": to.display().to_string(),
             "files": manifest.len(),
             "changed": changed,
             "added": added,
@@ -133,47 +127,13 @@ fn read_bundle(path: &Path) -> CliResult<(Vec<FileEntry>, Option<u64>)> {
     if meta.is_dir() {
         return Ok((crate::files::read_web_dir(path)?, None));
     }
-    let file = std::fs::File::open(path).map_err(|e| CliError::io("cannot read", path, &e))?;
-    let bad = |why: String| {
-        CliError::fail("invalid_bundle", format!("{}: {why}", path.display()))
-            .hint("give a web build folder or a bundle zip")
-    };
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("not a zip: {e}")))?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(bad(format!("more than {MAX_ENTRIES} entries")));
-    }
-    let names: Vec<String> = zip.file_names().map(str::to_string).collect();
-    let layout = updraft_core::layout::check_layout(names.iter().map(String::as_str))
-        .map_err(|e| bad(e.to_string()))?;
-    let prefix = match layout {
-        updraft_core::layout::Layout::Root => String::new(),
-        updraft_core::layout::Layout::Folder(f) => format!("{f}/"),
-    };
-    let mut files = Vec::new();
-    let mut total = 0u64;
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
-        let Some(rel) = entry.name().strip_prefix(prefix.as_str()) else {
-            continue; // outside the web root (`__MACOSX/`, …): not installed
-        };
-        if entry.is_dir() || rel.is_empty() {
-            continue;
-        }
-        let rel = rel.to_string();
-        let mut data = Vec::new();
-        let limit = MAX_UNZIPPED_BYTES - total;
-        (&mut entry)
-            .take(limit + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| bad(format!("{rel}: {e}")))?;
-        total += data.len() as u64;
-        if total > MAX_UNZIPPED_BYTES {
-            return Err(bad(format!(
-                "unpacks to more than {}",
-                size(MAX_UNZIPPED_BYTES)
-            )));
-        }
-        files.push(FileEntry { path: rel, data });
-    }
+    let bytes = std::fs::read(path).map_err(|e| CliError::io("cannot read", path, &e))?;
+    let files = read_zip(&bytes, ReadLimits::default()).map_err(|e| {
+        CliError::fail(
+            "invalid_bundle",
+            format!("{}: not a bundle zip: {e}", path.display()),
+        )
+        .hint("give a web build folder or a bundle zip")
+    })?;
     Ok((files, Some(meta.len())))
 }

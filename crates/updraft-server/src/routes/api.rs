@@ -21,17 +21,24 @@ use crate::state::AppState;
 /// is not checked: `curl -d` (form-encoded) and clients that send none work.
 pub(crate) struct JsonBody<T>(pub T);
 
+/// A route's own JSON body limit, set beside its `DefaultBodyLimit` when it
+/// takes more than `max_json_bytes`, so a 413 names the limit that applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonLimit(pub(crate) usize);
+
 impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
-        // The route's body limit (the JSON limit on every route that takes JSON).
+        // The route's body limit (the JSON limit, unless the route sets its own).
+        let limit = req
+            .extensions()
+            .get::<JsonLimit>()
+            .map_or(state.config.limits.max_json_bytes, |l| l.0);
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|r| match r.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::too_large(state.config.limits.max_json_bytes as u64)
-                }
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(limit as u64),
                 _ => ApiError::from(r),
             })?;
         // Every body of this API is an object; serde would also read a struct from an array.
@@ -209,6 +216,9 @@ pub(crate) async fn delete_app(
     Path(app_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     auth.require_app(KeyMode::Write, &app_id)?;
+    // Uploads wait while the app's files are listed and deleted, so none
+    // recorded in between is left behind unlisted.
+    let guard = s.blob_lock.lock().await;
     let mut shas: Vec<String> = s
         .store
         .list_bundles(&app_id)
@@ -224,6 +234,7 @@ pub(crate) async fn delete_app(
             .map(|(sha, _)| sha),
     );
     s.store.delete_app(&app_id, &s.stamp(&auth)).await?;
+    drop(guard);
     // A re-created app with the same id must get its device rows written again.
     if let Some(f) = &s.seen_filter {
         f.clear();

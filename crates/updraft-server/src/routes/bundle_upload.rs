@@ -3,15 +3,11 @@
 //! optionally with a per-file manifest), each with its checksum and encryption
 //! checked before anything is kept.
 
-use std::io::Write as _;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use updraft_core::checksum::HOW_TO_ENCRYPT;
 use updraft_core::layout::check_layout;
 use updraft_protocol::api::*;
@@ -142,42 +138,22 @@ pub(crate) async fn upload_bundle(
         )));
     }
 
-    // Stream to a temporary file, hashing and bounding the size. A cut-off
-    // upload fails here and the temporary file is removed: nothing partial is kept.
-    let tmp_dir = s.config.storage.data_dir.join("tmp");
-    std::fs::create_dir_all(&tmp_dir).map_err(|e| ApiError::internal("create tmp dir", e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
-        .map_err(|e| ApiError::internal("create temp file", e))?;
-    let mut hasher = Sha256::new();
     // With the public key, the plaintext is hashed too, as a device will.
     let mut plain = encryption.as_ref().and_then(Encryption::plaintext_hasher);
-    let mut size: u64 = 0;
-    let limit = s.config.limits.max_bundle_bytes;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("upload_interrupted", format!("the upload was cut off: {e}"))
-        })?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(ApiError::too_large(limit));
-        }
-        hasher.update(&chunk);
+    let spooled = super::spool::spool(&s, body, |chunk| {
         if let Some(p) = plain.as_mut() {
-            p.update(&chunk);
+            p.update(chunk);
         }
-        tmp.write_all(&chunk)
-            .map_err(|e| ApiError::internal("write temp file", e))?;
-    }
-    tmp.flush()
-        .map_err(|e| ApiError::internal("flush temp file", e))?;
+    })
+    .await?;
+    let (tmp, size) = (spooled.file, spooled.size);
     if size == 0 {
         return Err(ApiError::bad_request(
             "empty_bundle",
             "the request body is empty; send the zip as the body",
         ));
     }
-    let sha = hex::encode(hasher.finalize());
+    let sha = spooled.sha256;
     if let Some(expected) = &p.sha256 {
         if !expected.eq_ignore_ascii_case(&sha) {
             return Err(ApiError::bad_request("checksum_mismatch", format!("the uploaded bytes hash to {sha}, not {expected}: the upload was corrupted; retry")));

@@ -4,14 +4,10 @@
 //! at `/files/<sha256>` (see `files`); an app names and learns of only its
 //! own files.
 
-use std::io::Write as _;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
-use futures::StreamExt;
-use sha2::{Digest, Sha256};
 use updraft_protocol::api::*;
 use updraft_store::STORED_FILE_PREFIX;
 
@@ -25,6 +21,9 @@ use crate::state::AppState;
 const MAX_QUERY: usize = 10_000;
 /// Most files one manifest may list.
 const MAX_MANIFEST: usize = 50_000;
+/// The manifest call's body limit (when `max_json_bytes` is smaller): 50,000
+/// entries with 512-hex encrypted hashes take about 32 MB.
+pub(crate) const MANIFEST_JSON_BYTES: usize = 32 << 20;
 
 /// A lower-case hex SHA-256.
 pub(crate) fn is_sha256(s: &str) -> bool {
@@ -56,7 +55,13 @@ pub(crate) fn check_entries(entries: &[ManifestEntry], encrypted: Option<bool>) 
     for e in entries {
         updraft_core::layout::check_entry_name(&e.file_name).map_err(|err| bad(err.to_string()))?;
         let target = e.file_name.strip_suffix(".br").unwrap_or(&e.file_name);
-        if target.is_empty() || !names.insert(target) {
+        if target.split('/').any(|seg| seg.is_empty() || seg == ".") {
+            return Err(bad(format!(
+                "manifest entry {} is not a file path (an empty or \".\" segment, or a trailing /)",
+                e.file_name
+            )));
+        }
+        if !names.insert(target) {
             return Err(bad(format!(
                 "manifest lists {} twice (a name with and without .br is the same file on the device)",
                 e.file_name
@@ -79,6 +84,20 @@ pub(crate) fn check_entries(entries: &[ManifestEntry], encrypted: Option<bool>) 
                 "manifest entry {} needs {want} as file_hash",
                 e.file_name
             )));
+        }
+    }
+    // A file cannot also be a folder of another entry (`a` beside `a/b`).
+    for n in &names {
+        let mut at = 0;
+        while let Some(i) = n[at..].find('/') {
+            at += i;
+            if names.contains(&n[..at]) {
+                return Err(bad(format!(
+                    "manifest lists {} both as a file and as a folder of {n}",
+                    &n[..at]
+                )));
+            }
+            at += 1;
         }
     }
     Ok(())
@@ -142,29 +161,8 @@ pub(crate) async fn upload_file(
 ) -> ApiResult<Response> {
     known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     check_sha256(&sha)?;
-    let tmp_dir = s.config.storage.data_dir.join("tmp");
-    std::fs::create_dir_all(&tmp_dir).map_err(|e| ApiError::internal("create tmp dir", e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
-        .map_err(|e| ApiError::internal("create temp file", e))?;
-    let mut hasher = Sha256::new();
-    let mut size: u64 = 0;
-    let limit = s.config.limits.max_bundle_bytes;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("upload_interrupted", format!("the upload was cut off: {e}"))
-        })?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(ApiError::too_large(limit));
-        }
-        hasher.update(&chunk);
-        tmp.write_all(&chunk)
-            .map_err(|e| ApiError::internal("write temp file", e))?;
-    }
-    tmp.flush()
-        .map_err(|e| ApiError::internal("flush temp file", e))?;
-    let got = hex::encode(hasher.finalize());
+    let spooled = super::spool::spool(&s, body, |_| {}).await?;
+    let got = spooled.sha256;
     if got != sha {
         return Err(ApiError::bad_request(
             "checksum_mismatch",
@@ -172,9 +170,9 @@ pub(crate) async fn upload_file(
         ));
     }
     // Capped by max_bundle_bytes long before i64 ends.
-    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let size = i64::try_from(spooled.size).unwrap_or(i64::MAX);
     let _guard = s.blob_lock.lock().await;
-    s.blobs.put_file(&sha, tmp.path()).await?;
+    s.blobs.put_file(&sha, spooled.file.path()).await?;
     if let Err(e) = s.store.add_file(&app_id, &sha, size, s.now_ms()).await {
         if !s.store.blob_in_use(&sha).await.unwrap_or(true) {
             let _ = s.blobs.delete(&sha).await;
@@ -190,7 +188,7 @@ pub(crate) async fn upload_file(
     path = "/apps/{app_id}/bundles/{version}/manifest",
     tag = "bundles",
     summary = r#"Give an uploaded bundle its manifest, so plugins that can fetch only the files they lack do"#,
-    description = r#"Needs an API key of mode `upload` or higher. Every file must be stored first (`PUT /apps/{app_id}/files/{sha256}`). Set once: the same manifest again is accepted, another is refused. Devices whose plugin reads manifests get it with each file's absolute URL; the others keep downloading the zip."#,
+    description = r#"Needs an API key of mode `upload` or higher. Every file must be stored first (`PUT /apps/{app_id}/files/{sha256}`). For a plain bundle the manifest must install exactly what the zip does: the same files, the zip's hashes, each stored file holding those bytes (Brotli-decoded for a `.br` name); `manifest_mismatch` otherwise. Set once: the same manifest again is accepted, another is refused. Devices whose plugin reads manifests get it with each file's absolute URL; the others keep downloading the zip. The body may be up to 32 MiB (or `max_json_bytes` if larger)."#,
     params(
         ("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"),
         ("version" = String, Path, description = "The bundle version name.", example = "1.0.0")
@@ -239,6 +237,42 @@ pub(crate) async fn set_manifest(
         })
         .collect();
     check_entries(&entries, Some(!bundle.session_key.is_empty()))?;
+    // Set once: the same manifest again changes nothing, another is refused
+    // before anything is read (the store checks again in its transaction).
+    if !bundle.manifest.is_empty() {
+        if bundle.manifest == entries {
+            return Ok(Json(bundle));
+        }
+        return Err(ApiError::conflict(format!(
+            "bundle {version} already has a manifest of {} files; upload a new version instead",
+            bundle.manifest.len()
+        )));
+    }
+    // Only the app's own files are read, and each is kept from now on.
+    let shas: Vec<String> = m.files.iter().map(|f| f.sha256.clone()).collect();
+    if let Some(sha) = s
+        .store
+        .missing_files(&app_id, &shas, s.now_ms())
+        .await?
+        .first()
+    {
+        let name = m
+            .files
+            .iter()
+            .find(|f| &f.sha256 == sha)
+            .map_or("", |f| f.file_name.as_str());
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("manifest entry {name} names {STORED_FILE_PREFIX}{sha}, which is not a file of app {app_id}: upload it first"),
+        ));
+    }
+    super::manifest_check::check(
+        &s.blobs,
+        &bundle,
+        &entries,
+        s.config.limits.max_bundle_bytes,
+    )
+    .await?;
     let bundle = s
         .store
         .set_manifest(&app_id, &version, &entries, &s.stamp(&auth))

@@ -12,5 +12,7 @@ pub(crate) mod devices;
 pub(crate) mod explain;
 pub(crate) mod files;
 pub(crate) mod keys;
+pub(crate) mod manifest_check;
 pub(crate) mod manifest_files;
 pub(crate) mod rollouts;
+pub(crate) mod spool;
