@@ -141,6 +141,10 @@ pub(crate) fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/updates", post(device::updates).get(device::ok))
+        .route(
+            "/updates/manifest_size",
+            post(routes::manifest_size::manifest_size),
+        )
         .route("/stats", post(device::stats).get(device::ok))
         .route("/channel_self", any(channel_self::channel_self))
         .route("/ok", post(device::ok))

@@ -129,6 +129,36 @@ async fn an_uploaded_bundle_is_served_as_a_manifest_of_stored_files() {
         sent.iter().any(|e| e["file_name"] == "js/app.js.br"),
         "the large script is sent compressed: {reply}"
     );
+    // The plugin asks what the entries it lacks weigh: the stored sizes,
+    // by URL or, without one, by hash in the bundle it is offered.
+    let mut asked: Vec<Value> = sent.clone();
+    asked.push(json!({"file_name": "ext.js", "file_hash": "cd".repeat(32), "download_url": "https://cdn.example.com/ext.js"}));
+    let by_hash = manifest.iter().find(|f| f.path == "index.html").unwrap();
+    asked.push(json!({"file_name": "copy.html", "file_hash": by_hash.hash}));
+    let (status, size) = server
+        .device(
+            "POST",
+            "/updates/manifest_size",
+            &info(json!({"version": "1.0.1", "manifest": asked})),
+        )
+        .await;
+    assert_eq!(status, 200, "{size}");
+    let total: usize = manifest.iter().map(|f| f.body.len()).sum::<usize>() + by_hash.body.len();
+    assert_eq!(size["totalSize"], total, "{size}");
+    assert_eq!(
+        (&size["knownFiles"], &size["unknownFiles"]),
+        (&json!(4), &json!(1)),
+        "{size}"
+    );
+    let ext = size["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file_name"] == "ext.js")
+        .unwrap();
+    assert_eq!(ext["error"], "size_unknown");
+    assert!(ext.get("size").is_none());
+
     // A plugin too old for manifests gets the zip alone.
     let old = server.check(json!({"plugin_version": "5.9.0"})).await;
     assert!(old.get("manifest").is_none(), "{old}");

@@ -526,3 +526,56 @@ async fn server_reply_shapes() {
         insta::assert_json_snapshot!(name, reply(&s, call).await);
     }
 }
+
+#[tokio::test]
+async fn manifest_size_reply_shapes() {
+    let s = Server::start().await;
+    s.with_app().await;
+    let body = b"<html>1.0.1</html>".to_vec();
+    let sha = updraft_core::crypto::sha256_hex(&body);
+    s.uploaded(
+        "1.0.1",
+        "&channel=production",
+        zip_of(&[("index.html", &body)]),
+    )
+    .await;
+    let res = s
+        .http
+        .put(s.url(&format!("/api/v1/apps/{APP}/files/{sha}")))
+        .bearer_auth(ADMIN)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let manifest = json!({"files": [{"file_name": "index.html", "file_hash": sha, "sha256": sha}]});
+    s.ok(
+        "PUT",
+        &format!("/apps/{APP}/bundles/1.0.1/manifest"),
+        Some(manifest),
+    )
+    .await;
+    let asked = json!([
+        {"file_name": "index.html", "file_hash": sha, "download_url": format!("https://updates.example.com/files/{sha}")},
+        {"file_name": "ext.js", "file_hash": "cd".repeat(32), "download_url": "https://cdn.example.com/ext.js"},
+    ]);
+    let shapes = [
+        (
+            "manifest_size_known_and_unknown",
+            Call::new("POST", "/updates/manifest_size")
+                .json(&info(json!({"version": "1.0.1", "manifest": asked}))),
+        ),
+        (
+            "manifest_size_error_invalid_json",
+            Call::new("POST", "/updates/manifest_size").raw("{"),
+        ),
+        (
+            "manifest_size_error_unknown_app",
+            Call::new("POST", "/updates/manifest_size")
+                .json(&info(json!({"app_id": "com.unknown.app", "manifest": []}))),
+        ),
+    ];
+    for (name, call) in shapes {
+        insta::assert_json_snapshot!(name, reply(&s, call).await);
+    }
+}

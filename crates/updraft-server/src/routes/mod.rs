@@ -14,5 +14,6 @@ pub(crate) mod files;
 pub(crate) mod keys;
 pub(crate) mod manifest_check;
 pub(crate) mod manifest_files;
+pub(crate) mod manifest_size;
 pub(crate) mod rollouts;
 pub(crate) mod spool;
