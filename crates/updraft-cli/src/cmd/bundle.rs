@@ -56,7 +56,7 @@ fn read(path: &Path) -> CliResult<Vec<u8>> {
 fn zip(ctx: &Ctx, build: &crate::args::BuildArgs, name: Option<PathBuf>) -> CliResult<()> {
     let project = ctx.project()?;
     let version = crate::cmd::upload::version(&project, build)?;
-    let zip = crate::cmd::upload::zip_web_dir(ctx, &project, build)?;
+    let (_, zip) = crate::cmd::upload::zip_web_dir(ctx, &project, build)?;
     let file = match name {
         Some(n) => n,
         None => {

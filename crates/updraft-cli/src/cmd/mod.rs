@@ -4,6 +4,7 @@ pub(crate) mod api_key;
 pub(crate) mod app;
 pub(crate) mod bundle;
 pub(crate) mod channel;
+pub(crate) mod delta;
 pub(crate) mod device;
 pub(crate) mod diff;
 pub(crate) mod doctor;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use updraft_client::{Client, UploadParams};
-use updraft_core::archive::build_zip;
+use updraft_core::archive::{build_zip, FileEntry};
 use updraft_core::checksum;
 use updraft_core::crypto::{self, PrivateKey, PublicKey};
 use updraft_protocol::api::{BundleMeta, ChannelPatch, NewExternalBundle};
@@ -39,7 +39,12 @@ pub(crate) fn version(project: &Project, build: &BuildArgs) -> CliResult<String>
 
 /// Zips the web build, refusing one without `index.html`. Returns the zip and
 /// a warning when no JavaScript calls `notifyAppReady()`.
-pub(crate) fn zip_web_dir(ctx: &Ctx, project: &Project, build: &BuildArgs) -> CliResult<Vec<u8>> {
+/// The web build's files and their reproducible zip.
+pub(crate) fn zip_web_dir(
+    ctx: &Ctx,
+    project: &Project,
+    build: &BuildArgs,
+) -> CliResult<(Vec<FileEntry>, Vec<u8>)> {
     let dir = project.web_dir(build.path.as_deref())?;
     let files = crate::files::read_web_dir(&dir)?;
     if !files.iter().any(|f| f.path == "index.html") {
@@ -64,7 +69,7 @@ pub(crate) fn zip_web_dir(ctx: &Ctx, project: &Project, build: &BuildArgs) -> Cl
             crate::output::size(zip.len() as u64)
         ));
     }
-    Ok(zip)
+    Ok((files, zip))
 }
 
 /// The key to encrypt with, or none. Refuses combinations that devices would reject.
@@ -218,6 +223,14 @@ async fn publish(
     meta: &MetaArgs,
 ) -> CliResult<()> {
     let key = signing_key(ctx, project, key)?;
+    if meta.delta && key.is_some() {
+        return Err(CliError::usage(
+            "delta_encrypted",
+            "--delta does not encrypt each file yet, and this bundle would be encrypted",
+        )
+        .hint("upload without --delta (devices download the encrypted zip), or pass --no-key"));
+    }
+    let delta = meta.delta;
     let exists_ok = meta.version_exists_ok;
     let ignore_same = meta.ignore_checksum_check;
     let meta = meta_params(project, meta)?;
@@ -241,7 +254,7 @@ async fn publish(
         ensure_channel(ctx, client, app, c).await?;
     }
 
-    let zip = zip_web_dir(ctx, project, build)?;
+    let (files, zip) = zip_web_dir(ctx, project, build)?;
     let plain_sha = crypto::sha256_hex(&zip);
     if let (Some(c), false) = (channel, ignore_same) {
         if let Some(current) = same_as_channel(client, project, app, c, &plain_sha).await? {
@@ -278,7 +291,8 @@ async fn publish(
         native_packages: meta.native_packages.as_ref().map(ToString::to_string),
         link: meta.link.clone(),
         comment: meta.comment.clone(),
-        channel: channel.map(str::to_string),
+        // With --delta the channel moves once the manifest is set.
+        channel: channel.filter(|_| !delta).map(str::to_string),
     };
     let size = body.len() as u64;
     let bar = ctx
@@ -299,6 +313,22 @@ async fn publish(
         Err(e) if e.status() == Some(409) => return exists(ctx, app, version, exists_ok),
         Err(e) => return Err(e.into()),
     };
+    let (report, served_on) = if delta {
+        let report = crate::cmd::delta::upload_manifest(ctx, client, app, version, &files).await?;
+        let served_on = match channel {
+            Some(c) => {
+                let patch = ChannelPatch {
+                    bundle: Some(Some(version.to_string())),
+                    ..Default::default()
+                };
+                Some(client.update_channel(app, c, &patch).await?.channel.name)
+            }
+            None => None,
+        };
+        (Some(report), served_on)
+    } else {
+        (None, up.channel.as_ref().map(|c| c.name.clone()))
+    };
     let encrypted = session_key.is_some();
     ctx.out.result(
         || {
@@ -306,12 +336,20 @@ async fn publish(
                 "Uploaded {app} {version} ({}{}){}\nchecksum {} (--json prints it whole)",
                 crate::output::size(size),
                 if encrypted { ", encrypted" } else { "" },
-                match &up.channel {
-                    Some(c) => format!(", now served on channel {}", c.name),
+                match &served_on {
+                    Some(c) => format!(", now served on channel {c}"),
                     None => String::new(),
                 },
                 crate::output::short_checksum(&checksum),
-            )
+            ) + &report.as_ref().map_or(String::new(), |r| {
+                format!(
+                    "\nmanifest of {} files ({} as a manifest): uploaded {} ({}), the server had the rest",
+                    r.files,
+                    crate::output::size(r.manifest_bytes),
+                    r.uploaded,
+                    crate::output::size(r.uploaded_bytes),
+                )
+            })
         },
         json!({
             "app_id": app,
@@ -322,7 +360,13 @@ async fn publish(
             "session_key": session_key,
             "key_id": key_id,
             "size": size,
-            "channel": up.channel.as_ref().map(|c| c.name.clone()),
+            "channel": served_on,
+            "manifest": report.as_ref().map(|r| json!({
+                "files": r.files,
+                "bytes": r.manifest_bytes,
+                "uploaded_files": r.uploaded,
+                "uploaded_bytes": r.uploaded_bytes,
+            })),
         }),
     );
     Ok(())

@@ -1,0 +1,90 @@
+//! `--delta`: an uploaded bundle also gets its per-file manifest, so plugins
+//! that read manifests download only the files they do not hold. Only the
+//! files the server does not have for the app are uploaded (content-addressed:
+//! the same bytes in any earlier bundle are sent once), then the manifest
+//! naming them all is set on the bundle.
+
+use std::collections::HashSet;
+
+use updraft_client::Client;
+use updraft_core::archive::FileEntry;
+use updraft_core::crypto::sha256_hex;
+use updraft_core::manifest::manifest_files;
+use updraft_protocol::api::{ManifestFileRef, NewManifest};
+
+use crate::error::{CliError, CliResult};
+use crate::Ctx;
+
+/// Hashes one `files/missing` call may ask about.
+const ASK_AT_ONCE: usize = 10_000;
+
+/// What `--delta` did.
+pub(crate) struct DeltaReport {
+    /// Files in the manifest.
+    pub(crate) files: usize,
+    /// Files uploaded (the others the server had).
+    pub(crate) uploaded: usize,
+    /// Bytes uploaded.
+    pub(crate) uploaded_bytes: u64,
+    /// Bytes a device with none of the files downloads as a manifest.
+    pub(crate) manifest_bytes: u64,
+}
+
+/// Uploads the files of `files`' manifest the server lacks for `app`, then
+/// sets the manifest on bundle `version` (uploaded already).
+pub(crate) async fn upload_manifest(
+    ctx: &Ctx,
+    client: &Client,
+    app: &str,
+    version: &str,
+    files: &[FileEntry],
+) -> CliResult<DeltaReport> {
+    let manifest =
+        manifest_files(files).map_err(|e| CliError::fail("manifest_failed", e.to_string()))?;
+    let shas: Vec<String> = manifest.iter().map(|f| sha256_hex(&f.body)).collect();
+    let mut missing = HashSet::new();
+    for chunk in shas.chunks(ASK_AT_ONCE) {
+        missing.extend(client.missing_files(app, chunk).await?);
+    }
+    let mut sent = HashSet::new();
+    let todo: Vec<(&String, &[u8])> = manifest
+        .iter()
+        .zip(&shas)
+        .filter(|(_, sha)| missing.contains(*sha) && sent.insert(*sha))
+        .map(|(f, sha)| (sha, f.body.as_slice()))
+        .collect();
+    let uploaded_bytes: u64 = todo.iter().map(|(_, b)| b.len() as u64).sum();
+    let bar = ctx.out.bytes_bar(
+        uploaded_bytes,
+        &format!("Uploading {} of {} files", todo.len(), manifest.len()),
+    );
+    for (sha, body) in &todo {
+        let res = client
+            .upload_file(app, sha, bytes::Bytes::copy_from_slice(body))
+            .await;
+        if let Err(e) = res {
+            bar.finish_and_clear();
+            return Err(e.into());
+        }
+        bar.inc(body.len() as u64);
+    }
+    bar.finish_and_clear();
+    let refs = manifest
+        .iter()
+        .zip(&shas)
+        .map(|(f, sha)| ManifestFileRef {
+            file_name: f.file_name(),
+            file_hash: f.hash.clone(),
+            sha256: sha.clone(),
+        })
+        .collect();
+    client
+        .set_manifest(app, version, &NewManifest { files: refs })
+        .await?;
+    Ok(DeltaReport {
+        files: manifest.len(),
+        uploaded: todo.len(),
+        uploaded_bytes,
+        manifest_bytes: manifest.iter().map(|f| f.body.len() as u64).sum(),
+    })
+}

@@ -1,0 +1,99 @@
+//! `deploy --delta`: the bundle gets its per-file manifest, only the files
+//! the server lacks are uploaded, and devices whose plugin reads manifests
+//! get it and can fetch each file.
+
+use serde_json::json;
+use updraft_test_support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_delta_sends_only_new_files_and_devices_get_the_manifest() {
+    let server = Server::start().await;
+    let project = json_project(APP, "1.0.1");
+    let p = project.path();
+    write(
+        p,
+        "dist/assets/vendor.js",
+        &"export const v = [1, 2, 3];\n".repeat(2_000),
+    );
+    let cli = Cli::new(&server);
+    cli.run(p, &["init"]).ok();
+
+    let up = cli.run(p, &["--json", "deploy", "--delta"]).ok().json();
+    assert_eq!(up["channel"], "production", "{up}");
+    let m = &up["manifest"];
+    assert_eq!(
+        (&m["files"], &m["uploaded_files"]),
+        (&json!(3), &json!(3)),
+        "{up}"
+    );
+    let offer = server.check_app(APP, json!({})).await;
+    assert_eq!(offer["version"], "1.0.1", "{offer}");
+    let entries = offer["manifest"].as_array().expect("a manifest");
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|e| e["file_name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"assets/vendor.js.br"), "{names:?}");
+    for e in entries {
+        let body = server.download(e["download_url"].as_str().unwrap()).await;
+        let name = e["file_name"].as_str().unwrap();
+        let plain = match name.strip_suffix(".br") {
+            Some(_) => updraft_core::manifest::brotli_decompress(&body, 1 << 20).unwrap(),
+            None => body,
+        };
+        assert_eq!(
+            updraft_core::crypto::sha256_hex(&plain),
+            e["file_hash"].as_str().unwrap(),
+            "{name}"
+        );
+    }
+
+    // One file changes: only it is sent.
+    write(p, "dist/index.html", "<html><body>v2</body></html>");
+    let up = cli
+        .run(p, &["--json", "deploy", "--delta", "--bundle", "1.0.2"])
+        .ok()
+        .json();
+    let m = &up["manifest"];
+    assert_eq!(
+        (&m["files"], &m["uploaded_files"]),
+        (&json!(3), &json!(1)),
+        "{up}"
+    );
+    assert_eq!(m["uploaded_bytes"], "<html><body>v2</body></html>".len());
+    // The same files under a new version: nothing is sent.
+    let up = cli
+        .run(
+            p,
+            &[
+                "--json",
+                "deploy",
+                "--delta",
+                "--bundle",
+                "1.0.3",
+                "--ignore-checksum-check",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(up["manifest"]["uploaded_files"], 0, "{up}");
+    let offer = server.check_app(APP, json!({})).await;
+    assert_eq!(offer["version"], "1.0.3");
+    assert_eq!(offer["manifest"].as_array().map(Vec::len), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_refuses_a_bundle_it_would_encrypt_and_uploads_nothing() {
+    let server = Server::start().await;
+    let project = json_project(APP, "1.0.1");
+    let p = project.path();
+    let cli = Cli::new(&server);
+    cli.run(p, &["init"]).ok();
+    cli.run(p, &["key", "create"]).ok();
+    cli.run(p, &["deploy", "--delta"])
+        .fails(2, "does not encrypt each file");
+    let (status, _) = server
+        .api("GET", &format!("/apps/{APP}/bundles/1.0.1"), None)
+        .await;
+    assert_eq!(status, 404, "nothing was uploaded");
+}
