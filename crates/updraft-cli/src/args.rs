@@ -270,7 +270,7 @@ pub(crate) struct UploadArgs {
     #[command(flatten)]
     pub meta: MetaArgs,
     /// Register a bundle you host yourself at this https URL instead of uploading.
-    #[arg(long, short, value_name = "URL", conflicts_with_all = ["key", "no_key"])]
+    #[arg(long, short, value_name = "URL", conflicts_with_all = ["key", "no_key", "delta"])]
     pub external: Option<String>,
     /// With --external: the session key of the encrypted zip (base64(iv):base64(key)).
     #[arg(long, requires = "external", value_name = "IV:KEY")]

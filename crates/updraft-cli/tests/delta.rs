@@ -97,3 +97,44 @@ async fn delta_refuses_a_bundle_it_would_encrypt_and_uploads_nothing() {
         .await;
     assert_eq!(status, 404, "nothing was uploaded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delta_run_cut_off_after_its_zip_is_finished_by_running_it_again() {
+    let server = Server::start().await;
+    let project = json_project(APP, "1.0.1");
+    let p = project.path();
+    let cli = Cli::new(&server);
+    cli.run(p, &["init"]).ok();
+    // What a run stopped after the zip leaves: the bundle, no manifest, no channel.
+    cli.run(p, &["bundle", "upload"]).ok();
+    let before = server.check_app(APP, json!({})).await;
+    assert_ne!(before["version"], "1.0.1", "{before}");
+    let done = cli.run(p, &["--json", "deploy", "--delta"]).ok().json();
+    assert_eq!(
+        (&done["resumed"], &done["channel"]),
+        (&json!(true), &json!("production")),
+        "{done}"
+    );
+    let offer = server.check_app(APP, json!({})).await;
+    assert_eq!(offer["version"], "1.0.1");
+    assert_eq!(
+        offer["manifest"].as_array().map(Vec::len),
+        Some(2),
+        "{offer}"
+    );
+    // A different build under the same version is still refused.
+    write(p, "dist/index.html", "<html>other</html>");
+    cli.run(p, &["deploy", "--delta", "--bundle", "1.0.1"])
+        .fails(4, "already exists");
+    cli.run(
+        p,
+        &[
+            "bundle",
+            "upload",
+            "--external",
+            "https://cdn.example.com/a.zip",
+            "--delta",
+        ],
+    )
+    .fails(2, "cannot be used with");
+}

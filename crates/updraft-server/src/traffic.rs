@@ -25,11 +25,13 @@ pub(crate) enum DeviceEndpoint {
     Ok,
     Files,
     Health,
+    ManifestSize,
 }
 
 impl DeviceEndpoint {
-    pub(crate) const ALL: [DeviceEndpoint; 6] = [
+    pub(crate) const ALL: [DeviceEndpoint; 7] = [
         Self::Updates,
+        Self::ManifestSize,
         Self::Stats,
         Self::ChannelSelf,
         Self::Ok,
@@ -41,6 +43,7 @@ impl DeviceEndpoint {
     pub(crate) fn of(path: &str) -> Option<Self> {
         Some(match path {
             "/updates" => Self::Updates,
+            "/updates/manifest_size" => Self::ManifestSize,
             "/stats" => Self::Stats,
             "/channel_self" => Self::ChannelSelf,
             "/ok" => Self::Ok,
@@ -53,6 +56,7 @@ impl DeviceEndpoint {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Updates => "/updates",
+            Self::ManifestSize => "/updates/manifest_size",
             Self::Stats => "/stats",
             Self::ChannelSelf => "/channel_self",
             Self::Ok => "/ok",

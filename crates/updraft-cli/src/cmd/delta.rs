@@ -6,11 +6,12 @@
 
 use std::collections::HashSet;
 
+use serde_json::json;
 use updraft_client::Client;
 use updraft_core::archive::FileEntry;
 use updraft_core::crypto::sha256_hex;
 use updraft_core::manifest::manifest_files;
-use updraft_protocol::api::{ManifestFileRef, NewManifest};
+use updraft_protocol::api::{ChannelPatch, ManifestFileRef, NewManifest};
 
 use crate::error::{CliError, CliResult};
 use crate::Ctx;
@@ -87,4 +88,68 @@ pub(crate) async fn upload_manifest(
         uploaded_bytes,
         manifest_bytes: manifest.iter().map(|f| f.body.len() as u64).sum(),
     })
+}
+
+/// `--delta`'s steps after the zip: the manifest, then the channel.
+pub(crate) async fn delta_then_channel(
+    ctx: &Ctx,
+    client: &Client,
+    app: &str,
+    version: &str,
+    channel: Option<&str>,
+    files: &[FileEntry],
+) -> CliResult<(DeltaReport, Option<String>)> {
+    let report = upload_manifest(ctx, client, app, version, files).await?;
+    let served_on = match channel {
+        Some(c) => {
+            let patch = ChannelPatch {
+                bundle: Some(Some(version.to_string())),
+                ..Default::default()
+            };
+            Some(client.update_channel(app, c, &patch).await?.channel.name)
+        }
+        None => None,
+    };
+    Ok((report, served_on))
+}
+
+/// Finishes a `--delta` run that stopped after its zip (same build, same version).
+pub(crate) async fn finish_delta(
+    ctx: &Ctx,
+    client: &Client,
+    app: &str,
+    version: &str,
+    channel: Option<&str>,
+    files: &[FileEntry],
+    checksum: &str,
+) -> CliResult<()> {
+    let (r, served_on) = delta_then_channel(ctx, client, app, version, channel, files).await?;
+    ctx.out.result(
+        || {
+            format!(
+                "Finished {app} {version}: manifest of {} files, uploaded {} ({}){}",
+                r.files,
+                r.uploaded,
+                crate::output::size(r.uploaded_bytes),
+                match &served_on {
+                    Some(c) => format!(", now served on channel {c}"),
+                    None => String::new(),
+                },
+            )
+        },
+        json!({
+            "app_id": app,
+            "bundle": version,
+            "checksum": checksum,
+            "resumed": true,
+            "channel": served_on,
+            "manifest": {
+                "files": r.files,
+                "bytes": r.manifest_bytes,
+                "uploaded_files": r.uploaded,
+                "uploaded_bytes": r.uploaded_bytes,
+            },
+        }),
+    );
+    Ok(())
 }

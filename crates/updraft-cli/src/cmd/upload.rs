@@ -37,9 +37,8 @@ pub(crate) fn version(project: &Project, build: &BuildArgs) -> CliResult<String>
     Ok(v)
 }
 
-/// Zips the web build, refusing one without `index.html`. Returns the zip and
-/// a warning when no JavaScript calls `notifyAppReady()`.
-/// The web build's files and their reproducible zip.
+/// The web build's files and their reproducible zip, refusing a build
+/// without `index.html`; warns when no JavaScript calls `notifyAppReady()`.
 pub(crate) fn zip_web_dir(
     ctx: &Ctx,
     project: &Project,
@@ -245,7 +244,13 @@ async fn publish(
             e
         }
     })?;
+    // A --delta run cut off after its zip left the bundle without a
+    // manifest: the same build again finishes it.
+    let mut resume = None;
     match client.get_bundle(app, version).await {
+        Ok(b) if delta && !b.deleted && b.manifest.is_empty() && b.session_key.is_empty() => {
+            resume = Some(b);
+        }
         Ok(_) => return exists(ctx, app, version, exists_ok),
         Err(e) if e.status() == Some(404) => {}
         Err(e) => return Err(e.into()),
@@ -256,6 +261,15 @@ async fn publish(
 
     let (files, zip) = zip_web_dir(ctx, project, build)?;
     let plain_sha = crypto::sha256_hex(&zip);
+    if let Some(b) = &resume {
+        if b.checksum != plain_sha {
+            return exists(ctx, app, version, exists_ok);
+        }
+        return crate::cmd::delta::finish_delta(
+            ctx, client, app, version, channel, &files, &plain_sha,
+        )
+        .await;
+    }
     if let (Some(c), false) = (channel, ignore_same) {
         if let Some(current) = same_as_channel(client, project, app, c, &plain_sha).await? {
             return Err(CliError::new(
@@ -314,17 +328,14 @@ async fn publish(
         Err(e) => return Err(e.into()),
     };
     let (report, served_on) = if delta {
-        let report = crate::cmd::delta::upload_manifest(ctx, client, app, version, &files).await?;
-        let served_on = match channel {
-            Some(c) => {
-                let patch = ChannelPatch {
-                    bundle: Some(Some(version.to_string())),
-                    ..Default::default()
-                };
-                Some(client.update_channel(app, c, &patch).await?.channel.name)
-            }
-            None => None,
-        };
+        let (report, served_on) =
+            crate::cmd::delta::delta_then_channel(ctx, client, app, version, channel, &files)
+            .await
+            .map_err(|e| {
+                e.hint(format!(
+                    "bundle {version} is stored but has no manifest yet and no channel moved: run the same command again to finish it"
+                ))
+            })?;
         (Some(report), served_on)
     } else {
         (None, up.channel.as_ref().map(|c| c.name.clone()))

@@ -14,7 +14,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use updraft_store::stored_file;
 
 use super::device::app_entry;
@@ -31,7 +30,19 @@ struct SizeRequest {
     #[serde(default)]
     version: Option<String>,
     #[serde(default, alias = "files")]
-    manifest: Vec<Value>,
+    manifest: Vec<EntryIn>,
+}
+
+/// One asked entry: each field optional, as the plugins send them; other
+/// fields are ignored, and an entry that is not an object refuses the body.
+#[derive(Deserialize)]
+struct EntryIn {
+    #[serde(default)]
+    file_name: Option<String>,
+    #[serde(default)]
+    file_hash: Option<String>,
+    #[serde(default)]
+    download_url: Option<String>,
 }
 
 /// One file of the reply.
@@ -65,13 +76,12 @@ fn url_sha(url: &str) -> Option<&str> {
 
 /// The requested entries, each once (by name, hash and URL), without those
 /// lacking a hash (Capgo skips them too).
-fn entries(raw: &[Value]) -> Vec<(Option<String>, String, Option<String>)> {
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+fn entries(raw: Vec<EntryIn>) -> Vec<(Option<String>, String, Option<String>)> {
     let mut seen = HashSet::new();
-    raw.iter()
+    raw.into_iter()
         .filter_map(|v| {
-            let hash = text(v, "file_hash").filter(|h| !h.is_empty())?;
-            let e = (text(v, "file_name"), hash, text(v, "download_url"));
+            let hash = v.file_hash.filter(|h| !h.is_empty())?;
+            let e = (v.file_name, hash, v.download_url);
             seen.insert(e.clone()).then_some(e)
         })
         .collect()
@@ -92,7 +102,7 @@ pub(crate) async fn manifest_size(
         ));
     }
     let entry = app_entry(&state, &req.app_id).await?;
-    let wanted = entries(&req.manifest);
+    let wanted = entries(req.manifest);
     // The served bundle's manifest: its files by plain hash.
     let by_hash: HashMap<&str, &str> = req
         .version
@@ -181,10 +191,9 @@ mod tests {
             {"file_name": "a.js", "file_hash": "h1", "download_url": "u1"},
             {"file_name": "a.js", "file_hash": "h1", "download_url": "u1"},
             {"file_name": "b.js", "download_url": "u2"},
-            {"file_hash": "h3"},
-            "not an object",
+            {"file_hash": "h3", "size": 1},
         ]);
-        let got = entries(raw.as_array().unwrap());
+        let got = entries(serde_json::from_value(raw).unwrap());
         assert_eq!(
             got,
             vec![
