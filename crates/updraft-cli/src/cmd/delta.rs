@@ -31,6 +31,29 @@ pub(crate) struct DeltaReport {
     pub(crate) manifest_bytes: u64,
 }
 
+impl DeltaReport {
+    /// One line for people.
+    pub(crate) fn text(&self) -> String {
+        format!(
+            "manifest of {} files ({} as a manifest): uploaded {} ({}), the server had the rest",
+            self.files,
+            crate::output::size(self.manifest_bytes),
+            self.uploaded,
+            crate::output::size(self.uploaded_bytes),
+        )
+    }
+
+    /// The `manifest` object of `--json` output.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        json!({
+            "files": self.files,
+            "bytes": self.manifest_bytes,
+            "uploaded_files": self.uploaded,
+            "uploaded_bytes": self.uploaded_bytes,
+        })
+    }
+}
+
 /// Uploads the files of `files`' manifest the server lacks for `app`, then
 /// sets the manifest on bundle `version` (uploaded already).
 pub(crate) async fn upload_manifest(
@@ -127,14 +150,12 @@ pub(crate) async fn finish_delta(
     ctx.out.result(
         || {
             format!(
-                "Finished {app} {version}: manifest of {} files, uploaded {} ({}){}",
-                r.files,
-                r.uploaded,
-                crate::output::size(r.uploaded_bytes),
+                "Finished {app} {version}{}\n{}",
                 match &served_on {
                     Some(c) => format!(", now served on channel {c}"),
                     None => String::new(),
                 },
+                r.text(),
             )
         },
         json!({
@@ -143,12 +164,7 @@ pub(crate) async fn finish_delta(
             "checksum": checksum,
             "resumed": true,
             "channel": served_on,
-            "manifest": {
-                "files": r.files,
-                "bytes": r.manifest_bytes,
-                "uploaded_files": r.uploaded,
-                "uploaded_bytes": r.uploaded_bytes,
-            },
+            "manifest": r.json(),
         }),
     );
     Ok(())

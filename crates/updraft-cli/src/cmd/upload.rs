@@ -352,15 +352,9 @@ async fn publish(
                     None => String::new(),
                 },
                 crate::output::short_checksum(&checksum),
-            ) + &report.as_ref().map_or(String::new(), |r| {
-                format!(
-                    "\nmanifest of {} files ({} as a manifest): uploaded {} ({}), the server had the rest",
-                    r.files,
-                    crate::output::size(r.manifest_bytes),
-                    r.uploaded,
-                    crate::output::size(r.uploaded_bytes),
-                )
-            })
+            ) + &report
+                .as_ref()
+                .map_or(String::new(), |r| format!("\n{}", r.text()))
         },
         json!({
             "app_id": app,
@@ -372,12 +366,7 @@ async fn publish(
             "key_id": key_id,
             "size": size,
             "channel": served_on,
-            "manifest": report.as_ref().map(|r| json!({
-                "files": r.files,
-                "bytes": r.manifest_bytes,
-                "uploaded_files": r.uploaded,
-                "uploaded_bytes": r.uploaded_bytes,
-            })),
+            "manifest": report.as_ref().map(crate::cmd::delta::DeltaReport::json),
         }),
     );
     Ok(())
