@@ -83,19 +83,44 @@ async fn deploy_delta_sends_only_new_files_and_devices_get_the_manifest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delta_refuses_a_bundle_it_would_encrypt_and_uploads_nothing() {
+async fn an_encrypted_delta_signs_every_hash_and_leaves_empty_files_out() {
     let server = Server::start().await;
     let project = json_project(APP, "1.0.1");
     let p = project.path();
+    write(p, "dist/empty.css", "");
     let cli = Cli::new(&server);
     cli.run(p, &["init"]).ok();
     cli.run(p, &["key", "create"]).ok();
-    cli.run(p, &["deploy", "--delta"])
-        .fails(2, "does not encrypt each file");
-    let (status, _) = server
-        .api("GET", &format!("/apps/{APP}/bundles/1.0.1"), None)
-        .await;
-    assert_eq!(status, 404, "nothing was uploaded");
+    let up = cli.run(p, &["--json", "deploy", "--delta"]).ok().json();
+    assert_eq!(up["encrypted"], true, "{up}");
+    assert_eq!(up["manifest"]["files"], 2, "{up}");
+    assert_eq!(up["manifest"]["empty_files_left_out"], 1, "{up}");
+    let offer = server.check_app(APP, json!({})).await;
+    let entries = offer["manifest"].as_array().expect("a manifest");
+    let public = std::fs::read_to_string(p.join(".capgo_key_v2.pub")).unwrap();
+    let public = updraft_core::crypto::PublicKey::from_pem(&public).unwrap();
+    let sk =
+        updraft_core::crypto::SessionKey::open(offer["session_key"].as_str().unwrap(), &public)
+            .unwrap();
+    for e in entries {
+        let hash = e["file_hash"].as_str().unwrap();
+        assert_eq!(hash.len(), 512, "signed: {e}");
+        let plain = sk
+            .decrypt(&server.download(e["download_url"].as_str().unwrap()).await)
+            .unwrap();
+        assert_eq!(
+            updraft_core::crypto::sha256_hex(&plain),
+            updraft_core::crypto::decrypt_checksum(&public, hash).unwrap(),
+            "{e}"
+        );
+    }
+
+    // A run cut off after its encrypted zip cannot be finished (its AES key
+    // is gone): the error says what to do.
+    write(p, "dist/index.html", "<html>v2</html>");
+    cli.run(p, &["bundle", "upload", "--bundle", "1.0.2"]).ok();
+    cli.run(p, &["deploy", "--delta", "--bundle", "1.0.2"])
+        .fails(4, "bundle delete 1.0.2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -327,6 +327,9 @@ pub struct Sealed {
     pub checksum: String,
     /// `base64(iv):base64(rsa(key))`.
     pub session_key: String,
+    /// The AES key and IV themselves: a manifest bundle's files are
+    /// encrypted with them too.
+    pub key: SessionKey,
 }
 
 /// Encrypts a zip the way `capgo bundle encrypt` does.
@@ -342,6 +345,7 @@ pub fn seal_bundle(
         checksum: encrypt_checksum(private, &plain_sha256)?,
         session_key: sk.seal(private)?,
         plain_sha256,
+        key: sk,
     })
 }
 

@@ -94,6 +94,11 @@ pub fn brotli_compress(data: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A reader that decodes the Brotli stream `input`.
+pub fn brotli_reader<R: std::io::Read>(input: R) -> impl std::io::Read {
+    brotli::Decompressor::new(input, 64 * 1024)
+}
+
 /// Decodes a Brotli stream, refusing one that decodes to more than `limit` bytes.
 pub fn brotli_decompress(data: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;

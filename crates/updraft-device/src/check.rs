@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::manifest::ManifestItem;
 use crate::{Device, BUILTIN};
 
 /// An update the server offers.
@@ -20,6 +21,10 @@ pub struct Offer {
     /// `base64(iv):base64(rsa(key))`, empty for a plain bundle.
     #[serde(default)]
     pub session_key: String,
+    /// The files of a manifest (delta) update, fetched one by one instead of
+    /// the zip; empty for a zip update.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest: Vec<ManifestItem>,
 }
 
 /// What an update check said, classified with the plugin's rules (§2.1).
@@ -158,10 +163,25 @@ pub fn classify(status: u16, body: &Value, current_version: &str) -> Latest {
             message: "No need to update".into(),
         };
     }
+    let manifest = match body.get("manifest") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(m) => match serde_json::from_value::<Vec<ManifestItem>>(m.clone()) {
+            Ok(items) => items,
+            // Android reads each entry's name and URL as required strings
+            // and gives up the whole download when one is not.
+            Err(e) => {
+                return Latest::Failed {
+                    error: "download_fail".into(),
+                    message: format!("the manifest cannot be read: {e}"),
+                }
+            }
+        },
+    };
     Latest::Update(Offer {
         version,
         url,
         checksum: s("checksum"),
         session_key: s("session_key"),
+        manifest,
     })
 }

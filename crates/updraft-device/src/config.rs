@@ -49,6 +49,10 @@ pub struct DeviceConfig {
     pub request_timeout: Duration,
     /// What one bundle may unpack to (zip bomb guard; past it: `unzip_fail`).
     pub unzip_limits: UnzipLimits,
+    /// The web assets shipped in the store build (the plugin's `public/`
+    /// folder): a manifest update copies a file from here instead of
+    /// downloading it when the hash matches.
+    pub builtin_dir: Option<PathBuf>,
 }
 
 impl DeviceConfig {
@@ -77,6 +81,7 @@ impl DeviceConfig {
             custom_id: String::new(),
             request_timeout: Duration::from_secs(30),
             unzip_limits: UnzipLimits::default(),
+            builtin_dir: None,
         }
     }
 }

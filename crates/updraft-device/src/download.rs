@@ -50,7 +50,11 @@ impl Device {
                 return Err(e);
             }
         };
-        let res = self.download_inner(offer, session, expected).await;
+        let res = if offer.manifest.is_empty() {
+            self.download_inner(offer, session, expected).await
+        } else {
+            self.download_manifest(offer, session).await
+        };
         self.faults.interrupt_download = false;
         match res {
             Ok(b) => {
@@ -59,7 +63,14 @@ impl Device {
             }
             Err(e) => {
                 if let Some(action) = e.action() {
-                    self.queue_stat(action, Some(&offer.version), None);
+                    if offer.manifest.is_empty() {
+                        self.queue_stat(action, Some(&offer.version), None);
+                    } else {
+                        // A file's own failure is queued with its name; the
+                        // download as a whole then fails, reported (as iOS
+                        // does) with the version the device runs.
+                        self.queue_stat("download_fail", None, None);
+                    }
                     if action != "download_fail" {
                         // A corrupt file is not resumed.
                         let _ = std::fs::remove_file(self.part_path(&offer.url));
@@ -70,7 +81,7 @@ impl Device {
         }
     }
 
-    fn part_path(&self, url: &str) -> PathBuf {
+    pub(crate) fn part_path(&self, url: &str) -> PathBuf {
         self.disk.downloads_dir().join(format!(
             "{}.part",
             &crypto::sha256_hex(url.as_bytes())[..24]
@@ -78,7 +89,7 @@ impl Device {
     }
 
     /// Fetches `url` into its `.part` file (resuming with `Range`).
-    async fn fetch(&self, url: &str) -> Result<PathBuf> {
+    pub(crate) async fn fetch(&self, url: &str) -> Result<PathBuf> {
         use futures::StreamExt as _;
         use std::io::Write as _;
         let part = self.part_path(url);
@@ -124,6 +135,12 @@ impl Device {
         expected: Option<String>,
     ) -> Result<BundleInfo> {
         let part = self.fetch(&offer.url).await?;
+        self.last_download = Some(crate::DownloadReport {
+            manifest: false,
+            fetched: 1,
+            fetched_bytes: std::fs::metadata(&part).map_or(0, |m| m.len()),
+            reused: 0,
+        });
         self.hit(Step::DownloadWritten)?;
         let id = short_id();
         let tmp = self.disk.bundles_dir().join(format!("{id}.tmp"));

@@ -21,6 +21,7 @@ pub mod config;
 mod download;
 mod health;
 mod lifecycle;
+pub mod manifest;
 pub mod repair;
 pub mod stats;
 pub mod store;
@@ -34,6 +35,7 @@ use updraft_core::crypto::PublicKey;
 
 pub use check::{classify, normalize_kind, Latest, Offer};
 pub use config::DeviceConfig;
+pub use manifest::{DownloadReport, DownloadSize, ManifestItem};
 pub use repair::Repair;
 pub use stats::Flush;
 pub use store::{BundleInfo, BundleStatus, BUILTIN};
@@ -167,6 +169,8 @@ pub struct Device {
     /// When the web view last loaded a bundle (epoch ms): the start of the
     /// launch `app_launch_ready` times.
     launch_started_at: i64,
+    /// What the last download transferred.
+    last_download: Option<DownloadReport>,
 }
 
 /// Epoch milliseconds now (0 if the clock is before 1970; `i64::MAX` past year 292 million).
@@ -234,6 +238,7 @@ impl Device {
             hits: 0,
             repairs,
             launch_started_at: now_ms(),
+            last_download: None,
         };
         // A current bundle whose folder was gone: back on builtin, reported as
         // the plugin reports its own reset.
@@ -287,6 +292,11 @@ impl Device {
         }
         res?;
         self.hit(Step::Saved)
+    }
+
+    /// What the last download transferred (`None` before the first).
+    pub fn last_download(&self) -> Option<DownloadReport> {
+        self.last_download
     }
 
     /// What [`Device::open`] found damaged on disk and repaired (each one is

@@ -171,11 +171,11 @@ impl Disk {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        // Plaintext zips of a download that was being unpacked when killed
-        // (`.part` files stay: they resume).
+        // Plaintext zips and manifest files of a download that was being
+        // unpacked when killed (`.part` files stay: they resume).
         for entry in std::fs::read_dir(self.downloads_dir())? {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "zip") {
+            if path.extension().is_some_and(|e| e == "zip" || e == "plain") {
                 let _ = std::fs::remove_file(path);
             }
         }

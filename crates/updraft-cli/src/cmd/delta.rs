@@ -3,14 +3,20 @@
 //! files the server does not have for the app are uploaded (content-addressed:
 //! the same bytes in any earlier bundle are sent once), then the manifest
 //! naming them all is set on the bundle.
+//!
+//! An encrypted bundle's files are encrypted one by one with the zip's AES
+//! key and IV after compression, and each `file_hash` is signed (the
+//! plugin's order: decrypt, decode, hash). Empty files are left out of an
+//! encrypted manifest, as Capgo's CLI does: the plugin cannot decrypt an
+//! empty file. They stay in the zip.
 
 use std::collections::HashSet;
 
 use serde_json::json;
 use updraft_client::Client;
 use updraft_core::archive::FileEntry;
-use updraft_core::crypto::sha256_hex;
-use updraft_core::manifest::manifest_files;
+use updraft_core::crypto::{encrypt_checksum, sha256_hex, PrivateKey, SessionKey};
+use updraft_core::manifest::{manifest_files, ManifestFile};
 use updraft_protocol::api::{ChannelPatch, ManifestFileRef, NewManifest};
 
 use crate::error::{CliError, CliResult};
@@ -19,8 +25,18 @@ use crate::Ctx;
 /// Hashes one `files/missing` call may ask about.
 const ASK_AT_ONCE: usize = 10_000;
 
+/// What an encrypted bundle's files are encrypted and signed with.
+pub(crate) struct FileKey<'a> {
+    /// The zip's AES key and IV.
+    pub(crate) session: SessionKey,
+    /// The app's signing key.
+    pub(crate) private: &'a PrivateKey,
+}
+
 /// What `--delta` did.
 pub(crate) struct DeltaReport {
+    /// Empty files left out (an encrypted manifest cannot hold them).
+    pub(crate) left_out: usize,
     /// Files in the manifest.
     pub(crate) files: usize,
     /// Files uploaded (the others the server had).
@@ -34,13 +50,21 @@ pub(crate) struct DeltaReport {
 impl DeltaReport {
     /// One line for people.
     pub(crate) fn text(&self) -> String {
-        format!(
+        let mut s = format!(
             "manifest of {} files ({} as a manifest): uploaded {} ({}), the server had the rest",
             self.files,
             crate::output::size(self.manifest_bytes),
             self.uploaded,
             crate::output::size(self.uploaded_bytes),
-        )
+        );
+        if self.left_out > 0 {
+            s.push_str(&format!(
+                "
+{} empty files left out of the encrypted manifest (the plugin cannot decrypt an empty file; the zip has them)",
+                self.left_out
+            ));
+        }
+        s
     }
 
     /// The `manifest` object of `--json` output.
@@ -50,21 +74,37 @@ impl DeltaReport {
             "bytes": self.manifest_bytes,
             "uploaded_files": self.uploaded,
             "uploaded_bytes": self.uploaded_bytes,
+            "empty_files_left_out": self.left_out,
         })
     }
 }
 
 /// Uploads the files of `files`' manifest the server lacks for `app`, then
-/// sets the manifest on bundle `version` (uploaded already).
+/// sets the manifest on bundle `version` (uploaded already), encrypting
+/// each file with `key` when the bundle is encrypted.
 pub(crate) async fn upload_manifest(
     ctx: &Ctx,
     client: &Client,
     app: &str,
     version: &str,
     files: &[FileEntry],
+    key: Option<&FileKey<'_>>,
 ) -> CliResult<DeltaReport> {
-    let manifest =
+    let mut manifest =
         manifest_files(files).map_err(|e| CliError::fail("manifest_failed", e.to_string()))?;
+    let mut left_out = 0;
+    if let Some(k) = key {
+        let before = manifest.len();
+        manifest.retain(|f| f.size > 0);
+        left_out = before - manifest.len();
+        if manifest.is_empty() {
+            return Err(CliError::usage(
+                "manifest_failed",
+                "every file of the build is empty: an encrypted manifest cannot hold any",
+            ));
+        }
+        seal_files(&mut manifest, k)?;
+    }
     let shas: Vec<String> = manifest.iter().map(|f| sha256_hex(&f.body)).collect();
     let mut missing = HashSet::new();
     for chunk in shas.chunks(ASK_AT_ONCE) {
@@ -106,11 +146,21 @@ pub(crate) async fn upload_manifest(
         .set_manifest(app, version, &NewManifest { files: refs })
         .await?;
     Ok(DeltaReport {
+        left_out,
         files: manifest.len(),
         uploaded: todo.len(),
         uploaded_bytes,
         manifest_bytes: manifest.iter().map(|f| f.body.len() as u64).sum(),
     })
+}
+
+/// Encrypts each file's body with the bundle's key and signs its hash.
+fn seal_files(manifest: &mut [ManifestFile], k: &FileKey<'_>) -> CliResult<()> {
+    for f in manifest {
+        f.body = k.session.encrypt(&f.body);
+        f.hash = encrypt_checksum(k.private, &f.hash)?;
+    }
+    Ok(())
 }
 
 /// `--delta`'s steps after the zip: the manifest, then the channel.
@@ -121,8 +171,9 @@ pub(crate) async fn delta_then_channel(
     version: &str,
     channel: Option<&str>,
     files: &[FileEntry],
+    key: Option<&FileKey<'_>>,
 ) -> CliResult<(DeltaReport, Option<String>)> {
-    let report = upload_manifest(ctx, client, app, version, files).await?;
+    let report = upload_manifest(ctx, client, app, version, files, key).await?;
     let served_on = match channel {
         Some(c) => {
             let patch = ChannelPatch {
@@ -146,7 +197,8 @@ pub(crate) async fn finish_delta(
     files: &[FileEntry],
     checksum: &str,
 ) -> CliResult<()> {
-    let (r, served_on) = delta_then_channel(ctx, client, app, version, channel, files).await?;
+    let (r, served_on) =
+        delta_then_channel(ctx, client, app, version, channel, files, None).await?;
     ctx.out.result(
         || {
             format!(

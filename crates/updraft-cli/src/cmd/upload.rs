@@ -222,13 +222,6 @@ async fn publish(
     meta: &MetaArgs,
 ) -> CliResult<()> {
     let key = signing_key(ctx, project, key)?;
-    if meta.delta && key.is_some() {
-        return Err(CliError::usage(
-            "delta_encrypted",
-            "--delta does not encrypt each file yet, and this bundle would be encrypted",
-        )
-        .hint("upload without --delta (devices download the encrypted zip), or pass --no-key"));
-    }
     let delta = meta.delta;
     let exists_ok = meta.version_exists_ok;
     let ignore_same = meta.ignore_checksum_check;
@@ -250,6 +243,15 @@ async fn publish(
     match client.get_bundle(app, version).await {
         Ok(b) if delta && !b.deleted && b.manifest.is_empty() && b.session_key.is_empty() => {
             resume = Some(b);
+        }
+        // Its files would need the zip's AES key, which was never kept.
+        Ok(b) if delta && !b.deleted && b.manifest.is_empty() && !exists_ok => {
+            return Err(CliError::new(
+                Exit::NotFound,
+                "version_exists",
+                format!("{app} {version} is stored, encrypted, without its manifest (a --delta upload cut off after its zip): its files cannot be encrypted with the same key again"),
+            )
+            .hint(format!("delete it (`updraft bundle delete {version}`) and run the same command again, or upload under a new version")));
         }
         Ok(_) => return exists(ctx, app, version, exists_ok),
         Err(e) if e.status() == Some(404) => {}
@@ -280,9 +282,14 @@ async fn publish(
             .hint("change the build, or pass --ignore-checksum-check to upload it anyway"));
         }
     }
+    let mut file_key = None;
     let (body, checksum, session_key, key_id, public_key) = match &key {
         Some(k) => {
             let sealed = crypto::seal_bundle(k, &zip, &mut rand_core::OsRng)?;
+            file_key = Some(crate::cmd::delta::FileKey {
+                session: sealed.key.clone(),
+                private: k,
+            });
             (
                 sealed.ciphertext,
                 sealed.checksum,
@@ -329,7 +336,7 @@ async fn publish(
     };
     let (report, served_on) = if delta {
         let (report, served_on) =
-            crate::cmd::delta::delta_then_channel(ctx, client, app, version, channel, &files)
+            crate::cmd::delta::delta_then_channel(ctx, client, app, version, channel, &files, file_key.as_ref())
             .await
             .map_err(|e| {
                 e.hint(format!(
