@@ -75,6 +75,17 @@ fn diff_counts_what_a_device_downloads_as_zip_and_as_manifest() {
         sum * 5 < zip,
         "one changed line: the manifest delta ({sum} B) is a fraction of the zip ({zip} B)"
     );
+    // The changed file as a patch from its previous version: smaller than
+    // its Brotli stream; the added one has nothing to patch from.
+    let app = &download[1];
+    let patch = app["patch_bytes"].as_u64().expect("app.js is patched");
+    assert!(patch < app["download_bytes"].as_u64().unwrap(), "{app}");
+    assert!(download[0]["patch_bytes"].is_null(), "{j}");
+    assert_eq!(
+        j["patch_bytes"].as_u64(),
+        Some(patch + download[0]["download_bytes"].as_u64().unwrap()),
+        "{j}"
+    );
 
     // The same target as a zip: the zip's own size, the same delta.
     as_zip(&b, &tmp.path().join("b.zip"));

@@ -13,6 +13,7 @@
 //! - [`layout`]: the rules a bundle zip's entry names must follow.
 //! - [`archive`]: the reproducible bundle zip writer.
 //! - [`manifest`]: a bundle as the plugin's manifest (delta) mode sends it, and what a device must download.
+//! - [`patch`]: byte-level patches (zstd with the old file as reference) and which old file each new one comes from.
 //! - [`event`]: what a stats event says about the running bundle and its release, and when it happened.
 //! - [`text`]: character and length rules for device-supplied strings.
 //! - [`crypto`]: Capgo v2 bundle encryption (RSA-2048 + AES-128-CBC) and key ids.
@@ -33,6 +34,7 @@ pub mod gate;
 pub mod layout;
 pub mod manifest;
 mod offer;
+pub mod patch;
 mod policy;
 pub mod rollout;
 pub mod text;
