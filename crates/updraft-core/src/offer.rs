@@ -117,6 +117,7 @@ pub(crate) fn offer(
         session_key: b.session_key.clone(),
         session_key_camel: electron.then(|| b.session_key.clone()),
         manifest: manifest.then(|| absolute(&b.manifest, base_url)),
+        patches: None,
         link: b.link.as_ref().filter(|l| expose && !l.is_empty()).cloned(),
         comment: b
             .comment

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use updraft_protocol::device::FilePatchOffer;
+
 use crate::manifest::ManifestItem;
 use crate::{Device, BUILTIN};
 
@@ -25,6 +27,9 @@ pub struct Offer {
     /// the zip; empty for a zip update.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifest: Vec<ManifestItem>,
+    /// Byte-level patches of manifest files (asked for with `patch_formats`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<FilePatchOffer>,
 }
 
 /// What an update check said, classified with the plugin's rules (§2.1).
@@ -74,11 +79,20 @@ impl Device {
         latest
     }
 
+    /// The InfoObject, with the patch formats this device applies.
+    fn check_body(&self) -> Value {
+        let mut body = self.info_object();
+        if self.cfg.patches {
+            body["patch_formats"] = serde_json::json!([updraft_core::patch::FORMAT]);
+        }
+        body
+    }
+
     async fn check_inner(&self) -> Latest {
         let res = match self
             .http
             .post(&self.cfg.update_url)
-            .json(&self.info_object())
+            .json(&self.check_body())
             .send()
             .await
         {
@@ -177,11 +191,17 @@ pub fn classify(status: u16, body: &Value, current_version: &str) -> Latest {
             }
         },
     };
+    // Patches only save bytes: ones that cannot be read are ignored.
+    let patches = body
+        .get("patches")
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default();
     Latest::Update(Offer {
         version,
         url,
         checksum: s("checksum"),
         session_key: s("session_key"),
         manifest,
+        patches,
     })
 }

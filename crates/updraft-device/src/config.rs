@@ -53,6 +53,10 @@ pub struct DeviceConfig {
     /// folder): a manifest update copies a file from here instead of
     /// downloading it when the hash matches.
     pub builtin_dir: Option<PathBuf>,
+    /// Ask for byte-level patches (`patch_formats: ["zstd"]`): a manifest
+    /// file is then rebuilt from the running bundle's (or builtin) file when
+    /// the server offers a patch, falling back to the whole file.
+    pub patches: bool,
 }
 
 impl DeviceConfig {
@@ -82,6 +86,7 @@ impl DeviceConfig {
             request_timeout: Duration::from_secs(30),
             unzip_limits: UnzipLimits::default(),
             builtin_dir: None,
+            patches: true,
         }
     }
 }

@@ -140,6 +140,8 @@ impl Device {
             fetched: 1,
             fetched_bytes: std::fs::metadata(&part).map_or(0, |m| m.len()),
             reused: 0,
+            patched: 0,
+            patch_fallbacks: 0,
         });
         self.hit(Step::DownloadWritten)?;
         let id = short_id();

@@ -63,6 +63,10 @@ pub struct InfoObject {
     /// that check it: an encrypted bundle made with another key is not offered.
     #[serde(default)]
     pub key_id: Option<String>,
+    /// Byte-level patch formats the client applies (`["zstd"]`); sent by
+    /// `updraft-device`, never by the stock plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_formats: Option<Vec<String>>,
     /// `/channel_self` POST (and Capgo's PUT variant): the channel asked for.
     #[serde(default)]
     pub channel: Option<String>,
@@ -112,12 +116,33 @@ pub struct UpdateAvailable {
     /// only the files they lack.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<Vec<ManifestEntry>>,
+    /// Byte-level patches of manifest files, from files of the bundle the
+    /// device runs; only to clients that announced `patch_formats`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patches: Option<Vec<FilePatchOffer>>,
     /// The bundle's link, sent only when the app exposes metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     /// The bundle's comment, sent only when the app exposes metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// A patch that rebuilds one manifest file from a file the device holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePatchOffer {
+    /// The manifest entry it stands for (its `file_name`).
+    pub file_name: String,
+    /// The file of the running bundle (or builtin assets) to patch, by path.
+    pub from_file: String,
+    /// That file's SHA-256: the patch applies to these bytes only.
+    pub from_hash: String,
+    /// The patch format (`zstd`: the old file as reference prefix).
+    pub format: String,
+    /// Absolute URL of the patch.
+    pub download_url: String,
+    /// The patch's size in bytes.
+    pub size: u64,
 }
 
 /// One file of a manifest (delta) update.
@@ -384,6 +409,7 @@ mod tests {
             session_key: String::new(),
             session_key_camel: None,
             manifest: None,
+            patches: None,
             link: None,
             comment: None,
         };

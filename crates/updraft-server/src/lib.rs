@@ -31,6 +31,7 @@ pub(crate) mod changes;
 pub(crate) mod conn_limits;
 pub(crate) mod error;
 pub(crate) mod offer_filter;
+pub(crate) mod patches;
 pub(crate) mod public_url;
 pub(crate) mod ratelimit;
 pub(crate) mod recorded;

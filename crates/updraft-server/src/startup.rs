@@ -142,6 +142,13 @@ pub async fn start_with(
         runtime.clock.clone(),
         Duration::from_millis(config.telemetry.gate_check_interval_ms),
     );
+    let (patches, patcher) = crate::patches::Patches::spawn(crate::patches::Worker {
+        store: store.clone(),
+        blobs: blobs.clone(),
+        lock: blob_lock.clone(),
+        tmp: config.storage.data_dir.join("tmp"),
+        clock: runtime.clock.clone(),
+    });
     let traffic = Arc::new(traffic::Traffic::default());
     let summaries = traffic.spawn_summaries();
     let state = AppState::new(state::Shared {
@@ -157,6 +164,7 @@ pub async fn start_with(
         blob_lock,
         channel_limiter: Arc::default(),
         offers: Default::default(),
+        patches,
         self_assign_limiter: Arc::new(ratelimit::DeviceLimiter::new(
             ratelimit::SELF_ASSIGN_PER_SECOND,
         )),
@@ -180,6 +188,7 @@ pub async fn start_with(
         follower_task.abort();
         pruner.abort();
         gate_runner.abort();
+        patcher.abort();
         writer_task.await.context("writer task panicked")?;
         served
     });

@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) self_assign_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Offers recently queued as release signals.
     pub(crate) offers: crate::offer_filter::OfferFilter,
+    /// Byte-level patches known to this node, and the queue of pairs to prepare.
+    pub(crate) patches: Arc<crate::patches::Patches>,
     /// Device rows recently queued (single-node SQLite only).
     pub(crate) seen_filter: Option<crate::seen_filter::SeenFilter>,
 }

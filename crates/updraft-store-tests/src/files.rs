@@ -184,3 +184,88 @@ pub async fn unused_files_are_forgotten_after_their_grace(s: &dyn Store) {
         "the app's files go with it"
     );
 }
+
+/// A pair's patch (or the record that none pays) is stored once, read back
+/// only for the app, and its file lives as long as a live bundle names the
+/// target; forgetting the target forgets the pair.
+pub async fn patches_are_recorded_once_and_live_with_their_target(s: &dyn Store) {
+    app(s).await;
+    s.create_bundle(&new_bundle("1.0.0"), &Stamp::system(1))
+        .await
+        .unwrap();
+    let (from, to, patch, other) = (sha('a'), sha('b'), sha('c'), sha('e'));
+    for f in [&from, &to, &other] {
+        s.add_file(APP, f, 100, 100).await.unwrap();
+    }
+    s.set_manifest(
+        APP,
+        "1.0.0",
+        &[entry("index.html", &to)],
+        &Stamp::system(100),
+    )
+    .await
+    .unwrap();
+    let made = FilePatch {
+        from_sha256: from.clone(),
+        to_sha256: to.clone(),
+        patch_sha256: Some(patch.clone()),
+        size: 7,
+    };
+    let worthless = FilePatch {
+        from_sha256: other.clone(),
+        to_sha256: to.clone(),
+        patch_sha256: None,
+        size: 0,
+    };
+    s.add_file_patch(APP, &made, 200).await.unwrap();
+    s.add_file_patch(APP, &worthless, 200).await.unwrap();
+    // A second computation of the same pair keeps the first.
+    let again = FilePatch {
+        patch_sha256: Some(sha('f')),
+        ..made.clone()
+    };
+    s.add_file_patch(APP, &again, 300).await.unwrap();
+    let pairs = [
+        (from.clone(), to.clone()),
+        (other.clone(), to.clone()),
+        (to.clone(), from.clone()),
+    ];
+    let mut got = s.file_patches(APP, &pairs).await.unwrap();
+    got.sort_by(|a, b| a.from_sha256.cmp(&b.from_sha256));
+    assert_eq!(
+        got,
+        vec![made.clone(), worthless.clone()],
+        "never computed: left out"
+    );
+    assert!(s.file_patches(OTHER, &pairs).await.unwrap().is_empty());
+    assert!(matches!(
+        s.add_file_patch(OTHER, &made, 200).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.add_file_patch(OTHER, &worthless, 200).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // The patch file is kept while a live bundle names its target...
+    let unused = s.unused_files(1_000, 100).await.unwrap();
+    assert!(
+        !unused.contains(&(APP.to_string(), patch.clone())),
+        "{unused:?}"
+    );
+    assert!(s.blob_in_use(&patch).await.unwrap());
+    // ...and goes, with the records of patches to that target, once none does.
+    s.delete_bundle(APP, "1.0.0", &Stamp::system(1_000))
+        .await
+        .unwrap();
+    let unused = s.unused_files(1_000, 100).await.unwrap();
+    assert!(
+        unused.contains(&(APP.to_string(), patch.clone())),
+        "{unused:?}"
+    );
+    assert!(s.forget_file(APP, &to, 1_000).await.unwrap());
+    assert!(s.file_patches(APP, &pairs).await.unwrap().is_empty());
+    assert!(s.forget_file(APP, &patch, 1_000).await.unwrap());
+    assert!(!s.blob_in_use(&patch).await.unwrap());
+    s.delete_app(APP, &Stamp::system(2_000)).await.unwrap();
+}

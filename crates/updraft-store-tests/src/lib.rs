@@ -54,6 +54,7 @@ macro_rules! conformance_suite {
             events_are_pruned_in_bounded_batches);
         $crate::conformance_suite!(@cases $fresh,
             manifest_files_are_the_apps_own, unused_files_are_forgotten_after_their_grace,
+            patches_are_recorded_once_and_live_with_their_target,
             every_write_appends_one_change, rollback_blocks_are_device_scoped_changes,
             changes_list_and_prune);
         $crate::conformance_suite!(@cases $fresh,

@@ -26,6 +26,20 @@ pub fn stored_file(entry: &ManifestEntry) -> Option<&str> {
     entry.download_url.strip_prefix(STORED_FILE_PREFIX)
 }
 
+/// A byte-level patch between two stored files of an app (by the SHA-256 of
+/// the bytes served), or the record that one would not pay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePatch {
+    /// The stored file a device holds (decoded).
+    pub from_sha256: String,
+    /// The stored file it needs.
+    pub to_sha256: String,
+    /// The app file holding the patch; `None`: not smaller than the target.
+    pub patch_sha256: Option<String>,
+    /// The patch's size (0 without a patch).
+    pub size: i64,
+}
+
 /// Files of manifest bundles. Each method is one transaction.
 #[async_trait]
 pub trait FileStore: Send + Sync {
@@ -62,6 +76,17 @@ pub trait FileStore: Send + Sync {
     /// Up to `limit` files, as (app, sha256), whose time is before `before`
     /// and that no live bundle of their app names: what a cleanup may forget.
     async fn unused_files(&self, before: i64, limit: i64) -> StoreResult<Vec<(String, String)>>;
+    /// The recorded patches of the app among `pairs` of (from, to) stored
+    /// files; pairs never computed are left out.
+    async fn file_patches(
+        &self,
+        app_id: &str,
+        pairs: &[(String, String)],
+    ) -> StoreResult<Vec<FilePatch>>;
+    /// Records a computed patch (its file, of `patch.size` bytes, becomes an
+    /// app file at `at`), or that none pays. A pair recorded already is kept
+    /// as it was. `NotFound` when the app does not exist.
+    async fn add_file_patch(&self, app_id: &str, patch: &FilePatch, at: i64) -> StoreResult<()>;
     /// Forgets the app's file if it is still unused and its time still
     /// before `before` (an upload may have touched it since); true when it did.
     async fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool>;

@@ -33,7 +33,7 @@ pub use channel::ChannelStore;
 pub use database::DatabaseStore;
 pub use device::{DeviceQuery, DeviceStore, SelfAssign};
 pub use error::{StoreError, StoreResult};
-pub use file::{stored_file, FileStore, FILE_GRACE_MS, STORED_FILE_PREFIX};
+pub use file::{stored_file, FilePatch, FileStore, FILE_GRACE_MS, STORED_FILE_PREFIX};
 pub use key::{KeyStore, StoredKey};
 pub use rollout::{ReleaseSignal, RolloutStore, Transition};
 pub use snapshot::{AppSnapshotData, SnapshotStore};

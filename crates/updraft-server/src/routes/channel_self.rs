@@ -41,6 +41,7 @@ fn channel_info_from_query(q: &HashMap<String, String>) -> InfoObject {
         install_source: s("install_source"),
         default_channel: s("defaultChannel"),
         key_id: s("key_id"),
+        patch_formats: None,
         channel: s("channel"),
         action: s("action"),
     }

@@ -102,7 +102,10 @@ async fn check(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiResult<
     let req = checked(parse_info(body)?, Endpoint::Updates)?;
     let entry = app_entry(state, &req.app_id).await?;
     let now = state.now_ms();
-    let decision = entry.decide(&req, false, now, &|| state.base_url(headers));
+    let mut decision = entry.decide(&req, false, now, &|| state.base_url(headers));
+    if let UpdatesReply::Update(offer) = &mut decision.reply {
+        add_patches(state, headers, &req, offer);
+    }
     let mut writes = vec![Write::Seen(seen(
         &req,
         entry.view.app.allow_device_custom_id,
@@ -155,6 +158,46 @@ async fn check(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiResult<
         }
     }
     Ok(reply)
+}
+
+/// Byte-level patches for a client that applies them, once known (see
+/// [`crate::patches`]): from the bundle the device runs (on builtin: the
+/// app's bundle named after its native version) to the offered one.
+fn add_patches(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: &DeviceRequest,
+    offer: &mut updraft_protocol::device::UpdateAvailable,
+) {
+    let wants = req
+        .info
+        .patch_formats
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|x| x.as_str() == updraft_core::patch::FORMAT));
+    if !wants || offer.manifest.is_none() || !offer.session_key.is_empty() {
+        return;
+    }
+    let from = if req.version_name == "builtin" {
+        &req.version_build
+    } else {
+        &req.version_name
+    };
+    let Some(found) = state.patches.offers(&req.app_id, from, &offer.version) else {
+        return;
+    };
+    if found.is_empty() {
+        return;
+    }
+    let base = state.base_url(headers);
+    offer.patches = Some(
+        found
+            .iter()
+            .map(|p| updraft_protocol::device::FilePatchOffer {
+                download_url: format!("{base}{}", p.download_url),
+                ..p.clone()
+            })
+            .collect(),
+    );
 }
 
 /// One validated stats event turned into writes, or the reason it was refused.

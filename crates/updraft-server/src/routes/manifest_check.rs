@@ -17,7 +17,7 @@ use updraft_store::stored_file;
 use crate::error::{ApiError, ApiResult};
 
 /// A stored file's bytes, refusing one larger than `limit`.
-async fn read_all(blobs: &Blobs, sha256: &str, limit: u64) -> ApiResult<Vec<u8>> {
+pub(crate) async fn read_all(blobs: &Blobs, sha256: &str, limit: u64) -> ApiResult<Vec<u8>> {
     let mut stream = blobs.get(sha256, None).await?;
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {

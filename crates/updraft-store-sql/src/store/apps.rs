@@ -86,6 +86,7 @@ macro_rules! sql_apps {
                     .await
                     .map_err(backend)?;
                 for table in [
+                    "file_patches",
                     "app_files",
                     "rollouts",
                     "release_devices",

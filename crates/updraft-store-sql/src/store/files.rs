@@ -9,8 +9,12 @@
 macro_rules! sql_files {
     ($store:ident, $db:ty) => {
         /// No live bundle of the file's app names it.
+        /// (Nor is it the patch of a file a live bundle names.)
         const UNNAMED: &str = "NOT EXISTS (SELECT 1 FROM bundle_files bf JOIN bundles b ON b.id = bf.bundle_id \
-             WHERE bf.sha256 = app_files.sha256 AND b.app_id = app_files.app_id AND b.deleted = FALSE)";
+             WHERE bf.sha256 = app_files.sha256 AND b.app_id = app_files.app_id AND b.deleted = FALSE) \
+             AND NOT EXISTS (SELECT 1 FROM file_patches fp JOIN bundle_files bf ON bf.sha256 = fp.to_sha256 \
+             JOIN bundles b ON b.id = bf.bundle_id WHERE fp.app_id = app_files.app_id \
+             AND fp.patch_sha256 = app_files.sha256 AND b.app_id = app_files.app_id AND b.deleted = FALSE)";
 
         /// Moves the time of the app's files among `shas` forward to `at`
         /// (locking their rows until `tx` ends: a cleanup waiting on them
@@ -189,16 +193,102 @@ macro_rules! sql_files {
             }
 
             async fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool> {
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let r = sqlx::query(&format!(
                     "DELETE FROM app_files WHERE app_id = $1 AND sha256 = $2 AND touched_at < $3 AND {UNNAMED}"
                 ))
                 .bind(app_id)
                 .bind(sha256)
                 .bind(before)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
+                if r.rows_affected() > 0 {
+                    // Patches to it, and the record of its own patch, go with it.
+                    sqlx::query("DELETE FROM file_patches WHERE app_id = $1 AND (to_sha256 = $2 OR patch_sha256 = $2)")
+                        .bind(app_id)
+                        .bind(sha256)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                }
+                tx.commit().await.map_err(backend)?;
                 Ok(r.rows_affected() > 0)
+            }
+
+            async fn file_patches(&self, app_id: &str, pairs: &[(String, String)]) -> StoreResult<Vec<FilePatch>> {
+                let mut out = Vec::new();
+                for chunk in pow2_chunks(pairs, 256) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT from_sha256, to_sha256, patch_sha256, size FROM file_patches WHERE app_id = ",
+                    );
+                    qb.push_bind(app_id).push(" AND (");
+                    let mut first = true;
+                    for (from, to) in chunk {
+                        if !first {
+                            qb.push(" OR ");
+                        }
+                        first = false;
+                        qb.push("(from_sha256 = ").push_bind(from).push(" AND to_sha256 = ").push_bind(to).push(")");
+                    }
+                    qb.push(")");
+                    for r in qb.build().fetch_all(&self.pool).await.map_err(backend)? {
+                        out.push(FilePatch {
+                            from_sha256: r.try_get("from_sha256").map_err(backend)?,
+                            to_sha256: r.try_get("to_sha256").map_err(backend)?,
+                            patch_sha256: r.try_get("patch_sha256").map_err(backend)?,
+                            size: r.try_get("size").map_err(backend)?,
+                        });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn add_file_patch(&self, app_id: &str, patch: &FilePatch, at: i64) -> StoreResult<()> {
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                if let Some(sha) = &patch.patch_sha256 {
+                    let r = sqlx::query(
+                        "INSERT INTO app_files (app_id, sha256, size, touched_at) SELECT app_id, $2, $3, $4 FROM apps WHERE app_id = $1 \
+                         ON CONFLICT (app_id, sha256) DO UPDATE SET \
+                         touched_at = CASE WHEN excluded.touched_at > app_files.touched_at THEN excluded.touched_at ELSE app_files.touched_at END",
+                    )
+                    .bind(app_id)
+                    .bind(sha)
+                    .bind(patch.size)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    if r.rows_affected() == 0 {
+                        return Err(StoreError::NotFound(format!("app {app_id} not found")));
+                    }
+                }
+                let r = sqlx::query(
+                    "INSERT INTO file_patches (app_id, from_sha256, to_sha256, patch_sha256, size, created_at) \
+                     SELECT app_id, $2, $3, $4, $5, $6 FROM apps WHERE app_id = $1 \
+                     ON CONFLICT (app_id, from_sha256, to_sha256) DO NOTHING",
+                )
+                .bind(app_id)
+                .bind(&patch.from_sha256)
+                .bind(&patch.to_sha256)
+                .bind(&patch.patch_sha256)
+                .bind(patch.size)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if r.rows_affected() == 0 && patch.patch_sha256.is_none() {
+                    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM apps WHERE app_id = $1")
+                        .bind(app_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    if known.is_none() {
+                        return Err(StoreError::NotFound(format!("app {app_id} not found")));
+                    }
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(())
             }
         }
     };

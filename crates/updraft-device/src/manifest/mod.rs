@@ -12,20 +12,24 @@
 //! `version_name` `"<version>:<file_name>"`; the download then fails as a
 //! whole and nothing of the bundle is kept.
 
+mod files;
+mod patch;
+mod size;
+
 use std::collections::HashSet;
-use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use updraft_core::crypto::{self, PublicKey, SessionKey};
 use updraft_core::layout::check_entry_name;
 use updraft_core::manifest::BROTLI_SUFFIX;
+use updraft_protocol::device::FilePatchOffer;
 
 use crate::check::Offer;
 use crate::store::{BundleInfo, BundleStatus};
 use crate::{now_ms, short_id, verify, Device, DeviceError, Result, Step};
+use files::{copy_counted, make_parent, prune_cache};
 
 /// One file of a manifest update, as the server sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +62,11 @@ pub struct DownloadReport {
     pub fetched_bytes: u64,
     /// Files copied from what the device held (builtin, cache, running bundle).
     pub reused: u64,
+    /// Files rebuilt from a file the device held and a fetched patch.
+    pub patched: u64,
+    /// Patches that failed (not fetched, or not rebuilding the file): the
+    /// whole file was fetched instead.
+    pub patch_fallbacks: u64,
 }
 
 /// The server's answer to how much a manifest update would download
@@ -72,11 +81,16 @@ pub struct DownloadSize {
     pub unknown_files: u64,
 }
 
+/// What a manifest download did so far, and may still unpack.
 #[derive(Default)]
 struct Tally {
+    /// Bytes the bundle may still unpack to.
+    left: AtomicU64,
     fetched: AtomicU64,
     fetched_bytes: AtomicU64,
     reused: AtomicU64,
+    patched: AtomicU64,
+    patch_fallbacks: AtomicU64,
 }
 
 /// One entry, checked: where it lands and what it must hash to.
@@ -181,12 +195,6 @@ fn plan(
     Ok(out)
 }
 
-/// `updateUrl` with `/manifest_size` appended to its path and no query.
-fn manifest_size_url(update_url: &str) -> String {
-    let no_query = update_url.split(['?', '#']).next().unwrap_or(update_url);
-    format!("{}/manifest_size", no_query.trim_end_matches('/'))
-}
-
 fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -214,56 +222,6 @@ impl Device {
             .into_iter()
             .flatten()
             .find(|path| holds(path, &p.hash))
-    }
-
-    /// Asks the server how many bytes `offer` would download here (only the
-    /// files this device lacks, each URL once), as the plugin's
-    /// `getBundleDownloadSize` does. A zip offer downloads its zip: `None`.
-    pub async fn download_size(&self, offer: &Offer) -> Result<Option<DownloadSize>> {
-        if offer.manifest.is_empty() {
-            return Ok(None);
-        }
-        let session = match (&self.public_key, offer.session_key.is_empty()) {
-            (Some(pk), false) => Some(
-                SessionKey::open(&offer.session_key, pk)
-                    .map_err(|e| DeviceError::failed("decrypt_fail", e.to_string()))?,
-            ),
-            _ => None,
-        };
-        let planned = match plan(&offer.manifest, self.public_key.as_ref(), session.as_ref()) {
-            Ok(p) => p,
-            Err(Fail::File(f)) => return Err(DeviceError::failed(f.action, f.message)),
-            Err(Fail::Device(e)) => return Err(e),
-        };
-        let mut urls = HashSet::new();
-        let missing: Vec<&ManifestItem> = planned
-            .iter()
-            .filter(|p| self.local_copy(p).is_none() && urls.insert(&p.item.download_url))
-            .map(|p| &p.item)
-            .collect();
-        let mut body = self.info_object();
-        body["version"] = offer.version.clone().into();
-        body["manifest"] =
-            serde_json::to_value(&missing).map_err(|e| DeviceError::Config(e.to_string()))?;
-        let url = manifest_size_url(&self.cfg.update_url);
-        let fail = |m: String| DeviceError::failed("response_error", m);
-        let res = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        if !res.status().is_success() {
-            return Err(fail(format!("HTTP {}", res.status())));
-        }
-        let v: serde_json::Value = res.json().await.map_err(|e| fail(e.to_string()))?;
-        let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-        Ok(Some(DownloadSize {
-            total_size: n("totalSize"),
-            known_files: n("knownFiles"),
-            unknown_files: n("unknownFiles"),
-        }))
     }
 
     /// Downloads a manifest offer into a new bundle folder (see the module
@@ -317,16 +275,27 @@ impl Device {
         std::fs::create_dir_all(&cache).map_err(DeviceError::from)?;
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(DeviceError::from)?;
-        let budget = AtomicU64::new(limits.max_total_bytes);
-        let tally = Tally::default();
+        let tally = Tally {
+            left: AtomicU64::new(limits.max_total_bytes),
+            ..Tally::default()
+        };
         let res = self
-            .fill(&planned, &tmp, &cache, session.as_ref(), &budget, &tally)
+            .fill(
+                &planned,
+                &tmp,
+                &cache,
+                session.as_ref(),
+                &tally,
+                &offer.patches,
+            )
             .await;
         self.last_download = Some(DownloadReport {
             manifest: true,
             fetched: tally.fetched.into_inner(),
             fetched_bytes: tally.fetched_bytes.into_inner(),
             reused: tally.reused.into_inner(),
+            patched: tally.patched.into_inner(),
+            patch_fallbacks: tally.patch_fallbacks.into_inner(),
         });
         if let Err(e) = res {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -358,8 +327,8 @@ impl Device {
         tmp: &Path,
         cache: &Path,
         session: Option<&SessionKey>,
-        budget: &AtomicU64,
         tally: &Tally,
+        patches: &[FilePatchOffer],
     ) -> std::result::Result<(), Fail> {
         use futures::StreamExt as _;
         let mut first_of_url = std::collections::HashMap::new();
@@ -373,17 +342,32 @@ impl Device {
                 std::collections::hash_map::Entry::Occupied(o) => again.push((p, *o.get())),
             }
         }
-        let mut jobs = futures::stream::iter(once.into_iter().map(|p| async move {
-            let dest = make_parent(tmp, p)?;
-            match self.local_copy(p) {
-                Some(path) => {
+        let patches: std::collections::HashMap<&str, &FilePatchOffer> = patches
+            .iter()
+            .filter(|o| o.format == updraft_core::patch::FORMAT)
+            .map(|o| (o.file_name.as_str(), o))
+            .collect();
+        let mut jobs = futures::stream::iter(once.into_iter().map(|p| {
+            let patch = patches.get(p.item.file_name.as_str()).copied();
+            async move {
+                let dest = make_parent(tmp, p)?;
+                if let Some(path) = self.local_copy(p) {
                     tally.reused.fetch_add(1, Ordering::Relaxed);
-                    copy_counted(&path, &dest, budget)
+                    return copy_counted(&path, &dest, &tally.left);
                 }
-                None => {
-                    self.fetch_one(p, &dest, cache, session, budget, tally)
-                        .await
+                if let Some(o) = patch {
+                    match self.patch_one(p, o, &dest, tally).await {
+                        Ok(()) => {
+                            tally.patched.fetch_add(1, Ordering::Relaxed);
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            tracing::info!(file = p.target, error = %e, "patch failed; fetching the whole file");
+                            tally.patch_fallbacks.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
+                self.fetch_one(p, &dest, cache, session, tally).await
             }
         }))
         .buffer_unordered(PARALLEL);
@@ -394,7 +378,7 @@ impl Device {
         for (p, first) in again {
             tally.reused.fetch_add(1, Ordering::Relaxed);
             let dest = make_parent(tmp, p)?;
-            copy_counted(&tmp.join(first), &dest, budget)?;
+            copy_counted(&tmp.join(first), &dest, &tally.left)?;
             if !holds(&dest, &p.hash) {
                 return Err(Fail::File(FileFail::new(
                     "download_manifest_checksum_fail",
@@ -405,69 +389,6 @@ impl Device {
         }
         Ok(())
     }
-
-    /// Fetches one file, decodes and verifies it into `dest`, and keeps a
-    /// copy in the cache.
-    async fn fetch_one(
-        &self,
-        p: &Planned,
-        dest: &Path,
-        cache: &Path,
-        session: Option<&SessionKey>,
-        budget: &AtomicU64,
-        tally: &Tally,
-    ) -> std::result::Result<(), Fail> {
-        let part = self.fetch(&p.item.download_url).await.map_err(|e| {
-            Fail::File(FileFail::new(
-                "download_manifest_file_fail",
-                &p.item,
-                e.to_string(),
-            ))
-        })?;
-        let sent = std::fs::metadata(&part).map_or(0, |m| m.len());
-        tally.fetched.fetch_add(1, Ordering::Relaxed);
-        tally.fetched_bytes.fetch_add(sent, Ordering::Relaxed);
-        let left = budget.load(Ordering::Relaxed);
-        let (p2, dest2, sk) = (p.clone(), dest.to_path_buf(), session.cloned());
-        let part2 = part.clone();
-        let written =
-            tokio::task::spawn_blocking(move || decode(&part2, &dest2, &p2, sk.as_ref(), left))
-                .await
-                .map_err(|e| DeviceError::failed("download_fail", e.to_string()))?;
-        let _ = std::fs::remove_file(&part);
-        let len = written?;
-        take(budget, len).map_err(|m| DeviceError::failed("download_fail", m))?;
-        let keep = cache.join(format!("{}_{}", p.hash, base_name(&p.target)));
-        if !keep.exists() {
-            let _ = std::fs::copy(dest, &keep);
-        }
-        Ok(())
-    }
-}
-
-/// Creates the folder of `p`'s file in `tmp`; the file's path.
-fn make_parent(tmp: &Path, p: &Planned) -> std::result::Result<PathBuf, Fail> {
-    let dest = tmp.join(&p.target);
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).map_err(DeviceError::from)?;
-    }
-    Ok(dest)
-}
-
-/// Copies a file the device holds into the bundle, counting its bytes.
-fn copy_counted(src: &Path, dest: &Path, budget: &AtomicU64) -> std::result::Result<(), Fail> {
-    let len = std::fs::copy(src, dest).map_err(DeviceError::from)?;
-    take(budget, len).map_err(|m| DeviceError::failed("download_fail", m).into())
-}
-
-/// Takes `len` bytes from what the bundle may still unpack to.
-fn take(budget: &AtomicU64, len: u64) -> std::result::Result<(), String> {
-    budget
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-            left.checked_sub(len)
-        })
-        .map(|_| ())
-        .map_err(|_| "the bundle unpacks to more than the device allows".to_string())
 }
 
 /// Why a manifest download failed: one file, or the device itself.
@@ -479,108 +400,5 @@ enum Fail {
 impl From<DeviceError> for Fail {
     fn from(e: DeviceError) -> Self {
         Self::Device(e)
-    }
-}
-
-/// Decrypts (`sk`), Brotli-decodes (a `.br` name) and hashes `part` into
-/// `dest`, refusing output past `limit` bytes; the bytes written. Blocking.
-fn decode(
-    part: &Path,
-    dest: &Path,
-    p: &Planned,
-    sk: Option<&SessionKey>,
-    limit: u64,
-) -> std::result::Result<u64, Fail> {
-    let fail = |action, m: String| Fail::File(FileFail::new(action, &p.item, m));
-    let plain = match sk {
-        Some(sk) => {
-            let out = part.with_extension("plain");
-            // Android reports a file that does not decrypt as a failed file.
-            verify::decrypt_file(part, &out, sk)
-                .map_err(|e| fail("download_manifest_file_fail", e.to_string()))?;
-            out
-        }
-        None => part.to_path_buf(),
-    };
-    let res = copy_hashed(&plain, dest, p.brotli, limit);
-    if sk.is_some() {
-        let _ = std::fs::remove_file(&plain);
-    }
-    let (len, hash) = res.map_err(|(brotli, e)| {
-        let action = if brotli {
-            "download_manifest_brotli_fail"
-        } else {
-            "download_manifest_file_fail"
-        };
-        fail(action, e.to_string())
-    })?;
-    if hash != p.hash {
-        let _ = std::fs::remove_file(dest);
-        return Err(fail(
-            "download_manifest_checksum_fail",
-            format!("{} hashes to {hash}, expected {}", p.target, p.hash),
-        ));
-    }
-    Ok(len)
-}
-
-/// Copies `src` to `dest` (Brotli-decoding it when `brotli`), at most
-/// `limit` bytes; the length and SHA-256 written. An error says whether the
-/// Brotli stream was at fault.
-fn copy_hashed(
-    src: &Path,
-    dest: &Path,
-    brotli: bool,
-    limit: u64,
-) -> std::result::Result<(u64, String), (bool, std::io::Error)> {
-    let input = std::fs::File::open(src).map_err(|e| (false, e))?;
-    let mut reader: Box<dyn std::io::Read> = if brotli {
-        Box::new(brotli_decoder(input))
-    } else {
-        Box::new(input)
-    };
-    let mut out = std::io::BufWriter::new(std::fs::File::create(dest).map_err(|e| (false, e))?);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = reader.read(&mut buf).map_err(|e| (brotli, e))?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        if total > limit {
-            return Err((
-                false,
-                std::io::Error::other("the bundle unpacks to more than the device allows"),
-            ));
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| (false, e))?;
-    }
-    out.into_inner()
-        .map_err(|e| (false, e.into_error()))?
-        .sync_all()
-        .map_err(|e| (false, e))?;
-    Ok((total, hex::encode(hasher.finalize())))
-}
-
-fn brotli_decoder(input: std::fs::File) -> impl std::io::Read {
-    updraft_core::manifest::brotli_reader(input)
-}
-
-/// Keeps in the cache only the files of the manifest just installed.
-fn prune_cache(cache: &Path, planned: &[Planned]) {
-    let keep: HashSet<String> = planned
-        .iter()
-        .map(|p| format!("{}_{}", p.hash, base_name(&p.target)))
-        .collect();
-    let Ok(entries) = std::fs::read_dir(cache) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if !keep.contains(e.file_name().to_string_lossy().as_ref()) {
-            let _ = std::fs::remove_file(e.path());
-        }
     }
 }
