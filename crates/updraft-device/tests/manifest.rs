@@ -16,6 +16,13 @@ fn vendor(marker: &str) -> String {
     s
 }
 
+/// A device that downloads what the stock plugin does (no byte-level patches).
+fn plugin_like(server: &Server, dir: &Path) -> updraft_device::DeviceConfig {
+    let mut cfg = server.device_config(dir);
+    cfg.patches = false;
+    cfg
+}
+
 /// A project of `APP` with three files (one compressible), set up for the CLI.
 fn project(server: &Server) -> (tempfile::TempDir, Cli) {
     let project = json_project(APP, "1.0.1");
@@ -100,7 +107,7 @@ async fn v1_v2_v3_through_manifests_fetch_only_what_changed() {
     let p = project.path();
     deploy(&cli, p, "1.0.1");
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Device::open(server.device_config(dir.path())).unwrap();
+    let mut d = Device::open(plugin_like(&server, dir.path())).unwrap();
 
     let o = offer(&mut d).await;
     assert_eq!(o.manifest.len(), 3, "{o:?}");
@@ -159,7 +166,7 @@ async fn files_of_the_builtin_bundle_are_not_downloaded_and_old_plugins_get_the_
     deploy(&cli, p, "1.0.1");
 
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = server.device_config(dir.path());
+    let mut cfg = plugin_like(&server, dir.path());
     cfg.builtin_dir = Some(builtin.path().to_path_buf());
     let mut d = Device::open(cfg).unwrap();
     let o = offer(&mut d).await;
@@ -169,7 +176,7 @@ async fn files_of_the_builtin_bundle_are_not_downloaded_and_old_plugins_get_the_
 
     // A plugin too old to read manifests is sent the zip of the same version.
     let old_dir = tempfile::tempdir().unwrap();
-    let mut cfg = server.device_config(old_dir.path());
+    let mut cfg = plugin_like(&server, old_dir.path());
     cfg.plugin_version = "7.0.30".into();
     let mut old = Device::open(cfg).unwrap();
     let o = offer(&mut old).await;
@@ -188,7 +195,7 @@ async fn a_tampered_file_is_refused_reported_and_nothing_is_kept() {
     let (project, cli) = project(&server);
     deploy(&cli, project.path(), "1.0.1");
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Device::open(server.device_config(dir.path())).unwrap();
+    let mut d = Device::open(plugin_like(&server, dir.path())).unwrap();
     let o = offer(&mut d).await;
     let index = o
         .manifest
@@ -243,7 +250,7 @@ async fn an_encrypted_manifest_bundle_installs_and_reuses_files_by_their_plain_h
     let up = deploy(&cli, p, "1.0.1");
     assert_eq!(up["encrypted"], true, "{up}");
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = server.device_config(dir.path());
+    let mut cfg = plugin_like(&server, dir.path());
     cfg.public_key = Some(std::fs::read_to_string(p.join(".capgo_key_v2.pub")).unwrap());
     let mut d = Device::open(cfg).unwrap();
     let o = offer(&mut d).await;
@@ -263,7 +270,7 @@ async fn an_encrypted_manifest_bundle_installs_and_reuses_files_by_their_plain_h
 
     // A device without the public key cannot open the bundle.
     let other = tempfile::tempdir().unwrap();
-    let mut d = Device::open(server.device_config(other.path())).unwrap();
+    let mut d = Device::open(plugin_like(&server, other.path())).unwrap();
     assert_eq!(
         d.update_cycle().await.unwrap(),
         Cycle::Failed("decrypt_fail".into())

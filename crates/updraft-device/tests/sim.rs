@@ -228,3 +228,69 @@ async fn run_sim(
     assert!(out.status.success(), "{stderr}");
     (serde_json::from_slice(&out.stdout).unwrap(), stderr)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_fleet_follows_v1_v2_v3_through_manifests() {
+    let server = Server::start().await;
+    let project = json_project(APP, "1.0.1");
+    let p = project.path();
+    write(
+        p,
+        "dist/assets/vendor.js",
+        &"export const table = [1, 2, 3, 4, 5, 6, 7, 8];\n".repeat(600),
+    );
+    let cli = Cli::new(&server);
+    cli.run(p, &["init"]).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "-n",
+        "6",
+        "--rounds",
+        "1",
+        "--no-patches",
+        "--concurrency",
+        "6",
+    ];
+    let round = |version: &'static str| {
+        let (server, dir, cli, p) = (&server, dir.path(), &cli, p);
+        async move {
+            cli.run(p, &["deploy", "--delta", "--bundle", version]).ok();
+            let s = sim(server, dir, &args).await;
+            assert_eq!(s["updated"], 6, "{s}");
+            assert_eq!(s["versions"], json!({ version: 6 }), "{s}");
+            s["downloads"].clone()
+        }
+    };
+    let d = round("1.0.1").await;
+    assert_eq!(
+        (&d["files_fetched"], &d["files_reused"]),
+        (&json!(18), &json!(0)),
+        "{d}"
+    );
+
+    let index = "<html><body>v2</body></html>";
+    write(p, "dist/index.html", index);
+    let d = round("1.0.2").await;
+    assert_eq!(
+        (&d["files_fetched"], &d["files_reused"]),
+        (&json!(6), &json!(12)),
+        "{d}"
+    );
+    assert_eq!(d["bytes"], json!(6 * index.len()), "only index.html: {d}");
+
+    write(
+        p,
+        "dist/assets/vendor.js",
+        &"export const table = [1, 2, 3, 4, 5, 6, 7, 9];\n".repeat(600),
+    );
+    let d = round("1.0.3").await;
+    assert_eq!(
+        (&d["files_fetched"], &d["files_reused"]),
+        (&json!(6), &json!(12)),
+        "{d}"
+    );
+    assert!(
+        d["bytes"].as_u64().unwrap() < 6 * 1_000,
+        "vendor.js as Brotli, not its 28 KB: {d}"
+    );
+}

@@ -10,7 +10,8 @@
 //! (running, offered) pair of bundles queues the pair and is answered without
 //! patches; a background task computes what the store does not hold yet
 //! (once per pair of stored files, kept as app files and in `file_patches`)
-//! and the next checks get them. Plain bundles with stored manifests only:
+//! and the next checks get them. When a bundle gets its manifest, the pairs
+//! from the app's [`PREPARE_FROM`] latest other bundles are queued at once. Plain bundles with stored manifests only:
 //! an encrypted bundle's files are opaque to the server.
 
 use std::collections::HashMap;
@@ -28,6 +29,8 @@ use updraft_store::{stored_file, FilePatch, Store, STORED_FILE_PREFIX};
 
 use crate::blob_gc::BlobLock;
 
+/// How many of an app's latest bundles a new bundle's patches are prepared from.
+pub(crate) const PREPARE_FROM: usize = 3;
 /// Pairs of bundles waiting to be worked on, at most.
 const QUEUE: usize = 256;
 /// Pairs of bundles whose patches a node keeps in memory, at most.
@@ -114,6 +117,23 @@ impl Patches {
             }
         }
         found
+    }
+
+    /// Queues the pairs from each of `from` to bundle `to` of `app` that
+    /// this node does not know yet (a new bundle's likely sources), so the
+    /// first devices to check are offered patches too.
+    pub(crate) fn prepare(&self, app: &str, from: &[String], to: &str) {
+        let now = Instant::now();
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for f in from {
+            let key = (app.to_string(), f.clone(), to.to_string());
+            if !known.contains_key(&key) && self.queue.try_send(key.clone()).is_ok() {
+                known.insert(key, Known::Queued(now));
+            }
+        }
     }
 
     fn set(&self, key: Key, offers: Vec<FilePatchOffer>) {

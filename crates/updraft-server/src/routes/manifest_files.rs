@@ -277,5 +277,27 @@ pub(crate) async fn set_manifest(
         .store
         .set_manifest(&app_id, &version, &entries, &s.stamp(&auth))
         .await?;
+    if bundle.session_key.is_empty() {
+        prepare_patches(&s, &app_id, &version).await;
+    }
     Ok(Json(bundle))
+}
+
+/// Queues patches to the new bundle from the app's latest other plain
+/// manifest bundles (see `crate::patches`); a failure only costs the first
+/// devices their patches.
+async fn prepare_patches(s: &AppState, app_id: &str, version: &str) {
+    let Ok(mut all) = s.store.list_bundles(app_id).await else {
+        return;
+    };
+    all.retain(|b| {
+        !b.deleted && b.version != version && b.session_key.is_empty() && !b.manifest.is_empty()
+    });
+    all.sort_by_key(|b| std::cmp::Reverse((b.created_at, b.id)));
+    let from: Vec<String> = all
+        .into_iter()
+        .take(crate::patches::PREPARE_FROM)
+        .map(|b| b.version)
+        .collect();
+    s.patches.prepare(app_id, &from, version);
 }

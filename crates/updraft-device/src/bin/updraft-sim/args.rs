@@ -80,6 +80,13 @@ pub(crate) struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The web assets of the store build every device ships (manifest
+    /// updates copy the files it holds instead of downloading them).
+    #[arg(long, value_name = "DIR")]
+    pub builtin_dir: Option<PathBuf>,
+    /// Devices do not ask for byte-level patches (download as the stock plugin does).
+    #[arg(long)]
+    pub no_patches: bool,
 }
 
 /// `VERSION=VALUE`, both sides non-empty.

@@ -52,6 +52,8 @@ impl Fleet<'_> {
         cfg.default_channel = a.channel.clone();
         cfg.app_ready_timeout = Duration::from_millis(a.app_ready_timeout_ms);
         cfg.public_key = self.public_key.clone();
+        cfg.builtin_dir = a.builtin_dir.clone();
+        cfg.patches = !a.no_patches;
         match Device::open_with(cfg, self.http.clone()) {
             Err(e) => self.error(format!("open: {e}")),
             Ok(mut d) => {
@@ -82,6 +84,9 @@ impl Fleet<'_> {
         let launches = match d.update_cycle().await {
             Ok(Cycle::Installed(version)) => {
                 Counters::bump(&c.updated);
+                if let Some(r) = d.last_download() {
+                    c.downloaded(&r);
+                }
                 log.saw(&version, Outcome::Installed);
                 if plan.never_confirm {
                     // The new bundle never calls notifyAppReady: after the timeout

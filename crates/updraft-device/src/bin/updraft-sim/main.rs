@@ -142,6 +142,13 @@ fn print_summary(args: &Args, fleet: &Fleet<'_>, seconds: f64) {
             "crashes": n(&c.crashes),
             "js_errors": n(&c.js_errors),
             "errors": n(&c.errors),
+            "downloads": {
+                "bytes": n(&c.downloaded_bytes),
+                "files_fetched": n(&c.files_fetched),
+                "files_reused": n(&c.files_reused),
+                "files_patched": n(&c.files_patched),
+                "patch_fallbacks": n(&c.patch_fallbacks),
+            },
             "error_kinds": error_kinds,
             "versions": running,
             "per_version": per_version,
@@ -161,6 +168,14 @@ fn print_summary(args: &Args, fleet: &Fleet<'_>, seconds: f64) {
         n(&c.crashes),
         n(&c.js_errors),
         n(&c.errors),
+    );
+    println!(
+        "downloaded {} bytes in {} files ({} reused from the device, {} rebuilt from patches, {} patches fell back)",
+        n(&c.downloaded_bytes),
+        n(&c.files_fetched),
+        n(&c.files_reused),
+        n(&c.files_patched),
+        n(&c.patch_fallbacks),
     );
     for (k, count) in &error_kinds {
         println!("  error {k}: {count}");

@@ -21,12 +21,28 @@ pub(crate) struct Counters {
     pub crashes: AtomicU64,
     pub js_errors: AtomicU64,
     pub done: AtomicU64,
+    /// What installed updates transferred (see `DownloadReport`).
+    pub downloaded_bytes: AtomicU64,
+    pub files_fetched: AtomicU64,
+    pub files_reused: AtomicU64,
+    pub files_patched: AtomicU64,
+    pub patch_fallbacks: AtomicU64,
 }
 
 impl Counters {
     /// Adds one to `counter`.
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds what one installed update transferred.
+    pub(crate) fn downloaded(&self, r: &updraft_device::DownloadReport) {
+        let add = |c: &AtomicU64, n| c.fetch_add(n, Ordering::Relaxed);
+        add(&self.downloaded_bytes, r.fetched_bytes);
+        add(&self.files_fetched, r.fetched);
+        add(&self.files_reused, r.reused);
+        add(&self.files_patched, r.patched);
+        add(&self.patch_fallbacks, r.patch_fallbacks);
     }
 
     /// The value of `counter`.
