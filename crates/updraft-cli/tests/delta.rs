@@ -115,12 +115,16 @@ async fn an_encrypted_delta_signs_every_hash_and_leaves_empty_files_out() {
         );
     }
 
-    // A run cut off after its encrypted zip cannot be finished (its AES key
-    // is gone): the error says what to do.
+    // An encrypted bundle stored without a manifest cannot get one (its AES
+    // key is gone): the error says so and what to do instead.
     write(p, "dist/index.html", "<html>v2</html>");
     cli.run(p, &["bundle", "upload", "--bundle", "1.0.2"]).ok();
     cli.run(p, &["deploy", "--delta", "--bundle", "1.0.2"])
-        .fails(4, "bundle delete 1.0.2");
+        .fails(4, "under a new version with --delta");
+    let (_, b) = server
+        .api("GET", &format!("/apps/{APP}/bundles/1.0.2"), None)
+        .await;
+    assert_eq!(b["manifest"], json!([]), "nothing changed: {b}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,17 +57,40 @@ pub fn make_patch(old: &[u8], new: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
 /// `limit` bytes. A damaged patch fails here or yields bytes whose hash the
 /// caller then refuses.
 pub fn apply_patch(old: &[u8], patch: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
-    use zstd::stream::raw::DParameter;
-    let mut dec = zstd::stream::read::Decoder::with_ref_prefix(patch, old)?;
-    dec.set_parameter(DParameter::WindowLogMax(MAX_WINDOW_LOG))?;
     let mut out = Vec::new();
-    dec.take(limit + 1).read_to_end(&mut out)?;
-    if out.len() as u64 > limit {
-        return Err(std::io::Error::other(format!(
-            "the patch rebuilds more than {limit} bytes"
-        )));
-    }
+    apply_patch_into(old, patch, &mut out, limit)?;
     Ok(out)
+}
+
+/// [`apply_patch`] streaming: the patch is read from `patch` and the file
+/// written to `out` as it is rebuilt (memory: `old` and zstd's window);
+/// returns its length. Past `limit` bytes it fails, having written at most
+/// `limit` of them.
+pub fn apply_patch_into(
+    old: &[u8],
+    patch: impl std::io::Read,
+    out: &mut impl std::io::Write,
+    limit: u64,
+) -> std::io::Result<u64> {
+    use zstd::stream::raw::DParameter;
+    let mut dec =
+        zstd::stream::read::Decoder::with_ref_prefix(std::io::BufReader::new(patch), old)?;
+    dec.set_parameter(DParameter::WindowLogMax(MAX_WINDOW_LOG))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = dec.read(&mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n as u64;
+        if total > limit {
+            return Err(std::io::Error::other(format!(
+                "the patch rebuilds more than {limit} bytes"
+            )));
+        }
+        out.write_all(&buf[..n])?;
+    }
 }
 
 /// A file of a build, as pairing sees it.

@@ -53,7 +53,7 @@ impl Device {
         let res = if offer.manifest.is_empty() {
             self.download_inner(offer, session, expected).await
         } else {
-            self.download_manifest(offer, session).await
+            self.download_manifest(offer, session, expected).await
         };
         self.faults.interrupt_download = false;
         match res {
@@ -90,9 +90,19 @@ impl Device {
 
     /// Fetches `url` into its `.part` file (resuming with `Range`).
     pub(crate) async fn fetch(&self, url: &str) -> Result<PathBuf> {
+        self.fetch_into(url, self.part_path(url), None).await
+    }
+
+    /// [`Device::fetch`] into `part`, failing once it holds more than
+    /// `max_bytes` (when given).
+    pub(crate) async fn fetch_into(
+        &self,
+        url: &str,
+        part: PathBuf,
+        max_bytes: Option<u64>,
+    ) -> Result<PathBuf> {
         use futures::StreamExt as _;
         use std::io::Write as _;
-        let part = self.part_path(url);
         let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
         let mut req = self.http.get(url);
         if have > 0 {
@@ -108,8 +118,18 @@ impl Device {
             s => return Err(fail(format!("HTTP error: {s}"))),
         };
         let mut stream = res.bytes_stream();
+        let mut held = if status == 206 { have } else { 0 };
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| fail(format!("transfer interrupted: {e}")))?;
+            held += chunk.len() as u64;
+            if max_bytes.is_some_and(|max| held > max) {
+                drop(file);
+                let _ = std::fs::remove_file(&part);
+                return Err(fail(format!(
+                    "more than the {} bytes announced",
+                    max_bytes.unwrap_or(0)
+                )));
+            }
             file.write_all(&chunk)?;
         }
         file.sync_all()?;

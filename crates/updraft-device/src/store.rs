@@ -84,6 +84,9 @@ impl State {
     }
 }
 
+/// How long a partial download is kept for a resume.
+const PART_KEPT: std::time::Duration = std::time::Duration::from_secs(3_600);
+
 /// The device's directory.
 #[derive(Debug, Clone)]
 pub(crate) struct Disk {
@@ -172,10 +175,15 @@ impl Disk {
             }
         }
         // Plaintext zips and manifest files of a download that was being
-        // unpacked when killed (`.part` files stay: they resume).
+        // unpacked when killed; `.part` files stay for a resume, for an hour
+        // (the plugin's rule for its partial files).
         for entry in std::fs::read_dir(self.downloads_dir())? {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "zip" || e == "plain") {
+            let stale_part = path.extension().is_some_and(|e| e == "part")
+                && std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > PART_KEPT));
+            if stale_part || path.extension().is_some_and(|e| e == "zip" || e == "plain") {
                 let _ = std::fs::remove_file(path);
             }
         }

@@ -216,6 +216,11 @@ async fn a_tampered_file_is_refused_reported_and_nothing_is_kept() {
         walk(&dir.path().join("bundles")).is_empty(),
         "nothing of the bundle is kept"
     );
+    let cache = dir.path().join("delta");
+    assert!(
+        !cache.exists() || walk(&cache).is_empty(),
+        "the cache takes files of installed bundles only"
+    );
     let a = actions(&d);
     assert!(
         a.contains(&(

@@ -14,7 +14,7 @@
 //! from the app's [`PREPARE_FROM`] latest other bundles are queued at once. Plain bundles with stored manifests only:
 //! an encrypted bundle's files are opaque to the server.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,28 +31,49 @@ use crate::blob_gc::BlobLock;
 
 /// How many of an app's latest bundles a new bundle's patches are prepared from.
 pub(crate) const PREPARE_FROM: usize = 3;
-/// Pairs of bundles waiting to be worked on, at most.
+/// Jobs waiting for the background task, at most.
 const QUEUE: usize = 256;
 /// Pairs of bundles whose patches a node keeps in memory, at most.
 const KEPT: usize = 10_000;
 /// How long a pair's patches are served before the store is read again.
 const FRESH: Duration = Duration::from_secs(3_600);
-/// How long a queued pair waits before it may be queued again.
+/// How long an app's list of bundle versions is trusted.
+const VERSIONS_FRESH: Duration = Duration::from_secs(300);
+/// How long a queued job waits before it may be queued again.
 const RETRY: Duration = Duration::from_secs(60);
 
 /// (app, running version, offered version).
 type Key = (String, String, String);
 
-enum Known {
-    Queued(Instant),
-    Ready(Arc<Vec<FilePatchOffer>>, Instant),
+/// What the background task does.
+enum Job {
+    /// Reads which versions of the app can have patches.
+    Versions(String),
+    /// Prepares the patches of a pair of bundles.
+    Pair(Key),
+}
+
+/// A pair's patches, and when they were read or last queued.
+struct Known {
+    offers: Option<Arc<Vec<FilePatchOffer>>>,
+    at: Instant,
+}
+
+/// The versions of an app's live plain bundles with a manifest: only pairs
+/// of them are worked on, so a device reporting a made-up version costs a
+/// set lookup and nothing else.
+struct Versions {
+    set: HashSet<String>,
+    read_at: Instant,
+    queued_at: Option<Instant>,
 }
 
 /// The patches of pairs of bundles, as devices are offered them (with
 /// `/files/<sha256>` paths), and the queue of pairs to work on.
 pub(crate) struct Patches {
     known: Mutex<HashMap<Key, Known>>,
-    queue: mpsc::Sender<Key>,
+    versions: Mutex<HashMap<String, Versions>>,
+    queue: mpsc::Sender<Job>,
 }
 
 /// What the background task needs.
@@ -65,84 +86,162 @@ pub(crate) struct Worker {
     pub(crate) clock: Arc<dyn crate::clock::Clock>,
 }
 
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Patches {
     /// The patch index and its background task.
     pub(crate) fn spawn(worker: Worker) -> (Arc<Patches>, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<Key>(QUEUE);
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let patches = Arc::new(Patches {
             known: Mutex::default(),
+            versions: Mutex::default(),
             queue: tx,
         });
         let index = patches.clone();
         let task = tokio::spawn(async move {
-            while let Some(key) = rx.recv().await {
-                let offers = match work(&worker, &key).await {
-                    Ok(o) => o,
-                    Err(e) => {
-                        tracing::warn!(app = key.0, from = key.1, to = key.2, error = %e, "could not prepare patches");
-                        Vec::new()
+            while let Some(job) = rx.recv().await {
+                match job {
+                    Job::Versions(app) => match versions(&worker, &app).await {
+                        Ok(set) => index.set_versions(app, set),
+                        Err(e) => {
+                            tracing::warn!(app, error = %e, "could not list bundles for patches");
+                        }
+                    },
+                    Job::Pair(key) => {
+                        let offers = match work(&worker, &key).await {
+                            Ok(o) => o,
+                            Err(e) => {
+                                tracing::warn!(app = key.0, from = key.1, to = key.2, error = %e, "could not prepare patches");
+                                Vec::new()
+                            }
+                        };
+                        locked(&index.known).insert(
+                            key,
+                            Known {
+                                offers: Some(Arc::new(offers)),
+                                at: Instant::now(),
+                            },
+                        );
                     }
-                };
-                index.set(key, offers);
+                }
             }
         });
         (patches, task)
     }
 
     /// The patches from bundle `from` to bundle `to` of `app` (paths, not
-    /// URLs), when they are known; otherwise the pair is queued and `None`.
+    /// URLs), when they are known. Otherwise `None`, and the pair is queued
+    /// when both are versions the app has (an unknown app's versions are
+    /// read first); patches known for an hour are read again meanwhile.
     pub(crate) fn offers(
         &self,
         app: &str,
         from: &str,
         to: &str,
     ) -> Option<Arc<Vec<FilePatchOffer>>> {
+        if !self.has_versions(app, &[from, to]) {
+            return None;
+        }
         let key = (app.to_string(), from.to_string(), to.to_string());
         let now = Instant::now();
-        let mut known = self
-            .known
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (found, stale) = match known.get(&key) {
-            Some(Known::Ready(o, at)) => (Some(o.clone()), now.duration_since(*at) > FRESH),
-            Some(Known::Queued(at)) => (None, now.duration_since(*at) > RETRY),
+        let mut known = locked(&self.known);
+        let (found, due) = match known.get(&key) {
+            Some(k) if k.offers.is_some() => (k.offers.clone(), now.duration_since(k.at) > FRESH),
+            Some(k) => (None, now.duration_since(k.at) > RETRY),
             None => (None, true),
         };
-        if stale {
+        if due {
             if known.len() >= KEPT {
-                known.clear();
+                // Pairs with nothing to offer go first; a full index of
+                // useful ones starts again.
+                known.retain(|_, k| k.offers.as_ref().is_some_and(|o| !o.is_empty()));
+                if known.len() >= KEPT {
+                    known.clear();
+                }
             }
-            if self.queue.try_send(key.clone()).is_ok() && found.is_none() {
-                known.insert(key, Known::Queued(now));
+            if self.queue.try_send(Job::Pair(key.clone())).is_ok() {
+                // Marked when queued: one refresh per period, not one per check.
+                known.insert(
+                    key,
+                    Known {
+                        offers: found.clone(),
+                        at: now,
+                    },
+                );
             }
         }
         found
+    }
+
+    /// Whether every one of `versions` is a plain manifest bundle of `app`,
+    /// as last read; queues a read when the list is missing, old, or lacks
+    /// one of them (a bundle uploaded through another node).
+    fn has_versions(&self, app: &str, versions: &[&str]) -> bool {
+        let now = Instant::now();
+        let mut all = locked(&self.versions);
+        let entry = all.entry(app.to_string()).or_insert_with(|| Versions {
+            set: HashSet::new(),
+            read_at: now.checked_sub(VERSIONS_FRESH * 2).unwrap_or(now),
+            queued_at: None,
+        });
+        let has = versions.iter().all(|v| entry.set.contains(*v));
+        let old = now.duration_since(entry.read_at) > VERSIONS_FRESH;
+        let waited = entry
+            .queued_at
+            .is_none_or(|q| now.duration_since(q) > RETRY);
+        if (old || !has) && waited && self.queue.try_send(Job::Versions(app.to_string())).is_ok() {
+            entry.queued_at = Some(now);
+        }
+        has
+    }
+
+    fn set_versions(&self, app: String, set: HashSet<String>) {
+        locked(&self.versions).insert(
+            app,
+            Versions {
+                set,
+                read_at: Instant::now(),
+                queued_at: None,
+            },
+        );
     }
 
     /// Queues the pairs from each of `from` to bundle `to` of `app` that
     /// this node does not know yet (a new bundle's likely sources), so the
     /// first devices to check are offered patches too.
     pub(crate) fn prepare(&self, app: &str, from: &[String], to: &str) {
+        if let Some(v) = locked(&self.versions).get_mut(app) {
+            v.set.insert(to.to_string());
+            v.set.extend(from.iter().cloned());
+        }
         let now = Instant::now();
-        let mut known = self
-            .known
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut known = locked(&self.known);
         for f in from {
             let key = (app.to_string(), f.clone(), to.to_string());
-            if !known.contains_key(&key) && self.queue.try_send(key.clone()).is_ok() {
-                known.insert(key, Known::Queued(now));
+            if !known.contains_key(&key) && self.queue.try_send(Job::Pair(key.clone())).is_ok() {
+                known.insert(
+                    key,
+                    Known {
+                        offers: None,
+                        at: now,
+                    },
+                );
             }
         }
     }
+}
 
-    fn set(&self, key: Key, offers: Vec<FilePatchOffer>) {
-        let mut known = self
-            .known
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        known.insert(key, Known::Ready(Arc::new(offers), Instant::now()));
-    }
+/// The versions of `app`'s live plain bundles with a manifest.
+async fn versions(w: &Worker, app: &str) -> anyhow::Result<HashSet<String>> {
+    Ok(w.store
+        .list_bundles(app)
+        .await?
+        .into_iter()
+        .filter(|b| !b.deleted && b.session_key.is_empty() && !b.manifest.is_empty())
+        .map(|b| b.version)
+        .collect())
 }
 
 /// One file of a manifest, as pairing and patching need it.
@@ -282,15 +381,18 @@ async fn compute(
             rec.size = i64::try_from(p.len()).unwrap_or(i64::MAX);
             let _guard = w.lock.lock().await;
             w.blobs.put_file(&sha, file.path()).await?;
-            if let Err(e) = w.store.add_file_patch(app, &rec, w.clock.now_ms()).await {
-                if !w.store.blob_in_use(&sha).await.unwrap_or(true) {
-                    let _ = w.blobs.delete(&sha).await;
-                }
-                return Err(e.into());
+            let stored = w.store.add_file_patch(app, &rec, w.clock.now_ms()).await;
+            // Not recorded (an error, or another node recorded the pair
+            // first): this file is kept only if something else uses it.
+            if stored
+                .as_ref()
+                .map_or(true, |s| s.patch_sha256 != rec.patch_sha256)
+                && !w.store.blob_in_use(&sha).await.unwrap_or(true)
+            {
+                let _ = w.blobs.delete(&sha).await;
             }
-            return Ok(rec);
+            return Ok(stored?);
         }
     }
-    w.store.add_file_patch(app, &rec, w.clock.now_ms()).await?;
-    Ok(rec)
+    Ok(w.store.add_file_patch(app, &rec, w.clock.now_ms()).await?)
 }

@@ -80,7 +80,7 @@ delegate!(FileStore {
     read fn unused_files(&self, before: i64, limit: i64) -> StoreResult<Vec<(String, String)>>;
     read fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool>;
     read fn file_patches(&self, app_id: &str, pairs: &[(String, String)]) -> StoreResult<Vec<FilePatch>>;
-    read fn add_file_patch(&self, app_id: &str, patch: &FilePatch, at: i64) -> StoreResult<()>;
+    read fn add_file_patch(&self, app_id: &str, patch: &FilePatch, at: i64) -> StoreResult<FilePatch>;
 });
 
 delegate!(ChannelStore {

@@ -217,14 +217,19 @@ pub async fn patches_are_recorded_once_and_live_with_their_target(s: &dyn Store)
         patch_sha256: None,
         size: 0,
     };
-    s.add_file_patch(APP, &made, 200).await.unwrap();
-    s.add_file_patch(APP, &worthless, 200).await.unwrap();
-    // A second computation of the same pair keeps the first.
+    assert_eq!(s.add_file_patch(APP, &made, 200).await.unwrap(), made);
+    assert_eq!(
+        s.add_file_patch(APP, &worthless, 200).await.unwrap(),
+        worthless
+    );
+    // A second computation of the same pair (another node) gets the first,
+    // and its own patch file is not kept for it.
     let again = FilePatch {
         patch_sha256: Some(sha('f')),
         ..made.clone()
     };
-    s.add_file_patch(APP, &again, 300).await.unwrap();
+    assert_eq!(s.add_file_patch(APP, &again, 300).await.unwrap(), made);
+    assert!(!s.blob_in_use(&sha('f')).await.unwrap());
     let pairs = [
         (from.clone(), to.clone()),
         (other.clone(), to.clone()),

@@ -84,9 +84,16 @@ pub trait FileStore: Send + Sync {
         pairs: &[(String, String)],
     ) -> StoreResult<Vec<FilePatch>>;
     /// Records a computed patch (its file, of `patch.size` bytes, becomes an
-    /// app file at `at`), or that none pays. A pair recorded already is kept
-    /// as it was. `NotFound` when the app does not exist.
-    async fn add_file_patch(&self, app_id: &str, patch: &FilePatch, at: i64) -> StoreResult<()>;
+    /// app file at `at`), or that none pays, and returns what is recorded: a
+    /// pair recorded already (by another node) is kept as it was and
+    /// returned, and the new patch's file is not made an app file.
+    /// `NotFound` when the app does not exist.
+    async fn add_file_patch(
+        &self,
+        app_id: &str,
+        patch: &FilePatch,
+        at: i64,
+    ) -> StoreResult<FilePatch>;
     /// Forgets the app's file if it is still unused and its time still
     /// before `before` (an upload may have touched it since); true when it did.
     async fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool>;

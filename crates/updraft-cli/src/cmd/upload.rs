@@ -244,14 +244,14 @@ async fn publish(
         Ok(b) if delta && !b.deleted && b.manifest.is_empty() && b.session_key.is_empty() => {
             resume = Some(b);
         }
-        // Its files would need the zip's AES key, which was never kept.
+        // Its files would need the zip's AES key, which is never kept.
         Ok(b) if delta && !b.deleted && b.manifest.is_empty() && !exists_ok => {
             return Err(CliError::new(
                 Exit::NotFound,
                 "version_exists",
-                format!("{app} {version} is stored, encrypted, without its manifest (a --delta upload cut off after its zip): its files cannot be encrypted with the same key again"),
+                format!("{app} {version} already exists, encrypted and without a manifest: --delta cannot add one, because its files would have to be encrypted with the key of its zip, which is not kept"),
             )
-            .hint(format!("delete it (`updraft bundle delete {version}`) and run the same command again, or upload under a new version")));
+            .hint("devices that read manifests get its zip; to deliver this build as a manifest, upload it under a new version with --delta"));
         }
         Ok(_) => return exists(ctx, app, version, exists_ok),
         Err(e) if e.status() == Some(404) => {}
@@ -334,14 +334,17 @@ async fn publish(
         Err(e) if e.status() == Some(409) => return exists(ctx, app, version, exists_ok),
         Err(e) => return Err(e.into()),
     };
+    let encrypted_zip = file_key.is_some();
     let (report, served_on) = if delta {
         let (report, served_on) =
             crate::cmd::delta::delta_then_channel(ctx, client, app, version, channel, &files, file_key.as_ref())
             .await
             .map_err(|e| {
-                e.hint(format!(
-                    "bundle {version} is stored but has no manifest yet and no channel moved: run the same command again to finish it"
-                ))
+                e.hint(if encrypted_zip {
+                    format!("bundle {version} is stored, encrypted, without a manifest, and no channel moved; its key is not kept, so upload the build again under a new version")
+                } else {
+                    format!("bundle {version} is stored but has no manifest yet and no channel moved: run the same command again to finish it")
+                })
             })?;
         (Some(report), served_on)
     } else {

@@ -1,5 +1,5 @@
 //! One fetched manifest file: decrypted, Brotli-decoded, verified and
-//! written into the bundle (and the cache); and the small file helpers of a
+//! written into the bundle; and the small file helpers of a
 //! manifest download.
 
 use std::collections::HashSet;
@@ -14,13 +14,12 @@ use super::{base_name, Fail, FileFail, Planned, Tally};
 use crate::{verify, Device, DeviceError};
 
 impl Device {
-    /// Fetches one file, decodes and verifies it into `dest`, and keeps a
-    /// copy in the cache.
+    /// Fetches one file, decodes and verifies it into `dest` (the cache gets
+    /// a copy once the whole bundle is in place).
     pub(super) async fn fetch_one(
         &self,
         p: &Planned,
         dest: &Path,
-        cache: &Path,
         session: Option<&SessionKey>,
         tally: &Tally,
     ) -> std::result::Result<(), Fail> {
@@ -44,10 +43,11 @@ impl Device {
         let _ = std::fs::remove_file(&part);
         let len = written?;
         take(&tally.left, len).map_err(|m| DeviceError::failed("download_fail", m))?;
-        let keep = cache.join(format!("{}_{}", p.hash, base_name(&p.target)));
-        if !keep.exists() {
-            let _ = std::fs::copy(dest, &keep);
-        }
+        tally
+            .fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((p.target.clone(), p.hash.clone()));
         Ok(())
     }
 }
@@ -168,8 +168,21 @@ fn brotli_decoder(input: std::fs::File) -> impl std::io::Read {
     updraft_core::manifest::brotli_reader(input)
 }
 
-/// Keeps in the cache only the files of the manifest just installed.
-pub(super) fn prune_cache(cache: &Path, planned: &[Planned]) {
+/// Copies the files fetched for a bundle now in `bundle` into the cache
+/// (`fresh`: their paths and hashes), then keeps in the cache only the files
+/// of this manifest.
+pub(super) fn update_cache(
+    cache: &Path,
+    bundle: &Path,
+    fresh: &[(String, String)],
+    planned: &[Planned],
+) {
+    for (target, hash) in fresh {
+        let keep = cache.join(format!("{hash}_{}", base_name(target)));
+        if !keep.exists() {
+            let _ = std::fs::copy(bundle.join(target), &keep);
+        }
+    }
     let keep: HashSet<String> = planned
         .iter()
         .map(|p| format!("{}_{}", p.hash, base_name(&p.target)))

@@ -29,7 +29,7 @@ use updraft_protocol::device::FilePatchOffer;
 use crate::check::Offer;
 use crate::store::{BundleInfo, BundleStatus};
 use crate::{now_ms, short_id, verify, Device, DeviceError, Result, Step};
-use files::{copy_counted, make_parent, prune_cache};
+use files::{copy_counted, make_parent, update_cache};
 
 /// One file of a manifest update, as the server sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +56,8 @@ pub(crate) const CACHE_DIR: &str = "delta";
 pub struct DownloadReport {
     /// Whether it was a manifest (per-file) download rather than the zip.
     pub manifest: bool,
-    /// Files fetched over the network (the zip counts as one).
+    /// Files fetched over the network (the zip counts as one, and so does
+    /// each patch; a patch that failed and its whole file count as two).
     pub fetched: u64,
     /// Bytes fetched over the network (as sent: compressed, encrypted).
     pub fetched_bytes: u64,
@@ -91,6 +92,8 @@ struct Tally {
     reused: AtomicU64,
     patched: AtomicU64,
     patch_fallbacks: AtomicU64,
+    /// Files fetched or patched (path, hash): the cache's once installed.
+    fresh: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// One entry, checked: where it lands and what it must hash to.
@@ -210,18 +213,49 @@ impl Device {
         self.cfg.data_dir.join(CACHE_DIR)
     }
 
-    /// A file the device already holds with `p`'s hash, if any.
-    fn local_copy(&self, p: &Planned) -> Option<PathBuf> {
+    /// Where the device may hold `p`'s file: its builtin assets at the same
+    /// path, the cache, the running bundle at the same path.
+    fn local_candidates(&self, p: &Planned) -> Vec<PathBuf> {
         let builtin = self.cfg.builtin_dir.as_ref().map(|d| d.join(&p.target));
         let cached = Some(
             self.cache_dir()
                 .join(format!("{}_{}", p.hash, base_name(&p.target))),
         );
         let running = self.current_dir().map(|d| d.join(&p.target));
-        [builtin, cached, running]
+        [builtin, cached, running].into_iter().flatten().collect()
+    }
+
+    /// A file the device already holds with `p`'s hash, if any (blocking).
+    fn local_copy(&self, p: &Planned) -> Option<PathBuf> {
+        self.local_candidates(p)
             .into_iter()
-            .flatten()
             .find(|path| holds(path, &p.hash))
+    }
+
+    /// Copies a file the device holds with `p`'s hash to `dest`, hashing
+    /// the candidates off the async threads; whether there was one.
+    async fn reuse(
+        &self,
+        p: &Planned,
+        dest: &Path,
+        tally: &Tally,
+    ) -> std::result::Result<bool, Fail> {
+        let (candidates, hash, to) = (self.local_candidates(p), p.hash.clone(), dest.to_path_buf());
+        let copied = tokio::task::spawn_blocking(move || {
+            match candidates.into_iter().find(|c| holds(c, &hash)) {
+                Some(src) => std::fs::copy(&src, &to).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+        .map_err(|e| DeviceError::failed("download_fail", e.to_string()))?
+        .map_err(DeviceError::from)?;
+        let Some(len) = copied else {
+            return Ok(false);
+        };
+        tally.reused.fetch_add(1, Ordering::Relaxed);
+        files::take(&tally.left, len).map_err(|m| DeviceError::failed("download_fail", m))?;
+        Ok(true)
     }
 
     /// Downloads a manifest offer into a new bundle folder (see the module
@@ -231,9 +265,10 @@ impl Device {
         &mut self,
         offer: &Offer,
         session: Option<SessionKey>,
+        expected: Option<String>,
     ) -> Result<BundleInfo> {
         self.queue_stat("download_manifest_start", Some(&offer.version), None);
-        let res = self.fetch_manifest(offer, session).await;
+        let res = self.fetch_manifest(offer, session, expected).await;
         match res {
             Ok(info) => {
                 self.queue_stat("download_manifest_complete", Some(&offer.version), None);
@@ -255,6 +290,7 @@ impl Device {
         &mut self,
         offer: &Offer,
         session: Option<SessionKey>,
+        expected: Option<String>,
     ) -> std::result::Result<BundleInfo, Fail> {
         let limits = self.cfg.unzip_limits;
         if offer.manifest.len() > limits.max_entries {
@@ -280,14 +316,7 @@ impl Device {
             ..Tally::default()
         };
         let res = self
-            .fill(
-                &planned,
-                &tmp,
-                &cache,
-                session.as_ref(),
-                &tally,
-                &offer.patches,
-            )
+            .fill(&planned, &tmp, session.as_ref(), &tally, &offer.patches)
             .await;
         self.last_download = Some(DownloadReport {
             manifest: true,
@@ -307,13 +336,18 @@ impl Device {
         let info = BundleInfo {
             id: id.clone(),
             version: offer.version.clone(),
-            checksum: offer.checksum.clone(),
+            // The bundle's checksum as the zip path records it (decrypted).
+            checksum: expected.unwrap_or_else(|| offer.checksum.clone()),
             status: BundleStatus::Pending,
             downloaded_at: now_ms(),
         };
-        self.state.bundles.insert(id, info.clone());
+        self.state.bundles.insert(id.clone(), info.clone());
         self.save()?;
-        prune_cache(&cache, &planned);
+        let fresh = tally
+            .fresh
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        update_cache(&cache, &self.disk.bundle_dir(&id), &fresh, &planned);
         Ok(info)
     }
 
@@ -325,7 +359,6 @@ impl Device {
         &self,
         planned: &[Planned],
         tmp: &Path,
-        cache: &Path,
         session: Option<&SessionKey>,
         tally: &Tally,
         patches: &[FilePatchOffer],
@@ -347,18 +380,24 @@ impl Device {
             .filter(|o| o.format == updraft_core::patch::FORMAT)
             .map(|o| (o.file_name.as_str(), o))
             .collect();
+        let gate = tokio::sync::Semaphore::new(patch::AT_ONCE);
+        let gate = &gate;
         let mut jobs = futures::stream::iter(once.into_iter().map(|p| {
             let patch = patches.get(p.item.file_name.as_str()).copied();
             async move {
                 let dest = make_parent(tmp, p)?;
-                if let Some(path) = self.local_copy(p) {
-                    tally.reused.fetch_add(1, Ordering::Relaxed);
-                    return copy_counted(&path, &dest, &tally.left);
+                if self.reuse(p, &dest, tally).await? {
+                    return Ok(());
                 }
                 if let Some(o) = patch {
-                    match self.patch_one(p, o, &dest, tally).await {
+                    match self.patch_one(p, o, &dest, tally, gate).await {
                         Ok(()) => {
                             tally.patched.fetch_add(1, Ordering::Relaxed);
+                            tally
+                                .fresh
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .push((p.target.clone(), p.hash.clone()));
                             return Ok(());
                         }
                         Err(e) => {
@@ -367,7 +406,7 @@ impl Device {
                         }
                     }
                 }
-                self.fetch_one(p, &dest, cache, session, tally).await
+                self.fetch_one(p, &dest, session, tally).await
             }
         }))
         .buffer_unordered(PARALLEL);

@@ -244,11 +244,52 @@ macro_rules! sql_files {
                 Ok(out)
             }
 
-            async fn add_file_patch(&self, app_id: &str, patch: &FilePatch, at: i64) -> StoreResult<()> {
+            async fn add_file_patch(&self, app_id: &str, patch: &FilePatch, at: i64) -> StoreResult<FilePatch> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
-                if let Some(sha) = &patch.patch_sha256 {
+                let known: Option<String> = sqlx::query_scalar("SELECT app_id FROM apps WHERE app_id = $1")
+                    .bind(app_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                if known.is_none() {
+                    return Err(StoreError::NotFound(format!("app {app_id} not found")));
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO file_patches (app_id, from_sha256, to_sha256, patch_sha256, size, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id, from_sha256, to_sha256) DO NOTHING",
+                )
+                .bind(app_id)
+                .bind(&patch.from_sha256)
+                .bind(&patch.to_sha256)
+                .bind(&patch.patch_sha256)
+                .bind(patch.size)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+                    > 0;
+                if !inserted {
                     let r = sqlx::query(
-                        "INSERT INTO app_files (app_id, sha256, size, touched_at) SELECT app_id, $2, $3, $4 FROM apps WHERE app_id = $1 \
+                        "SELECT patch_sha256, size FROM file_patches WHERE app_id = $1 AND from_sha256 = $2 AND to_sha256 = $3",
+                    )
+                    .bind(app_id)
+                    .bind(&patch.from_sha256)
+                    .bind(&patch.to_sha256)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    let stored = FilePatch {
+                        patch_sha256: r.try_get("patch_sha256").map_err(backend)?,
+                        size: r.try_get("size").map_err(backend)?,
+                        ..patch.clone()
+                    };
+                    tx.commit().await.map_err(backend)?;
+                    return Ok(stored);
+                }
+                if let Some(sha) = &patch.patch_sha256 {
+                    sqlx::query(
+                        "INSERT INTO app_files (app_id, sha256, size, touched_at) VALUES ($1, $2, $3, $4) \
                          ON CONFLICT (app_id, sha256) DO UPDATE SET \
                          touched_at = CASE WHEN excluded.touched_at > app_files.touched_at THEN excluded.touched_at ELSE app_files.touched_at END",
                     )
@@ -259,36 +300,9 @@ macro_rules! sql_files {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
-                    if r.rows_affected() == 0 {
-                        return Err(StoreError::NotFound(format!("app {app_id} not found")));
-                    }
-                }
-                let r = sqlx::query(
-                    "INSERT INTO file_patches (app_id, from_sha256, to_sha256, patch_sha256, size, created_at) \
-                     SELECT app_id, $2, $3, $4, $5, $6 FROM apps WHERE app_id = $1 \
-                     ON CONFLICT (app_id, from_sha256, to_sha256) DO NOTHING",
-                )
-                .bind(app_id)
-                .bind(&patch.from_sha256)
-                .bind(&patch.to_sha256)
-                .bind(&patch.patch_sha256)
-                .bind(patch.size)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                if r.rows_affected() == 0 && patch.patch_sha256.is_none() {
-                    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM apps WHERE app_id = $1")
-                        .bind(app_id)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    if known.is_none() {
-                        return Err(StoreError::NotFound(format!("app {app_id} not found")));
-                    }
                 }
                 tx.commit().await.map_err(backend)?;
-                Ok(())
+                Ok(patch.clone())
             }
         }
     };
