@@ -10,7 +10,8 @@
 //! - a `file_name` ending in `.br` is a Brotli stream that the device decodes
 //!   and stores without the suffix. A file is sent compressed when it is at
 //!   least [`BROTLI_MIN_BYTES`] and its stream is more than 10 bytes smaller,
-//!   as Capgo's CLI decides. A file whose own name ends in `.br` is always
+//!   as Capgo's CLI decides; a format compressed already (an image, a font,
+//!   media, an archive: [`ALREADY_COMPRESSED`]) is not tried. A file whose own name ends in `.br` is always
 //!   sent compressed (`x.br.br`): sent as is, the device would decode it;
 //! - before downloading an entry, the device looks for a file it holds with
 //!   the same hash: its builtin assets at the same path, and files it
@@ -25,6 +26,23 @@ use crate::layout::{check_entry_name, LayoutError};
 
 /// Files smaller than this are sent as they are (Capgo's CLI threshold).
 pub const BROTLI_MIN_BYTES: usize = 8192;
+
+/// Extensions of formats that are compressed already (images, fonts, media,
+/// archives): Brotli at quality 11 would spend seconds on such a file to
+/// save nothing, so they are sent as they are.
+pub const ALREADY_COMPRESSED: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "avif", "heic", "woff", "woff2", "mp3", "mp4", "m4a",
+    "aac", "ogg", "oga", "opus", "webm", "mov", "zip", "gz", "tgz", "zst", "7z", "xz", "bz2",
+];
+
+/// Whether `path` names a format that is compressed already.
+pub fn already_compressed(path: &str) -> bool {
+    base_name(path).rsplit_once('.').is_some_and(|(_, ext)| {
+        ALREADY_COMPRESSED
+            .iter()
+            .any(|e| ext.eq_ignore_ascii_case(e))
+    })
+}
 
 /// The suffix that tells the device an entry is a Brotli stream.
 pub const BROTLI_SUFFIX: &str = ".br";
@@ -128,7 +146,8 @@ pub fn manifest_files(files: &[FileEntry]) -> Result<Vec<ManifestFile>, Manifest
         .iter()
         .map(|f| {
             let own_suffix = f.path.ends_with(BROTLI_SUFFIX);
-            let compressed = if own_suffix || f.data.len() >= BROTLI_MIN_BYTES {
+            let worth_trying = f.data.len() >= BROTLI_MIN_BYTES && !already_compressed(&f.path);
+            let compressed = if own_suffix || worth_trying {
                 Some(
                     brotli_compress(&f.data)
                         .map_err(|e| ManifestError::Compress(f.path.clone(), e.to_string()))?,
@@ -212,15 +231,23 @@ mod tests {
             file("js/app.js", js.as_bytes()),
             file("img/noise.bin", &random),
             file("empty.css", b""),
+            // Compressible bytes, but the name says an image: not tried.
+            file("img/logo.PNG", js.as_bytes()),
         ])
         .unwrap();
         let names: Vec<String> = m.iter().map(ManifestFile::file_name).collect();
         assert_eq!(
             names,
-            ["empty.css", "img/noise.bin", "index.html", "js/app.js.br"],
+            [
+                "empty.css",
+                "img/logo.PNG",
+                "img/noise.bin",
+                "index.html",
+                "js/app.js.br"
+            ],
             "sorted by path; only the compressible large file gets .br"
         );
-        let app = &m[3];
+        let app = &m[4];
         assert!(app.body.len() < js.len() / 10, "{} bytes", app.body.len());
         assert_eq!(
             decode(&app.body),
@@ -233,7 +260,8 @@ mod tests {
             "hash of the plain file"
         );
         assert_eq!(app.size, js.len() as u64);
-        assert_eq!(m[1].body, random, "incompressible: sent as is");
+        assert_eq!(m[2].body, random, "incompressible: sent as is");
+        assert!(!m[1].brotli, "an image is not tried");
         assert_eq!(m[0].hash, sha256_hex(b""), "empty files are listed");
     }
 

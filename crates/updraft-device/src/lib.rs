@@ -3,7 +3,9 @@
 //!
 //! A [`Device`] checks for updates with the plugin's request body and reply
 //! rules, downloads a bundle (resuming with `Range`), verifies its checksum,
-//! decrypts Capgo v2 bundles, unzips it safely, switches to it, and rolls back
+//! decrypts Capgo v2 bundles, unzips it safely (or fetches a manifest update
+//! file by file, reusing what it holds and applying byte-level patches: see
+//! [`manifest`]), switches to it, and rolls back
 //! to the last good bundle (or builtin) when the new one does not call
 //! [`Device::notify_app_ready`] in time, reporting `update_fail`. Its state
 //! survives a kill at any point (see [`store`]) and a damaged data directory

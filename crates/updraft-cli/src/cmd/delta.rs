@@ -1,8 +1,8 @@
 //! `--delta`: an uploaded bundle also gets its per-file manifest, so plugins
 //! that read manifests download only the files they do not hold. Only the
 //! files the server does not have for the app are uploaded (content-addressed:
-//! the same bytes in any earlier bundle are sent once), then the manifest
-//! naming them all is set on the bundle.
+//! the same bytes in any earlier bundle are sent once, four at a time), then
+//! the manifest naming them all is set on the bundle.
 //!
 //! An encrypted bundle's files are encrypted one by one with the zip's AES
 //! key and IV after compression, and each `file_hash` is signed (the
@@ -12,6 +12,7 @@
 
 use std::collections::HashSet;
 
+use futures::StreamExt as _;
 use serde_json::json;
 use updraft_client::Client;
 use updraft_core::archive::FileEntry;
@@ -21,6 +22,9 @@ use updraft_protocol::api::{ChannelPatch, ManifestFileRef, NewManifest};
 
 use crate::error::{CliError, CliResult};
 use crate::Ctx;
+
+/// Files uploaded at once.
+const UPLOADS_AT_ONCE: usize = 4;
 
 /// Hashes one `files/missing` call may ask about.
 const ASK_AT_ONCE: usize = 10_000;
@@ -122,16 +126,26 @@ pub(crate) async fn upload_manifest(
         uploaded_bytes,
         &format!("Uploading {} of {} files", todo.len(), manifest.len()),
     );
-    for (sha, body) in &todo {
-        let res = client
-            .upload_file(app, sha, bytes::Bytes::copy_from_slice(body))
-            .await;
-        if let Err(e) = res {
-            bar.finish_and_clear();
-            return Err(e.into());
+    let mut uploads = futures::stream::iter(todo.iter().map(|(sha, body)| {
+        let data = bytes::Bytes::copy_from_slice(body);
+        async move {
+            client
+                .upload_file(app, sha, data)
+                .await
+                .map(|_| body.len() as u64)
         }
-        bar.inc(body.len() as u64);
+    }))
+    .buffer_unordered(UPLOADS_AT_ONCE);
+    while let Some(sent) = uploads.next().await {
+        match sent {
+            Ok(n) => bar.inc(n),
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(e.into());
+            }
+        }
     }
+    drop(uploads);
     bar.finish_and_clear();
     let refs = manifest
         .iter()
