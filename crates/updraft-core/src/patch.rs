@@ -29,7 +29,7 @@ const MAX_WINDOW_LOG: u32 = 27;
 pub const MAX_PATCH_INPUT: usize = 1 << 26;
 
 fn window_log(old: usize, new: usize) -> u32 {
-    let need = (old + new).max(1 << 10).next_power_of_two();
+    let need = old.saturating_add(new).max(1 << 10).next_power_of_two();
     need.trailing_zeros().clamp(10, MAX_WINDOW_LOG)
 }
 
@@ -75,7 +75,12 @@ pub fn apply_patch_into(
     use zstd::stream::raw::DParameter;
     let mut dec =
         zstd::stream::read::Decoder::with_ref_prefix(std::io::BufReader::new(patch), old)?;
-    dec.set_parameter(DParameter::WindowLogMax(MAX_WINDOW_LOG))?;
+    // No larger window than the server makes for these sizes: a patch
+    // without a content size cannot make the decoder allocate more.
+    let largest = usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .min(MAX_PATCH_INPUT);
+    dec.set_parameter(DParameter::WindowLogMax(window_log(old.len(), largest)))?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {

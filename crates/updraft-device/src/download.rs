@@ -89,12 +89,7 @@ impl Device {
     }
 
     /// Fetches `url` into its `.part` file (resuming with `Range`).
-    pub(crate) async fn fetch(&self, url: &str) -> Result<PathBuf> {
-        self.fetch_into(url, self.part_path(url), None).await
-    }
-
-    /// [`Device::fetch`] into `part`, failing once it holds more than
-    /// `max_bytes` (when given).
+    /// Into `part`, failing once it holds more than `max_bytes` (when given).
     pub(crate) async fn fetch_into(
         &self,
         url: &str,
@@ -154,7 +149,13 @@ impl Device {
         session: Option<SessionKey>,
         expected: Option<String>,
     ) -> Result<BundleInfo> {
-        let part = self.fetch(&offer.url).await?;
+        // A zip is at most slightly larger than what it unpacks to (stored
+        // entries plus headers), and AES padding adds 16 bytes.
+        let limits = self.cfg.unzip_limits;
+        let cap = limits.max_total_bytes + (limits.max_total_bytes >> 6) + (1 << 20);
+        let part = self
+            .fetch_into(&offer.url, self.part_path(&offer.url), Some(cap))
+            .await?;
         self.last_download = Some(crate::DownloadReport {
             manifest: false,
             fetched: 1,
@@ -167,7 +168,6 @@ impl Device {
         let id = short_id();
         let tmp = self.disk.bundles_dir().join(format!("{id}.tmp"));
         let plain = self.disk.downloads_dir().join(format!("{id}.zip"));
-        let limits = self.cfg.unzip_limits;
         let unpacked = {
             let (tmp, plain) = (tmp.clone(), plain.clone());
             tokio::task::spawn_blocking(move || {

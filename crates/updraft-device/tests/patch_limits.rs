@@ -57,15 +57,21 @@ async fn a_patch_source_outside_the_bundle_is_never_read() {
     let secret = outside.path().join("secret.txt");
     std::fs::write(&secret, "a file the server should know nothing about").unwrap();
     let secret_hash = sha256_hex(&std::fs::read(&secret).unwrap());
-    for from_file in [
-        secret.display().to_string(),
-        format!("../../../../../../..{}", secret.display()),
-        "./index.html".to_string(),
+    let old_hash = sha256_hex(b"<html>old</html>");
+    for (from_file, from_hash) in [
+        (secret.display().to_string(), &secret_hash),
+        (
+            format!("../../../../../../..{}", secret.display()),
+            &secret_hash,
+        ),
+        // The builtin file itself, but not named as a manifest names files.
+        ("./index.html".to_string(), &old_hash),
+        ("assets//../index.html".to_string(), &old_hash),
     ] {
         let (fake, builtin, dir) = offered(json!({
             "file_name": "index.html",
             "from_file": from_file,
-            "from_hash": secret_hash,
+            "from_hash": from_hash,
             "format": "zstd",
             "size": 10,
         }))

@@ -60,12 +60,19 @@ struct Known {
 }
 
 /// The versions of an app's live plain bundles with a manifest: only pairs
-/// of them are worked on, so a device reporting a made-up version costs a
-/// set lookup and nothing else.
+/// of them are worked on. A device reporting a version outside the set (a
+/// builtin or zip bundle, or a made-up name) costs a set lookup; the list is
+/// read again at most once per [`RETRY`] for such devices, once per
+/// [`VERSIONS_FRESH`] otherwise.
+#[derive(Default)]
 struct Versions {
     set: HashSet<String>,
-    read_at: Instant,
+    /// When the set was last read from the store (never: `None`).
+    read_at: Option<Instant>,
     queued_at: Option<Instant>,
+    /// Versions [`Patches::prepare`] added since the last read was stored:
+    /// kept across a read that may have started before they existed.
+    added: HashSet<String>,
 }
 
 /// The patches of pairs of bundles, as devices are offered them (with
@@ -181,40 +188,41 @@ impl Patches {
     fn has_versions(&self, app: &str, versions: &[&str]) -> bool {
         let now = Instant::now();
         let mut all = locked(&self.versions);
-        let entry = all.entry(app.to_string()).or_insert_with(|| Versions {
-            set: HashSet::new(),
-            read_at: now.checked_sub(VERSIONS_FRESH * 2).unwrap_or(now),
-            queued_at: None,
-        });
+        let entry = all.entry(app.to_string()).or_default();
         let has = versions.iter().all(|v| entry.set.contains(*v));
-        let old = now.duration_since(entry.read_at) > VERSIONS_FRESH;
+        let due = entry.read_at.is_none_or(|r| {
+            let age = now.duration_since(r);
+            age > VERSIONS_FRESH || (!has && age > RETRY)
+        });
         let waited = entry
             .queued_at
             .is_none_or(|q| now.duration_since(q) > RETRY);
-        if (old || !has) && waited && self.queue.try_send(Job::Versions(app.to_string())).is_ok() {
+        if due && waited && self.queue.try_send(Job::Versions(app.to_string())).is_ok() {
             entry.queued_at = Some(now);
         }
         has
     }
 
-    fn set_versions(&self, app: String, set: HashSet<String>) {
-        locked(&self.versions).insert(
-            app,
-            Versions {
-                set,
-                read_at: Instant::now(),
-                queued_at: None,
-            },
-        );
+    fn set_versions(&self, app: String, mut set: HashSet<String>) {
+        let mut all = locked(&self.versions);
+        let entry = all.entry(app).or_default();
+        set.extend(entry.added.drain());
+        entry.set = set;
+        entry.read_at = Some(Instant::now());
+        entry.queued_at = None;
     }
 
     /// Queues the pairs from each of `from` to bundle `to` of `app` that
     /// this node does not know yet (a new bundle's likely sources), so the
     /// first devices to check are offered patches too.
     pub(crate) fn prepare(&self, app: &str, from: &[String], to: &str) {
-        if let Some(v) = locked(&self.versions).get_mut(app) {
-            v.set.insert(to.to_string());
-            v.set.extend(from.iter().cloned());
+        {
+            let mut all = locked(&self.versions);
+            let v = all.entry(app.to_string()).or_default();
+            for version in from.iter().map(String::as_str).chain([to]) {
+                v.set.insert(version.to_string());
+                v.added.insert(version.to_string());
+            }
         }
         let now = Instant::now();
         let mut known = locked(&self.known);
@@ -395,4 +403,81 @@ async fn compute(
         }
     }
     Ok(w.store.add_file_patch(app, &rec, w.clock.now_ms()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> (Patches, mpsc::Receiver<Job>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let p = Patches {
+            known: Mutex::default(),
+            versions: Mutex::default(),
+            queue: tx,
+        };
+        (p, rx)
+    }
+
+    fn jobs(rx: &mut mpsc::Receiver<Job>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(j) = rx.try_recv() {
+            out.push(match j {
+                Job::Versions(app) => format!("versions {app}"),
+                Job::Pair((app, from, to)) => format!("pair {app} {from}->{to}"),
+            });
+        }
+        out
+    }
+
+    fn set(v: &[&str]) -> HashSet<String> {
+        v.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn an_apps_versions_are_read_once_and_only_its_real_pairs_are_queued_once() {
+        let (p, mut rx) = index();
+        assert!(p.offers("a", "1.0.0", "1.0.1").is_none());
+        assert!(p.offers("a", "1.0.0", "1.0.1").is_none());
+        assert_eq!(
+            jobs(&mut rx),
+            ["versions a"],
+            "one read, however many checks"
+        );
+
+        p.set_versions("a".into(), set(&["1.0.0", "1.0.1"]));
+        assert!(p.offers("a", "1.0.0", "1.0.1").is_none());
+        assert!(p.offers("a", "1.0.0", "1.0.1").is_none());
+        assert_eq!(jobs(&mut rx), ["pair a 1.0.0->1.0.1"], "queued once");
+
+        // Versions the app lacks (builtin, a zip bundle, a made-up name) are
+        // neither queued nor a reason to read the list again right away.
+        for made_up in ["builtin", "9.9.9", "x"] {
+            assert!(p.offers("a", made_up, "1.0.1").is_none());
+        }
+        assert!(jobs(&mut rx).is_empty());
+
+        let ready = Arc::new(vec![]);
+        locked(&p.known).insert(
+            ("a".into(), "1.0.0".into(), "1.0.1".into()),
+            Known {
+                offers: Some(ready),
+                at: Instant::now(),
+            },
+        );
+        assert!(p.offers("a", "1.0.0", "1.0.1").is_some());
+        assert!(jobs(&mut rx).is_empty(), "fresh: not queued again");
+    }
+
+    #[test]
+    fn a_new_bundle_survives_a_read_that_started_before_it() {
+        let (p, mut rx) = index();
+        p.set_versions("a".into(), set(&["1.0.0"]));
+        p.prepare("a", &["1.0.0".to_string()], "1.0.1");
+        assert_eq!(jobs(&mut rx), ["pair a 1.0.0->1.0.1"]);
+        // A read whose listing ran before 1.0.1's manifest was set.
+        p.set_versions("a".into(), set(&["1.0.0"]));
+        assert!(p.has_versions("a", &["1.0.0", "1.0.1"]));
+        assert!(jobs(&mut rx).is_empty());
+    }
 }

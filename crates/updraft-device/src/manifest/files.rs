@@ -23,7 +23,13 @@ impl Device {
         session: Option<&SessionKey>,
         tally: &Tally,
     ) -> std::result::Result<(), Fail> {
-        let part = self.fetch(&p.item.download_url).await.map_err(|e| {
+        // What is sent for a file is at most the file plus AES padding, or
+        // a Brotli stream smaller than it: what the bundle may still unpack
+        // to, with room for padding, bounds the transfer.
+        let url = &p.item.download_url;
+        let cap = tally.left.load(Ordering::Relaxed).saturating_add(64);
+        let fetched = self.fetch_into(url, self.part_path(url), Some(cap)).await;
+        let part = fetched.map_err(|e| {
             Fail::File(FileFail::new(
                 "download_manifest_file_fail",
                 &p.item,

@@ -347,7 +347,10 @@ impl Device {
             .fresh
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        update_cache(&cache, &self.disk.bundle_dir(&id), &fresh, &planned);
+        let bundle = self.disk.bundle_dir(&id);
+        let _ =
+            tokio::task::spawn_blocking(move || update_cache(&cache, &bundle, &fresh, &planned))
+                .await;
         Ok(info)
     }
 
@@ -414,18 +417,32 @@ impl Device {
             r?;
         }
         drop(jobs);
-        for (p, first) in again {
-            tally.reused.fetch_add(1, Ordering::Relaxed);
-            let dest = make_parent(tmp, p)?;
-            copy_counted(&tmp.join(first), &dest, &tally.left)?;
-            if !holds(&dest, &p.hash) {
-                return Err(Fail::File(FileFail::new(
-                    "download_manifest_checksum_fail",
-                    &p.item,
-                    format!("{} does not hash to {}", p.target, p.hash),
-                )));
+        // Off the async threads: copies and hashes.
+        let again: Vec<(Planned, String)> = again
+            .into_iter()
+            .map(|(p, first)| (p.clone(), first.to_string()))
+            .collect();
+        let (tmp, left) = (tmp.to_path_buf(), tally.left.load(Ordering::Relaxed));
+        let copied = tokio::task::spawn_blocking(move || {
+            let budget = AtomicU64::new(left);
+            for (p, first) in &again {
+                let dest = make_parent(&tmp, p)?;
+                copy_counted(&tmp.join(first), &dest, &budget)?;
+                if !holds(&dest, &p.hash) {
+                    return Err(Fail::File(FileFail::new(
+                        "download_manifest_checksum_fail",
+                        &p.item,
+                        format!("{} does not hash to {}", p.target, p.hash),
+                    )));
+                }
             }
-        }
+            Ok((again.len() as u64, left - budget.into_inner()))
+        })
+        .await
+        .map_err(|e| DeviceError::failed("download_fail", e.to_string()))?;
+        let (n, used) = copied?;
+        tally.reused.fetch_add(n, Ordering::Relaxed);
+        files::take(&tally.left, used).map_err(|m| DeviceError::failed("download_fail", m))?;
         Ok(())
     }
 }

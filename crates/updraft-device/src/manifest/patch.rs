@@ -69,7 +69,6 @@ impl Device {
                 o.size
             ));
         }
-        let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
         let candidates: Vec<PathBuf> = [self.current_dir(), self.cfg.builtin_dir.clone()]
             .into_iter()
             .flatten()
@@ -87,15 +86,22 @@ impl Device {
         .ok_or("the device holds no file the patch applies to")?;
         // Its own partial file: another entry may name the same patch.
         let key = format!("{}#{}", o.download_url, p.target);
-        let part = self
-            .fetch_into(&o.download_url, self.part_path(&key), Some(o.size))
+        let part = self.part_path(&key);
+        if let Err(e) = self
+            .fetch_into(&o.download_url, part.clone(), Some(o.size))
             .await
-            .map_err(|e| e.to_string())?;
+        {
+            // Never resumed: the whole file is fetched instead.
+            let _ = std::fs::remove_file(&part);
+            return Err(e.to_string());
+        }
         let sent = std::fs::metadata(&part).map_or(0, |m| m.len());
         tally.fetched.fetch_add(1, Ordering::Relaxed);
         tally.fetched_bytes.fetch_add(sent, Ordering::Relaxed);
         let limit = tally.left.load(Ordering::Relaxed).min(max);
         let (want, out, part2) = (p.hash.clone(), dest.to_path_buf(), part.clone());
+        // Held while the source file is in memory.
+        let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
         let res = tokio::task::spawn_blocking(move || -> std::result::Result<u64, String> {
             let err = |e: std::io::Error| e.to_string();
             let old = std::fs::read(&from).map_err(err)?;
