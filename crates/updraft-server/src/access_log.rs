@@ -154,6 +154,8 @@ enum Pending {
     Api {
         method: Method,
         path: String,
+        /// The route template that serves it (`None`: no route does).
+        route: Option<String>,
         checked: KeyChecked,
     },
     Device {
@@ -222,9 +224,14 @@ where
                 let span = tracing::info_span!("request", method = %method, path = %path, request_id = id.map(shown));
                 let checked = KeyChecked::default();
                 req.extensions_mut().insert(checked.clone());
+                let route = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|m| m.as_str().to_string());
                 let pending = Pending::Api {
                     method,
                     path,
+                    route,
                     checked,
                 };
                 (span, pending)
@@ -319,8 +326,11 @@ fn record(traffic: &Traffic, pending: Pending, res: &Response, latency: Duration
         Pending::Api {
             method,
             path,
+            route,
             checked,
         } => {
+            let route = route.as_deref().unwrap_or("unmatched");
+            traffic.metrics.api(method.as_str(), route, status, latency);
             let app_id = app_in_path(&path);
             let verdict = if res.extensions().get::<NoRoute>().is_some() || status == 405 {
                 traffic.unknown_paths.admit(method.as_str(), &path)

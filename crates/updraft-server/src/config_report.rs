@@ -201,6 +201,7 @@ mod tests {
                 "UPDRAFT_LISTEN" => Some("127.0.0.1:9100".into()),
                 "UPDRAFT_DATABASE_URL_FILE" => Some(url_file.clone()),
                 "UPDRAFT_BOOTSTRAP_API_KEY" => Some("bootstrap_hunter2_0123456789abcdef".into()),
+                "UPDRAFT_METRICS_TOKEN" => Some("metrics_hunter2_0123456789".into()),
                 _ => None,
             })
             .unwrap(),

@@ -32,6 +32,7 @@ pub(crate) mod conn_limits;
 pub(crate) mod error;
 pub(crate) mod offer_filter;
 pub(crate) mod patches;
+pub(crate) mod prometheus;
 pub(crate) mod public_url;
 pub(crate) mod ratelimit;
 pub(crate) mod recorded;

@@ -159,6 +159,7 @@ pub(crate) fn router(state: AppState) -> Router {
                 .delete(capgo::delete_device),
         )
         .route("/health", get(health))
+        .route("/metrics", get(crate::prometheus::serve))
         .nest("/api/v1", v1)
         .fallback(not_found)
         .layer(axum::middleware::map_response(rejection::envelope_errors))

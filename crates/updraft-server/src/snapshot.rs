@@ -180,6 +180,8 @@ pub(crate) struct Snapshots {
     /// the database before a change and would be cached after it is not
     /// cached (the next request loads again).
     generations: std::sync::Mutex<HashMap<String, u64>>,
+    /// Snapshots loaded from the database since start (`/metrics`).
+    loads: std::sync::atomic::AtomicU64,
 }
 
 /// How long "this app does not exist" is believed without asking the database.
@@ -188,6 +190,30 @@ const MISSING_TTL: Duration = Duration::from_secs(5);
 const MISSING_MAX: usize = 10_000;
 
 impl Snapshots {
+    /// Snapshots loaded from the database since start.
+    pub(crate) fn loads(&self) -> u64 {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many apps' snapshots are held.
+    pub(crate) fn len(&self) -> usize {
+        self.apps.read().expect("snapshot lock").len()
+    }
+
+    /// The active rollouts in the held snapshots: (running, paused).
+    pub(crate) fn rollouts(&self) -> (usize, usize) {
+        use updraft_protocol::api::RolloutState;
+        let apps = self.apps.read().expect("snapshot lock");
+        let states = apps
+            .values()
+            .flat_map(|e| e.view.rollouts.iter().map(|r| r.state));
+        states.fold((0, 0), |(run, pause), st| match st {
+            RolloutState::Running => (run + 1, pause),
+            RolloutState::Paused => (run, pause + 1),
+            _ => (run, pause),
+        })
+    }
+
     /// The app's snapshot, loading it on a miss; `None` if the app does not exist.
     pub(crate) async fn get(
         &self,
@@ -260,6 +286,8 @@ impl Snapshots {
 
     /// Loads the app's snapshot from the database and caches it.
     async fn load(&self, store: &dyn Store, app_id: &str) -> StoreResult<Option<Arc<AppEntry>>> {
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let generation = self.generation(app_id);
         let Some(data) = store.load_snapshot(app_id).await? else {
             let mut missing = self.missing.write().expect("missing lock");

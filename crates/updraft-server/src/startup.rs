@@ -149,7 +149,12 @@ pub async fn start_with(
         tmp: config.storage.data_dir.join("tmp"),
         clock: runtime.clock.clone(),
     });
-    let traffic = Arc::new(traffic::Traffic::default());
+    let traffic = Arc::new(traffic::Traffic::with_metrics(
+        crate::prometheus::Metrics::new(Some(crate::prometheus::State {
+            writer: writer.clone(),
+            snapshots: snapshots.clone(),
+        })),
+    ));
     let summaries = traffic.spawn_summaries();
     let state = AppState::new(state::Shared {
         store,

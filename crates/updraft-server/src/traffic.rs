@@ -176,11 +176,21 @@ pub(crate) struct Traffic {
     /// without a valid API key.
     pub(crate) refused: KindBudget,
     period_start: Mutex<Instant>,
+    /// The cumulative metrics `/metrics` serves.
+    pub(crate) metrics: crate::prometheus::Metrics,
 }
 
 impl Default for Traffic {
     fn default() -> Self {
+        Self::with_metrics(crate::prometheus::Metrics::default())
+    }
+}
+
+impl Traffic {
+    /// Counters feeding `metrics` as well.
+    pub(crate) fn with_metrics(metrics: crate::prometheus::Metrics) -> Self {
         Self {
+            metrics,
             counts: Default::default(),
             device_errors: DeviceErrorBudget::default(),
             unknown_paths: KindBudget::new(
@@ -215,6 +225,7 @@ impl Traffic {
         soft_error: bool,
         latency: Duration,
     ) {
+        self.metrics.device(endpoint, status, latency);
         let c = &self.counts[endpoint as usize];
         if soft_error {
             c.soft_errors.fetch_add(1, Relaxed);

@@ -107,6 +107,20 @@ impl Progress {
 pub struct Full;
 
 impl Writer {
+    /// Writes waiting in the queue, and the bytes queued writes and the
+    /// batch being written hold.
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        (
+            self.tx.max_capacity() - self.tx.capacity(),
+            self.budget.held.load(Ordering::Acquire),
+        )
+    }
+
+    /// Writes queued since start.
+    pub(crate) fn queued(&self) -> u64 {
+        self.progress.queued.load(Ordering::Acquire)
+    }
+
     /// Counts one offer of bundle `bundle_id` (`version` of `app_id`) on `day`.
     pub(crate) fn offered(&self, app_id: &str, bundle_id: i64, version: &str, day: i64) {
         let mut offers = self.offers.lock().expect("offer counts lock");

@@ -114,6 +114,16 @@ section_layer! {
     }
 }
 
+section_layer! {
+    /// `[metrics]` in one layer.
+    MetricsLayer {
+        /// The bearer token `/metrics` asks for (none: open).
+        token: Secret<String>,
+        /// A file holding the token.
+        token_file: PathBuf,
+    }
+}
+
 /// One layer: every setting optional. Also the TOML file's shape.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -130,6 +140,8 @@ pub struct Layer {
     pub limits: LimitsLayer,
     /// `[telemetry]`.
     pub telemetry: TelemetryLayer,
+    /// `[metrics]`.
+    pub metrics: MetricsLayer,
 }
 
 /// Where one setting can be given besides the file.
@@ -240,6 +252,10 @@ pub const SETTINGS: &[SettingName] = &[
         "gate_check_interval_ms",
         "UPDRAFT_GATE_CHECK_INTERVAL_MS",
     ),
+    SettingName {
+        file_key: Some("token_file"),
+        ..setting("metrics", "token", "UPDRAFT_METRICS_TOKEN")
+    },
 ];
 
 /// The environment, read with the error messages of one variable.
@@ -288,6 +304,12 @@ impl Layer {
         } else {
             (d.url.clone(), d.url_file.clone())
         };
+        let (m, om) = (self.metrics, over.metrics);
+        let token = if om.token.is_some() || om.token_file.is_some() {
+            (om.token.clone(), om.token_file.clone())
+        } else {
+            (m.token.clone(), m.token_file.clone())
+        };
         let mut merged = Layer {
             server: s.merge(o),
             database: d.merge(od),
@@ -295,7 +317,9 @@ impl Layer {
             tls: self.tls.merge(over.tls),
             limits: self.limits.merge(over.limits),
             telemetry: self.telemetry.merge(over.telemetry),
+            metrics: m.merge(om),
         };
+        (merged.metrics.token, merged.metrics.token_file) = token;
         (
             merged.server.bootstrap_api_key,
             merged.server.bootstrap_api_key_file,
@@ -320,7 +344,7 @@ impl Layer {
         if !moved.is_empty() {
             bail!(
                 "config file {origin} has settings outside a section: the file is now in sections \
-                 ([server], [database], [storage], [tls], [limits], [telemetry]); {}. \
+                 ([server], [database], [storage], [tls], [limits], [telemetry], [metrics]); {}. \
                  See docs/upgrading.md",
                 moved.join(", ")
             );
@@ -391,6 +415,10 @@ impl Layer {
                 gate_check_interval_ms: e.num("UPDRAFT_GATE_CHECK_INTERVAL_MS")?,
                 event_retention_days: e.num("UPDRAFT_EVENT_RETENTION_DAYS")?,
             },
+            metrics: MetricsLayer {
+                token: e.text("UPDRAFT_METRICS_TOKEN").map(Secret::new),
+                token_file: e.path("UPDRAFT_METRICS_TOKEN_FILE"),
+            },
         };
         layer.check_secret_pairs(|s| {
             format!("{} and {}", s.env, s.file_env().unwrap_or_default())
@@ -422,6 +450,10 @@ impl Layer {
             ("database", Some("url_file")) => {
                 (self.database.url.is_some(), self.database.url_file.as_ref())
             }
+            ("metrics", Some("token_file")) => (
+                self.metrics.token.is_some(),
+                self.metrics.token_file.as_ref(),
+            ),
             _ => (false, None),
         }
     }

@@ -56,6 +56,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[telemetry]`: the batched writer of device rows and stats events.
     pub telemetry: TelemetryConfig,
+    /// `[metrics]`: who may read `/metrics`.
+    pub metrics: MetricsConfig,
 }
 
 /// `[server]` settings.
@@ -119,6 +121,14 @@ pub struct LimitsConfig {
     /// Devices per app that may keep a self-assigned channel on the server
     /// (plugins before 7.34); bounds what unauthenticated calls can create.
     pub max_self_assigned_devices: i64,
+}
+
+/// `[metrics]` settings.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// The bearer token `/metrics` asks for; without one it is open (put it
+    /// behind the proxy's rules, or set one).
+    pub token: Option<Secret<String>>,
 }
 
 /// `[telemetry]` settings.
@@ -209,6 +219,11 @@ impl Config {
                 "telemetry",
                 "event_retention_days",
                 json!(t.event_retention_days),
+            ),
+            (
+                "metrics",
+                "token",
+                json!(self.metrics.token.as_ref().map(|_| "(set, not shown)")),
             ),
         ]
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use super::{
-    Config, DatabaseConfig, Layer, LimitsConfig, LogFormat, ServerConfig, StorageConfig,
-    TelemetryConfig, TlsConfig,
+    Config, DatabaseConfig, Layer, LimitsConfig, LogFormat, MetricsConfig, ServerConfig,
+    StorageConfig, TelemetryConfig, TlsConfig,
 };
 use crate::secret::{DatabaseUrl, Secret};
 
@@ -73,6 +73,7 @@ impl Layer {
             tls,
             limits,
             telemetry,
+            metrics,
         } = self;
         let listen_raw = server.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_raw.parse().with_context(|| {
@@ -152,6 +153,12 @@ impl Layer {
                 bail!("the bootstrap API key contains whitespace (a space, tab or line break); remove it");
             }
         }
+        let metrics_token = secret(metrics.token, metrics.token_file, "metrics token")?;
+        if let Some(t) = &metrics_token {
+            if t.len() < 16 || t.chars().any(char::is_whitespace) {
+                bail!("the metrics token must be at least 16 characters, without whitespace");
+            }
+        }
         let write_queue = telemetry.write_queue.unwrap_or(100_000);
         if write_queue < 1000 {
             // One plugin stats batch (200 events) needs up to 400 slots at once.
@@ -210,6 +217,9 @@ impl Layer {
                 drain_timeout_ms: telemetry.drain_timeout_ms.unwrap_or(30_000),
                 event_retention_days: telemetry.event_retention_days.unwrap_or(90),
                 gate_check_interval_ms: telemetry.gate_check_interval_ms.unwrap_or(10_000).max(100),
+            },
+            metrics: MetricsConfig {
+                token: metrics_token.map(Secret::new),
             },
         })
     }

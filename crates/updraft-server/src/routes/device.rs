@@ -20,6 +20,7 @@ use updraft_store::{DeviceSeen, NewEvent, ReleaseSignal, Write};
 
 use crate::access_log::{device_reply, DeviceIds};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::prometheus::Reply;
 use crate::snapshot::AppEntry;
 use crate::state::AppState;
 
@@ -133,6 +134,15 @@ async fn check(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiResult<
     }
     // A check that cannot be served (no channel, no bundle, an old plugin) is
     // logged like an error reply; "up to date" and policy blocks are not.
+    state.traffic.metrics.reply(match &decision.reply {
+        UpdatesReply::Update(_) => Reply::Update,
+        UpdatesReply::RevertToBuiltin(_) => Reply::Builtin,
+        UpdatesReply::NoUpdate(no) => match no.kind {
+            ReplyKind::UpToDate => Reply::UpToDate,
+            ReplyKind::Blocked => Reply::Blocked,
+            ReplyKind::Failed => Reply::Failed,
+        },
+    });
     let failed = match &decision.reply {
         UpdatesReply::NoUpdate(no) if no.kind == ReplyKind::Failed => Some(no.error.clone()),
         _ => None,
@@ -378,8 +388,20 @@ async fn record_stats(state: &AppState, body: &[u8]) -> ApiResult<Response> {
             }),
         }
     }
+    // Counted once queued (a refused batch counts nothing).
+    let metrics = &state.traffic.metrics;
+    let counted: Vec<_> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Event(e) => Some(metrics.action_counter(&e.action)),
+            _ => None,
+        })
+        .collect();
     if state.queue(writes).is_err() {
         return Err(ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1));
+    }
+    for c in counted {
+        c.inc();
     }
     for (app_id, device, version) in blocks {
         state.snapshots.block(&app_id, &device, &version);
