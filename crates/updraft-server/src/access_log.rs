@@ -329,7 +329,12 @@ fn record(traffic: &Traffic, pending: Pending, res: &Response, latency: Duration
             route,
             checked,
         } => {
-            let route = route.as_deref().unwrap_or("unmatched");
+            // A path no route serves, or a method it does not: one label.
+            let unmatched = res.extensions().get::<NoRoute>().is_some() || status == 405;
+            let route = route
+                .as_deref()
+                .filter(|_| !unmatched)
+                .unwrap_or("unmatched");
             traffic.metrics.api(method.as_str(), route, status, latency);
             let app_id = app_in_path(&path);
             let verdict = if res.extensions().get::<NoRoute>().is_some() || status == 405 {

@@ -43,9 +43,9 @@ fn latency() -> Histogram {
 /// which every `/updates` would contend for).
 #[derive(Debug, Default)]
 struct AtomicLatency {
-    /// Per bucket of [`LATENCY`], then the open one above it.
+    /// Per bucket of [`LATENCY`], then the open one above it; their sum is
+    /// the count (one counter less, and never out of step with them).
     buckets: [AtomicU64; LATENCY.len() + 1],
-    count: AtomicU64,
     /// Nanoseconds.
     sum_ns: AtomicU64,
 }
@@ -58,7 +58,6 @@ impl AtomicLatency {
             .position(|b| secs <= *b)
             .unwrap_or(LATENCY.len());
         self.buckets[i].fetch_add(1, Relaxed);
-        self.count.fetch_add(1, Relaxed);
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         self.sum_ns.fetch_add(ns, Relaxed);
     }
@@ -80,15 +79,13 @@ impl EncodeMetric for DeviceLatency {
                 .map(|(b, n)| (*b, n.load(Relaxed)))
                 .collect();
             buckets.push((f64::INFINITY, h.buckets[LATENCY.len()].load(Relaxed)));
+            let count = buckets.iter().map(|(_, n)| n).sum();
             #[allow(clippy::cast_precision_loss, reason = "a sum of latencies, in seconds")]
             let sum = h.sum_ns.load(Relaxed) as f64 / 1e9;
             encoder
                 .encode_family(&EndpointLabel { endpoint })?
                 .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-                sum,
-                h.count.load(Relaxed),
-                &buckets,
-                None,
+                sum, count, &buckets, None,
             )?;
         }
         Ok(())
@@ -129,15 +126,26 @@ struct EndpointLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ApiLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
+}
+
+/// A request method as a label: the standard ones, `other` for the rest
+/// (a client may send any token as a method; labels must stay few).
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -319,18 +327,20 @@ impl Metrics {
     }
 
     /// Another request, on `route` (the route template; `unmatched` when no
-    /// route serves it), answered `status` after `took`.
+    /// route serves it), answered `status` after `took`. Labels stay few:
+    /// routes are the route table's, methods the standard ones or `other`.
     pub(crate) fn api(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let method = method_label(method);
         self.api
             .get_or_create(&ApiLabels {
-                method: method.to_string(),
+                method,
                 route: route.to_string(),
                 status: CLASSES[class_of(status)],
             })
             .inc();
         self.api_latency
             .get_or_create(&RouteLabels {
-                method: method.to_string(),
+                method,
                 route: route.to_string(),
             })
             .observe(took.as_secs_f64());
@@ -367,11 +377,13 @@ pub(crate) async fn serve(
     use axum::response::IntoResponse;
     use subtle::ConstantTimeEq;
     if let Some(token) = &s.config.metrics.token {
+        // The scheme is case-insensitive (RFC 7235).
         let given = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, t)| t);
         // Hashed first: equal lengths, so the comparison says nothing of the token's.
         let (a, b) = (
             updraft_core::crypto::sha256_hex(given.trim().as_bytes()),
@@ -385,14 +397,19 @@ pub(crate) async fn serve(
             .into_response();
         }
     }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
-        )],
-        s.traffic.metrics.render(),
-    )
-        .into_response()
+    // Encoding reads every family under its lock: off the async threads.
+    let traffic = s.traffic.clone();
+    match tokio::task::spawn_blocking(move || traffic.metrics.render()).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => crate::error::ApiError::internal("metrics encoding", e).into_response(),
+    }
 }
 
 /// What is read at each scrape: the write queue, the snapshots, the rollouts.
@@ -497,11 +514,30 @@ mod tests {
             r#"updraft_device_request_duration_seconds_bucket{endpoint="/updates",le="10"} 2"#,
             r#"updraft_device_request_duration_seconds_bucket{endpoint="/updates",le="+Inf"} 3"#,
             r#"updraft_device_request_duration_seconds_count{endpoint="/updates"} 3"#,
-            r#"updraft_device_request_duration_seconds_sum{endpoint="/updates"} 20.0023"#,
             r#"updraft_device_requests_total{endpoint="/updates",status="2xx"} 3"#,
             r#"updraft_device_requests_total{endpoint="/stats",status="5xx"} 1"#,
         ] {
             assert!(text.contains(line), "{line} not in:\n{text}");
         }
+        let sum: f64 = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    r#"updraft_device_request_duration_seconds_sum{endpoint="/updates"} "#,
+                )
+            })
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((sum - 20.0023).abs() < 1e-9, "{sum}");
+        // Methods are labelled from a fixed set, whatever a client sends.
+        for method in ["GET", "BREW", "X-VERY-LONG-METHOD"] {
+            m.api(method, "unmatched", 404, Duration::from_millis(1));
+        }
+        let text = m.render();
+        assert!(
+            text.contains(r#"method="other""#) && !text.contains("BREW"),
+            "{text}"
+        );
     }
 }

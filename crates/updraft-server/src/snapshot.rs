@@ -203,9 +203,16 @@ impl Snapshots {
     /// The active rollouts in the held snapshots: (running, paused).
     pub(crate) fn rollouts(&self) -> (usize, usize) {
         use updraft_protocol::api::RolloutState;
-        let apps = self.apps.read().expect("snapshot lock");
-        let states = apps
+        // Counted outside the lock: a scrape never holds up a request.
+        let apps: Vec<Arc<AppEntry>> = self
+            .apps
+            .read()
+            .expect("snapshot lock")
             .values()
+            .cloned()
+            .collect();
+        let states = apps
+            .iter()
             .flat_map(|e| e.view.rollouts.iter().map(|r| r.state));
         states.fold((0, 0), |(run, pause), st| match st {
             RolloutState::Running => (run + 1, pause),
@@ -286,8 +293,6 @@ impl Snapshots {
 
     /// Loads the app's snapshot from the database and caches it.
     async fn load(&self, store: &dyn Store, app_id: &str) -> StoreResult<Option<Arc<AppEntry>>> {
-        self.loads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let generation = self.generation(app_id);
         let Some(data) = store.load_snapshot(app_id).await? else {
             let mut missing = self.missing.write().expect("missing lock");
@@ -297,6 +302,8 @@ impl Snapshots {
             missing.insert(app_id.to_string(), Instant::now());
             return Ok(None);
         };
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut forced = HashMap::new();
         for (device, channel, bundle) in data.overrides {
             match (channel, bundle) {

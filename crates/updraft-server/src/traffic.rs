@@ -15,8 +15,8 @@ use crate::log_budget::{DeviceErrorBudget, KindBudget, Suppressed};
 pub(crate) const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 /// The endpoints a fleet calls, counted and summarised instead of logged one
-/// line each. `/health` is counted with them: a load balancer probes it every
-/// few seconds.
+/// line each. `/health` and `/metrics` are counted with them: a load balancer
+/// probes the one, a Prometheus server scrapes the other, every few seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DeviceEndpoint {
     Updates,
@@ -26,10 +26,11 @@ pub(crate) enum DeviceEndpoint {
     Files,
     Health,
     ManifestSize,
+    Metrics,
 }
 
 impl DeviceEndpoint {
-    pub(crate) const ALL: [DeviceEndpoint; 7] = [
+    pub(crate) const ALL: [DeviceEndpoint; 8] = [
         Self::Updates,
         Self::ManifestSize,
         Self::Stats,
@@ -37,6 +38,7 @@ impl DeviceEndpoint {
         Self::Ok,
         Self::Files,
         Self::Health,
+        Self::Metrics,
     ];
 
     /// The endpoint a request path belongs to, if it is one of these.
@@ -48,6 +50,7 @@ impl DeviceEndpoint {
             "/channel_self" => Self::ChannelSelf,
             "/ok" => Self::Ok,
             "/health" => Self::Health,
+            "/metrics" => Self::Metrics,
             p if p.starts_with("/files/") => Self::Files,
             _ => return None,
         })
@@ -62,6 +65,7 @@ impl DeviceEndpoint {
             Self::Ok => "/ok",
             Self::Files => "/files",
             Self::Health => "/health",
+            Self::Metrics => "/metrics",
         }
     }
 }

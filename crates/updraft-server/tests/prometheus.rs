@@ -64,6 +64,10 @@ fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
     *m.get(key).unwrap_or(&0.0)
 }
 
+fn moved(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, key: &str) -> f64 {
+    get(after, key) - get(before, key)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_and_move_with_traffic() {
     let server = Server::start().await;
@@ -87,7 +91,41 @@ async fn metrics_parse_and_move_with_traffic() {
     let (status, _) = server.api("GET", "/apps/com.nope.app", None).await;
     assert_eq!(status, 404);
 
-    let after = parse(&scrape(&server, None).await.2);
+    // Whatever method or path a client sends, the labels stay few.
+    let http = reqwest::Client::new();
+    let long = "X".repeat(2_000);
+    for method in ["BREW", "PROPFIND", long.as_str()] {
+        for path in ["/nope", "/api/v1/apps"] {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let res = http.request(m, server.url(path)).send().await.unwrap();
+            assert!(res.status().is_client_error(), "{method} {path}");
+        }
+    }
+
+    let after_text = scrape(&server, None).await.2;
+    assert!(
+        !after_text.contains("BREW")
+            && !after_text.contains("PROPFIND")
+            && !after_text.contains(&long),
+        "a client's method became a label"
+    );
+    let after = parse(&after_text);
+    assert_eq!(
+        moved(
+            &before,
+            &after,
+            r#"updraft_api_requests_total{method="other",route="unmatched",status="4xx"}"#
+        ),
+        6.0
+    );
+    assert!(
+        moved(
+            &before,
+            &after,
+            r#"updraft_device_requests_total{endpoint="/metrics",status="2xx"}"#
+        ) >= 1.0,
+        "scrapes are counted with the device endpoints"
+    );
     let moved = |k: &str| get(&after, k) - get(&before, k);
     assert_eq!(
         moved(r#"updraft_device_requests_total{endpoint="/updates",status="2xx"}"#),
@@ -151,6 +189,14 @@ async fn a_configured_token_guards_metrics() {
     let (status, _, body) = scrape(&server, Some(token)).await;
     assert_eq!(status, 200);
     parse(&body);
+    // The scheme is case-insensitive.
+    let res = reqwest::Client::new()
+        .get(server.url("/metrics"))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,7 +155,7 @@ impl Layer {
         }
         let metrics_token = secret(metrics.token, metrics.token_file, "metrics token")?;
         if let Some(t) = &metrics_token {
-            if t.len() < 16 || t.chars().any(char::is_whitespace) {
+            if t.chars().count() < 16 || t.chars().any(char::is_whitespace) {
                 bail!("the metrics token must be at least 16 characters, without whitespace");
             }
         }

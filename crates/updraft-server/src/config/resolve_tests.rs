@@ -248,3 +248,36 @@ fn the_readme_lists_every_setting() {
         );
     }
 }
+
+#[test]
+fn the_metrics_token_comes_from_a_value_or_a_file_and_must_be_long_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics-token");
+    std::fs::write(&file, "scrape_s3cret_0123456789\n").unwrap();
+    let c = env(&[("UPDRAFT_METRICS_TOKEN_FILE", file.display().to_string())])
+        .resolve()
+        .unwrap();
+    assert_eq!(
+        c.metrics.token.as_ref().unwrap().expose(),
+        "scrape_s3cret_0123456789"
+    );
+    assert!(Layer::default().resolve().unwrap().metrics.token.is_none());
+    for bad in ["short", "has a space in it somewhere"] {
+        let e = format!(
+            "{:#}",
+            env(&[("UPDRAFT_METRICS_TOKEN", bad.into())])
+                .resolve()
+                .unwrap_err()
+        );
+        assert!(e.contains("metrics token must be at least 16"), "{e}");
+    }
+    let both = format!(
+        "{:#}",
+        Layer::from_toml(
+            "[metrics]\ntoken = \"scrape_s3cret_0123456789\"\ntoken_file = \"/t\"\n",
+            "t.toml"
+        )
+        .unwrap_err()
+    );
+    assert!(both.contains("[metrics] token and token_file"), "{both}");
+}
