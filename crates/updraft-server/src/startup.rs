@@ -191,10 +191,16 @@ pub async fn start_with(
         traffic.log_summary();
         // Ends the change feed (PostgreSQL's LISTEN connection) with the server.
         follower_task.abort();
+        // The writer drains before the background jobs stop: a job aborted
+        // in the middle of a transaction leaves it open on its pooled
+        // connection (its rollback waits for that connection's next use),
+        // and on SQLite that write lock would hold the drain up until its
+        // deadline, losing the queued telemetry.
+        let drained = writer_task.await.context("writer task panicked");
         pruner.abort();
         gate_runner.abort();
         patcher.abort();
-        writer_task.await.context("writer task panicked")?;
+        drained?;
         served
     });
     Ok(Running::new(
