@@ -244,6 +244,18 @@ pub(crate) enum BundleCommand {
         #[arg(id = "bundle_version", value_name = "VERSION")]
         version: String,
     },
+    /// Revoke a bad release for good: never offered again; channels and rollouts using it go back, devices running it move at their next check.
+    Revoke {
+        /// The bundle version.
+        #[arg(id = "bundle_version", value_name = "VERSION")]
+        version: String,
+        /// Why, kept on the bundle and in the change log.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Delete old bundles, keeping the newest N and any a channel uses.
     Cleanup {
         /// How many of the newest bundles to keep.

@@ -440,4 +440,40 @@ async fn channels_and_devices_from_the_terminal() {
         .map(|b| b["version"].as_str().unwrap())
         .collect();
     assert_eq!(left.len(), 2, "1.0.5 (qa) and 1.0.6 (canary): {left:?}");
+
+    // Revoking asks first, then moves canary (which only ever served 1.0.6)
+    // back to builtin; nothing can deploy 1.0.6 again.
+    cli.run(p, &["bundle", "revoke", "1.0.6"]).fails(2, "--yes");
+    let revoked = cli
+        .run(
+            p,
+            &[
+                "bundle",
+                "revoke",
+                "1.0.6",
+                "--yes",
+                "--reason",
+                "blank screen",
+            ],
+        )
+        .ok();
+    assert!(
+        revoked.stdout.contains("channel canary now serves builtin"),
+        "{}",
+        revoked.stdout
+    );
+    let listed = cli.run(p, &["bundle", "list"]).ok();
+    assert!(
+        listed.stdout.contains("1.0.6 (revoked)"),
+        "{}",
+        listed.stdout
+    );
+    cli.run(p, &["channel", "set", "canary", "--bundle", "1.0.6"])
+        .fails(4, "revoked");
+    let again = cli
+        .run(p, &["bundle", "revoke", "1.0.6", "--yes", "--json"])
+        .ok()
+        .json();
+    assert_eq!(again["changed"], false);
+    assert_eq!(again["bundle"]["revoked_reason"], "blank screen");
 }

@@ -19,6 +19,7 @@ const COMMANDS: &[&[&str]] = &[
     &["bundle", "diff"],
     &["bundle", "list"],
     &["bundle", "delete"],
+    &["bundle", "revoke"],
     &["bundle", "cleanup"],
     &["channel"],
     &["channel", "add"],

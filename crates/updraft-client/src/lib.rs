@@ -343,6 +343,21 @@ impl Client {
             .await
     }
 
+    /// `POST /apps/{app}/bundles/{version}/revoke`: the bundle is never offered
+    /// again; the channels and rollouts using it move off it.
+    pub async fn revoke_bundle(
+        &self,
+        app: &str,
+        version: &str,
+        body: &RevokeBundle,
+    ) -> Result<Revocation> {
+        self.post(
+            &format!("/apps/{}/bundles/{}/revoke", enc(app), enc(version)),
+            body,
+        )
+        .await
+    }
+
     /// Streams `data` as a new bundle, calling `progress` as bytes go out.
     pub async fn upload_bundle(
         &self,

@@ -34,6 +34,11 @@ const COVERED: &[(&str, &str, &str)] = &[
         "delete_bundle",
     ),
     (
+        "post",
+        "/apps/{app_id}/bundles/{version}/revoke",
+        "revoke_bundle",
+    ),
+    (
         "put",
         "/apps/{app_id}/bundles/{version}/manifest",
         "set_manifest",

@@ -140,6 +140,10 @@ pub struct BundleSpec {
     /// Comment sent to devices when the app exposes metadata.
     #[serde(default)]
     pub comment: Option<String>,
+    /// Revoked (after the rest of the state is seeded: the server runner
+    /// revokes it through the store, which moves channels off it).
+    #[serde(default)]
+    pub revoked: bool,
 }
 
 fn stored() -> BundleStorage {
@@ -377,6 +381,8 @@ fn bundle(id: i64, app_id: &str, b: &BundleSpec) -> Bundle {
         comment: b.comment.clone(),
         deleted: false,
         created_at: 0,
+        revoked_at: b.revoked.then_some(0),
+        revoked_reason: b.revoked.then(|| "revoked by the case".to_string()),
     }
 }
 

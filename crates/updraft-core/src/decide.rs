@@ -13,7 +13,8 @@
 //! (`offer`: manifest gating, Electron checksum, metadata). A candidate one of
 //! the rules after the arm refuses (anything but "already on latest") sends
 //! the device through them again with the stable bundle, on the stable arm,
-//! so it still gets the channel's fixes. Every rule
+//! so it still gets the channel's fixes. A revoked bundle is never offered:
+//! a pin to one is ignored, a revoked candidate gives the stable arm. Every rule
 //! evaluated is written to the trace, which the explain API returns; `/updates`
 //! and explain call this same function. The cases in `cases/decide/` drive it.
 
@@ -233,10 +234,29 @@ pub fn decide(
         ));
     }
     note!(cx.trace, "plugin {plugin} is supported");
+    if facts.explain {
+        if let Some(b) = view
+            .bundles
+            .values()
+            .find(|b| b.version == req.version_name && b.is_revoked())
+        {
+            note!(
+                cx.trace,
+                "the device runs bundle {}, which was revoked ({}); it is moved to its channel's bundle",
+                b.version,
+                b.revoked_reason.as_deref().unwrap_or("no reason given")
+            );
+        }
+    }
 
     // 2. A bundle pinned by an admin beats every channel and every policy.
     if let Some(Forced::Bundle(id)) = facts.forced {
         match view.bundles.get(&id) {
+            Some(b) if b.is_revoked() => note!(
+                cx.trace,
+                "device is pinned to bundle {}, which was revoked; ignoring the pin",
+                b.version
+            ),
             Some(b) => {
                 note!(cx.trace, "device is pinned to bundle {}", b.version);
                 let judged = judge(&mut cx, view, req, facts, Some(b), None, base_url);
@@ -262,7 +282,11 @@ pub fn decide(
     let channel = resolved.channel;
     cx.channel = Some(channel.name.clone());
 
-    let stable = channel.bundle_id.map(|id| view.bundles.get(&id).ok_or(id));
+    // A revoked bundle is never offered: a channel only points at one in the
+    // moment between the revocation's commit and this node's reload.
+    let stable = channel
+        .bundle_id
+        .map(|id| view.bundles.get(&id).filter(|b| !b.is_revoked()).ok_or(id));
     note!(
         cx.trace,
         "channel {} points at {}",
@@ -270,7 +294,7 @@ pub fn decide(
         match stable {
             None => "builtin",
             Some(Ok(b)) => b.version.as_str(),
-            Some(Err(_)) => "a bundle that no longer exists",
+            Some(Err(_)) => "a bundle that no longer exists or was revoked",
         }
     );
 
@@ -334,11 +358,14 @@ fn rollout_candidate<'v>(
     let candidate = match arm {
         Arm::Stable => None,
         Arm::Candidate => {
-            let b = view.bundles.get(&r.candidate_id);
+            let b = view
+                .bundles
+                .get(&r.candidate_id)
+                .filter(|b| !b.is_revoked());
             if b.is_none() {
                 note!(
                     cx.trace,
-                    "the candidate {} no longer exists; the device gets the stable bundle",
+                    "the candidate {} no longer exists or was revoked; the device gets the stable bundle",
                     r.candidate_version
                 );
             }

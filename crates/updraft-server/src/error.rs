@@ -117,6 +117,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => Self::not_found(m),
             StoreError::Conflict(m) => Self::conflict(m),
+            StoreError::Revoked(m) => Self::new(StatusCode::CONFLICT, "bundle_revoked", m),
             StoreError::Invalid(m) => Self::bad_request("invalid_request", m),
             StoreError::UnknownBundle(m) => Self::bad_request("unknown_bundle", m),
             StoreError::UnknownChannel(m) => Self::bad_request("unknown_channel", m),

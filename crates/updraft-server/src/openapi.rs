@@ -13,7 +13,7 @@ use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    api, bundle_upload, changes, channels, devices, explain, keys, manifest_files, rollouts,
+    api, bundle_upload, changes, channels, devices, explain, keys, manifest_files, revoke, rollouts,
 };
 
 /// The document's definition: every `/api/v1` operation.
@@ -28,7 +28,7 @@ use crate::routes::{
     paths(
         api::list_apps, api::create_app, api::get_app, api::update_app, api::delete_app,
         api::list_bundles, bundle_upload::upload_bundle, bundle_upload::register_external,
-        api::get_bundle, api::update_bundle, api::delete_bundle,
+        api::get_bundle, api::update_bundle, api::delete_bundle, revoke::revoke_bundle,
         manifest_files::missing_files, manifest_files::upload_file, manifest_files::set_manifest,
         channels::list_channels, channels::create_channel, channels::get_channel, channels::update_channel,
         channels::delete_channel, channels::channel_history, channels::rollback_channel,

@@ -67,6 +67,7 @@ delegate!(BundleStore {
     read fn get_bundle(&self, app_id: &str, version: &str) -> StoreResult<Option<Bundle>>;
     write fn update_bundle_meta(&self, app_id: &str, version: &str, meta: &BundleMeta, stamp: &Stamp) -> StoreResult<Bundle>;
     write fn delete_bundle(&self, app_id: &str, version: &str, stamp: &Stamp) -> StoreResult<()>;
+    write fn revoke_bundle(&self, app_id: &str, version: &str, reason: Option<&str>, stamp: &Stamp) -> StoreResult<Revocation>;
     read fn blob_in_use(&self, sha256: &str) -> StoreResult<bool>;
 });
 
@@ -144,4 +145,19 @@ delegate!(ChangeStore {
     read fn last_change_id(&self) -> StoreResult<i64>;
     read fn change_feed(&self) -> StoreResult<Option<ChangeFeed>>;
     read fn prune_changes(&self, before: i64, limit: i64) -> StoreResult<u64>;
+});
+
+// Deliveries append no change; subscription writes do.
+delegate!(WebhookStore {
+    write fn create_webhook(&self, app_id: &str, new: &NewWebhook, secret: &str, stamp: &Stamp) -> StoreResult<Webhook>;
+    read fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>>;
+    read fn get_webhook(&self, app_id: &str, id: i64) -> StoreResult<Option<Webhook>>;
+    write fn update_webhook(&self, app_id: &str, id: i64, patch: &WebhookPatch, stamp: &Stamp) -> StoreResult<Webhook>;
+    write fn delete_webhook(&self, app_id: &str, id: i64, stamp: &Stamp) -> StoreResult<()>;
+    write fn rotate_webhook_secret(&self, app_id: &str, id: i64, secret: &str, previous_until: i64, stamp: &Stamp) -> StoreResult<Webhook>;
+    read fn webhook_secrets(&self, app_id: &str, id: i64, now_ms: i64) -> StoreResult<Vec<String>>;
+    read fn list_deliveries(&self, app_id: &str, id: i64, limit: i64) -> StoreResult<Vec<WebhookDelivery>>;
+    read fn claim_deliveries(&self, now_ms: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<DueDelivery>>;
+    read fn finish_delivery(&self, id: i64, attempt: &Attempt, now_ms: i64, disable_after: i64) -> StoreResult<()>;
+    read fn prune_deliveries(&self, before: i64, limit: i64) -> StoreResult<u64>;
 });

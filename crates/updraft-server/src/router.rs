@@ -12,7 +12,7 @@ use updraft_protocol::api::Health;
 
 use crate::routes::{
     api, capgo, channel_self, channels, device, devices, explain, files, keys, manifest_files,
-    rollouts,
+    revoke, rollouts,
 };
 use crate::state::AppState;
 use crate::{access_log, error, public_url, rejection, routes};
@@ -70,6 +70,10 @@ pub(crate) fn router(state: AppState) -> Router {
             get(api::get_bundle)
                 .patch(api::update_bundle)
                 .delete(api::delete_bundle),
+        )
+        .route(
+            "/apps/{app_id}/bundles/{version}/revoke",
+            post(revoke::revoke_bundle),
         )
         .route(
             "/apps/{app_id}/bundles/{version}/manifest",

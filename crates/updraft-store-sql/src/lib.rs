@@ -172,6 +172,15 @@ pub fn adoption_buckets(since: i64, until: i64) -> (i64, usize) {
     (bucket, usize::try_from(up(span, bucket)).unwrap_or(0))
 }
 
+/// Epoch milliseconds as an RFC 3339 UTC time with milliseconds (webhook
+/// bodies' `timestamp`); the epoch itself for a time out of range.
+#[doc(hidden)]
+pub fn rfc3339(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// The channel columns, joined with the bundle's version name.
 pub const CHANNEL_SELECT: &str = "SELECT c.id, c.app_id, c.name, c.bundle_id, b.version AS bundle_version, \
      c.public, c.ios, c.android, c.electron, c.allow_device_self_set, c.allow_emulator, c.allow_device, \
@@ -180,7 +189,7 @@ pub const CHANNEL_SELECT: &str = "SELECT c.id, c.app_id, c.name, c.bundle_id, b.
 
 /// The bundle columns.
 pub const BUNDLE_SELECT: &str = "SELECT id, app_id, version, checksum, session_key, key_id, storage, blob_sha256, size, \
-     external_url, manifest, min_update_version, native_packages, link, comment, deleted, created_at, electron_checksum FROM bundles";
+     external_url, manifest, min_update_version, native_packages, link, comment, deleted, created_at, electron_checksum, revoked_at, revoked_reason FROM bundles";
 
 /// The app columns.
 pub const APP_SELECT: &str =

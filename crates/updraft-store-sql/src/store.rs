@@ -19,9 +19,11 @@ mod files;
 mod keys;
 mod metrics;
 mod release;
+mod revoke;
 mod rollouts;
 mod snapshot;
 mod telemetry;
+mod webhooks;
 
 /// Implements every `updraft_store` resource trait (and so `updraft_store::Store`)
 /// for `$store`, a struct with a field `pool: sqlx::Pool<$db>`, a `batch_pool()`
@@ -58,6 +60,8 @@ macro_rules! sql_store {
             $crate::sql_snapshot!($store);
             $crate::sql_changes!($store);
             $crate::sql_rollouts!($store);
+            $crate::sql_revoke!();
+            $crate::sql_webhooks!($store);
             $crate::sql_release!($db);
             $crate::sql_metrics!($db);
 
@@ -91,9 +95,9 @@ macro_rules! sql_store {
                 payload: serde_json::Value,
                 stamp: &Stamp,
             ) -> StoreResult<()> {
-                sqlx::query(
+                let r = sqlx::query(
                     "INSERT INTO changes (app_id, revision, kind, device_id, payload, actor, at_ms) \
-                     VALUES ($1, (SELECT revision FROM apps WHERE app_id = $1), $2, $3, $4, $5, $6)",
+                     VALUES ($1, (SELECT revision FROM apps WHERE app_id = $1), $2, $3, $4, $5, $6) RETURNING id",
                 )
                 .bind(app_id)
                 .bind(kind)
@@ -101,9 +105,13 @@ macro_rules! sql_store {
                 .bind(payload.to_string())
                 .bind(stamp.actor.label())
                 .bind(stamp.at_ms)
-                .execute(&mut **tx)
+                .fetch_one(&mut **tx)
                 .await
                 .map_err(backend)?;
+                if let Some(app_id) = app_id {
+                    let id: i64 = r.try_get("id").map_err(backend)?;
+                    enqueue_webhooks(tx, app_id, id, kind, &payload, stamp).await?;
+                }
                 Ok(())
             }
 

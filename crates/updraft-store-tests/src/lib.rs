@@ -17,6 +17,7 @@ mod files;
 mod keys;
 mod races;
 mod release;
+mod revoke;
 mod rollout_effects;
 mod rollouts;
 mod self_assign;
@@ -30,6 +31,7 @@ pub use files::*;
 pub use keys::*;
 pub use races::*;
 pub use release::*;
+pub use revoke::*;
 pub use rollout_effects::*;
 pub use rollouts::*;
 pub use self_assign::*;
@@ -62,7 +64,8 @@ macro_rules! conformance_suite {
             rollout_transitions_compare_and_set, promoting_moves_the_channel_and_records_a_deploy,
             rollout_writes_append_their_changes, rollout_checks_are_claimed_once_per_interval,
             snapshot_holds_active_rollouts_only, deletes_and_rollouts,
-            a_channel_with_an_active_rollout_refuses_deploys, a_rollout_keeps_its_latest_hundred_checks);
+            a_channel_with_an_active_rollout_refuses_deploys, a_rollout_keeps_its_latest_hundred_checks,
+            revoking_a_bundle_moves_what_served_it);
         $crate::conformance_suite!(@cases $fresh,
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,

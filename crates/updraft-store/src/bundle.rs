@@ -2,7 +2,7 @@
 //! [`NewBundle`], the row it inserts.
 
 use async_trait::async_trait;
-use updraft_protocol::api::{Bundle, BundleMeta, BundleStorage, ManifestEntry};
+use updraft_protocol::api::{Bundle, BundleMeta, BundleStorage, ManifestEntry, Revocation};
 
 use crate::{Stamp, StoreResult};
 
@@ -37,7 +37,7 @@ pub struct NewBundle {
 }
 
 /// Bundles. Each method is one transaction; each write appends its change
-/// (`bundle.created`, `bundle.updated`, `bundle.deleted`) in it.
+/// (`bundle.created`, `bundle.updated`, `bundle.deleted`, `bundle.revoked`) in it.
 #[async_trait]
 pub trait BundleStore: Send + Sync {
     /// Inserts the bundle, bumps the app's revision and returns it as stored.
@@ -66,6 +66,22 @@ pub trait BundleStore: Send + Sync {
     /// device pin uses it. The file itself is the caller's to remove
     /// (see [`blob_in_use`](Self::blob_in_use)).
     async fn delete_bundle(&self, app_id: &str, version: &str, stamp: &Stamp) -> StoreResult<()>;
+    /// Revokes the live bundle `version` with `reason`, in one transaction:
+    /// reverts the active rollouts whose candidate it is or whose channel
+    /// serves it (`rollout.reverted`), points each channel serving it at the
+    /// newest earlier bundle of its history that is neither deleted nor
+    /// revoked, or builtin (`channel.rolled_back`), and records
+    /// `bundle.revoked`. From then on [`StoreError::Revoked`](crate::StoreError::Revoked)
+    /// refuses it to channels, rollouts and pins. A bundle already revoked
+    /// is returned unchanged (`changed: false`, nothing recorded).
+    /// `NotFound` when no live bundle has this version.
+    async fn revoke_bundle(
+        &self,
+        app_id: &str,
+        version: &str,
+        reason: Option<&str>,
+        stamp: &Stamp,
+    ) -> StoreResult<Revocation>;
     /// Whether a live (not deleted) bundle of any app is stored under this
     /// blob hash, or any app keeps it as a manifest file (see
     /// [`FileStore`](crate::FileStore)); when neither, the file can be removed.

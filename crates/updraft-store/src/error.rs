@@ -14,6 +14,9 @@ pub enum StoreError {
     /// [`UnknownBundle`](Self::UnknownBundle)).
     #[error("{0}")]
     UnknownChannel(String),
+    /// The input names a revoked bundle for a channel, a rollout or a pin.
+    #[error("{0}")]
+    Revoked(String),
     /// The operation conflicts with what exists (duplicate, still in use).
     #[error("{0}")]
     Conflict(String),

@@ -25,6 +25,7 @@ mod key;
 mod rollout;
 mod snapshot;
 mod telemetry;
+mod webhook;
 
 pub use app::AppStore;
 pub use bundle::{BundleStore, NewBundle};
@@ -40,12 +41,13 @@ pub use snapshot::{AppSnapshotData, SnapshotStore};
 pub use telemetry::{
     DeviceSeen, EventQuery, NewEvent, TelemetryStore, Write, LAST_SEEN_REFRESH_MS,
 };
+pub use webhook::{Attempt, DueDelivery, WebhookStore};
 
 /// Every store trait, for one import: `use updraft_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         AppStore, BundleStore, ChangeStore, ChannelStore, DatabaseStore, DeviceStore, FileStore,
-        KeyStore, RolloutStore, SnapshotStore, Store, TelemetryStore,
+        KeyStore, RolloutStore, SnapshotStore, Store, TelemetryStore, WebhookStore,
     };
 }
 
@@ -64,6 +66,7 @@ pub trait Store:
     + SnapshotStore
     + ChangeStore
     + RolloutStore
+    + WebhookStore
     + Send
     + Sync
     + 'static
@@ -82,6 +85,7 @@ impl<T> Store for T where
         + SnapshotStore
         + ChangeStore
         + RolloutStore
+        + WebhookStore
         + Send
         + Sync
         + 'static

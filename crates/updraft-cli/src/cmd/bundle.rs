@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use updraft_core::crypto;
+use updraft_protocol::api::RevokeBundle;
 
 use crate::args::BundleCommand;
 use crate::error::{CliError, CliResult};
@@ -32,6 +33,11 @@ pub(crate) async fn run(ctx: &Ctx, b: BundleCommand) -> CliResult<()> {
         BundleCommand::Diff { from, to } => crate::cmd::diff::diff(ctx, &from, &to),
         BundleCommand::List => list(ctx).await,
         BundleCommand::Delete { version } => delete(ctx, &version).await,
+        BundleCommand::Revoke {
+            version,
+            reason,
+            yes,
+        } => revoke(ctx, &version, reason, yes).await,
         BundleCommand::Cleanup { keep, dry_run, yes } => cleanup(ctx, keep, dry_run, yes).await,
     }
 }
@@ -185,7 +191,11 @@ async fn list(ctx: &Ctx) -> CliResult<()> {
                 .map(|c| c.name.as_str())
                 .collect();
             vec![
-                b.version.clone(),
+                if b.is_revoked() {
+                    format!("{} (revoked)", b.version)
+                } else {
+                    b.version.clone()
+                },
                 b.size
                     .and_then(|s| u64::try_from(s).ok())
                     .map(size)
@@ -225,6 +235,39 @@ async fn delete(ctx: &Ctx, version: &str) -> CliResult<()> {
     ctx.out.result(
         || format!("Deleted {app} {version}."),
         json!({"app_id": app, "deleted": [version]}),
+    );
+    Ok(())
+}
+
+async fn revoke(ctx: &Ctx, version: &str, reason: Option<String>, yes: bool) -> CliResult<()> {
+    let project = ctx.project()?;
+    let app = ctx.app_id(&project)?;
+    crate::prompt::confirm(
+        yes,
+        &format!("Revoke {app} {version} for good (it can never be deployed again)?"),
+        "refusing to revoke without confirmation".to_string(),
+        "pass --yes to revoke without asking",
+    )?;
+    let client = ctx.client()?;
+    let done = client
+        .revoke_bundle(&app, version, &RevokeBundle { reason })
+        .await?;
+    ctx.out.result(
+        || {
+            if !done.changed {
+                return format!("{app} {version} was already revoked; nothing changed.");
+            }
+            let mut lines = vec![format!("Revoked {app} {version}.")];
+            for m in &done.channels {
+                lines.push(format!("  channel {} now serves {}", m.channel, m.bundle));
+            }
+            for id in &done.rollouts {
+                lines.push(format!("  rollout {id} reverted"));
+            }
+            lines.push("Devices running it move at their next check.".into());
+            lines.join("\n")
+        },
+        json!(done),
     );
     Ok(())
 }

@@ -64,6 +64,20 @@ pub struct Bundle {
     pub deleted: bool,
     /// Epoch milliseconds.
     pub created_at: i64,
+    /// When the bundle was revoked (epoch ms): never offered again, and no
+    /// channel, rollout or pin may take it; `null` while it is not.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+    /// Why it was revoked, as given.
+    #[serde(default)]
+    pub revoked_reason: Option<String>,
+}
+
+impl Bundle {
+    /// Whether the bundle was revoked ([`Bundle::revoked_at`]).
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
 }
 
 /// Metadata sent with an upload (query string) or with an external registration.
@@ -121,6 +135,42 @@ pub struct NewExternalBundle {
     /// Metadata, given as top-level fields.
     #[serde(flatten)]
     pub meta: BundleMeta,
+}
+
+/// `POST /api/v1/apps/{app_id}/bundles/{version}/revoke`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBundle {
+    /// Why, kept on the bundle and in the change log (at most 500 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A channel a revocation moved off the revoked bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChannelMove {
+    /// The channel's name.
+    pub channel: String,
+    /// The bundle it serves now: the newest earlier deploy of its history
+    /// that is neither deleted nor revoked, or `builtin`.
+    pub bundle: String,
+}
+
+/// Reply to a revocation: the bundle, and what moved off it in the same
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Revocation {
+    /// The bundle as stored after the revocation.
+    pub bundle: Bundle,
+    /// Channels that served it and went back to an earlier bundle.
+    #[serde(default)]
+    pub channels: Vec<ChannelMove>,
+    /// Active rollouts reverted: those whose candidate it was, and those on a
+    /// channel that served it (their stable arm changed).
+    #[serde(default)]
+    pub rollouts: Vec<i64>,
+    /// False when the bundle was already revoked (nothing changed).
+    pub changed: bool,
 }
 
 /// Reply to a bundle upload: the bundle, and the channel pointed at it when

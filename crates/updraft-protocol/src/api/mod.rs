@@ -14,9 +14,13 @@ mod keys;
 mod metrics;
 mod page;
 mod rollouts;
+mod webhooks;
 
 pub use apps::{App, AppPatch, NewApp};
-pub use bundles::{Bundle, BundleMeta, BundleStorage, NewExternalBundle, UploadedBundle};
+pub use bundles::{
+    Bundle, BundleMeta, BundleStorage, ChannelMove, NewExternalBundle, Revocation, RevokeBundle,
+    UploadedBundle,
+};
 pub use changes::{Change, ChangeListQuery, ChangePage};
 pub use channels::{Channel, ChannelPatch, ChannelWrite, Deploy, DisableAutoUpdate};
 pub use devices::{
@@ -33,6 +37,11 @@ pub use rollouts::{
     Arm, ArmHealth, Cohort, FailureGate, GateAction, GateMetric, GateResult, NewRollout, Rollout,
     RolloutAction, RolloutCheck, RolloutPlan, RolloutState, RolloutStatus, RolloutStep,
     RolloutVerb, SuccessGate, DEFAULT_MIN_DEVICES,
+};
+
+pub use webhooks::{
+    CreatedWebhook, DeliveryState, NewWebhook, RotateSecret, TestDelivery, Webhook,
+    WebhookDelivery, WebhookPatch, WEBHOOK_EVENTS,
 };
 
 pub use crate::device::ManifestEntry;

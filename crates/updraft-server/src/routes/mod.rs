@@ -15,5 +15,6 @@ pub(crate) mod keys;
 pub(crate) mod manifest_check;
 pub(crate) mod manifest_files;
 pub(crate) mod manifest_size;
+pub(crate) mod revoke;
 pub(crate) mod rollouts;
 pub(crate) mod spool;

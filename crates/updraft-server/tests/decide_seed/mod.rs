@@ -98,6 +98,18 @@ pub(crate) async fn seed(store: &dyn Store, app: &str, case: &Case) -> Result<()
             .await
             .map_err(e("the override"))?;
     }
+    // Revoked last, as an operator would: revoking moves what served the bundle.
+    for b in s.bundles.iter().filter(|b| b.revoked) {
+        store
+            .revoke_bundle(
+                app,
+                &b.version,
+                Some("revoked by the case"),
+                &Stamp::system(0),
+            )
+            .await
+            .map_err(e("a revocation"))?;
+    }
     let failed: Vec<Write> = s
         .device
         .failed

@@ -86,6 +86,8 @@ macro_rules! sql_apps {
                     .await
                     .map_err(backend)?;
                 for table in [
+                    "webhook_deliveries",
+                    "webhooks",
                     "file_patches",
                     "app_files",
                     "rollouts",

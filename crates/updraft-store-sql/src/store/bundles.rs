@@ -31,35 +31,60 @@ macro_rules! sql_bundles {
                 comment: r.try_get("comment")?,
                 deleted: r.try_get("deleted")?,
                 created_at: r.try_get("created_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+                revoked_reason: r.try_get("revoked_reason")?,
             })
         }
 
-        /// The id of a live bundle, locked until `tx` ends: a no-op update
-        /// takes the row lock on PostgreSQL, so deleting a bundle and pointing
-        /// a channel (or a pin) at it serialise, and the loser sees the
-        /// winner's result (SQLite's `BEGIN IMMEDIATE` serialises anyway).
-        async fn live_bundle_id(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<i64> {
-            let r = sqlx::query("UPDATE bundles SET deleted = deleted WHERE app_id = $1 AND version = $2 AND deleted = FALSE RETURNING id")
-                .bind(app_id)
-                .bind(version)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(backend)?;
+        /// The id of a live bundle and when it was revoked, locked until `tx`
+        /// ends: a no-op update takes the row lock on PostgreSQL, so deleting
+        /// or revoking a bundle and pointing a channel (or a pin) at it
+        /// serialise, and the loser sees the winner's result (SQLite's
+        /// `BEGIN IMMEDIATE` serialises anyway).
+        async fn live_bundle(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<(i64, Option<i64>)> {
+            let r = sqlx::query(
+                "UPDATE bundles SET deleted = deleted WHERE app_id = $1 AND version = $2 AND deleted = FALSE \
+                 RETURNING id, revoked_at",
+            )
+            .bind(app_id)
+            .bind(version)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?;
             match r {
-                Some(r) => r.try_get("id").map_err(backend),
+                Some(r) => Ok((r.try_get("id").map_err(backend)?, r.try_get("revoked_at").map_err(backend)?)),
                 None => Err(StoreError::NotFound(format!("bundle {version} not found in app {app_id}"))),
             }
         }
 
+        /// The id of a live bundle (see `live_bundle`).
+        async fn live_bundle_id(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<i64> {
+            Ok(live_bundle(tx, app_id, version).await?.0)
+        }
+
         /// `live_bundle_id` for a bundle named in a request body: one that does
-        /// not exist makes the request bad, not its URL's resource missing.
+        /// not exist makes the request bad, not its URL's resource missing;
+        /// a revoked one is refused.
         async fn referenced_bundle_id(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<i64> {
-            live_bundle_id(tx, app_id, version).await.map_err(|e| match e {
+            let (id, revoked) = live_bundle(tx, app_id, version).await.map_err(|e| match e {
                 StoreError::NotFound(_) => {
                     StoreError::UnknownBundle(format!("bundle {version:?} is not an uploaded bundle of app {app_id}"))
                 }
                 other => other,
-            })
+            })?;
+            if revoked.is_some() {
+                return Err(StoreError::Revoked(format!(
+                    "bundle {version} of app {app_id} was revoked and is never deployed again; upload a new version"
+                )));
+            }
+            Ok(id)
+        }
+
+        /// The bundle `version` of the app, deleted or not, read inside `tx`.
+        async fn bundle_in(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<Bundle> {
+            let q = format!("{BUNDLE_SELECT} WHERE app_id = $1 AND version = $2");
+            let r = sqlx::query(&q).bind(app_id).bind(version).fetch_one(&mut **tx).await.map_err(backend)?;
+            bundle_row(&r).map_err(backend)
         }
 
         #[async_trait]
@@ -190,6 +215,13 @@ macro_rules! sql_bundles {
                 bump(&mut tx, app_id).await?;
                 record(&mut tx, Some(app_id), "bundle.deleted", None, serde_json::json!({ "version": version }), stamp).await?;
                 tx.commit().await.map_err(backend)
+            }
+
+            async fn revoke_bundle(&self, app_id: &str, version: &str, reason: Option<&str>, stamp: &Stamp) -> StoreResult<Revocation> {
+                let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                let done = revoke_in(&mut tx, app_id, version, reason, stamp).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(done)
             }
 
             async fn blob_in_use(&self, sha256: &str) -> StoreResult<bool> {

@@ -1,0 +1,112 @@
+//! [`sql_revoke!`]: revoking a bundle, the one write that touches bundles,
+//! rollouts and channels at once. Expanded by [`sql_store!`](crate::sql_store)
+//! inside its module, so it shares that module's imports and helpers
+//! (`live_bundle`, `apply_patch`, `rollout_by_id`, ...).
+
+/// Defines `revoke_in`, the body of `BundleStore::revoke_bundle`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! sql_revoke {
+    () => {
+        /// Revokes the bundle inside `tx` (see `BundleStore::revoke_bundle`).
+        async fn revoke_in(
+            tx: &mut Tx<'_>,
+            app_id: &str,
+            version: &str,
+            reason: Option<&str>,
+            stamp: &Stamp,
+        ) -> StoreResult<Revocation> {
+            let (id, revoked) = live_bundle(tx, app_id, version).await?;
+            let mut done = Revocation {
+                bundle: bundle_in(tx, app_id, version).await?,
+                channels: Vec::new(),
+                rollouts: Vec::new(),
+                changed: false,
+            };
+            if revoked.is_some() {
+                return Ok(done);
+            }
+            sqlx::query("UPDATE bundles SET revoked_at = $2, revoked_reason = $3 WHERE id = $1")
+                .bind(id)
+                .bind(stamp.at_ms)
+                .bind(reason)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+            let why = match reason {
+                Some(r) => format!("bundle {version} revoked: {r}"),
+                None => format!("bundle {version} revoked"),
+            };
+            // Rollouts first: a channel with an active rollout takes no deploy.
+            // A rollout trying the bundle ends, and so does one whose stable
+            // arm is the bundle (the channel moves under it).
+            let active = sqlx::query(&format!(
+                "SELECT r.id FROM rollouts r JOIN channels c ON c.id = r.channel_id \
+                 WHERE r.app_id = $1 AND r.state IN {ACTIVE} AND (r.candidate_id = $2 OR c.bundle_id = $2) ORDER BY r.id"
+            ))
+            .bind(app_id)
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(backend)?;
+            for r in active {
+                let rollout: i64 = r.try_get("id").map_err(backend)?;
+                sqlx::query(
+                    "UPDATE rollouts SET state = 'reverted', ended_at = $2, reason = $3, revision = revision + 1 WHERE id = $1",
+                )
+                .bind(rollout)
+                .bind(stamp.at_ms)
+                .bind(&why)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+                let after = rollout_by_id(tx, app_id, rollout)
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("rollout vanished".into()))?;
+                record_rollout(tx, "rollout.reverted", &after, Some(&why), stamp).await?;
+                done.rollouts.push(rollout);
+            }
+            let serving = sqlx::query("SELECT name FROM channels WHERE app_id = $1 AND bundle_id = $2 ORDER BY name")
+                .bind(app_id)
+                .bind(id)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(backend)?;
+            for r in serving {
+                let name: String = r.try_get("name").map_err(backend)?;
+                let current = channel_in(tx, app_id, &name)
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("channel vanished".into()))?;
+                let history = sqlx::query(
+                    "SELECT b.version FROM deploys d LEFT JOIN bundles b ON b.id = d.bundle_id \
+                     WHERE d.channel_id = $1 AND (d.bundle_id IS NULL OR (d.bundle_id <> $2 \
+                     AND b.deleted = FALSE AND b.revoked_at IS NULL)) ORDER BY d.id DESC LIMIT 1",
+                )
+                .bind(current.id)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
+                let previous: Option<String> = match history {
+                    Some(h) => h.try_get("version").map_err(backend)?,
+                    None => None,
+                };
+                let patch = ChannelPatch { bundle: Some(previous), ..Default::default() };
+                let w = apply_patch(tx, current, &patch, stamp.at_ms, false).await?;
+                record_channel(tx, "channel.rolled_back", &w, stamp).await?;
+                done.channels.push(ChannelMove { channel: w.channel.name, bundle: w.channel.bundle_version });
+            }
+            bump(tx, app_id).await?;
+            let payload = serde_json::json!({
+                "version": version,
+                "reason": reason,
+                "channels": done.channels,
+                "rollouts": done.rollouts,
+            });
+            record(tx, Some(app_id), "bundle.revoked", None, payload, stamp).await?;
+            done.bundle = bundle_in(tx, app_id, version).await?;
+            done.changed = true;
+            Ok(done)
+        }
+    };
+}
