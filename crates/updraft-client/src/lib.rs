@@ -9,6 +9,7 @@
 
 mod files;
 mod rollouts;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -76,6 +76,22 @@ const COVERED: &[(&str, &str, &str)] = &[
         "rollout_action",
     ),
     ("get", "/apps/{app_id}/rollouts", "list_rollouts"),
+    ("get", "/apps/{app_id}/webhooks", "list_webhooks"),
+    ("post", "/apps/{app_id}/webhooks", "create_webhook"),
+    ("get", "/apps/{app_id}/webhooks/{id}", "get_webhook"),
+    ("patch", "/apps/{app_id}/webhooks/{id}", "update_webhook"),
+    ("delete", "/apps/{app_id}/webhooks/{id}", "delete_webhook"),
+    (
+        "post",
+        "/apps/{app_id}/webhooks/{id}/rotate",
+        "rotate_secret",
+    ),
+    ("post", "/apps/{app_id}/webhooks/{id}/test", "test_webhook"),
+    (
+        "get",
+        "/apps/{app_id}/webhooks/{id}/deliveries",
+        "list_deliveries",
+    ),
     ("get", "/apps/{app_id}/metrics", "release_metrics"),
     (
         "get",

@@ -45,6 +45,7 @@ pub(crate) mod seen_filter;
 pub(crate) mod snapshot;
 pub(crate) mod state;
 pub(crate) mod traffic;
+pub(crate) mod webhooks;
 
 pub use bootstrap::{bootstrap_key, create_key};
 pub use clock::now_ms;

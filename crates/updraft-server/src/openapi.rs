@@ -13,7 +13,8 @@ use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    api, bundle_upload, changes, channels, devices, explain, keys, manifest_files, revoke, rollouts,
+    api, bundle_upload, changes, channels, devices, explain, keys, manifest_files, revoke,
+    rollouts, webhooks,
 };
 
 /// The document's definition: every `/api/v1` operation.
@@ -38,6 +39,9 @@ use crate::routes::{
         rollouts::start_rollout, rollouts::rollout_status, rollouts::rollout_action,
         rollouts::list_rollouts, rollouts::metrics,
         changes::list_changes,
+        webhooks::list_webhooks, webhooks::create_webhook, webhooks::get_webhook,
+        webhooks::update_webhook, webhooks::delete_webhook, webhooks::rotate_secret,
+        webhooks::test_webhook, webhooks::list_deliveries,
         keys::me, keys::list_keys, keys::create_key, keys::delete_key, api::openapi,
     ),
     components(schemas(updraft_protocol::error::ErrorBody, updraft_protocol::api::RolloutVerb)),

@@ -158,6 +158,11 @@ struct ActionLabel {
     action: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
 /// How `/updates` answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reply {
@@ -205,6 +210,8 @@ pub(crate) struct Metrics {
     /// Stats events stored, by the plugin's action (`other` for the rest).
     actions: std::collections::HashMap<&'static str, Counter>,
     other_action: Counter,
+    /// Webhook attempts by outcome: delivered, retry, failed, gone.
+    webhooks: [Counter; 4],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -299,6 +306,17 @@ impl Metrics {
             "Stats events accepted, by the plugin's action (other: any action the plugin does not send)",
             action_family,
         );
+        let webhook_family = Family::<OutcomeLabel, Counter>::default();
+        let webhooks = ["delivered", "retry", "failed", "gone"].map(|outcome| {
+            webhook_family
+                .get_or_create(&OutcomeLabel { outcome })
+                .clone()
+        });
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts, by outcome (retry: failed and queued again; failed: given up; gone: the receiver answered 410)",
+            webhook_family,
+        );
         if let Some(state) = state {
             registry.register_collector(Box::new(state));
         }
@@ -311,7 +329,22 @@ impl Metrics {
             replies,
             actions,
             other_action,
+            webhooks,
         }
+    }
+
+    /// A webhook delivery attempt ended as `a`.
+    pub(crate) fn webhook(&self, a: &updraft_store::Attempt) {
+        use updraft_store::Attempt;
+        let i = match a {
+            Attempt::Delivered { .. } => 0,
+            Attempt::Failed {
+                retry_at: Some(_), ..
+            } => 1,
+            Attempt::Failed { retry_at: None, .. } => 2,
+            Attempt::Gone => 3,
+        };
+        self.webhooks[i].inc();
     }
 
     /// A device endpoint answered `status` after `took`.

@@ -1,6 +1,7 @@
 //! Retention: a background job deletes stats events and per-device release
-//! rows older than `event_retention_days` (0 keeps them forever), change-log rows older
-//! than [`CHANGE_RETENTION_MS`] (each app's latest change stays), and manifest
+//! rows older than `event_retention_days` (0 keeps them forever), change-log rows and
+//! finished webhook deliveries older than [`CHANGE_RETENTION_MS`] (each app's latest
+//! change stays), and manifest
 //! files no live bundle names once their grace ([`FILE_GRACE_MS`]) is over, all in
 //! small batches with a pause between them, so it never holds a long lock
 //! or starves the telemetry writer (SQLite has one writer at a time). It runs at start and then every
@@ -52,6 +53,10 @@ pub(crate) fn spawn(
                 prune_release(&*store, now.saturating_sub(keep_ms)).await;
             }
             prune_changes(&*store, now - CHANGE_RETENTION_MS).await;
+            in_batches("old webhook deliveries", || {
+                store.prune_deliveries(now - CHANGE_RETENTION_MS, BATCH)
+            })
+            .await;
             forget_files(&*store, &blobs, &lock, now - FILE_GRACE_MS).await;
             runs.send_modify(|n| *n += 1);
         }

@@ -12,7 +12,7 @@ use updraft_protocol::api::Health;
 
 use crate::routes::{
     api, capgo, channel_self, channels, device, devices, explain, files, keys, manifest_files,
-    revoke, rollouts,
+    revoke, rollouts, webhooks,
 };
 use crate::state::AppState;
 use crate::{access_log, error, public_url, rejection, routes};
@@ -118,6 +118,28 @@ pub(crate) fn router(state: AppState) -> Router {
             post(rollouts::rollout_action),
         )
         .route("/apps/{app_id}/rollouts", get(rollouts::list_rollouts))
+        .route(
+            "/apps/{app_id}/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/apps/{app_id}/webhooks/{id}",
+            get(webhooks::get_webhook)
+                .patch(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
+        )
+        .route(
+            "/apps/{app_id}/webhooks/{id}/rotate",
+            post(webhooks::rotate_secret),
+        )
+        .route(
+            "/apps/{app_id}/webhooks/{id}/test",
+            post(webhooks::test_webhook),
+        )
+        .route(
+            "/apps/{app_id}/webhooks/{id}/deliveries",
+            get(webhooks::list_deliveries),
+        )
         .route("/apps/{app_id}/metrics", get(rollouts::metrics))
         .route("/apps/{app_id}/devices", get(devices::list_devices))
         .route(

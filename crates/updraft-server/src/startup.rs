@@ -156,6 +156,17 @@ pub async fn start_with(
         })),
     ));
     let summaries = traffic.spawn_summaries();
+    let webhook_client = crate::webhooks::deliver::client(config.webhooks.allow_local);
+    let webhook_worker = crate::webhooks::spawn(
+        crate::webhooks::Worker {
+            store: store.clone(),
+            clock: runtime.clock.clone(),
+            http: webhook_client.clone(),
+            allow_local: config.webhooks.allow_local,
+            traffic: traffic.clone(),
+        },
+        Duration::from_millis(config.webhooks.poll_interval_ms),
+    );
     let state = AppState::new(state::Shared {
         store,
         clock: runtime.clock,
@@ -170,6 +181,7 @@ pub async fn start_with(
         channel_limiter: Arc::default(),
         offers: Default::default(),
         patches,
+        webhook_client,
         self_assign_limiter: Arc::new(ratelimit::DeviceLimiter::new(
             ratelimit::SELF_ASSIGN_PER_SECOND,
         )),
@@ -200,6 +212,7 @@ pub async fn start_with(
         pruner.abort();
         gate_runner.abort();
         patcher.abort();
+        webhook_worker.abort();
         drained?;
         served
     });

@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) offers: crate::offer_filter::OfferFilter,
     /// Byte-level patches known to this node, and the queue of pairs to prepare.
     pub(crate) patches: Arc<crate::patches::Patches>,
+    /// The client of webhook deliveries (and test deliveries).
+    pub(crate) webhook_client: reqwest::Client,
     /// Device rows recently queued (single-node SQLite only).
     pub(crate) seen_filter: Option<crate::seen_filter::SeenFilter>,
 }

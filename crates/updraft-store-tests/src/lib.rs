@@ -22,6 +22,7 @@ mod rollout_effects;
 mod rollouts;
 mod self_assign;
 mod telemetry;
+mod webhooks;
 pub use apps::*;
 pub use bundles::*;
 pub use changes::*;
@@ -36,6 +37,7 @@ pub use rollout_effects::*;
 pub use rollouts::*;
 pub use self_assign::*;
 pub use telemetry::*;
+pub use webhooks::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$fresh` is an async
 /// fn returning `(store, guard)`: a new, empty store and whatever must live as
@@ -65,7 +67,7 @@ macro_rules! conformance_suite {
             rollout_writes_append_their_changes, rollout_checks_are_claimed_once_per_interval,
             snapshot_holds_active_rollouts_only, deletes_and_rollouts,
             a_channel_with_an_active_rollout_refuses_deploys, a_rollout_keeps_its_latest_hundred_checks,
-            revoking_a_bundle_moves_what_served_it);
+            revoking_a_bundle_moves_what_served_it, webhook_queues_follow_the_change_log);
         $crate::conformance_suite!(@cases $fresh,
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,

@@ -30,7 +30,8 @@ pub fn config(dir: &Path) -> Config {
             "[server]\nlisten = \"127.0.0.1:0\"\nbootstrap_api_key = {ADMIN:?}\n\
              [storage]\ndata_dir = {:?}\n\
              [limits]\nmax_json_bytes = 65536\nmax_bundle_bytes = 2097152\n\
-             [telemetry]\nflush_interval_ms = 10\ngate_check_interval_ms = 100\n",
+             [telemetry]\nflush_interval_ms = 10\ngate_check_interval_ms = 100\n\
+             [webhooks]\npoll_interval_ms = 50\n",
             dir.display().to_string()
         ),
         "test config",

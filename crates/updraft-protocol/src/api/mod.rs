@@ -40,8 +40,8 @@ pub use rollouts::{
 };
 
 pub use webhooks::{
-    CreatedWebhook, DeliveryState, NewWebhook, RotateSecret, TestDelivery, Webhook,
-    WebhookDelivery, WebhookPatch, WEBHOOK_EVENTS,
+    CreatedWebhook, DeliveryListQuery, DeliveryState, NewWebhook, RotateSecret, TestDelivery,
+    Webhook, WebhookDelivery, WebhookPatch, WEBHOOK_EVENTS,
 };
 
 pub use crate::device::ManifestEntry;

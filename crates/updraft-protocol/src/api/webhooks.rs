@@ -184,3 +184,13 @@ pub struct TestDelivery {
     /// How long the attempt took.
     pub duration_ms: u64,
 }
+
+/// Query of `GET /api/v1/apps/{app_id}/webhooks/{id}/deliveries`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryListQuery {
+    /// How many, newest first (1 to 200, default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+}

@@ -124,6 +124,16 @@ section_layer! {
     }
 }
 
+section_layer! {
+    /// `[webhooks]` in one layer.
+    WebhooksLayer {
+        /// Allow `http://` and loopback, private or link-local receivers.
+        allow_local: bool,
+        /// Milliseconds.
+        poll_interval_ms: u64,
+    }
+}
+
 /// One layer: every setting optional. Also the TOML file's shape.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -142,6 +152,8 @@ pub struct Layer {
     pub telemetry: TelemetryLayer,
     /// `[metrics]`.
     pub metrics: MetricsLayer,
+    /// `[webhooks]`.
+    pub webhooks: WebhooksLayer,
 }
 
 /// Where one setting can be given besides the file.
@@ -256,6 +268,12 @@ pub const SETTINGS: &[SettingName] = &[
         file_key: Some("token_file"),
         ..setting("metrics", "token", "UPDRAFT_METRICS_TOKEN")
     },
+    setting("webhooks", "allow_local", "UPDRAFT_WEBHOOKS_ALLOW_LOCAL"),
+    setting(
+        "webhooks",
+        "poll_interval_ms",
+        "UPDRAFT_WEBHOOKS_POLL_INTERVAL_MS",
+    ),
 ];
 
 /// The environment, read with the error messages of one variable.
@@ -277,6 +295,18 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                     .parse::<T>()
                     .ok()
                     .with_context(|| format!("{name} must be a whole number, got {v:?}"))
+            })
+            .transpose()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn flag(&self, name: &str) -> anyhow::Result<Option<bool>> {
+        self.text(name)
+            .map(|v| match v.trim() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(anyhow::anyhow!("{name} must be true or false, got {v:?}")),
             })
             .transpose()
     }
@@ -318,6 +348,7 @@ impl Layer {
             limits: self.limits.merge(over.limits),
             telemetry: self.telemetry.merge(over.telemetry),
             metrics: m.merge(om),
+            webhooks: self.webhooks.merge(over.webhooks),
         };
         (merged.metrics.token, merged.metrics.token_file) = token;
         (
@@ -344,7 +375,7 @@ impl Layer {
         if !moved.is_empty() {
             bail!(
                 "config file {origin} has settings outside a section: the file is now in sections \
-                 ([server], [database], [storage], [tls], [limits], [telemetry], [metrics]); {}. \
+                 ([server], [database], [storage], [tls], [limits], [telemetry], [metrics], [webhooks]); {}. \
                  See docs/upgrading.md",
                 moved.join(", ")
             );
@@ -418,6 +449,10 @@ impl Layer {
             metrics: MetricsLayer {
                 token: e.text("UPDRAFT_METRICS_TOKEN").map(Secret::new),
                 token_file: e.path("UPDRAFT_METRICS_TOKEN_FILE"),
+            },
+            webhooks: WebhooksLayer {
+                allow_local: e.flag("UPDRAFT_WEBHOOKS_ALLOW_LOCAL")?,
+                poll_interval_ms: e.num("UPDRAFT_WEBHOOKS_POLL_INTERVAL_MS")?,
             },
         };
         layer.check_secret_pairs(|s| {

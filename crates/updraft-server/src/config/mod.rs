@@ -58,6 +58,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// `[metrics]`: who may read `/metrics`.
     pub metrics: MetricsConfig,
+    /// `[webhooks]`: where outbound webhooks may go.
+    pub webhooks: WebhooksConfig,
 }
 
 /// `[server]` settings.
@@ -129,6 +131,17 @@ pub struct MetricsConfig {
     /// The bearer token `/metrics` asks for; without one it is open (put it
     /// behind the proxy's rules, or set one).
     pub token: Option<Secret<String>>,
+}
+
+/// `[webhooks]` settings.
+#[derive(Debug, Clone)]
+pub struct WebhooksConfig {
+    /// Allow receivers over plain `http://` and on loopback, private,
+    /// link-local or otherwise non-public addresses (off: only `https://`
+    /// to public addresses, checked at every delivery).
+    pub allow_local: bool,
+    /// Milliseconds between two looks for due deliveries.
+    pub poll_interval_ms: u64,
 }
 
 /// `[telemetry]` settings.
@@ -224,6 +237,12 @@ impl Config {
                 "metrics",
                 "token",
                 json!(self.metrics.token.as_ref().map(|_| "(set, not shown)")),
+            ),
+            ("webhooks", "allow_local", json!(self.webhooks.allow_local)),
+            (
+                "webhooks",
+                "poll_interval_ms",
+                json!(self.webhooks.poll_interval_ms),
             ),
         ]
     }

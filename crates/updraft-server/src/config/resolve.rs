@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 
 use super::{
     Config, DatabaseConfig, Layer, LimitsConfig, LogFormat, MetricsConfig, ServerConfig,
-    StorageConfig, TelemetryConfig, TlsConfig,
+    StorageConfig, TelemetryConfig, TlsConfig, WebhooksConfig,
 };
 use crate::secret::{DatabaseUrl, Secret};
 
@@ -74,6 +74,7 @@ impl Layer {
             limits,
             telemetry,
             metrics,
+            webhooks,
         } = self;
         let listen_raw = server.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_raw.parse().with_context(|| {
@@ -220,6 +221,10 @@ impl Layer {
             },
             metrics: MetricsConfig {
                 token: metrics_token.map(Secret::new),
+            },
+            webhooks: WebhooksConfig {
+                allow_local: webhooks.allow_local.unwrap_or(false),
+                poll_interval_ms: webhooks.poll_interval_ms.unwrap_or(1000).max(10),
             },
         })
     }

@@ -18,3 +18,4 @@ pub(crate) mod manifest_size;
 pub(crate) mod revoke;
 pub(crate) mod rollouts;
 pub(crate) mod spool;
+pub(crate) mod webhooks;
