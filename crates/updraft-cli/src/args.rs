@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 mod rollout;
+mod webhook;
 
 pub(crate) use rollout::{
     MetricsArgs, RolloutActionArgs, RolloutCommand, RolloutStartArgs, RolloutStatusArgs,
 };
+pub(crate) use webhook::WebhookCommand;
 
 /// The channel `deploy`, `promote` and `rollback` use when no `--channel` is given
 /// (`init` creates it as the public channel).
@@ -117,6 +119,9 @@ pub(crate) enum Command {
     /// API keys for the management API (`updraft key` is the encryption key).
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Outbound webhooks: the app's release events, signed, POSTed to your URLs.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }

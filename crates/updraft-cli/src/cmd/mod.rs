@@ -14,3 +14,4 @@ pub(crate) mod login;
 pub(crate) mod metrics;
 pub(crate) mod rollout;
 pub(crate) mod upload;
+pub(crate) mod webhook;

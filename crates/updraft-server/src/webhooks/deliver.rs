@@ -26,10 +26,12 @@ const ERROR_BODY: usize = 200;
 /// How long one attempt may take, connection included.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The delivery client: no redirects, a deadline, and the resolver of
-/// [`target`].
+/// The delivery client: no redirects, a deadline, the resolver of
+/// [`target`], and no proxy from the environment (a proxy would resolve
+/// names itself, past the resolver's check).
 pub(crate) fn client(allow_local: bool) -> reqwest::Client {
     reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
@@ -181,7 +183,10 @@ mod tests {
 
     #[test]
     fn ten_attempts_in_all() {
-        assert_eq!(usize::try_from(MAX_ATTEMPTS).unwrap(), BACKOFF_SECS.len() + 1);
+        assert_eq!(
+            usize::try_from(MAX_ATTEMPTS).unwrap(),
+            BACKOFF_SECS.len() + 1
+        );
     }
 
     #[test]

@@ -1,0 +1,61 @@
+//! The command line of outbound webhooks: `webhook
+//! add|list|test|deliveries|rotate|enable|disable|delete`.
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhookCommand {
+    /// Subscribe a URL to the app's events; the signing secret is printed this once.
+    ///
+    /// Each event is POSTed as JSON, signed per Standard Webhooks (webhook-id,
+    /// webhook-timestamp, webhook-signature), in order, retried for about four days.
+    Add {
+        /// The receiver's https:// URL.
+        url: String,
+        /// An event to send (bundle.created, bundle.revoked, channel.updated, rollout.paused, ...);
+        /// repeat for more; none sends every event.
+        #[arg(long = "event", value_name = "EVENT")]
+        events: Vec<String>,
+        /// A note for people.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List the app's webhooks (never their secrets).
+    List,
+    /// Send a signed webhook.test event now and show what the receiver answered.
+    Test {
+        /// The webhook id, as `webhook list` shows it.
+        id: i64,
+    },
+    /// A webhook's latest deliveries: state, attempts, last answer.
+    Deliveries {
+        /// The webhook id.
+        id: i64,
+        /// How many (1 to 200).
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Make a new signing secret (printed this once); the old one keeps signing for the grace.
+    Rotate {
+        /// The webhook id.
+        id: i64,
+        /// How long the old secret keeps signing, in seconds (at most a week; 0: not at all).
+        #[arg(long, default_value_t = 86_400)]
+        grace_seconds: u64,
+    },
+    /// Turn a webhook back on (clears its failure streak; queued events are sent).
+    Enable {
+        /// The webhook id.
+        id: i64,
+    },
+    /// Turn a webhook off: no events are queued for it until it is enabled.
+    Disable {
+        /// The webhook id.
+        id: i64,
+    },
+    /// Delete a webhook and its delivery log.
+    Delete {
+        /// The webhook id.
+        id: i64,
+    },
+}
