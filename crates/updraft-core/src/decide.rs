@@ -235,14 +235,10 @@ pub fn decide(
     }
     note!(cx.trace, "plugin {plugin} is supported");
     if facts.explain {
-        if let Some(b) = view
-            .bundles
-            .values()
-            .find(|b| b.version == req.version_name && b.is_revoked())
-        {
+        if let Some(b) = running_revoked(view, req) {
             note!(
                 cx.trace,
-                "the device runs bundle {}, which was revoked ({}); it is moved to its channel's bundle",
+                "the device runs bundle {}, which was revoked ({})",
                 b.version,
                 b.revoked_reason.as_deref().unwrap_or("no reason given")
             );
@@ -260,6 +256,7 @@ pub fn decide(
             Some(b) => {
                 note!(cx.trace, "device is pinned to bundle {}", b.version);
                 let judged = judge(&mut cx, view, req, facts, Some(b), None, base_url);
+                let judged = off_revoked(&mut cx, view, req, judged);
                 return cx.answer(judged);
             }
             None => note!(
@@ -315,7 +312,10 @@ pub fn decide(
                     *arm = Arm::Stable;
                 }
             }
-            judged => return cx.answer(judged),
+            judged => {
+                let judged = off_revoked(&mut cx, view, req, judged);
+                return cx.answer(judged);
+            }
         }
     }
     let bundle = match stable {
@@ -324,7 +324,40 @@ pub fn decide(
         Some(Err(_)) => return cx.no(Denial::new("no_bundle", "Cannot get bundle")),
     };
     let judged = judge(&mut cx, view, req, facts, bundle, on, base_url);
+    let judged = off_revoked(&mut cx, view, req, judged);
     cx.answer(judged)
+}
+
+/// The revoked bundle the device runs, if it runs one.
+fn running_revoked<'v>(view: &'v AppView, req: &DeviceRequest) -> Option<&'v Bundle> {
+    view.bundles
+        .values()
+        .find(|b| b.is_revoked() && b.version == req.version_name)
+}
+
+/// A device must not stay on a revoked bundle: when the rules refuse it the
+/// bundle it should move to (a channel policy, a rollback block, a key
+/// mismatch), it reverts to builtin instead. Other answers stand.
+fn off_revoked(cx: &mut Ctx, view: &AppView, req: &DeviceRequest, judged: Judged) -> Judged {
+    let Err(d) = &judged else { return judged };
+    if d.code == "no_new_version_available" || d.code == "already_on_builtin" {
+        return judged;
+    }
+    let Some(b) = running_revoked(view, req) else {
+        return judged;
+    };
+    note!(
+        cx.trace,
+        "its move is refused ({}) and it runs revoked bundle {}: answer revert to builtin",
+        d.code,
+        b.version
+    );
+    Ok((
+        UpdatesReply::RevertToBuiltin(RevertToBuiltin {
+            version: "builtin".into(),
+        }),
+        None,
+    ))
 }
 
 /// The candidate bundle of `channel`'s active rollout when the device is in

@@ -41,3 +41,4 @@ pub mod text;
 pub mod trace;
 pub mod validate;
 pub mod version;
+pub mod webhook;

@@ -149,7 +149,7 @@ delegate!(ChangeStore {
 
 // Deliveries append no change; subscription writes do.
 delegate!(WebhookStore {
-    write fn create_webhook(&self, app_id: &str, new: &NewWebhook, secret: &str, stamp: &Stamp) -> StoreResult<Webhook>;
+    write fn create_webhook(&self, app_id: &str, new: &NewWebhook, secret: &str, max: i64, stamp: &Stamp) -> StoreResult<Webhook>;
     read fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>>;
     read fn get_webhook(&self, app_id: &str, id: i64) -> StoreResult<Option<Webhook>>;
     write fn update_webhook(&self, app_id: &str, id: i64, patch: &WebhookPatch, stamp: &Stamp) -> StoreResult<Webhook>;
@@ -158,6 +158,6 @@ delegate!(WebhookStore {
     read fn webhook_secrets(&self, app_id: &str, id: i64, now_ms: i64) -> StoreResult<Vec<String>>;
     read fn list_deliveries(&self, app_id: &str, id: i64, limit: i64) -> StoreResult<Vec<WebhookDelivery>>;
     read fn claim_deliveries(&self, now_ms: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<DueDelivery>>;
-    read fn finish_delivery(&self, id: i64, attempt: &Attempt, now_ms: i64, disable_after: i64) -> StoreResult<()>;
+    read fn finish_delivery(&self, id: i64, lease: i64, attempt: &Attempt, now_ms: i64, disable_after: i64) -> StoreResult<bool>;
     read fn prune_deliveries(&self, before: i64, limit: i64) -> StoreResult<u64>;
 });

@@ -203,6 +203,9 @@ pub async fn start_with(
         traffic.log_summary();
         // Ends the change feed (PostgreSQL's LISTEN connection) with the server.
         follower_task.abort();
+        // No new webhook attempt during the drain (one cut short is retried
+        // by any node once its lease ends).
+        webhook_worker.abort();
         // The writer drains before the background jobs stop: a job aborted
         // in the middle of a transaction leaves it open on its pooled
         // connection (its rollback waits for that connection's next use),
@@ -212,7 +215,6 @@ pub async fn start_with(
         pruner.abort();
         gate_runner.abort();
         patcher.abort();
-        webhook_worker.abort();
         drained?;
         served
     });

@@ -10,6 +10,7 @@
 pub use async_trait;
 pub use serde_json;
 pub use sqlx;
+pub use updraft_core;
 pub use updraft_protocol;
 pub use updraft_store;
 
@@ -170,15 +171,6 @@ pub fn adoption_buckets(since: i64, until: i64) -> (i64, usize) {
     let span = until.saturating_sub(since).max(1);
     let bucket = up(up(span, HOUR_MS), MAX_ADOPTION_POINTS).saturating_mul(HOUR_MS);
     (bucket, usize::try_from(up(span, bucket)).unwrap_or(0))
-}
-
-/// Epoch milliseconds as an RFC 3339 UTC time with milliseconds (webhook
-/// bodies' `timestamp`); the epoch itself for a time out of range.
-#[doc(hidden)]
-pub fn rfc3339(at_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(at_ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The channel columns, joined with the bundle's version name.

@@ -23,7 +23,10 @@ CREATE INDEX webhooks_app ON webhooks (app_id, id);
 
 CREATE TABLE webhook_deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    webhook_id BIGINT NOT NULL REFERENCES webhooks (id),
+    -- No foreign key: a change queued while its webhook is being deleted
+    -- must not fail the change (the delete removes what it finds; the worker
+    -- never claims a delivery without its webhook).
+    webhook_id BIGINT NOT NULL,
     app_id TEXT NOT NULL,
     change_id BIGINT,
     kind TEXT NOT NULL,

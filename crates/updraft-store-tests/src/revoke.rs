@@ -168,11 +168,23 @@ pub async fn revoking_a_bundle_moves_what_served_it(s: &dyn Store) {
     );
     assert_eq!(s.last_change_id().await.unwrap(), after);
 
+    // A rollback skips the revoked bundle too: production's history is
+    // 1.0.0, 1.1.0 (revoked), 1.0.0, so there is nothing to go back to.
+    assert!(matches!(
+        s.rollback_channel(APP, "production", &by).await,
+        Err(StoreError::Conflict(_))
+    ));
+
     // A later revocation skips revoked and deleted bundles of the history:
-    // production 1.0.0, 1.1.0 (revoked), 1.0.0, 3.0.0; 1.0.0 revoked too.
+    // production 1.0.0, 1.1.0 (revoked), 1.0.0, 2.0.0 (deleted), 3.0.0;
+    // 1.0.0 revoked too.
+    s.update_channel(APP, "production", &deploy("2.0.0"), &by)
+        .await
+        .unwrap();
     s.update_channel(APP, "production", &deploy("3.0.0"), &by)
         .await
         .unwrap();
+    s.delete_bundle(APP, "2.0.0", &by).await.unwrap();
     s.update_channel(APP, "staging", &deploy("3.0.0"), &by)
         .await
         .unwrap();

@@ -22,7 +22,7 @@ pub async fn webhook_queues_follow_the_change_log(s: &dyn Store) {
     app(s).await;
     let at = Stamp::system(1_000);
     let all = s
-        .create_webhook(APP, &hook("https://a.example.com", &[]), "whsec_a", &at)
+        .create_webhook(APP, &hook("https://a.example.com", &[]), "whsec_a", 2, &at)
         .await
         .unwrap();
     let revoked_only = s
@@ -30,10 +30,19 @@ pub async fn webhook_queues_follow_the_change_log(s: &dyn Store) {
             APP,
             &hook("https://b.example.com", &["bundle.revoked"]),
             "whsec_b",
+            2,
             &at,
         )
         .await
         .unwrap();
+    assert!(
+        matches!(
+            s.create_webhook(APP, &hook("https://c.example.com", &[]), "whsec_c", 2, &at)
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "at most `max` per app"
+    );
     assert!(all.enabled && all.events.is_empty());
     assert_eq!(revoked_only.events, ["bundle.revoked"]);
     for v in ["1.0.0", "1.0.1", "1.0.2"] {
@@ -73,9 +82,16 @@ pub async fn webhook_queues_follow_the_change_log(s: &dyn Store) {
         error: "HTTP 500".into(),
         retry_at: Some(6_000),
     };
-    s.finish_delivery(head.delivery.id, &failed, 1_000, 30)
+    assert!(
+        !s.finish_delivery(head.delivery.id, head.lease + 1, &failed, 1_000, 30)
+            .await
+            .unwrap(),
+        "only the claim's holder records it"
+    );
+    assert!(s
+        .finish_delivery(head.delivery.id, head.lease, &failed, 1_000, 30)
         .await
-        .unwrap();
+        .unwrap());
     assert!(
         s.claim_deliveries(5_999, 60_000, 10)
             .await
@@ -87,10 +103,12 @@ pub async fn webhook_queues_follow_the_change_log(s: &dyn Store) {
     assert_eq!(again.len(), 1);
     assert_eq!(
         (again[0].delivery.id, again[0].delivery.attempts),
-        (head.delivery.id, 1)
+        (head.delivery.id, 2),
+        "attempts count at the claim"
     );
     s.finish_delivery(
         head.delivery.id,
+        again[0].lease,
         &Attempt::Delivered { status: 204 },
         6_000,
         30,
@@ -117,13 +135,13 @@ pub async fn webhook_queues_follow_the_change_log(s: &dyn Store) {
         error: "no answer".into(),
         retry_at: Some(6_000),
     };
-    s.finish_delivery(next[0].delivery.id, &failed, 6_000, 2)
+    s.finish_delivery(next[0].delivery.id, next[0].lease, &failed, 6_000, 2)
         .await
         .unwrap();
     let w = s.get_webhook(APP, all.id).await.unwrap().unwrap();
     assert!(w.enabled, "one failure after a success is a streak of one");
     let retry = s.claim_deliveries(6_000, 60_000, 10).await.unwrap();
-    s.finish_delivery(retry[0].delivery.id, &failed, 6_000, 2)
+    s.finish_delivery(retry[0].delivery.id, retry[0].lease, &failed, 6_000, 2)
         .await
         .unwrap();
     let w = s.get_webhook(APP, all.id).await.unwrap().unwrap();
@@ -151,11 +169,21 @@ pub async fn webhook_queues_follow_the_change_log(s: &dyn Store) {
     };
     let w = s.update_webhook(APP, all.id, &on, &at).await.unwrap();
     assert!(w.enabled && w.disabled_reason.is_none() && w.failure_streak == 0);
-    let resumed = s.claim_deliveries(10_000, 60_000, 10).await.unwrap();
-    assert_eq!(resumed[0].delivery.id, queued[1].id);
-    s.finish_delivery(resumed[0].delivery.id, &Attempt::Gone, 10_000, 30)
-        .await
-        .unwrap();
+    let resumed = s.claim_deliveries(1_000, 60_000, 10).await.unwrap();
+    assert_eq!(
+        (resumed[0].delivery.id, resumed[0].delivery.attempts),
+        (queued[1].id, 1),
+        "due at once, attempts counted afresh"
+    );
+    s.finish_delivery(
+        resumed[0].delivery.id,
+        resumed[0].lease,
+        &Attempt::Gone,
+        10_000,
+        30,
+    )
+    .await
+    .unwrap();
     let w = s.get_webhook(APP, all.id).await.unwrap().unwrap();
     assert!(!w.enabled && w.disabled_reason.unwrap().contains("410"));
 

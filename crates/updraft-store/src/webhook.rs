@@ -9,10 +9,12 @@ use updraft_protocol::api::{NewWebhook, Webhook, WebhookDelivery, WebhookPatch};
 use crate::{Stamp, StoreResult};
 
 /// A delivery claimed for one attempt, with what signing it needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DueDelivery {
-    /// The delivery (its `attempts` before this one).
+    /// The delivery (`attempts` counts this one).
     pub delivery: WebhookDelivery,
+    /// The claim: when its lease ends; only this claim may record the attempt.
+    pub lease: i64,
     /// The app.
     pub app_id: String,
     /// Where to POST it.
@@ -20,6 +22,18 @@ pub struct DueDelivery {
     /// The secrets to sign with: the current one, then the previous one
     /// while its grace lasts.
     pub secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    /// Everything but the secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("delivery", &self.delivery)
+            .field("lease", &self.lease)
+            .field("app_id", &self.app_id)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one attempt came to.
@@ -50,12 +64,14 @@ pub enum Attempt {
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Creates an enabled webhook with `secret`. `NotFound` when the app
-    /// does not exist. The caller has checked the URL and events.
+    /// does not exist; `Conflict` when it has `max` webhooks already. The
+    /// caller has checked the URL and events.
     async fn create_webhook(
         &self,
         app_id: &str,
         new: &NewWebhook,
         secret: &str,
+        max: i64,
         stamp: &Stamp,
     ) -> StoreResult<Webhook>;
     /// The app's webhooks by id.
@@ -63,7 +79,9 @@ pub trait WebhookStore: Send + Sync {
     /// One webhook of the app; `None` when there is none.
     async fn get_webhook(&self, app_id: &str, id: i64) -> StoreResult<Option<Webhook>>;
     /// Applies the fields `patch` gives; enabling clears the failure streak
-    /// and the disabled reason. `NotFound` when there is no such webhook.
+    /// and the disabled reason. Enabling or a new URL makes the pending
+    /// deliveries due at once with their attempts reset (their backoff was
+    /// the old receiver's). `NotFound` when there is no such webhook.
     async fn update_webhook(
         &self,
         app_id: &str,
@@ -94,25 +112,29 @@ pub trait WebhookStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<WebhookDelivery>>;
     /// Claims at most `limit` due deliveries for one attempt each, holding
-    /// them until `now_ms + lease_ms`: of each enabled webhook only the head
-    /// of its queue (its oldest pending delivery), and only when it is due
-    /// and no one holds it. Across nodes each is claimed by one.
+    /// them until `now_ms + lease_ms` and counting the attempt: of each
+    /// enabled webhook only the head of its queue (its oldest pending
+    /// delivery), and only when it is due and no one holds it. Across nodes
+    /// each is claimed by one.
     async fn claim_deliveries(
         &self,
         now_ms: i64,
         lease_ms: i64,
         limit: i64,
     ) -> StoreResult<Vec<DueDelivery>>;
-    /// Records the attempt on a claimed delivery and releases it; updates
-    /// the webhook's failure streak, disabling it after `disable_after`
-    /// failures in a row or on [`Attempt::Gone`].
+    /// Records the attempt of the claim `lease` on delivery `id` and
+    /// releases it; updates the webhook's failure streak, disabling it after
+    /// `disable_after` failures in a row or on [`Attempt::Gone`]. False (and
+    /// nothing changed) when the claim is no longer held: its lease ran out
+    /// and another claim took it, or the webhook was deleted.
     async fn finish_delivery(
         &self,
         id: i64,
+        lease: i64,
         attempt: &Attempt,
         now_ms: i64,
         disable_after: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Deletes at most `limit` finished deliveries created before `before`;
     /// returns how many went.
     async fn prune_deliveries(&self, before: i64, limit: i64) -> StoreResult<u64>;

@@ -342,6 +342,21 @@ pub(crate) async fn delete_bundle(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The longest reason kept with a change (a rollout action's, a revocation's), in bytes.
+const MAX_REASON: usize = 500;
+
+/// A reason kept with a change: one line of at most [`MAX_REASON`] bytes.
+pub(crate) fn check_reason(reason: Option<&str>) -> ApiResult<()> {
+    if reason.is_some_and(|r| r.len() > MAX_REASON) {
+        return Err(ApiError::bad_request(
+            "invalid_reason",
+            format!("a reason is at most {MAX_REASON} bytes"),
+        ));
+    }
+    updraft_core::text::line("reason", reason, MAX_REASON)
+        .map_err(|e| ApiError::bad_request("invalid_reason", e.to_string()))
+}
+
 pub(crate) fn check_version(version: &str) -> ApiResult<()> {
     if updraft_core::version::parse_bundle_version(version).is_none() {
         return Err(ApiError::bad_request(

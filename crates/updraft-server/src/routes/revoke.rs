@@ -6,14 +6,11 @@ use axum::extract::State;
 use axum::Json;
 use updraft_protocol::api::{KeyMode, Revocation, RevokeBundle};
 
-use super::api::{known_app, JsonBody};
+use super::api::{check_reason, known_app, JsonBody};
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::rejection::Path;
 use crate::state::AppState;
-
-/// The longest reason kept, in bytes (as a rollout action's).
-const MAX_REASON: usize = 500;
 
 #[utoipa::path(
     post,
@@ -37,12 +34,7 @@ pub(crate) async fn revoke_bundle(
 ) -> ApiResult<Json<Revocation>> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
     let reason = body.and_then(|JsonBody(b)| b.reason);
-    if reason.as_deref().is_some_and(|r| r.len() > MAX_REASON) {
-        return Err(ApiError::bad_request(
-            "invalid_reason",
-            format!("a reason is at most {MAX_REASON} bytes"),
-        ));
-    }
+    check_reason(reason.as_deref())?;
     let done = s
         .store
         .revoke_bundle(&app_id, &version, reason.as_deref(), &s.stamp(&auth))

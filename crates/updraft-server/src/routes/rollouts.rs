@@ -10,7 +10,7 @@ use axum::Json;
 use updraft_protocol::api::*;
 use updraft_store::Transition;
 
-use super::api::{created, known_app, JsonBody};
+use super::api::{check_reason, created, known_app, JsonBody};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::rejection::{Path, Query};
@@ -136,12 +136,7 @@ pub(crate) async fn rollout_action(
 ) -> ApiResult<Json<Rollout>> {
     known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     let reason = body.and_then(|JsonBody(a)| a.reason);
-    if reason.as_deref().is_some_and(|r| r.len() > 500) {
-        return Err(ApiError::bad_request(
-            "invalid_reason",
-            "a reason is at most 500 bytes",
-        ));
-    }
+    check_reason(reason.as_deref())?;
     let rollout = s
         .store
         .get_rollout(&app_id, &name)

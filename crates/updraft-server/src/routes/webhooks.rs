@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::webhooks::{deliver, sign, target};
 
 /// Most webhooks per app.
-const MAX_PER_APP: usize = 20;
+const MAX_PER_APP: i64 = 20;
 /// The longest description kept, in bytes.
 const MAX_DESCRIPTION: usize = 200;
 /// The default and longest grace of a rotated-out secret.
@@ -38,6 +38,8 @@ fn check_fields(
     description: Option<&str>,
 ) -> ApiResult<Option<Vec<String>>> {
     if let Some(u) = url {
+        updraft_core::text::line("url", Some(u), target::MAX_URL)
+            .map_err(|e| invalid("invalid_url", e.to_string()))?;
         target::check(u, s.config.webhooks.allow_local).map_err(|e| invalid("invalid_url", e))?;
     }
     if description.is_some_and(|d| d.len() > MAX_DESCRIPTION) {
@@ -46,6 +48,8 @@ fn check_fields(
             format!("a description is at most {MAX_DESCRIPTION} bytes"),
         ));
     }
+    updraft_core::text::line("description", description, MAX_DESCRIPTION)
+        .map_err(|e| invalid("invalid_description", e.to_string()))?;
     let Some(events) = events else {
         return Ok(None);
     };
@@ -116,15 +120,10 @@ pub(crate) async fn create_webhook(
         new.description.as_deref(),
     )?
     .unwrap_or_default();
-    if s.store.list_webhooks(&app_id).await?.len() >= MAX_PER_APP {
-        return Err(ApiError::conflict(format!(
-            "app {app_id} already has {MAX_PER_APP} webhooks; delete one first"
-        )));
-    }
     let secret = sign::new_secret();
     let webhook = s
         .store
-        .create_webhook(&app_id, &new, &secret, &s.stamp(&auth))
+        .create_webhook(&app_id, &new, &secret, MAX_PER_APP, &s.stamp(&auth))
         .await?;
     Ok(created(CreatedWebhook { webhook, secret }))
 }
@@ -257,13 +256,10 @@ pub(crate) async fn test_webhook(
     let w = found(&s, &app_id, id).await?;
     let now = s.clock.now_ms();
     let secrets = s.store.webhook_secrets(&app_id, id, now).await?;
-    let body = serde_json::json!({
-        "type": "webhook.test",
-        "timestamp": chrono::DateTime::from_timestamp_millis(now)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "data": {"app_id": app_id, "webhook_id": id},
-    });
+    let mut data = serde_json::Map::new();
+    data.insert("app_id".into(), app_id.clone().into());
+    data.insert("webhook_id".into(), id.into());
+    let body = updraft_core::webhook::body("webhook.test", now, data);
     let body = serde_json::to_vec(&body).unwrap_or_default();
     let msg = format!("msg_test_{id}_{now}");
     let sent = deliver::post(

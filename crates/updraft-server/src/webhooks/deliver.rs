@@ -111,12 +111,7 @@ pub(crate) async fn post(
             let error = if r.status().is_success() {
                 None
             } else {
-                let text = r.text().await.unwrap_or_default();
-                let mut cut = text.len().min(ERROR_BODY);
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                Some(format!("HTTP {status}: {}", &text[..cut]))
+                Some(format!("HTTP {status}: {}", head_of(r).await))
             };
             Sent {
                 status: Some(status),
@@ -128,16 +123,45 @@ pub(crate) async fn post(
     }
 }
 
-/// A reqwest error without the URL (which may hold a receiver's token).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    if let Some(u) = e.url() {
-        msg = msg.replace(u.as_str(), "the webhook URL");
+/// The first [`ERROR_BODY`] bytes of a reply's body, read no further, as
+/// printable text (a receiver's bytes go into the log and the database:
+/// PostgreSQL refuses a NUL).
+async fn head_of(mut r: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < ERROR_BODY {
+        match r.chunk().await {
+            Ok(Some(c)) => bytes.extend_from_slice(&c),
+            _ => break,
+        }
     }
+    bytes.truncate(ERROR_BODY);
+    printable(&String::from_utf8_lossy(&bytes))
+}
+
+/// `text` with each control character as a space.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A reqwest error with its causes, without the URL (which may hold a
+/// receiver's token).
+fn without_url(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return format!("timed out after {} s", TIMEOUT.as_secs());
     }
-    msg
+    let mut msg = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    if let Some(u) = e.url() {
+        msg = msg.replace(u.as_str(), "the webhook URL");
+    }
+    printable(&msg)
 }
 
 /// What the queue does after an attempt that was the `attempts`-th (from

@@ -92,7 +92,7 @@ impl Worker {
             &d.secrets,
         )
         .await;
-        let attempts = d.delivery.attempts + 1;
+        let attempts = d.delivery.attempts;
         let outcome = deliver::judge(sent, attempts, self.clock.now_ms());
         self.traffic.metrics.webhook(&outcome);
         match &outcome {
@@ -118,15 +118,28 @@ impl Worker {
                 "a webhook delivery failed"
             ),
         }
-        if let Err(e) = self
+        match self
             .store
-            .finish_delivery(d.delivery.id, &outcome, self.clock.now_ms(), DISABLE_AFTER)
+            .finish_delivery(
+                d.delivery.id,
+                d.lease,
+                &outcome,
+                self.clock.now_ms(),
+                DISABLE_AFTER,
+            )
             .await
         {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                delivery = d.delivery.id,
+                "a webhook attempt outlived its lease; another claim records it"
+            ),
             // The lease runs out and the attempt is made again: a receiver
             // may see this message id twice (Standard Webhooks receivers
             // deduplicate by it).
-            tracing::warn!(delivery = d.delivery.id, error = %e, "could not record a webhook attempt");
+            Err(e) => {
+                tracing::warn!(delivery = d.delivery.id, error = %e, "could not record a webhook attempt");
+            }
         }
     }
 }

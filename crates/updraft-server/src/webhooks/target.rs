@@ -62,17 +62,36 @@ fn local_refused() -> String {
 pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => v4_public(a),
-        IpAddr::V6(a) => {
-            if let Some(v4) = a.to_ipv4_mapped() {
-                return v4_public(v4);
-            }
-            v6_public(a)
-        }
+        IpAddr::V6(a) => match embedded_v4(a) {
+            Some(v4) => v4_public(v4),
+            None => v6_public(a),
+        },
     }
 }
 
+/// The IPv4 address an IPv6 one reaches: mapped (`::ffff:a.b.c.d`),
+/// compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4
+/// (`2002:aabb:ccdd::`); `None` for any other.
+fn embedded_v4(a: Ipv6Addr) -> Option<Ipv4Addr> {
+    let (s, o) = (a.segments(), a.octets());
+    let low = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    if let Some(v4) = a.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if s[..6] == [0; 6] && !(a.is_unspecified() || a.is_loopback()) {
+        return Some(low);
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
+        return Some(low);
+    }
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    None
+}
+
 fn v4_public(a: Ipv4Addr) -> bool {
-    let [o0, o1, ..] = a.octets();
+    let [o0, o1, o2, _] = a.octets();
     !(a.is_unspecified()
         || a.is_loopback()
         || a.is_private()
@@ -82,20 +101,22 @@ fn v4_public(a: Ipv4Addr) -> bool {
         || a.is_multicast()
         || o0 == 0
         || (o0 == 100 && (64..128).contains(&o1)) // shared address space
-        || (o0 == 192 && o1 == 0 && a.octets()[2] == 0) // IETF protocol assignments
+        || (o0 == 192 && o1 == 0 && o2 == 0) // IETF protocol assignments
         || (o0 == 198 && (18..20).contains(&o1)) // benchmarking
         || o0 >= 240)
 }
 
 fn v6_public(a: Ipv6Addr) -> bool {
-    let s0 = a.segments()[0];
+    let s = a.segments();
     !(a.is_unspecified()
         || a.is_loopback()
         || a.is_multicast()
-        || (s0 & 0xfe00) == 0xfc00 // unique local
-        || (s0 & 0xffc0) == 0xfe80 // link-local
-        || (s0 == 0x2001 && a.segments()[1] == 0x0db8) // documentation
-        || (s0 == 0x64 && a.segments()[1] == 0xff9b)) // NAT64 (reaches IPv4 inside)
+        || (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0) // Teredo (reaches IPv4 inside)
+        || (s[0] == 0x0100 && s[1..4] == [0; 3])) // discard-only
 }
 
 /// The resolver of the delivery client: the system's, keeping only public
@@ -126,6 +147,26 @@ impl Resolve for PublicOnly {
 mod tests {
     use super::*;
 
+    /// A name that resolves to loopback is refused at delivery, whatever
+    /// the URL check saw (as a name rebound after the check would be).
+    #[tokio::test]
+    async fn the_resolver_drops_non_public_addresses() {
+        let strict = PublicOnly { allow_local: false };
+        let name: Name = "localhost".parse().unwrap();
+        let refused = strict.resolve(name).await.err().expect("refused");
+        assert!(
+            refused.to_string().contains("no public address"),
+            "{refused}"
+        );
+        let open = PublicOnly { allow_local: true };
+        let found: Vec<SocketAddr> = open
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(found.iter().all(|a| a.ip().is_loopback()) && !found.is_empty());
+    }
+
     #[test]
     fn only_https_to_public_hosts_by_default() {
         assert!(check("https://hooks.example.com/x", false).is_ok());
@@ -150,7 +191,13 @@ mod tests {
 
     #[test]
     fn public_addresses() {
-        for ip in ["8.8.8.8", "2606:4700::1111", "1.1.1.1"] {
+        for ip in [
+            "8.8.8.8",
+            "2606:4700::1111",
+            "1.1.1.1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
         for ip in [

@@ -169,6 +169,31 @@ macro_rules! sql_channels {
             Ok(ChannelWrite { channel, unpublished })
         }
 
+        /// The newest bundle of the channel's deploy history that is not
+        /// `current` and is neither deleted nor revoked (`Some(None)`:
+        /// builtin); `None` when there is none. Rollback and revocation both
+        /// go back to it.
+        async fn previous_deploy(tx: &mut Tx<'_>, channel_id: i64, current: Option<i64>) -> StoreResult<Option<Option<String>>> {
+            let history = sqlx::query(
+                "SELECT d.bundle_id, b.version, b.deleted, b.revoked_at FROM deploys d \
+                 LEFT JOIN bundles b ON b.id = d.bundle_id WHERE d.channel_id = $1 ORDER BY d.id DESC",
+            )
+            .bind(channel_id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(backend)?;
+            for r in &history {
+                let id: Option<i64> = r.try_get("bundle_id").map_err(backend)?;
+                let deleted: Option<bool> = r.try_get("deleted").map_err(backend)?;
+                let revoked: Option<i64> = r.try_get("revoked_at").map_err(backend)?;
+                if id == current || deleted == Some(true) || revoked.is_some() {
+                    continue;
+                }
+                return Ok(Some(r.try_get("version").map_err(backend)?));
+            }
+            Ok(None)
+        }
+
         /// Records a channel write in the change log (inside its transaction).
         async fn record_channel(tx: &mut Tx<'_>, kind: &str, w: &ChannelWrite, stamp: &Stamp) -> StoreResult<()> {
             let payload = serde_json::json!({
@@ -285,28 +310,7 @@ macro_rules! sql_channels {
                 let current = channel_in(&mut tx, app_id, name)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
-                let history = sqlx::query(
-                    "SELECT d.bundle_id, b.version, b.deleted FROM deploys d LEFT JOIN bundles b ON b.id = d.bundle_id \
-                     WHERE d.channel_id = $1 ORDER BY d.id DESC",
-                )
-                .bind(current.id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(backend)?;
-                let mut previous: Option<Option<String>> = None;
-                for r in &history {
-                    let id: Option<i64> = r.try_get("bundle_id").map_err(backend)?;
-                    if id == current.bundle_id {
-                        continue;
-                    }
-                    let deleted: Option<bool> = r.try_get("deleted").map_err(backend)?;
-                    if deleted == Some(true) {
-                        continue;
-                    }
-                    previous = Some(r.try_get("version").map_err(backend)?);
-                    break;
-                }
-                let Some(previous) = previous else {
+                let Some(previous) = previous_deploy(&mut tx, current.id, current.bundle_id).await? else {
                     return Err(StoreError::Conflict(format!(
                         "channel {name} has no earlier bundle to go back to"
                     )));

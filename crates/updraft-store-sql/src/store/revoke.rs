@@ -51,46 +51,48 @@ macro_rules! sql_revoke {
             .map_err(backend)?;
             for r in active {
                 let rollout: i64 = r.try_get("id").map_err(backend)?;
-                sqlx::query(
-                    "UPDATE rollouts SET state = 'reverted', ended_at = $2, reason = $3, revision = revision + 1 WHERE id = $1",
-                )
+                // Only if still active: a promotion or revert that committed
+                // meanwhile (its row lock waited for) stands.
+                let reverted = sqlx::query(&format!(
+                    "UPDATE rollouts SET state = 'reverted', ended_at = $2, reason = $3, revision = revision + 1 \
+                     WHERE id = $1 AND state IN {ACTIVE}"
+                ))
                 .bind(rollout)
                 .bind(stamp.at_ms)
                 .bind(&why)
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
+                if reverted.rows_affected() == 0 {
+                    continue;
+                }
                 let after = rollout_by_id(tx, app_id, rollout)
                     .await?
                     .ok_or_else(|| StoreError::Backend("rollout vanished".into()))?;
                 record_rollout(tx, "rollout.reverted", &after, Some(&why), stamp).await?;
                 done.rollouts.push(rollout);
             }
-            let serving = sqlx::query("SELECT name FROM channels WHERE app_id = $1 AND bundle_id = $2 ORDER BY name")
-                .bind(app_id)
-                .bind(id)
-                .fetch_all(&mut **tx)
-                .await
+            // Locked and read again after any write they waited for: a deploy
+            // that committed meanwhile moved its channel off the bundle.
+            let serving = sqlx::query(
+                "UPDATE channels SET bundle_id = bundle_id WHERE app_id = $1 AND bundle_id = $2 RETURNING name",
+            )
+            .bind(app_id)
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(backend)?;
+            let mut names = serving
+                .iter()
+                .map(|r| r.try_get::<String, _>("name"))
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(backend)?;
-            for r in serving {
-                let name: String = r.try_get("name").map_err(backend)?;
+            names.sort();
+            for name in names {
                 let current = channel_in(tx, app_id, &name)
                     .await?
                     .ok_or_else(|| StoreError::Backend("channel vanished".into()))?;
-                let history = sqlx::query(
-                    "SELECT b.version FROM deploys d LEFT JOIN bundles b ON b.id = d.bundle_id \
-                     WHERE d.channel_id = $1 AND (d.bundle_id IS NULL OR (d.bundle_id <> $2 \
-                     AND b.deleted = FALSE AND b.revoked_at IS NULL)) ORDER BY d.id DESC LIMIT 1",
-                )
-                .bind(current.id)
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(backend)?;
-                let previous: Option<String> = match history {
-                    Some(h) => h.try_get("version").map_err(backend)?,
-                    None => None,
-                };
+                let previous = previous_deploy(tx, current.id, current.bundle_id).await?.unwrap_or(None);
                 let patch = ChannelPatch { bundle: Some(previous), ..Default::default() };
                 let w = apply_patch(tx, current, &patch, stamp.at_ms, false).await?;
                 record_channel(tx, "channel.rolled_back", &w, stamp).await?;

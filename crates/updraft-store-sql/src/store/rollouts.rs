@@ -186,6 +186,21 @@ macro_rules! sql_rollouts {
                     }
                     Transition::Promote | Transition::Revert => ended_at = Some(stamp.at_ms),
                 }
+                // A promotion locks its candidate first (as a revocation
+                // does, before the rollout): the two serialise, never deadlock.
+                let candidate = if transition == Transition::Promote {
+                    let (candidate, revoked) = live_bundle(&mut tx, app_id, &r.candidate_version).await.map_err(|_| {
+                        StoreError::Conflict(format!("rollout {id}'s candidate {} was deleted", r.candidate_version))
+                    })?;
+                    if revoked.is_some() {
+                        return Err(StoreError::Revoked(format!(
+                            "rollout {id}'s candidate {} was revoked", r.candidate_version
+                        )));
+                    }
+                    Some(candidate)
+                } else {
+                    None
+                };
                 let done = sqlx::query(
                     "UPDATE rollouts SET state = $3, step = $4, step_started_at = $5, ended_at = $6, reason = $7, \
                      revision = revision + 1 WHERE id = $1 AND revision = $2",
@@ -204,11 +219,8 @@ macro_rules! sql_rollouts {
                     // Another transaction moved it on between our read and our write.
                     return Err(StoreError::Conflict(format!("rollout {id} changed meanwhile; read it again")));
                 }
-                if transition == Transition::Promote {
+                if let Some(candidate) = candidate {
                     // The candidate becomes the channel's bundle: a deploy in its history.
-                    let candidate = live_bundle_id(&mut tx, app_id, &r.candidate_version).await.map_err(|_| {
-                        StoreError::Conflict(format!("rollout {id}'s candidate {} was deleted", r.candidate_version))
-                    })?;
                     sqlx::query("UPDATE channels SET bundle_id = $2, updated_at = $3 WHERE id = $1")
                         .bind(r.channel_id)
                         .bind(candidate)

@@ -91,11 +91,7 @@ macro_rules! sql_webhooks {
             data.insert("change_id".into(), change_id.into());
             data.insert("actor".into(), stamp.actor.label().into());
             data.insert("at_ms".into(), stamp.at_ms.into());
-            let body = serde_json::json!({
-                "type": kind,
-                "timestamp": $crate::rfc3339(stamp.at_ms),
-                "data": data,
-            });
+            let body = $crate::updraft_core::webhook::body(kind, stamp.at_ms, data);
             sqlx::query(
                 "INSERT INTO webhook_deliveries (webhook_id, app_id, change_id, kind, body, state, attempts, \
                  next_attempt_at, created_at) \
@@ -116,9 +112,26 @@ macro_rules! sql_webhooks {
 
         #[async_trait]
         impl WebhookStore for $store {
-            async fn create_webhook(&self, app_id: &str, new: &NewWebhook, secret: &str, stamp: &Stamp) -> StoreResult<Webhook> {
+            async fn create_webhook(&self, app_id: &str, new: &NewWebhook, secret: &str, max: i64, stamp: &Stamp) -> StoreResult<Webhook> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
+                // The app's row lock (a no-op update) serialises creations, so
+                // two at once cannot both pass the count.
+                sqlx::query("UPDATE apps SET revision = revision WHERE app_id = $1")
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM webhooks WHERE app_id = $1")
+                    .bind(app_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .try_get("n")
+                    .map_err(backend)?;
+                if n >= max {
+                    return Err(StoreError::Conflict(format!("app {app_id} already has {max} webhooks; delete one first")));
+                }
                 let r = sqlx::query(
                     "INSERT INTO webhooks (app_id, url, events, description, secret, enabled, failure_streak, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, TRUE, 0, $6, $6) RETURNING id",
@@ -134,7 +147,7 @@ macro_rules! sql_webhooks {
                 .map_err(backend)?;
                 let id: i64 = r.try_get("id").map_err(backend)?;
                 let w = webhook_in(&mut tx, app_id, id).await?;
-                record(&mut tx, Some(app_id), "webhook.created", None, serde_json::json!({ "webhook_id": id, "url": w.url }), stamp).await?;
+                record(&mut tx, Some(app_id), "webhook.created", None, webhook_payload(&w), stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }
@@ -155,40 +168,43 @@ macro_rules! sql_webhooks {
 
             async fn update_webhook(&self, app_id: &str, id: i64, patch: &WebhookPatch, stamp: &Stamp) -> StoreResult<Webhook> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
-                let mut w = webhook_in(&mut tx, app_id, id).await?;
-                if let Some(url) = &patch.url {
-                    w.url = url.clone();
-                }
-                if let Some(events) = &patch.events {
-                    w.events = events.clone();
-                }
-                if let Some(d) = &patch.description {
-                    w.description = Some(d.clone());
-                }
+                let before = webhook_in(&mut tx, app_id, id).await?;
                 let enabling = patch.enabled == Some(true);
-                if let Some(e) = patch.enabled {
-                    w.enabled = e;
-                }
+                // One statement: fields not given keep what is stored at the
+                // time of the write, not at the time of a read before it.
                 sqlx::query(
-                    "UPDATE webhooks SET url = $3, events = $4, description = $5, enabled = $6, updated_at = $7, \
+                    "UPDATE webhooks SET url = COALESCE($3, url), events = COALESCE($4, events), \
+                     description = COALESCE($5, description), enabled = COALESCE($6, enabled), updated_at = $7, \
                      failure_streak = CASE WHEN $8 THEN 0 ELSE failure_streak END, \
                      disabled_reason = CASE WHEN $8 THEN NULL ELSE disabled_reason END \
                      WHERE app_id = $1 AND id = $2",
                 )
                 .bind(app_id)
                 .bind(id)
-                .bind(&w.url)
-                .bind(events_text(&w.events))
-                .bind(&w.description)
-                .bind(w.enabled)
+                .bind(&patch.url)
+                .bind(patch.events.as_deref().map(events_text))
+                .bind(&patch.description)
+                .bind(patch.enabled)
                 .bind(stamp.at_ms)
                 .bind(enabling)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
+                let new_url = patch.url.as_ref().is_some_and(|u| *u != before.url);
+                if enabling || new_url {
+                    // A fresh start: the queue's backoff was the old receiver's.
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET next_attempt_at = $2, attempts = 0 \
+                         WHERE webhook_id = $1 AND state = 'pending'",
+                    )
+                    .bind(id)
+                    .bind(stamp.at_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
                 let w = webhook_in(&mut tx, app_id, id).await?;
-                let payload = serde_json::json!({ "webhook_id": id, "url": w.url, "enabled": w.enabled, "events": w.events });
-                record(&mut tx, Some(app_id), "webhook.updated", None, payload, stamp).await?;
+                record(&mut tx, Some(app_id), "webhook.updated", None, webhook_payload(&w), stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }
@@ -259,6 +275,18 @@ macro_rules! sql_webhooks {
             }
 
             async fn claim_deliveries(&self, now_ms: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<DueDelivery>> {
+                // A plain read first: an empty queue takes no write lock.
+                let any = sqlx::query(
+                    "SELECT 1 AS one FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
+                     AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1",
+                )
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+                if any.is_none() {
+                    return Ok(Vec::new());
+                }
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 // The head of each enabled webhook's queue, if due and free.
                 let heads = sqlx::query(
@@ -273,17 +301,21 @@ macro_rules! sql_webhooks {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend)?;
+                let lease = now_ms.saturating_add(lease_ms);
                 let mut due = Vec::new();
                 for h in heads {
                     let id: i64 = h.try_get("id").map_err(backend)?;
-                    // Claimed only if still free: on PostgreSQL a second node
-                    // waits for the row lock, then sees the lease and skips it.
+                    // Claimed only if still due and free: on PostgreSQL a
+                    // second node waits for the row lock, then sees the lease.
+                    // The attempt counts now, so one whose end is never
+                    // recorded still runs out of attempts.
                     let claimed = sqlx::query(
-                        "UPDATE webhook_deliveries SET lease_until = $2 WHERE id = $1 AND state = 'pending' \
+                        "UPDATE webhook_deliveries SET lease_until = $2, attempts = attempts + 1 \
+                         WHERE id = $1 AND state = 'pending' AND next_attempt_at <= $3 \
                          AND (lease_until IS NULL OR lease_until <= $3)",
                     )
                     .bind(id)
-                    .bind(now_ms.saturating_add(lease_ms))
+                    .bind(lease)
                     .bind(now_ms)
                     .execute(&mut *tx)
                     .await
@@ -303,6 +335,7 @@ macro_rules! sql_webhooks {
                         app_id: w.try_get("app_id").map_err(backend)?,
                         url: w.try_get("url").map_err(backend)?,
                         secrets: secrets_of(&w, now_ms).map_err(backend)?,
+                        lease,
                         delivery,
                     });
                 }
@@ -310,16 +343,21 @@ macro_rules! sql_webhooks {
                 Ok(due)
             }
 
-            async fn finish_delivery(&self, id: i64, attempt: &Attempt, now_ms: i64, disable_after: i64) -> StoreResult<()> {
+            async fn finish_delivery(&self, id: i64, lease: i64, attempt: &Attempt, now_ms: i64, disable_after: i64) -> StoreResult<bool> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
-                let Some(r) = sqlx::query("SELECT webhook_id FROM webhook_deliveries WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(backend)?
+                // Only the holder of this claim records it: a node whose
+                // lease ran out (and was claimed again) changes nothing.
+                let Some(r) = sqlx::query(
+                    "UPDATE webhook_deliveries SET lease_until = NULL WHERE id = $1 AND lease_until = $2 \
+                     AND state = 'pending' RETURNING webhook_id",
+                )
+                .bind(id)
+                .bind(lease)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
                 else {
-                    // Deleted with its webhook meanwhile.
-                    return Ok(());
+                    return Ok(false);
                 };
                 let webhook: i64 = r.try_get("webhook_id").map_err(backend)?;
                 let (state, status, error, next, delivered): (&str, Option<i64>, Option<&str>, Option<i64>, Option<i64>) = match attempt {
@@ -331,8 +369,8 @@ macro_rules! sql_webhooks {
                     Attempt::Gone => ("failed", Some(410), Some("410 Gone: the receiver asked for no more deliveries"), None, None),
                 };
                 sqlx::query(
-                    "UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, last_status = $3, last_error = $4, \
-                     next_attempt_at = $5, delivered_at = $6, lease_until = NULL WHERE id = $1",
+                    "UPDATE webhook_deliveries SET state = $2, last_status = $3, last_error = $4, \
+                     next_attempt_at = $5, delivered_at = $6 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(state)
@@ -376,7 +414,8 @@ macro_rules! sql_webhooks {
                         .map_err(backend)?;
                     }
                 }
-                tx.commit().await.map_err(backend)
+                tx.commit().await.map_err(backend)?;
+                Ok(true)
             }
 
             async fn prune_deliveries(&self, before: i64, limit: i64) -> StoreResult<u64> {
@@ -393,6 +432,13 @@ macro_rules! sql_webhooks {
                 tx.commit().await.map_err(backend)?;
                 Ok(done.rows_affected())
             }
+        }
+
+        /// A webhook's change payload: never its URL (a receiver's URL may
+        /// carry its token, and read keys read the log), only its host.
+        fn webhook_payload(w: &Webhook) -> serde_json::Value {
+            let host = w.url.split("://").nth(1).and_then(|r| r.split(['/', '?', '#']).next()).unwrap_or_default();
+            serde_json::json!({ "webhook_id": w.id, "host": host, "enabled": w.enabled, "events": w.events })
         }
 
         /// The current secret, then the previous one while its grace lasts.
