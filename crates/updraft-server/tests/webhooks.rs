@@ -441,10 +441,47 @@ async fn bad_webhooks_are_refused_and_nothing_is_created() {
         )
         .await;
     assert_eq!(st, 201, "{v}");
+    let id = v["id"].clone();
+    let one = format!("{path}/{id}");
+    let before = s.ok("GET", &one, None).await;
+    for (patch, code) in [
+        (json!({"url": "https://10.0.0.1/x"}), "invalid_url"),
+        (json!({"url": "https://h.example.com/\u{0}"}), "invalid_url"),
+        (json!({"events": ["nope"]}), "invalid_events"),
+        (json!({"description": "two\nlines"}), "invalid_description"),
+    ] {
+        let (st, v) = s.api("PATCH", &one, Some(patch.clone())).await;
+        assert_eq!((st, v["error"].as_str()), (400, Some(code)), "{patch}: {v}");
+    }
+    assert_eq!(
+        s.ok("GET", &one, None).await,
+        before,
+        "a refused change changes nothing"
+    );
+    // A key limited to another app reaches none of this one's webhooks.
+    s.ok("POST", "/apps", Some(json!({"app_id": "com.other.app"})))
+        .await;
+    let other = s
+        .ok(
+            "POST",
+            "/keys",
+            Some(json!({"name": "other", "mode": "write", "apps": ["com.other.app"]})),
+        )
+        .await;
+    let other = other["secret"].as_str().unwrap();
+    for (method, p) in [
+        ("GET", path.clone()),
+        ("GET", one.clone()),
+        ("DELETE", one.clone()),
+        ("POST", format!("{one}/test")),
+    ] {
+        let (st, _) = s.api_as(other, method, &p, None).await;
+        assert_eq!(st, 403, "{method} {p}");
+    }
     let (st, v) = s
         .api(
             "POST",
-            &format!("{path}/{}/rotate", v["id"]),
+            &format!("{path}/{id}/rotate"),
             Some(json!({"grace_seconds": 604_801})),
         )
         .await;

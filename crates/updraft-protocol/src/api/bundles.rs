@@ -141,8 +141,9 @@ pub struct NewExternalBundle {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeBundle {
-    /// Why, kept on the bundle and in the change log (at most 500 bytes).
+    /// Why, kept on the bundle and in the change log: one line of at most 500 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub reason: Option<String>,
 }
 

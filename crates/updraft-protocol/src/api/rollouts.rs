@@ -251,8 +251,9 @@ pub struct NewRollout {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutAction {
-    /// Why, recorded with the change.
+    /// Why, recorded with the change: one line of at most 500 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub reason: Option<String>,
 }
 

@@ -25,6 +25,33 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "rollout.alert",
 ];
 
+/// The schema of an event list: strings among [`WEBHOOK_EVENTS`].
+fn events_schema() -> utoipa::openapi::schema::Array {
+    events_array(false)
+}
+
+/// [`events_schema`], or `null`.
+fn optional_events_schema() -> utoipa::openapi::schema::Array {
+    events_array(true)
+}
+
+fn events_array(nullable: bool) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let kind = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::from(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(kind)
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(WEBHOOK_EVENTS.iter().copied())),
+        )
+        .build()
+}
+
 /// `POST /api/v1/apps/{app_id}/webhooks`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -33,11 +60,13 @@ pub struct NewWebhook {
     /// addresses only when the server allows them).
     #[schema(example = "https://hooks.example.com/updraft")]
     pub url: String,
-    /// The events to send (see the `WebhookEvent` list); empty or absent: all of them.
+    /// The events to send; empty or absent: all of them.
     #[serde(default)]
+    #[schema(schema_with = events_schema)]
     pub events: Vec<String>,
-    /// A note for people (at most 200 bytes).
+    /// A note for people: one line of at most 200 characters.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
 }
 
@@ -50,9 +79,11 @@ pub struct WebhookPatch {
     pub url: Option<String>,
     /// See [`NewWebhook::events`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = optional_events_schema)]
     pub events: Option<Vec<String>>,
     /// See [`NewWebhook::description`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
     /// Turns it off or back on. Events are not queued while it is off;
     /// those queued before are sent once it is on again, which also clears
@@ -105,8 +136,33 @@ pub struct CreatedWebhook {
 pub struct RotateSecret {
     /// How long the old secret keeps signing beside the new one, in seconds
     /// (default 86,400; 0 drops it at once; at most 604,800).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_seconds"
+    )]
+    #[schema(maximum = 604_800)]
     pub grace_seconds: Option<u64>,
+}
+
+/// A count of seconds as JSON Schema's `integer` allows it: `30` or `30.0`.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(u) = n.as_u64() {
+        return Ok(Some(u));
+    }
+    match n.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= 1e15 => Ok(Some(
+            format!("{f:.0}")
+                .parse()
+                .map_err(serde::de::Error::custom)?,
+        )),
+        _ => Err(serde::de::Error::custom(format!(
+            "grace_seconds must be a whole number of seconds, not {n}"
+        ))),
+    }
 }
 
 /// Where a delivery stands.
@@ -192,5 +248,6 @@ pub struct TestDelivery {
 pub struct DeliveryListQuery {
     /// How many, newest first (1 to 200, default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }

@@ -55,7 +55,8 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 }
 
 /// An optional JSON body: none when the body is empty (or only
-/// whitespace), else parsed as [`JsonBody`] parses it.
+/// whitespace) or `null` (the document's optional bodies are nullable),
+/// else parsed as [`JsonBody`] parses it.
 impl<T: serde::de::DeserializeOwned> axum::extract::OptionalFromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
@@ -75,7 +76,7 @@ impl<T: serde::de::DeserializeOwned> axum::extract::OptionalFromRequest<AppState
             }
             _ => ApiError::from(r),
         })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(None);
         }
         let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
@@ -342,17 +343,11 @@ pub(crate) async fn delete_bundle(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The longest reason kept with a change (a rollout action's, a revocation's), in bytes.
+/// The longest reason kept with a change (a rollout action's, a revocation's), in characters.
 const MAX_REASON: usize = 500;
 
-/// A reason kept with a change: one line of at most [`MAX_REASON`] bytes.
+/// A reason kept with a change: one line of at most [`MAX_REASON`] characters.
 pub(crate) fn check_reason(reason: Option<&str>) -> ApiResult<()> {
-    if reason.is_some_and(|r| r.len() > MAX_REASON) {
-        return Err(ApiError::bad_request(
-            "invalid_reason",
-            format!("a reason is at most {MAX_REASON} bytes"),
-        ));
-    }
     updraft_core::text::line("reason", reason, MAX_REASON)
         .map_err(|e| ApiError::bad_request("invalid_reason", e.to_string()))
 }

@@ -20,7 +20,7 @@ use crate::webhooks::{deliver, sign, target};
 
 /// Most webhooks per app.
 const MAX_PER_APP: i64 = 20;
-/// The longest description kept, in bytes.
+/// The longest description kept, in characters.
 const MAX_DESCRIPTION: usize = 200;
 /// The default and longest grace of a rotated-out secret.
 const GRACE_DEFAULT_SECS: u64 = 86_400;
@@ -41,12 +41,6 @@ fn check_fields(
         updraft_core::text::line("url", Some(u), target::MAX_URL)
             .map_err(|e| invalid("invalid_url", e.to_string()))?;
         target::check(u, s.config.webhooks.allow_local).map_err(|e| invalid("invalid_url", e))?;
-    }
-    if description.is_some_and(|d| d.len() > MAX_DESCRIPTION) {
-        return Err(invalid(
-            "invalid_description",
-            format!("a description is at most {MAX_DESCRIPTION} bytes"),
-        ));
     }
     updraft_core::text::line("description", description, MAX_DESCRIPTION)
         .map_err(|e| invalid("invalid_description", e.to_string()))?;
