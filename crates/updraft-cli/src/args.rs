@@ -10,7 +10,7 @@ mod webhook;
 pub(crate) use rollout::{
     MetricsArgs, RolloutActionArgs, RolloutCommand, RolloutStartArgs, RolloutStatusArgs,
 };
-pub(crate) use webhook::WebhookCommand;
+pub(crate) use webhook::{HookActionArg, HookCommand, WebhookCommand};
 
 /// The channel `deploy`, `promote` and `rollback` use when no `--channel` is given
 /// (`init` creates it as the public channel).
@@ -122,6 +122,9 @@ pub(crate) enum Command {
     /// Outbound webhooks: the app's release events, signed, POSTed to your URLs.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Inbound deploy hooks: a signed URL that promotes, starts or pauses a rollout, without an API key.
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }

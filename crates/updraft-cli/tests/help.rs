@@ -23,6 +23,8 @@ const COMMANDS: &[&[&str]] = &[
     &["webhook"],
     &["webhook", "add"],
     &["webhook", "rotate"],
+    &["hook"],
+    &["hook", "add"],
     &["bundle", "cleanup"],
     &["channel"],
     &["channel", "add"],

@@ -1,4 +1,5 @@
-//! `updraft webhook`: a subscription's life from the terminal.
+//! `updraft webhook` and `updraft hook`: subscriptions and inbound hooks
+//! from the terminal.
 
 use serde_json::json;
 use updraft_test_support::*;
@@ -72,6 +73,54 @@ async fn webhooks_from_the_terminal() {
         .fails(4, "not found");
     assert_eq!(
         cli.run(p, &["webhook", "list", "--json"]).ok().json(),
+        json!([])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_from_the_terminal() {
+    let server = Server::start().await;
+    let cli = Cli::new(&server);
+    let project = json_project(APP, "1.0.0");
+    let p = project.path();
+    cli.run(p, &["init"]).ok();
+    let made = cli
+        .run(
+            p,
+            &[
+                "hook",
+                "add",
+                "--action",
+                "start-rollout",
+                "--version-pointer",
+                "/release/tag_name",
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
+    let url = made["url"].as_str().unwrap();
+    assert!(url.starts_with(&server.url("/api/v1/hooks/hk_")), "{url}");
+    assert!(made["secret"].as_str().unwrap().starts_with("whsec_"));
+    let listed = cli.run(p, &["hook", "list"]).ok();
+    assert!(
+        listed.stdout.contains("start_rollout") && listed.stdout.contains("never"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        !listed.stdout.contains("hk_"),
+        "the URL is not listed again"
+    );
+    cli.run(
+        p,
+        &["hook", "add", "--action", "promote", "--channel", "nope"],
+    )
+    .fails(4, "nope");
+    let id = made["id"].to_string();
+    cli.run(p, &["hook", "delete", &id]).ok();
+    assert_eq!(
+        cli.run(p, &["hook", "list", "--json"]).ok().json(),
         json!([])
     );
 }

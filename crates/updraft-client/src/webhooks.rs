@@ -1,7 +1,9 @@
-//! Outbound webhooks: the calls of `/apps/{app}/webhooks`.
+//! Outbound webhooks and inbound deploy hooks: the calls of
+//! `/apps/{app}/webhooks` and `/apps/{app}/hooks`.
 
 use updraft_protocol::api::{
-    CreatedWebhook, NewWebhook, RotateSecret, TestDelivery, Webhook, WebhookDelivery, WebhookPatch,
+    CreatedHook, CreatedWebhook, Hook, NewHook, NewWebhook, RotateSecret, TestDelivery, Webhook,
+    WebhookDelivery, WebhookPatch,
 };
 
 use crate::{enc, Client, Result};
@@ -68,5 +70,23 @@ impl Client {
     ) -> Result<Vec<WebhookDelivery>> {
         let q = limit.map(|l| format!("?limit={l}")).unwrap_or_default();
         self.get(&format!("{}/{id}/deliveries{q}", path(app))).await
+    }
+}
+
+impl Client {
+    /// `POST /apps/{app}/hooks`: an inbound deploy hook; the reply holds its
+    /// path and secret, shown this once.
+    pub async fn create_hook(&self, app: &str, new: &NewHook) -> Result<CreatedHook> {
+        self.post(&format!("/apps/{}/hooks", enc(app)), new).await
+    }
+
+    /// `GET /apps/{app}/hooks`: never their tokens or secrets.
+    pub async fn list_hooks(&self, app: &str) -> Result<Vec<Hook>> {
+        self.get(&format!("/apps/{}/hooks", enc(app))).await
+    }
+
+    /// `DELETE /apps/{app}/hooks/{id}`.
+    pub async fn delete_hook(&self, app: &str, id: i64) -> Result<()> {
+        self.delete(&format!("/apps/{}/hooks/{id}", enc(app))).await
     }
 }

@@ -106,6 +106,12 @@ impl ApiError {
         e
     }
 
+    /// The same reply with another `error` code.
+    pub(crate) fn with_code(mut self, code: &str) -> Self {
+        self.body.error = code.to_string();
+        self
+    }
+
     pub(crate) fn with_info(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.body.more_info.insert(key.into(), value.into());
         self

@@ -13,7 +13,7 @@ use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    api, bundle_upload, changes, channels, devices, explain, keys, manifest_files, revoke,
+    api, bundle_upload, changes, channels, devices, explain, hooks, keys, manifest_files, revoke,
     rollouts, webhooks,
 };
 
@@ -42,6 +42,7 @@ use crate::routes::{
         webhooks::list_webhooks, webhooks::create_webhook, webhooks::get_webhook,
         webhooks::update_webhook, webhooks::delete_webhook, webhooks::rotate_secret,
         webhooks::test_webhook, webhooks::list_deliveries,
+        hooks::create_hook, hooks::list_hooks, hooks::delete_hook,
         keys::me, keys::list_keys, keys::create_key, keys::delete_key, api::openapi,
     ),
     components(schemas(updraft_protocol::error::ErrorBody, updraft_protocol::api::RolloutVerb)),

@@ -161,3 +161,13 @@ delegate!(WebhookStore {
     read fn finish_delivery(&self, id: i64, lease: i64, attempt: &Attempt, now_ms: i64, disable_after: i64) -> StoreResult<bool>;
     read fn prune_deliveries(&self, before: i64, limit: i64) -> StoreResult<u64>;
 });
+
+delegate!(HookStore {
+    write fn create_hook(&self, app_id: &str, new: &NewHook, token: &str, secret: &str, stamp: &Stamp) -> StoreResult<Hook>;
+    read fn list_hooks(&self, app_id: &str) -> StoreResult<Vec<Hook>>;
+    write fn delete_hook(&self, app_id: &str, id: i64, stamp: &Stamp) -> StoreResult<()>;
+    read fn hook_by_token(&self, token: &str) -> StoreResult<Option<StoredHook>>;
+    read fn claim_hook_call(&self, hook_id: i64, delivery_id: &str, now_ms: i64) -> StoreResult<bool>;
+    read fn release_hook_call(&self, hook_id: i64, delivery_id: &str) -> StoreResult<()>;
+    read fn prune_hook_calls(&self, before: i64, limit: i64) -> StoreResult<u64>;
+});

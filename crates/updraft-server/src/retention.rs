@@ -53,6 +53,10 @@ pub(crate) fn spawn(
                 prune_release(&*store, now.saturating_sub(keep_ms)).await;
             }
             prune_changes(&*store, now - CHANGE_RETENTION_MS).await;
+            in_batches("old hook calls", || {
+                store.prune_hook_calls(now - CHANGE_RETENTION_MS, BATCH)
+            })
+            .await;
             in_batches("old webhook deliveries", || {
                 store.prune_deliveries(now - CHANGE_RETENTION_MS, BATCH)
             })

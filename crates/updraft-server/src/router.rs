@@ -5,14 +5,14 @@
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use axum::{Json, Router};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use updraft_protocol::api::Health;
 
 use crate::routes::{
-    api, capgo, channel_self, channels, device, devices, explain, files, keys, manifest_files,
-    revoke, rollouts, webhooks,
+    api, capgo, channel_self, channels, device, devices, explain, files, hooks, keys,
+    manifest_files, revoke, rollouts, webhooks,
 };
 use crate::state::AppState;
 use crate::{access_log, error, public_url, rejection, routes};
@@ -118,6 +118,12 @@ pub(crate) fn router(state: AppState) -> Router {
             post(rollouts::rollout_action),
         )
         .route("/apps/{app_id}/rollouts", get(rollouts::list_rollouts))
+        .route(
+            "/apps/{app_id}/hooks",
+            get(hooks::list_hooks).post(hooks::create_hook),
+        )
+        .route("/apps/{app_id}/hooks/{id}", delete(hooks::delete_hook))
+        .route("/hooks/{token}", post(hooks::call_hook))
         .route(
             "/apps/{app_id}/webhooks",
             get(webhooks::list_webhooks).post(webhooks::create_webhook),

@@ -16,6 +16,7 @@ mod changes;
 mod channels;
 mod devices;
 mod files;
+mod hooks;
 mod keys;
 mod metrics;
 mod release;
@@ -62,6 +63,7 @@ macro_rules! sql_store {
             $crate::sql_rollouts!($store);
             $crate::sql_revoke!();
             $crate::sql_webhooks!($store);
+            $crate::sql_hooks!($store);
             $crate::sql_release!($db);
             $crate::sql_metrics!($db);
 

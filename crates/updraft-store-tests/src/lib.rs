@@ -14,6 +14,7 @@ mod changes;
 mod channels;
 mod devices;
 mod files;
+mod hooks;
 mod keys;
 mod races;
 mod release;
@@ -29,6 +30,7 @@ pub use changes::*;
 pub use channels::*;
 pub use devices::*;
 pub use files::*;
+pub use hooks::*;
 pub use keys::*;
 pub use races::*;
 pub use release::*;
@@ -67,7 +69,8 @@ macro_rules! conformance_suite {
             rollout_writes_append_their_changes, rollout_checks_are_claimed_once_per_interval,
             snapshot_holds_active_rollouts_only, deletes_and_rollouts,
             a_channel_with_an_active_rollout_refuses_deploys, a_rollout_keeps_its_latest_hundred_checks,
-            revoking_a_bundle_moves_what_served_it, webhook_queues_follow_the_change_log);
+            revoking_a_bundle_moves_what_served_it, webhook_queues_follow_the_change_log,
+            hooks_accept_each_call_once);
         $crate::conformance_suite!(@cases $fresh,
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,

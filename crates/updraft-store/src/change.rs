@@ -21,17 +21,23 @@ pub enum Actor {
     Admin,
     /// A device, through a device endpoint.
     Device,
+    /// An inbound deploy hook, by id (its call was signed with its secret).
+    Hook {
+        /// The hook's id.
+        id: i64,
+    },
     /// The server itself, or a test.
     System,
 }
 
 impl Actor {
-    /// The form stored in the log: `key:<id>`, `admin`, `device`, `system`.
+    /// The form stored in the log: `key:<id>`, `hook:<id>`, `admin`, `device`, `system`.
     pub fn label(&self) -> String {
         match self {
             Actor::Key { id } => format!("key:{id}"),
             Actor::Admin => "admin".into(),
             Actor::Device => "device".into(),
+            Actor::Hook { id } => format!("hook:{id}"),
             Actor::System => "system".into(),
         }
     }

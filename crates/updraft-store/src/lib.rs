@@ -21,6 +21,7 @@ mod database;
 mod device;
 mod error;
 mod file;
+mod hook;
 mod key;
 mod rollout;
 mod snapshot;
@@ -35,6 +36,7 @@ pub use database::DatabaseStore;
 pub use device::{DeviceQuery, DeviceStore, SelfAssign};
 pub use error::{StoreError, StoreResult};
 pub use file::{stored_file, FilePatch, FileStore, FILE_GRACE_MS, STORED_FILE_PREFIX};
+pub use hook::{HookStore, StoredHook};
 pub use key::{KeyStore, StoredKey};
 pub use rollout::{ReleaseSignal, RolloutStore, Transition};
 pub use snapshot::{AppSnapshotData, SnapshotStore};
@@ -47,7 +49,7 @@ pub use webhook::{Attempt, DueDelivery, WebhookStore};
 pub mod prelude {
     pub use crate::{
         AppStore, BundleStore, ChangeStore, ChannelStore, DatabaseStore, DeviceStore, FileStore,
-        KeyStore, RolloutStore, SnapshotStore, Store, TelemetryStore, WebhookStore,
+        HookStore, KeyStore, RolloutStore, SnapshotStore, Store, TelemetryStore, WebhookStore,
     };
 }
 
@@ -67,6 +69,7 @@ pub trait Store:
     + ChangeStore
     + RolloutStore
     + WebhookStore
+    + HookStore
     + Send
     + Sync
     + 'static
@@ -86,6 +89,7 @@ impl<T> Store for T where
         + ChangeStore
         + RolloutStore
         + WebhookStore
+        + HookStore
         + Send
         + Sync
         + 'static

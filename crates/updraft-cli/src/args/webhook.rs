@@ -1,7 +1,50 @@
-//! The command line of outbound webhooks: `webhook
-//! add|list|test|deliveries|rotate|enable|disable|delete`.
+//! The command line of outbound webhooks (`webhook
+//! add|list|test|deliveries|rotate|enable|disable|delete`) and inbound deploy
+//! hooks (`hook add|list|delete`).
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
+
+/// What an inbound hook does.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum HookActionArg {
+    /// Point the channel at the bundle the call names.
+    Promote,
+    /// Start a rollout (the server's default plan) of the bundle the call names.
+    StartRollout,
+    /// Pause the channel's active rollout (for a monitoring alert).
+    PauseRollout,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HookCommand {
+    /// Create a hook bound to this app, a channel and one action; its URL and secret are
+    /// printed this once.
+    ///
+    /// Call it with a body signed by the secret: as a GitHub webhook (content type
+    /// application/json, the secret as its secret), or with Standard Webhooks headers.
+    Add {
+        /// What it does.
+        #[arg(long, value_enum)]
+        action: HookActionArg,
+        /// The channel it acts on.
+        #[arg(long, default_value = "production")]
+        channel: String,
+        /// Where the call's JSON names the bundle (a JSON pointer; default /bundle). For a
+        /// GitHub release event: /release/tag_name (v1.2.3 names 1.2.3).
+        #[arg(long)]
+        version_pointer: Option<String>,
+        /// A note for people.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List the app's hooks (never their URLs or secrets).
+    List,
+    /// Delete a hook: its URL stops working.
+    Delete {
+        /// The hook id, as `hook list` shows it.
+        id: i64,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum WebhookCommand {

@@ -1,11 +1,12 @@
 //! `webhook add|list|test|deliveries|rotate|enable|disable|delete`: outbound
-//! webhooks of the project's app. A secret is printed when it is made and
-//! never again.
+//! webhooks of the project's app; `hook add|list|delete`: its inbound deploy
+//! hooks. A secret (and a hook's URL) is printed when it is made and never
+//! again.
 
 use serde_json::json;
-use updraft_protocol::api::{NewWebhook, RotateSecret, WebhookPatch};
+use updraft_protocol::api::{HookAction, NewHook, NewWebhook, RotateSecret, WebhookPatch};
 
-use crate::args::WebhookCommand;
+use crate::args::{HookActionArg, HookCommand, WebhookCommand};
 use crate::error::CliResult;
 use crate::output::{table, when};
 use crate::Ctx;
@@ -169,4 +170,80 @@ fn events_text(events: &[String]) -> String {
     } else {
         events.join(",")
     }
+}
+
+pub(crate) async fn hook(ctx: &Ctx, c: HookCommand) -> CliResult<()> {
+    let project = ctx.project()?;
+    let app = ctx.app_id(&project)?;
+    let client = ctx.client()?;
+    match c {
+        HookCommand::Add {
+            action,
+            channel,
+            version_pointer,
+            description,
+        } => {
+            let new = NewHook {
+                action: match action {
+                    HookActionArg::Promote => HookAction::Promote,
+                    HookActionArg::StartRollout => HookAction::StartRollout,
+                    HookActionArg::PauseRollout => HookAction::PauseRollout,
+                },
+                channel,
+                version_pointer,
+                plan: None,
+                description,
+            };
+            let h = client.create_hook(&app, &new).await?;
+            let url = format!("{}{}", client.base(), h.path);
+            ctx.out.result(
+                || {
+                    format!(
+                        "Hook {} ({} on {}).\nURL (shown this once): {url}\nSecret (shown this once): {}",
+                        h.hook.id,
+                        h.hook.action.as_str(),
+                        h.hook.channel,
+                        h.secret
+                    )
+                },
+                {
+                    let mut out = json!(h);
+                    out["url"] = json!(url);
+                    out
+                },
+            );
+        }
+        HookCommand::List => {
+            let hooks = client.list_hooks(&app).await?;
+            let rows: Vec<Vec<String>> = hooks
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.id.to_string(),
+                        h.action.as_str().to_string(),
+                        h.channel.clone(),
+                        h.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+                    ]
+                })
+                .collect();
+            ctx.out.result(
+                || {
+                    if hooks.is_empty() {
+                        format!("No hooks in {app}: `updraft hook add --action promote` makes one.")
+                    } else {
+                        table(&["ID", "ACTION", "CHANNEL", "LAST CALLED (UTC)"], &rows)
+                    }
+                },
+                json!(hooks),
+            );
+        }
+        HookCommand::Delete { id } => {
+            client.delete_hook(&app, id).await?;
+            ctx.out.result(
+                || format!("Deleted hook {id}."),
+                json!({"app_id": app, "deleted": id}),
+            );
+        }
+    }
+    Ok(())
 }

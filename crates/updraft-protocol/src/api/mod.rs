@@ -10,6 +10,7 @@ mod devices;
 mod explain;
 mod files;
 mod health;
+mod hooks;
 mod keys;
 mod metrics;
 mod page;
@@ -30,6 +31,7 @@ pub use devices::{
 pub use explain::{ExplainOutcome, Explanation};
 pub use files::{FilesQuery, ManifestFileRef, MissingFiles, NewManifest, StoredFile};
 pub use health::{DatabaseHealth, Health, HealthStatus};
+pub use hooks::{CreatedHook, Hook, HookAction, HookResult, NewHook};
 pub use keys::{ApiKey, CreatedApiKey, KeyMode, NewApiKey};
 pub use metrics::{AdoptionPoint, FunnelFinal, FunnelStages, MetricsQuery, ReleaseMetrics, Signal};
 pub use page::Page;

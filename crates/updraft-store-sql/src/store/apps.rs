@@ -80,6 +80,11 @@ macro_rules! sql_apps {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
+                sqlx::query("DELETE FROM hook_calls WHERE hook_id IN (SELECT id FROM hooks WHERE app_id = $1)")
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
                 sqlx::query("DELETE FROM bundle_files WHERE bundle_id IN (SELECT id FROM bundles WHERE app_id = $1)")
                     .bind(app_id)
                     .execute(&mut *tx)
@@ -88,6 +93,7 @@ macro_rules! sql_apps {
                 for table in [
                     "webhook_deliveries",
                     "webhooks",
+                    "hooks",
                     "file_patches",
                     "app_files",
                     "rollouts",
