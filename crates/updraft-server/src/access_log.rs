@@ -45,7 +45,14 @@ pub(crate) fn millis(micros: u64) -> f64 {
 
 /// At most [`MAX_SHOWN`] characters of a client-supplied string, with
 /// anything but printable ASCII replaced: a log line is one line.
+/// Where inbound hooks are called; the rest of such a path is a token.
+const HOOK_PREFIX: &str = "/api/v1/hooks/";
+
 fn shown(s: &str) -> String {
+    // A hook's token is its URL's secret half: never written to the log.
+    if s.starts_with(HOOK_PREFIX) {
+        return format!("{HOOK_PREFIX}(token)");
+    }
     s.chars()
         .take(MAX_SHOWN)
         .map(|c| if c.is_ascii_graphic() { c } else { '?' })

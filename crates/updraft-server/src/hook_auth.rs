@@ -4,11 +4,14 @@
 //! in Standard Webhooks' (`webhook-id`, `webhook-timestamp`,
 //! `webhook-signature: v1,<base64>`, keyed as that scheme says, the
 //! timestamp within five minutes of the server's clock). Comparisons are in
-//! constant time. The id a call gives is what a replay is caught by.
+//! constant time. A call is known by what its signature covers: GitHub's
+//! form signs the body alone, so the body's hash is its id (a captured call
+//! sent again under another `X-GitHub-Delivery` is still the same call);
+//! Standard Webhooks' signs its `webhook-id`, which is the id.
 
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
@@ -23,7 +26,7 @@ const MAX_ID: usize = 128;
 /// A call whose signature holds, and the id it is known by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verified {
-    /// `github:<X-GitHub-Delivery>` or `sw:<webhook-id>`.
+    /// `github:<hex SHA-256 of the body>` or `sw:<webhook-id>`.
     pub(crate) delivery_id: String,
     /// GitHub's event name (`X-GitHub-Event`), when the call is GitHub's.
     pub(crate) github_event: Option<String>,
@@ -65,7 +68,7 @@ pub(crate) fn verify(
                     "webhook-timestamp must be Unix seconds",
                 )
             })?;
-        if (now_secs - ts).abs() > TOLERANCE_SECS {
+        if now_secs.abs_diff(ts) > TOLERANCE_SECS.unsigned_abs() {
             return Err(unsigned(
                 "stale_timestamp",
                 format!("webhook-timestamp is more than {TOLERANCE_SECS} s from the server's clock: a replay, or a clock to set"),
@@ -105,14 +108,8 @@ pub(crate) fn verify(
                 "the signature does not match the body and this hook's secret",
             ));
         }
-        let id = header(h, "x-github-delivery").ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_delivery_id",
-                "a GitHub-signed call needs X-GitHub-Delivery (replays are refused by it)",
-            )
-        })?;
         return Ok(Verified {
-            delivery_id: format!("github:{}", checked_id(id, "X-GitHub-Delivery")?),
+            delivery_id: format!("github:{}", hex::encode(Sha256::digest(body))),
             github_event: header(h, "x-github-event").map(str::to_string),
         });
     }
@@ -150,7 +147,11 @@ mod tests {
             ("x-github-event", "release".into()),
         ]);
         let v = verify(&h, b"Hello, World!", "It's a Secret to Everybody", 0).unwrap();
-        assert_eq!(v.delivery_id, "github:72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert_eq!(
+            v.delivery_id,
+            "github:dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f",
+            "the body's SHA-256, whatever X-GitHub-Delivery says"
+        );
         assert_eq!(v.github_event.as_deref(), Some("release"));
         let bad = verify(&h, b"Hello, World?", "It's a Secret to Everybody", 0).unwrap_err();
         assert_eq!(bad.body.error, "invalid_signature");

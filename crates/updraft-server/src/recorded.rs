@@ -163,7 +163,7 @@ delegate!(WebhookStore {
 });
 
 delegate!(HookStore {
-    write fn create_hook(&self, app_id: &str, new: &NewHook, token: &str, secret: &str, stamp: &Stamp) -> StoreResult<Hook>;
+    write fn create_hook(&self, app_id: &str, new: &NewHook, token: &str, secret: &str, max: i64, stamp: &Stamp) -> StoreResult<Hook>;
     read fn list_hooks(&self, app_id: &str) -> StoreResult<Vec<Hook>>;
     write fn delete_hook(&self, app_id: &str, id: i64, stamp: &Stamp) -> StoreResult<()>;
     read fn hook_by_token(&self, token: &str) -> StoreResult<Option<StoredHook>>;

@@ -25,6 +25,10 @@ pub(crate) const BATCH: i64 = 5_000;
 /// How long change-log rows are kept (30 days): long enough for any node,
 /// webhook or dashboard to have read them.
 pub(crate) const CHANGE_RETENTION_MS: i64 = 30 * 86_400_000;
+/// How long an inbound hook's accepted calls are remembered (400 days): a
+/// GitHub-signed call has no timestamp, so its body is refused again for
+/// as long as it is remembered.
+pub(crate) const HOOK_CALL_RETENTION_MS: i64 = 400 * 86_400_000;
 /// Pause between two batches of one run.
 const PAUSE: Duration = Duration::from_millis(50);
 
@@ -54,7 +58,7 @@ pub(crate) fn spawn(
             }
             prune_changes(&*store, now - CHANGE_RETENTION_MS).await;
             in_batches("old hook calls", || {
-                store.prune_hook_calls(now - CHANGE_RETENTION_MS, BATCH)
+                store.prune_hook_calls(now - HOOK_CALL_RETENTION_MS, BATCH)
             })
             .await;
             in_batches("old webhook deliveries", || {

@@ -183,11 +183,32 @@ async fn a_github_signed_release_promotes_and_bad_calls_change_nothing() {
         (Some("channel.updated"), Some(format!("hook:{id}").as_str()))
     );
 
-    // The same call again is a replay.
+    // The same call again is a replay, under any delivery id: GitHub's
+    // form signs the body alone.
     s.set_channel("production", json!({"bundle": "1.0.1"}))
         .await;
-    let (st, v) = call(&s, &path, &github(&body, "d-7", "release"), &body).await;
-    assert_eq!((st, v["error"].as_str()), (409, Some("replayed")), "{v}");
+    for delivery in ["d-7", "d-70"] {
+        let (st, v) = call(&s, &path, &github(&body, delivery, "release"), &body).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (409, Some("replayed")),
+            "{delivery}: {v}"
+        );
+    }
+    assert_eq!(production(&s).await, "1.0.1");
+
+    // The signed body decides, not the (unsigned) event header: a retracted
+    // release sent without it, or a pre-release, does not act.
+    let retracted = event("unpublished", "v1.0.2");
+    let mut bare = github(&retracted, "d-10", "release");
+    bare.remove(1);
+    let (st, v) = call(&s, &path, &bare, &retracted).await;
+    assert_eq!((st, v["changed"].as_bool()), (200, Some(false)), "{v}");
+    let pre = json!({"action": "published", "release": {"tag_name": "v1.0.2", "prerelease": true}})
+        .to_string()
+        .into_bytes();
+    let (st, v) = call(&s, &path, &github(&pre, "d-11", "release"), &pre).await;
+    assert_eq!((st, v["changed"].as_bool()), (200, Some(false)), "{v}");
     assert_eq!(production(&s).await, "1.0.1");
 
     // A call whose action fails may be sent again once it can succeed.
@@ -279,9 +300,20 @@ async fn a_signed_alert_pauses_the_rollout_within_its_time_window() {
     let (st, v) = call(&s, &path, &signed("msg_1", now, &alert), alert.as_bytes()).await;
     assert_eq!((st, v["changed"].as_bool()), (200, Some(true)), "{v}");
     assert_eq!(state().await, "paused");
+    let status = s
+        .ok(
+            "GET",
+            &format!("/apps/{APP}/channels/production/rollout"),
+            None,
+        )
+        .await;
     assert_eq!(
-        v["rollout"]["reason"],
+        status["rollout"]["reason"],
         format!("paused by hook {id}: crash rate above 2% on 1.1.0")
+    );
+    assert!(
+        v.get("rollout").is_none(),
+        "a caller without a key sees a summary only: {v}"
     );
     let (st, v) = call(&s, &path, &signed("msg_1", now, &alert), alert.as_bytes()).await;
     assert_eq!((st, v["error"].as_str()), (409, Some("replayed")), "{v}");
@@ -342,4 +374,66 @@ async fn hooks_are_made_by_write_keys_for_channels_that_exist() {
     assert_eq!(st, 403, "an upload key cannot make a hook that promotes");
     let (st, v) = s.api_as(reader, "GET", &path, None).await;
     assert_eq!((st, v), (200, json!([])));
+}
+
+#[tokio::test]
+async fn a_standard_webhooks_call_starts_a_rollout_of_the_bundle_it_names() {
+    let s = Server::start().await;
+    s.with_app().await;
+    s.bundle("1.0.1").await;
+    s.bundle("1.1.0").await;
+    s.set_channel("production", json!({"bundle": "1.0.1"}))
+        .await;
+    let (path, secret, _) = hook(
+        &s,
+        json!({"action": "start_rollout", "channel": "production"}),
+    )
+    .await;
+    let now = updraft_server::now_ms() / 1000;
+    let body = json!({"bundle": "v1.1.0", "run": "42-1"}).to_string();
+    let headers = vec![
+        ("webhook-id", "msg_run_42".to_string()),
+        ("webhook-timestamp", now.to_string()),
+        (
+            "webhook-signature",
+            standard_signature(&secret, "msg_run_42", now, &body),
+        ),
+    ];
+    let (st, v) = call(&s, &path, &headers, body.as_bytes()).await;
+    assert_eq!(
+        (st, v["changed"].as_bool(), v["bundle"].as_str()),
+        (200, Some(true), Some("1.1.0")),
+        "{v}"
+    );
+    let status = s
+        .ok(
+            "GET",
+            &format!("/apps/{APP}/channels/production/rollout"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            status["rollout"]["candidate_version"].as_str(),
+            status["rollout"]["state"].as_str(),
+            v["rollout_id"].as_i64()
+        ),
+        (
+            Some("1.1.0"),
+            Some("running"),
+            status["rollout"]["id"].as_i64()
+        )
+    );
+    // A body without the version at the pointer is refused and acts on nothing.
+    let empty = json!({"run": "43-1"}).to_string();
+    let headers = vec![
+        ("webhook-id", "msg_run_43".to_string()),
+        ("webhook-timestamp", now.to_string()),
+        (
+            "webhook-signature",
+            standard_signature(&secret, "msg_run_43", now, &empty),
+        ),
+    ];
+    let (st, v) = call(&s, &path, &headers, empty.as_bytes()).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("no_version")), "{v}");
 }

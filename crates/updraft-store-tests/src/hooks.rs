@@ -26,11 +26,12 @@ pub async fn hooks_accept_each_call_once(s: &dyn Store) {
         ..new.clone()
     };
     assert!(matches!(
-        s.create_hook(APP, &missing, "hk_x", "whsec_x", &at).await,
+        s.create_hook(APP, &missing, "hk_x", "whsec_x", 2, &at)
+            .await,
         Err(StoreError::UnknownChannel(_))
     ));
     let h = s
-        .create_hook(APP, &new, "hk_1", "whsec_1", &at)
+        .create_hook(APP, &new, "hk_1", "whsec_1", 2, &at)
         .await
         .unwrap();
     assert_eq!(
@@ -73,11 +74,18 @@ pub async fn hooks_accept_each_call_once(s: &dyn Store) {
         Err(StoreError::NotFound(_))
     ));
     let kept = s
-        .create_hook(APP, &new, "hk_3", "whsec_3", &at)
+        .create_hook(APP, &new, "hk_3", "whsec_3", 2, &at)
         .await
         .unwrap();
     s.delete_hook(APP, h.id, &at).await.unwrap();
     assert!(s.hook_by_token("hk_1").await.unwrap().is_none());
+    assert!(
+        matches!(
+            s.claim_hook_call(h.id, "sw:c", 9_500).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "a deleted hook takes no call"
+    );
     s.delete_app(APP, &at).await.unwrap();
     assert!(
         s.hook_by_token("hk_3").await.unwrap().is_none(),

@@ -30,13 +30,15 @@ impl std::fmt::Debug for StoredHook {
 pub trait HookStore: Send + Sync {
     /// Creates a hook reached at `token` and signed with `secret`.
     /// `NotFound` when the app does not exist; `UnknownChannel` when it has
-    /// no such channel. The caller has checked the rest.
+    /// no such channel; `Conflict` when it has `max` hooks already. The
+    /// caller has checked the rest.
     async fn create_hook(
         &self,
         app_id: &str,
         new: &NewHook,
         token: &str,
         secret: &str,
+        max: i64,
         stamp: &Stamp,
     ) -> StoreResult<Hook>;
     /// The app's hooks by id.
@@ -47,7 +49,7 @@ pub trait HookStore: Send + Sync {
     async fn hook_by_token(&self, token: &str) -> StoreResult<Option<StoredHook>>;
     /// Records that a signed call with `delivery_id` reached the hook at
     /// `now_ms` (and marks the hook used): false when that id was recorded
-    /// before (a replay).
+    /// before (a replay). `NotFound` when the hook was deleted meanwhile.
     async fn claim_hook_call(
         &self,
         hook_id: i64,

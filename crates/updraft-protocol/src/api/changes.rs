@@ -23,7 +23,8 @@ pub struct Change {
     /// The kind's details (the channel name, the bundle version, …).
     pub payload: Value,
     /// Who made it: `key:<id>` (an API key, by id: its name is shown by
-    /// `GET /api/v1/keys` to those allowed), `admin`, `device` or `system`.
+    /// `GET /api/v1/keys` to those allowed), `hook:<id>` (an inbound deploy
+    /// hook), `admin`, `device` or `system`.
     pub actor: String,
     /// Epoch milliseconds.
     pub at: i64,

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Channel, Rollout, RolloutPlan};
+use super::RolloutPlan;
 
 /// What a hook does when called with a valid signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -47,13 +47,21 @@ pub struct NewHook {
     /// What the hook does.
     pub action: HookAction,
     /// The channel it acts on.
-    #[schema(example = "production")]
+    #[schema(
+        example = "production",
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub channel: String,
     /// Where the call's JSON body names the bundle (promote, start_rollout),
     /// as a JSON pointer; default `/bundle`. For a GitHub release event,
     /// `/release/tag_name` (a leading `v` is dropped: `v1.2.3` names 1.2.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "/release/tag_name")]
+    #[schema(
+        example = "/release/tag_name",
+        max_length = 200,
+        pattern = r"^(/[^\x00-\x1f\x7f-\x9f]*)?$"
+    )]
     pub version_pointer: Option<String>,
     /// The plan of the rollouts it starts (start_rollout); the default plan when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +91,8 @@ pub struct Hook {
     pub description: Option<String>,
     /// Epoch milliseconds.
     pub created_at: i64,
-    /// When a call last passed its signature check (epoch ms).
+    /// When a call was last accepted to act (epoch ms); a GitHub ping or
+    /// an event the hook ignores does not count.
     pub last_used_at: Option<i64>,
 }
 
@@ -113,10 +122,11 @@ pub struct HookResult {
     pub changed: bool,
     /// What happened, for people.
     pub detail: String,
-    /// The channel after a promotion.
+    /// The bundle promoted or tried (a summary only: the reply may be
+    /// shown to whoever sees the sender's delivery log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<Channel>,
-    /// The rollout after a start or a pause.
+    pub bundle: Option<String>,
+    /// The rollout started or paused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout: Option<Rollout>,
+    pub rollout_id: Option<i64>,
 }

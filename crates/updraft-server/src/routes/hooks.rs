@@ -23,6 +23,8 @@ use crate::state::AppState;
 
 /// The longest channel name, version pointer and description kept.
 const MAX_FIELD: usize = 200;
+/// Most hooks per app.
+const MAX_PER_APP: i64 = 20;
 
 fn bad(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, message)
@@ -83,7 +85,7 @@ pub(crate) async fn create_hook(
     let secret = crate::webhooks::sign::new_secret();
     let hook = s
         .store
-        .create_hook(&app_id, &new, &token, &secret, &s.stamp(&auth))
+        .create_hook(&app_id, &new, &token, &secret, MAX_PER_APP, &s.stamp(&auth))
         .await?;
     Ok(created(CreatedHook {
         hook,
@@ -157,8 +159,8 @@ pub(crate) async fn call_hook(
             action: hook.action,
             changed: false,
             detail,
-            channel: None,
-            rollout: None,
+            bundle: None,
+            rollout_id: None,
         })
     };
     if call.github_event.as_deref() == Some("ping") {
@@ -183,12 +185,17 @@ pub(crate) async fn call_hook(
             .with_code("hook_app_mismatch"));
         }
     }
-    if call.github_event.as_deref() == Some("release") {
+    // A GitHub release event, known by its signed body (its event header is
+    // not signed): only a published release that is not a pre-release acts.
+    if let Some(release) = payload.get("release").filter(|r| r.is_object()) {
         let action = payload.get("action").and_then(Value::as_str).unwrap_or("");
         if action != "published" {
             return Ok(quiet(format!(
                 "release event {action:?}: only published releases act"
             )));
+        }
+        if release.get("prerelease").and_then(Value::as_bool) == Some(true) {
+            return Ok(quiet("a pre-release: only full releases act".into()));
         }
     }
     if hook.action == HookAction::PauseRollout
@@ -211,7 +218,9 @@ pub(crate) async fn call_hook(
     let done = act(&s, &hook, &payload, &stamp).await;
     if done.is_err() {
         // The action changed nothing: the sender may retry this call.
-        let _ = s.store.release_hook_call(hook.id, &call.delivery_id).await;
+        if let Err(e) = s.store.release_hook_call(hook.id, &call.delivery_id).await {
+            tracing::warn!(hook = hook.id, error = %e, "a failed hook call stays recorded; the sender's retry will be refused as a replay");
+        }
     }
     done.map(Json)
 }
@@ -244,8 +253,8 @@ async fn act(s: &AppState, hook: &Hook, payload: &Value, stamp: &Stamp) -> ApiRe
         action: hook.action,
         changed,
         detail,
-        channel: None,
-        rollout: None,
+        bundle: None,
+        rollout_id: None,
     };
     match hook.action {
         HookAction::Promote => {
@@ -254,12 +263,11 @@ async fn act(s: &AppState, hook: &Hook, payload: &Value, stamp: &Stamp) -> ApiRe
                 bundle: Some(Some(v.clone())),
                 ..Default::default()
             };
-            let w = s
-                .store
+            s.store
                 .update_channel(&hook.app_id, &hook.channel, &patch, stamp)
                 .await?;
             Ok(HookResult {
-                channel: Some(w.channel),
+                bundle: Some(v.clone()),
                 ..result(true, format!("channel {} now serves {v}", hook.channel))
             })
         }
@@ -278,7 +286,8 @@ async fn act(s: &AppState, hook: &Hook, payload: &Value, stamp: &Stamp) -> ApiRe
                 .start_rollout(&hook.app_id, &hook.channel, &new, stamp)
                 .await?;
             Ok(HookResult {
-                rollout: Some(r),
+                bundle: Some(v.clone()),
+                rollout_id: Some(r.id),
                 ..result(
                     true,
                     format!("a rollout of {v} started on channel {}", hook.channel),
@@ -293,19 +302,20 @@ async fn act(s: &AppState, hook: &Hook, payload: &Value, stamp: &Stamp) -> ApiRe
                     format!("channel {} has no active rollout", hook.channel),
                 ));
             };
+            let already = |id| HookResult {
+                rollout_id: Some(id),
+                ..result(false, "the rollout is already paused".into())
+            };
             if r.state == RolloutState::Paused {
-                return Ok(HookResult {
-                    rollout: Some(r),
-                    ..result(false, "the rollout is already paused".into())
-                });
+                return Ok(already(r.id));
             }
             let why = payload
                 .get("reason")
-                .or_else(|| payload.get("title"))
                 .and_then(Value::as_str)
+                .or_else(|| payload.get("title").and_then(Value::as_str))
                 .map(|t| {
                     t.chars()
-                        .filter(|c| !c.is_control())
+                        .map(|c| if c.is_control() { ' ' } else { c })
                         .take(MAX_FIELD)
                         .collect::<String>()
                 });
@@ -313,7 +323,7 @@ async fn act(s: &AppState, hook: &Hook, payload: &Value, stamp: &Stamp) -> ApiRe
                 Some(t) => format!("paused by hook {}: {t}", hook.id),
                 None => format!("paused by hook {}", hook.id),
             };
-            let after = s
+            let paused = s
                 .store
                 .transition_rollout(
                     &hook.app_id,
@@ -323,11 +333,23 @@ async fn act(s: &AppState, hook: &Hook, payload: &Value, stamp: &Stamp) -> ApiRe
                     Some(&reason),
                     stamp,
                 )
-                .await?;
-            Ok(HookResult {
-                rollout: Some(after),
-                ..result(true, reason)
-            })
+                .await;
+            match paused {
+                Ok(after) => Ok(HookResult {
+                    rollout_id: Some(after.id),
+                    ..result(true, reason)
+                }),
+                // Its gates (the same spike) may have paused it meanwhile.
+                Err(updraft_store::StoreError::Conflict(m)) => {
+                    match s.store.get_rollout(&hook.app_id, &hook.channel).await? {
+                        Some(now) if now.id == r.id && now.state == RolloutState::Paused => {
+                            Ok(already(now.id))
+                        }
+                        _ => Err(ApiError::conflict(m)),
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }

@@ -19,7 +19,10 @@ macro_rules! sql_hooks {
                 action: HookAction::parse(&action).ok_or_else(|| sqlx::Error::Decode(format!("hook action {action}").into()))?,
                 channel: r.try_get("channel")?,
                 version_pointer: r.try_get("version_pointer")?,
-                plan: plan.and_then(|p| serde_json::from_str(&p).ok()),
+                plan: plan
+                    .map(|p| serde_json::from_str(&p))
+                    .transpose()
+                    .map_err(|e| sqlx::Error::Decode(format!("a hook's plan: {e}").into()))?,
                 description: r.try_get("description")?,
                 created_at: r.try_get("created_at")?,
                 last_used_at: r.try_get("last_used_at")?,
@@ -28,9 +31,25 @@ macro_rules! sql_hooks {
 
         #[async_trait]
         impl HookStore for $store {
-            async fn create_hook(&self, app_id: &str, new: &NewHook, token: &str, secret: &str, stamp: &Stamp) -> StoreResult<Hook> {
+            async fn create_hook(&self, app_id: &str, new: &NewHook, token: &str, secret: &str, max: i64, stamp: &Stamp) -> StoreResult<Hook> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
+                // The app's row lock serialises creations against the cap.
+                sqlx::query("UPDATE apps SET revision = revision WHERE app_id = $1")
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM hooks WHERE app_id = $1")
+                    .bind(app_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .try_get("n")
+                    .map_err(backend)?;
+                if n >= max {
+                    return Err(StoreError::Conflict(format!("app {app_id} already has {max} hooks; delete one first")));
+                }
                 if channel_in(&mut tx, app_id, &new.channel).await?.is_none() {
                     return Err(StoreError::UnknownChannel(format!("channel {:?} not found in app {app_id}", new.channel)));
                 }
@@ -94,6 +113,17 @@ macro_rules! sql_hooks {
 
             async fn claim_hook_call(&self, hook_id: i64, delivery_id: &str, now_ms: i64) -> StoreResult<bool> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                // The hook's row first: a call racing the hook's deletion
+                // waits for it, then finds no hook.
+                let live = sqlx::query("UPDATE hooks SET last_used_at = $2 WHERE id = $1")
+                    .bind(hook_id)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                if live.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("hook {hook_id} was deleted")));
+                }
                 let done = sqlx::query(
                     "INSERT INTO hook_calls (hook_id, delivery_id, received_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (hook_id, delivery_id) DO NOTHING",
@@ -104,12 +134,6 @@ macro_rules! sql_hooks {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-                sqlx::query("UPDATE hooks SET last_used_at = $2 WHERE id = $1")
-                    .bind(hook_id)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
                 tx.commit().await.map_err(backend)?;
                 Ok(done.rows_affected() == 1)
             }
