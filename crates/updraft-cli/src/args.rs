@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+mod audit;
 mod rollout;
 mod webhook;
 
+pub(crate) use audit::AuditArgs;
 pub(crate) use rollout::{
     MetricsArgs, RolloutActionArgs, RolloutCommand, RolloutStartArgs, RolloutStatusArgs,
 };
@@ -125,6 +127,8 @@ pub(crate) enum Command {
     /// Inbound deploy hooks: a signed URL that promotes, starts or pauses a rollout, without an API key.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// The audit trail: every change to the app, who made it, and each field before and after.
+    Audit(AuditArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }

@@ -139,6 +139,7 @@ async fn run(ctx: &Ctx, command: Command) -> CliResult<()> {
         Command::ApiKey(k) => cmd::api_key::run(ctx, k).await,
         Command::Webhook(w) => cmd::webhook::run(ctx, w).await,
         Command::Hook(h) => cmd::webhook::hook(ctx, h).await,
+        Command::Audit(a) => cmd::audit::audit(ctx, a).await,
         Command::Completions(a) => {
             use clap::CommandFactory as _;
             clap_complete::generate(

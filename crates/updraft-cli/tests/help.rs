@@ -24,6 +24,7 @@ const COMMANDS: &[&[&str]] = &[
     &["webhook", "add"],
     &["webhook", "rotate"],
     &["hook"],
+    &["audit"],
     &["hook", "add"],
     &["bundle", "cleanup"],
     &["channel"],

@@ -1,7 +1,7 @@
 //! Retention: a background job deletes stats events and per-device release
-//! rows older than `event_retention_days` (0 keeps them forever), change-log rows and
-//! finished webhook deliveries older than [`CHANGE_RETENTION_MS`] (each app's latest
-//! change stays), and manifest
+//! rows older than `event_retention_days` (0 keeps them forever), change-log rows
+//! older than `change_retention_days` (each app's latest change stays), finished
+//! webhook deliveries older than [`DELIVERY_RETENTION_MS`], and manifest
 //! files no live bundle names once their grace ([`FILE_GRACE_MS`]) is over, all in
 //! small batches with a pause between them, so it never holds a long lock
 //! or starves the telemetry writer (SQLite has one writer at a time). It runs at start and then every
@@ -22,9 +22,8 @@ use crate::clock::Clock;
 pub(crate) const EVERY: Duration = Duration::from_secs(3600);
 /// Most events (or change-log rows) deleted in one transaction.
 pub(crate) const BATCH: i64 = 5_000;
-/// How long change-log rows are kept (30 days): long enough for any node,
-/// webhook or dashboard to have read them.
-pub(crate) const CHANGE_RETENTION_MS: i64 = 30 * 86_400_000;
+/// How long finished webhook deliveries are kept (30 days).
+pub(crate) const DELIVERY_RETENTION_MS: i64 = 30 * 86_400_000;
 /// How long an inbound hook's accepted calls are remembered (400 days): a
 /// GitHub-signed call has no timestamp, so its body is refused again for
 /// as long as it is remembered.
@@ -35,7 +34,7 @@ const PAUSE: Duration = Duration::from_millis(50);
 /// Starts the job; the receiver counts finished runs (tests wait on it).
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
-    days: u64,
+    (days, change_days): (u64, u64),
     clock: Arc<dyn Clock>,
     (blobs, lock): (Blobs, BlobLock),
 ) -> (JoinHandle<()>, watch::Receiver<u64>) {
@@ -45,6 +44,10 @@ pub(crate) fn spawn(
             .and_then(|d| d.checked_mul(86_400_000))
             .unwrap_or(i64::MAX)
     });
+    let change_ms = i64::try_from(change_days)
+        .ok()
+        .and_then(|d| d.checked_mul(86_400_000))
+        .unwrap_or(i64::MAX);
     let (runs, runs_rx) = watch::channel(0u64);
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
@@ -56,13 +59,13 @@ pub(crate) fn spawn(
                 prune(&*store, now.saturating_sub(keep_ms)).await;
                 prune_release(&*store, now.saturating_sub(keep_ms)).await;
             }
-            prune_changes(&*store, now - CHANGE_RETENTION_MS).await;
+            prune_changes(&*store, now.saturating_sub(change_ms)).await;
             in_batches("old hook calls", || {
                 store.prune_hook_calls(now - HOOK_CALL_RETENTION_MS, BATCH)
             })
             .await;
             in_batches("old webhook deliveries", || {
-                store.prune_deliveries(now - CHANGE_RETENTION_MS, BATCH)
+                store.prune_deliveries(now - DELIVERY_RETENTION_MS, BATCH)
             })
             .await;
             forget_files(&*store, &blobs, &lock, now - FILE_GRACE_MS).await;

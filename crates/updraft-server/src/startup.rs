@@ -130,7 +130,10 @@ pub async fn start_with(
     let blob_lock = crate::blob_gc::BlobLock::default();
     let (pruner, retention_runs) = retention::spawn(
         store.clone(),
-        config.telemetry.event_retention_days,
+        (
+            config.telemetry.event_retention_days,
+            config.telemetry.change_retention_days,
+        ),
         runtime.clock.clone(),
         (blobs.clone(), blob_lock.clone()),
     );

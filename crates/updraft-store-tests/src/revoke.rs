@@ -126,6 +126,11 @@ pub async fn revoking_a_bundle_moves_what_served_it(s: &dyn Store) {
         ]
     );
     assert!(changes.iter().all(|c| c.actor == "key:4"));
+    // The audit trail: each moved channel as it was and as it is.
+    let moved = &changes[3];
+    assert_eq!(moved.payload["channel"], "production");
+    assert_eq!(moved.payload["before"]["bundle_version"], "1.1.0");
+    assert_eq!(moved.payload["after"]["bundle_version"], "1.0.0");
     let last = changes.last().unwrap();
     assert_eq!(last.payload["version"], "1.1.0");
     assert_eq!(last.payload["reason"], "crashes on start");

@@ -2,6 +2,7 @@
 
 pub(crate) mod api_key;
 pub(crate) mod app;
+pub(crate) mod audit;
 pub(crate) mod bundle;
 pub(crate) mod channel;
 pub(crate) mod delta;

@@ -109,6 +109,8 @@ section_layer! {
         drain_timeout_ms: u64,
         /// Days; 0 keeps events forever.
         event_retention_days: u64,
+        /// Days the change log (the audit trail) is kept.
+        change_retention_days: u64,
         /// Milliseconds.
         gate_check_interval_ms: u64,
     }
@@ -263,6 +265,11 @@ pub const SETTINGS: &[SettingName] = &[
         "telemetry",
         "gate_check_interval_ms",
         "UPDRAFT_GATE_CHECK_INTERVAL_MS",
+    ),
+    setting(
+        "telemetry",
+        "change_retention_days",
+        "UPDRAFT_CHANGE_RETENTION_DAYS",
     ),
     SettingName {
         file_key: Some("token_file"),
@@ -443,6 +450,7 @@ impl Layer {
                 drain_timeout_ms: e.num("UPDRAFT_DRAIN_TIMEOUT_MS")?,
                 gate_check_interval_ms: e.num("UPDRAFT_GATE_CHECK_INTERVAL_MS")?,
                 event_retention_days: e.num("UPDRAFT_EVENT_RETENTION_DAYS")?,
+                change_retention_days: e.num("UPDRAFT_CHANGE_RETENTION_DAYS")?,
             },
             metrics: MetricsLayer {
                 token: e.text("UPDRAFT_METRICS_TOKEN").map(Secret::new),

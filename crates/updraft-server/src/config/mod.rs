@@ -161,6 +161,9 @@ pub struct TelemetryConfig {
     /// Milliseconds between two evaluations of every active rollout's
     /// health gates (one node evaluates each rollout per interval).
     pub gate_check_interval_ms: u64,
+    /// Days the change log (the audit trail: every management write, its
+    /// actor, before and after) is kept; each app's latest change stays.
+    pub change_retention_days: u64,
 }
 
 impl Config {
@@ -232,6 +235,11 @@ impl Config {
                 "telemetry",
                 "event_retention_days",
                 json!(t.event_retention_days),
+            ),
+            (
+                "telemetry",
+                "change_retention_days",
+                json!(t.change_retention_days),
             ),
             (
                 "metrics",

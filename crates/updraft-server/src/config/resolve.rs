@@ -218,6 +218,10 @@ impl Layer {
                 drain_timeout_ms: telemetry.drain_timeout_ms.unwrap_or(30_000),
                 event_retention_days: telemetry.event_retention_days.unwrap_or(90),
                 gate_check_interval_ms: telemetry.gate_check_interval_ms.unwrap_or(10_000).max(100),
+                change_retention_days: match telemetry.change_retention_days.unwrap_or(30) {
+                    0 => bail!("change_retention_days must be at least 1 (nodes and webhooks read the log)"),
+                    d => d,
+                },
             },
             metrics: MetricsConfig {
                 token: metrics_token.map(Secret::new),

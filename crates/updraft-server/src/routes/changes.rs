@@ -16,7 +16,7 @@ use crate::state::AppState;
     path = "/apps/{app_id}/changes",
     tag = "changes",
     summary = r#"The app's change log (management writes, devices' own channel choices, rollback blocks), oldest first"#,
-    description = r#"Needs an API key of mode `read` or higher. Page with `after` = the reply's `next_after`; a page stops below a change whose transaction may still commit, so paging never skips one. Rows older than 30 days are pruned (the latest of each app stays)."#,
+    description = r#"Needs an API key of mode `read` or higher. Page with `after` = the reply's `next_after`; a page stops below a change whose transaction may still commit, so paging never skips one. Rows older than the server's `change_retention_days` (30 by default) are pruned (the latest of each app stays). Channel, bundle and app updates carry the object `before` and `after` the write: the audit trail."#,
     params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ChangeListQuery),
     responses((status = 200, description = "The changes.", body = ChangePage)),
     security(("bearer" = ["read"]))

@@ -49,6 +49,9 @@ macro_rules! sql_apps {
 
             async fn update_app(&self, app_id: &str, patch: &AppPatch, stamp: &Stamp) -> StoreResult<App> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                let q = format!("{APP_SELECT} WHERE app_id = $1");
+                let before = sqlx::query(&q).bind(app_id).fetch_optional(&mut *tx).await.map_err(backend)?;
+                let before = before.as_ref().map(app_row).transpose().map_err(backend)?;
                 let r = sqlx::query(
                     "UPDATE apps SET name = COALESCE($2, name), expose_metadata = COALESCE($3, expose_metadata), \
                      allow_device_custom_id = COALESCE($4, allow_device_custom_id), \
@@ -66,7 +69,13 @@ macro_rules! sql_apps {
                 if r.rows_affected() == 0 {
                     return Err(StoreError::NotFound(format!("app {app_id} not found")));
                 }
-                let payload = serde_json::to_value(patch).unwrap_or_default();
+                let after = sqlx::query(&q).bind(app_id).fetch_one(&mut *tx).await.map_err(backend)?;
+                let after = app_row(&after).map_err(backend)?;
+                let mut payload = serde_json::to_value(patch).unwrap_or_default();
+                if let Some(p) = payload.as_object_mut() {
+                    p.insert("before".into(), serde_json::json!(before));
+                    p.insert("after".into(), serde_json::json!(after));
+                }
                 record(&mut tx, Some(app_id), "app.updated", None, payload, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 self.get_app(app_id).await?.ok_or_else(|| StoreError::NotFound(format!("app {app_id} not found")))

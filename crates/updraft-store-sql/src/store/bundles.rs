@@ -80,6 +80,16 @@ macro_rules! sql_bundles {
             Ok(id)
         }
 
+        /// A bundle's metadata, as the audit trail shows it before and after a change.
+        fn meta_of(b: &Bundle) -> serde_json::Value {
+            serde_json::json!({
+                "min_update_version": b.min_update_version,
+                "native_packages": b.native_packages,
+                "link": b.link,
+                "comment": b.comment,
+            })
+        }
+
         /// The bundle `version` of the app, deleted or not, read inside `tx`.
         async fn bundle_in(tx: &mut Tx<'_>, app_id: &str, version: &str) -> StoreResult<Bundle> {
             let q = format!("{BUNDLE_SELECT} WHERE app_id = $1 AND version = $2");
@@ -147,6 +157,8 @@ macro_rules! sql_bundles {
 
             async fn update_bundle_meta(&self, app_id: &str, version: &str, meta: &BundleMeta, stamp: &Stamp) -> StoreResult<Bundle> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                // What the audit trail shows as before (a deleted one is refused below).
+                let before = bundle_in(&mut tx, app_id, version).await.ok().map(|b| meta_of(&b));
                 let r = sqlx::query(
                     "UPDATE bundles SET min_update_version = COALESCE($3, min_update_version), \
                      native_packages = COALESCE($4, native_packages), link = COALESCE($5, link), \
@@ -165,7 +177,9 @@ macro_rules! sql_bundles {
                     return Err(StoreError::NotFound(format!("bundle {version} not found in app {app_id}")));
                 }
                 bump(&mut tx, app_id).await?;
-                record(&mut tx, Some(app_id), "bundle.updated", None, serde_json::json!({ "version": version, "meta": meta }), stamp).await?;
+                let after = meta_of(&bundle_in(&mut tx, app_id, version).await?);
+                let payload = serde_json::json!({ "version": version, "meta": meta, "before": before, "after": after });
+                record(&mut tx, Some(app_id), "bundle.updated", None, payload, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 self.get_bundle(app_id, version).await?.ok_or_else(|| StoreError::Backend("bundle vanished".into()))
             }

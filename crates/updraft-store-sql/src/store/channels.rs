@@ -194,12 +194,21 @@ macro_rules! sql_channels {
             Ok(None)
         }
 
-        /// Records a channel write in the change log (inside its transaction).
-        async fn record_channel(tx: &mut Tx<'_>, kind: &str, w: &ChannelWrite, stamp: &Stamp) -> StoreResult<()> {
+        /// Records a channel write in the change log (inside its transaction):
+        /// the channel before (none for a new one) and after, for the audit trail.
+        async fn record_channel(
+            tx: &mut Tx<'_>,
+            kind: &str,
+            before: Option<&Channel>,
+            w: &ChannelWrite,
+            stamp: &Stamp,
+        ) -> StoreResult<()> {
             let payload = serde_json::json!({
                 "channel": w.channel.name,
                 "bundle": w.channel.bundle_version,
                 "unpublished": w.unpublished,
+                "before": before,
+                "after": w.channel,
             });
             record(tx, Some(&w.channel.app_id), kind, None, payload, stamp).await
         }
@@ -230,7 +239,7 @@ macro_rules! sql_channels {
                     .await?
                     .ok_or_else(|| StoreError::Backend("channel vanished".into()))?;
                 let w = apply_patch(&mut tx, current, patch, stamp.at_ms, true).await?;
-                record_channel(&mut tx, "channel.created", &w, stamp).await?;
+                record_channel(&mut tx, "channel.created", None, &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }
@@ -240,8 +249,9 @@ macro_rules! sql_channels {
                 let current = channel_in(&mut tx, app_id, name)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
+                let before = current.clone();
                 let w = apply_patch(&mut tx, current, patch, stamp.at_ms, false).await?;
-                record_channel(&mut tx, "channel.updated", &w, stamp).await?;
+                record_channel(&mut tx, "channel.updated", Some(&before), &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }
@@ -316,8 +326,9 @@ macro_rules! sql_channels {
                     )));
                 };
                 let patch = ChannelPatch { bundle: Some(previous), ..Default::default() };
+                let before = current.clone();
                 let w = apply_patch(&mut tx, current, &patch, stamp.at_ms, false).await?;
-                record_channel(&mut tx, "channel.rolled_back", &w, stamp).await?;
+                record_channel(&mut tx, "channel.rolled_back", Some(&before), &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }
