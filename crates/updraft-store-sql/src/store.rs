@@ -117,6 +117,29 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Refuses (`Conflict`) a new row of `table` for the app once it
+            /// has `max` (`noun` names them in the message). The app's row
+            /// lock (a no-op update) serialises creations, so two at once
+            /// cannot both pass the count.
+            async fn under_cap(tx: &mut Tx<'_>, app_id: &str, table: &str, max: i64, noun: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE apps SET revision = revision WHERE app_id = $1")
+                    .bind(app_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table} WHERE app_id = $1"))
+                    .bind(app_id)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(backend)?
+                    .try_get("n")
+                    .map_err(backend)?;
+                if n >= max {
+                    return Err(StoreError::Conflict(format!("app {app_id} already has {max} {noun}; delete one first")));
+                }
+                Ok(())
+            }
+
             async fn require_app(tx: &mut Tx<'_>, app_id: &str) -> StoreResult<()> {
                 let found = sqlx::query("SELECT 1 AS one FROM apps WHERE app_id = $1")
                     .bind(app_id)

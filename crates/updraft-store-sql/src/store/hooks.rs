@@ -34,22 +34,7 @@ macro_rules! sql_hooks {
             async fn create_hook(&self, app_id: &str, new: &NewHook, token: &str, secret: &str, max: i64, stamp: &Stamp) -> StoreResult<Hook> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
-                // The app's row lock serialises creations against the cap.
-                sqlx::query("UPDATE apps SET revision = revision WHERE app_id = $1")
-                    .bind(app_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM hooks WHERE app_id = $1")
-                    .bind(app_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(backend)?
-                    .try_get("n")
-                    .map_err(backend)?;
-                if n >= max {
-                    return Err(StoreError::Conflict(format!("app {app_id} already has {max} hooks; delete one first")));
-                }
+                under_cap(&mut tx, app_id, "hooks", max, "hooks").await?;
                 if channel_in(&mut tx, app_id, &new.channel).await?.is_none() {
                     return Err(StoreError::UnknownChannel(format!("channel {:?} not found in app {app_id}", new.channel)));
                 }

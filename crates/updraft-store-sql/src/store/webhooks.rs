@@ -115,23 +115,7 @@ macro_rules! sql_webhooks {
             async fn create_webhook(&self, app_id: &str, new: &NewWebhook, secret: &str, max: i64, stamp: &Stamp) -> StoreResult<Webhook> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
-                // The app's row lock (a no-op update) serialises creations, so
-                // two at once cannot both pass the count.
-                sqlx::query("UPDATE apps SET revision = revision WHERE app_id = $1")
-                    .bind(app_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM webhooks WHERE app_id = $1")
-                    .bind(app_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(backend)?
-                    .try_get("n")
-                    .map_err(backend)?;
-                if n >= max {
-                    return Err(StoreError::Conflict(format!("app {app_id} already has {max} webhooks; delete one first")));
-                }
+                under_cap(&mut tx, app_id, "webhooks", max, "webhooks").await?;
                 let r = sqlx::query(
                     "INSERT INTO webhooks (app_id, url, events, description, secret, enabled, failure_streak, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, TRUE, 0, $6, $6) RETURNING id",
