@@ -5,34 +5,17 @@
 //! implementations: Python's `hmac` (GitHub's scheme) and the Standard
 //! Webhooks reference library.
 
-use std::io::Write as _;
-
 use serde_json::{json, Value};
 use updraft_test_support::*;
 
 /// Runs `script` in Python with `args`, `input` on stdin; its stdout, trimmed.
-fn python(script: &str, args: &[&str], input: &[u8]) -> String {
-    let mut child = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "python failed (is standardwebhooks installed? .ci/run installs it): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+fn py(script: &str, args: &[&str], input: &[u8]) -> String {
+    let out = python(script, args, input, "standardwebhooks");
+    String::from_utf8(out).unwrap().trim().to_string()
 }
 
 fn github_signature(secret: &str, body: &[u8]) -> String {
-    let hex = python(
+    let hex = py(
         "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
         &[secret],
         body,
@@ -41,7 +24,7 @@ fn github_signature(secret: &str, body: &[u8]) -> String {
 }
 
 fn standard_signature(secret: &str, id: &str, ts: i64, body: &str) -> String {
-    python(
+    py(
         "import sys, datetime\nfrom standardwebhooks import Webhook\nts = datetime.datetime.fromtimestamp(int(sys.argv[3]), tz=datetime.timezone.utc)\nprint(Webhook(sys.argv[1]).sign(sys.argv[2], ts, sys.stdin.read()))",
         &[secret, id, &ts.to_string()],
         body.as_bytes(),

@@ -4,7 +4,6 @@
 //! and which a configured token guards.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 
 use serde_json::{json, Value};
 use updraft_server::config::Secret;
@@ -23,26 +22,8 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         out[f"{s.name}{{{labels}}}"] = s.value
 print(json.dumps(out))
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the Prometheus parser refused the text (is prometheus_client installed? .ci/run installs it): {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = python(script, &[], text.as_bytes(), "prometheus_client");
+    serde_json::from_slice(&out).unwrap()
 }
 
 async fn scrape(server: &Server, token: Option<&str>) -> (u16, String, String) {

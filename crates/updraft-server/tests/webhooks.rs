@@ -7,7 +7,6 @@
 //! grace, and two nodes on one PostgreSQL database deliver each event once.
 
 use std::collections::VecDeque;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -111,29 +110,18 @@ fn verified(secret: &str, got: &[Got]) -> Vec<bool> {
                    "signature": g.signature, "body": g.body})
         })
         .collect();
-    let mut child = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/verify_webhooks.py"
-        ))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(Value::from(input).to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the verifier failed (is standardwebhooks installed? .ci/run installs it): {}",
-        String::from_utf8_lossy(&out.stderr)
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/verify_webhooks.py"
+    ))
+    .unwrap();
+    let out = python(
+        &script,
+        &[],
+        Value::from(input).to_string().as_bytes(),
+        "standardwebhooks",
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&out).unwrap()
 }
 
 /// A server on SQLite with local receivers allowed and `clock` as its clock.

@@ -16,12 +16,14 @@ pub mod device;
 pub mod fake;
 pub mod pg;
 pub mod poll;
+pub mod python;
 pub mod server;
 
 pub use bundle::*;
 pub use cli::*;
 pub use device::*;
 pub use poll::*;
+pub use python::python;
 pub use server::*;
 
 /// The admin key every test server is started with.
