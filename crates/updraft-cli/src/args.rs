@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 mod audit;
+mod cohort;
 mod rollout;
 mod webhook;
 
 pub(crate) use audit::AuditArgs;
+pub(crate) use cohort::CohortCommand;
 pub(crate) use rollout::{
     MetricsArgs, RolloutActionArgs, RolloutCommand, RolloutStartArgs, RolloutStatusArgs,
 };
@@ -121,6 +123,9 @@ pub(crate) enum Command {
     /// API keys for the management API (`updraft key` is the encryption key).
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Named cohorts of devices, which channel and rollout targeting rules name.
+    #[command(subcommand)]
+    Cohort(CohortCommand),
     /// Outbound webhooks: the app's release events, signed, POSTed to your URLs.
     #[command(subcommand)]
     Webhook(WebhookCommand),
@@ -337,7 +342,7 @@ pub(crate) enum Policy {
 /// Channel flags; each is off unless given, and given flags change only what they name.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct ChannelFlags {
-    /// Devices without an override get this channel (at most one public channel per platform).
+    /// Devices without an override get this channel (at most one public channel without --target per platform).
     #[arg(long, overrides_with = "no_public")]
     pub public: bool,
     /// Take `public` away from this channel.
@@ -400,6 +405,12 @@ pub(crate) struct ChannelFlags {
     /// Refuse bundles that cross this boundary of the native version.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub disable_auto_update: Option<Policy>,
+    /// Serve only devices matching this targeting rule, as JSON or @FILE: '{"country":["FR","DE"]}' (docs/targeting.md).
+    #[arg(long, value_name = "RULE", conflicts_with = "no_target")]
+    pub target: Option<String>,
+    /// Remove the channel's targeting rule (serve every device).
+    #[arg(long)]
+    pub no_target: bool,
 }
 
 #[derive(Debug, Subcommand)]

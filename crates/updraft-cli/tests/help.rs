@@ -20,6 +20,8 @@ const COMMANDS: &[&[&str]] = &[
     &["bundle", "list"],
     &["bundle", "delete"],
     &["bundle", "revoke"],
+    &["cohort"],
+    &["cohort", "set"],
     &["webhook"],
     &["webhook", "add"],
     &["webhook", "rotate"],

@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+mod cohorts;
 mod files;
 mod rollouts;
 mod webhooks;

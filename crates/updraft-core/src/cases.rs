@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use updraft_protocol::api::{
     App, AppPatch, Arm, Bundle, BundleStorage, Channel, ChannelPatch, DisableAutoUpdate,
-    ManifestEntry, SetOverride,
+    ManifestEntry, NamedCohort, SetOverride,
 };
 
 pub use rollouts::RolloutSpec;
@@ -49,6 +49,10 @@ pub struct Case {
     pub state: State,
     /// The plugin's JSON body, as sent to `/updates`.
     pub request: Value,
+    /// The device's country as the server's trusted proxy reports it (the
+    /// server runner sends it in the configured header); unknown when absent.
+    #[serde(default)]
+    pub country: Option<String>,
     /// The server's clock when the request arrives (epoch ms; 0 when absent):
     /// where the state's rollouts and their ramps stand.
     #[serde(default)]
@@ -97,6 +101,9 @@ pub struct State {
     /// Rollouts on the channels (active or ended).
     #[serde(default)]
     pub rollouts: Vec<RolloutSpec>,
+    /// The app's named cohorts, which targeting rules name.
+    #[serde(default)]
+    pub cohorts: Vec<CohortSpec>,
     /// The requesting device's override or pin and rollback blocks.
     #[serde(default)]
     pub device: DeviceState,
@@ -160,6 +167,20 @@ pub struct DeviceState {
     /// Versions this device rolled back (`update_fail`).
     #[serde(default)]
     pub failed: Vec<String>,
+}
+
+/// One of the app's named cohorts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CohortSpec {
+    /// Its name.
+    pub name: String,
+    /// Device ids (UUIDs).
+    #[serde(default)]
+    pub device_ids: Vec<String>,
+    /// Custom ids.
+    #[serde(default)]
+    pub custom_ids: Vec<String>,
 }
 
 /// What the device core does with a reply.
@@ -239,7 +260,10 @@ impl Case {
     pub fn device_request(&self) -> Result<DeviceRequest, String> {
         let info: InfoObject =
             serde_json::from_value(self.request.clone()).map_err(|e| format!("request: {e}"))?;
-        validate(info, Endpoint::Updates).map_err(|e| format!("request: {}: {}", e.code, e.message))
+        let mut req = validate(info, Endpoint::Updates)
+            .map_err(|e| format!("request: {}: {}", e.code, e.message))?;
+        req.country = self.country.clone();
+        Ok(req)
     }
 
     /// The expected reply with `{base}` replaced.
@@ -297,6 +321,8 @@ impl Case {
             let clash = channels.iter().take(i).find(|b| {
                 a.public
                     && b.public
+                    && a.target.is_none()
+                    && b.target.is_none()
                     && ((a.ios && b.ios) || (a.android && b.android) || (a.electron && b.electron))
             });
             if let Some(b) = clash {
@@ -353,6 +379,19 @@ impl Case {
                 channels,
                 bundles,
                 rollouts,
+                cohorts: s
+                    .cohorts
+                    .iter()
+                    .map(|c| {
+                        let named = NamedCohort {
+                            name: c.name.clone(),
+                            device_ids: c.device_ids.clone(),
+                            custom_ids: c.custom_ids.clone(),
+                            updated_at: 0,
+                        };
+                        (c.name.clone(), named)
+                    })
+                    .collect(),
             },
             forced,
             failed,
@@ -414,6 +453,7 @@ fn channel(
         allow_prod: p.allow_prod.unwrap_or(true),
         disable_auto_update: p.disable_auto_update.unwrap_or(DisableAutoUpdate::Major),
         disable_auto_update_under_native: p.disable_auto_update_under_native.unwrap_or(true),
+        target: p.target.clone().flatten(),
         created_at: 0,
         updated_at: 0,
     }

@@ -2,12 +2,20 @@
 //! plugin for itself) > its `defaultChannel` (only if public or
 //! self-assignable, and allowed for its platform) > the public channel for its
 //! platform. Unlike Capgo, an ineligible `defaultChannel` falls back to the
-//! public channel instead of answering `no_channel`. The update decision and
-//! the `/channel_self` handlers both ask this module.
+//! public channel instead of answering `no_channel`. A channel with a
+//! targeting rule ([`crate::target`]) serves through `defaultChannel` or as a
+//! public channel only the devices the rule matches; several public channels
+//! with rules may share a platform (geographic channels): the first by name
+//! whose rule matches wins, then the platform's public channel without one.
+//! An admin's override ignores rules. The update decision and the
+//! `/channel_self` handlers both ask this module.
 
-use updraft_protocol::api::Channel;
+use std::collections::HashMap;
+
+use updraft_protocol::api::{Channel, NamedCohort};
 
 use crate::decide::Forced;
+use crate::target::{self, Subject};
 use crate::trace::{note, Trace};
 use crate::validate::Platform;
 
@@ -40,20 +48,50 @@ pub fn allows_platform(c: &Channel, p: Platform) -> bool {
     }
 }
 
-/// Resolves the channel of a device on `platform` with `forced` (only a
+/// Whether `c`'s targeting rule (if any) takes the device, noting a rule's
+/// verdict in `trace` as `what` (`defaultChannel x`, `public channel x`).
+fn targets(
+    c: &Channel,
+    what: &str,
+    subject: &Subject<'_>,
+    cohorts: &HashMap<String, NamedCohort>,
+    trace: &mut Trace,
+) -> bool {
+    let Some(rule) = &c.target else { return true };
+    let hit = target::matches(rule, subject, cohorts);
+    note!(
+        trace,
+        "{what} is for {}: the device ({}) {}",
+        target::describe(rule),
+        target::facts(rule, subject),
+        if hit { "matches" } else { "does not match" }
+    );
+    hit
+}
+
+/// Resolves the channel of the device `subject` with `forced` (only a
 /// channel override counts here; a bundle pin is the decision's business) and
-/// `default_channel`, noting each step in `trace`. `None`: no channel at all.
+/// `default_channel`, with the app's named `cohorts` for targeting rules,
+/// noting each step in `trace`. `None`: no channel at all.
 pub fn resolve<'a>(
     channels: &'a [Channel],
     forced: Option<Forced>,
     default_channel: Option<&str>,
-    platform: Platform,
+    subject: &Subject<'_>,
+    cohorts: &HashMap<String, NamedCohort>,
     trace: &mut Trace,
 ) -> Option<Resolved<'a>> {
+    let platform = subject.platform;
     if let Some(Forced::Channel(id)) = forced {
         match channels.iter().find(|c| c.id == id) {
             Some(c) => {
                 note!(trace, "device override puts it on channel {}", c.name);
+                if c.target.is_some() {
+                    note!(
+                        trace,
+                        "an override is not bound by the channel's targeting rule"
+                    );
+                }
                 return Some(Resolved {
                     channel: c,
                     source: Source::Override,
@@ -74,6 +112,9 @@ pub fn resolve<'a>(
                 "defaultChannel {name} is disabled for {}; falling back to the public channel",
                 platform.as_str()
             ),
+            Some(c) if !targets(c, &format!("defaultChannel {name}"), subject, cohorts, trace) => {
+                note!(trace, "falling back to the public channel");
+            }
             Some(c) => {
                 note!(trace, "defaultChannel {name} is eligible");
                 return Some(Resolved {
@@ -87,9 +128,22 @@ pub fn resolve<'a>(
             ),
         }
     }
-    let public = channels
+    let mut publics = channels
         .iter()
-        .find(|c| c.public && allows_platform(c, platform));
+        .filter(|c| c.public && allows_platform(c, platform));
+    let public = publics
+        .clone()
+        .filter(|c| c.target.is_some())
+        .find(|c| {
+            targets(
+                c,
+                &format!("public channel {}", c.name),
+                subject,
+                cohorts,
+                trace,
+            )
+        })
+        .or_else(|| publics.find(|c| c.target.is_none()));
     match public {
         Some(c) => note!(
             trace,

@@ -6,7 +6,8 @@
 //! `defaultChannel` falls back to the public channel, a builtin target yields the
 //! bare revert reply, a pinned bundle beats every channel, and a bundle the device
 //! rolled back is not offered to it again. The rules, in order: plugin version,
-//! pin, channel ([`crate::channel`]), the channel's rollout ([`crate::rollout`]:
+//! pin, channel ([`crate::channel`], with its targeting rules from
+//! [`crate::target`]), the channel's rollout ([`crate::rollout`]:
 //! the candidate bundle instead of the channel's for devices in its candidate
 //! arm), key id, already on latest, channel policies
 //! (`policy`), builtin, rollback block, then the offer itself
@@ -21,10 +22,11 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use updraft_protocol::api::{App, Arm, Bundle, Channel, Rollout};
+use updraft_protocol::api::{App, Arm, Bundle, Channel, NamedCohort, Rollout};
 use updraft_protocol::device::{NoUpdate, ReplyKind, RevertToBuiltin, UpdatesReply};
 
 use crate::channel::{self, Source};
+use crate::target::Subject;
 use crate::trace::{note, Trace};
 use crate::validate::{DeviceRequest, Platform};
 use crate::version::{plugin_checks_key_id, plugin_is_unsupported};
@@ -42,6 +44,8 @@ pub struct AppView {
     /// The app's active (running or paused) rollouts, at most one per
     /// channel; others are ignored.
     pub rollouts: Vec<Rollout>,
+    /// The app's named cohorts, by name (targeting rules name them).
+    pub cohorts: HashMap<String, NamedCohort>,
 }
 
 /// What an admin forced on the device, resolved to ids.
@@ -267,11 +271,13 @@ pub fn decide(
     }
 
     // 3. Channel resolution: override > defaultChannel > public.
+    let subject = Subject::of(req, view.app.allow_device_custom_id);
     let Some(resolved) = channel::resolve(
         &view.channels,
         facts.forced,
         req.default_channel.as_deref(),
-        platform,
+        &subject,
+        &view.cohorts,
         &mut cx.trace,
     ) else {
         return cx.no(Denial::new("no_channel", "no default channel or override"));
@@ -375,15 +381,10 @@ fn rollout_candidate<'v>(
         .rollouts
         .iter()
         .find(|r| r.channel_id == channel.id && r.state.is_active())?;
-    let custom_id = req
-        .info
-        .custom_id
-        .as_deref()
-        .filter(|_| view.app.allow_device_custom_id);
     let arm = crate::rollout::arm(
         r,
-        &req.device_id,
-        custom_id,
+        &Subject::of(req, view.app.allow_device_custom_id),
+        &view.cohorts,
         &req.version_name,
         facts.now_ms,
         &mut cx.trace,

@@ -6,12 +6,15 @@
 //! device id), so raising the percentage only ever adds devices, and a
 //! device keeps its arm from one check to the next.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 use updraft_protocol::api::{
-    Arm, Cohort, FailureGate, GateAction, GateMetric, Rollout, RolloutPlan, RolloutState,
-    RolloutStep, DEFAULT_MIN_DEVICES,
+    Arm, Cohort, FailureGate, GateAction, GateMetric, NamedCohort, Rollout, RolloutPlan,
+    RolloutState, RolloutStep, DEFAULT_MIN_DEVICES,
 };
 
+use crate::target::{self, Subject};
 use crate::text::{MAX_CUSTOM_ID, MAX_NAME};
 use crate::trace::{note, Trace};
 use crate::validate::is_uuid;
@@ -101,7 +104,7 @@ pub fn ramp_done(rollout: &Rollout, now_ms: i64) -> bool {
 enum Membership<'a> {
     /// In a cohort of the current step or one before it.
     Cohort { name: &'a str, by_custom_id: bool },
-    /// By its bucket against the percentage now.
+    /// By its bucket against the percentage it is counted in now.
     Bucket {
         bucket: u32,
         percent: f64,
@@ -118,43 +121,76 @@ impl Membership<'_> {
     }
 }
 
-/// The cohort of steps `0..=step` that holds the device (device ids compared
-/// without case, custom ids exactly), then the bucket.
-fn membership<'a>(
-    rollout: &'a Rollout,
-    device_id: &str,
-    custom_id: Option<&str>,
-    now_ms: i64,
-) -> Membership<'a> {
+/// The steps reached so far: `0..=step`.
+fn reached(rollout: &Rollout) -> impl Iterator<Item = &RolloutStep> {
     let upto = usize::try_from(rollout.step)
         .unwrap_or(usize::MAX)
         .saturating_add(1);
-    for cohort in rollout
-        .plan
-        .steps
-        .iter()
-        .take(upto)
-        .filter_map(|s| s.cohort.as_ref())
-    {
+    rollout.plan.steps.iter().take(upto)
+}
+
+/// The cohort of steps `0..=step` that holds the device (device ids compared
+/// without case, custom ids exactly), then the bucket against the highest
+/// percentage of a reached step whose targeting rule takes the device (the
+/// current step's as it stands now, earlier ones' as they ended), so a step
+/// with a narrower rule never takes back a device an earlier step took.
+/// Each rule's verdict goes to `trace`.
+fn membership<'a>(
+    rollout: &'a Rollout,
+    subject: &Subject<'_>,
+    cohorts: &HashMap<String, NamedCohort>,
+    now_ms: i64,
+    trace: &mut Trace,
+) -> Membership<'a> {
+    for cohort in reached(rollout).filter_map(|s| s.cohort.as_ref()) {
         if cohort
             .device_ids
             .iter()
-            .any(|d| d.eq_ignore_ascii_case(device_id))
+            .any(|d| d.eq_ignore_ascii_case(subject.device_id))
         {
             return Membership::Cohort {
                 name: &cohort.name,
                 by_custom_id: false,
             };
         }
-        if custom_id.is_some_and(|c| !c.is_empty() && cohort.custom_ids.iter().any(|x| x == c)) {
+        if subject
+            .custom_id
+            .is_some_and(|c| !c.is_empty() && cohort.custom_ids.iter().any(|x| x == c))
+        {
             return Membership::Cohort {
                 name: &cohort.name,
                 by_custom_id: true,
             };
         }
     }
-    let percent = percent_now(rollout, now_ms);
-    let bucket = bucket(rollout.id, device_id);
+    let current = usize::try_from(rollout.step).unwrap_or(usize::MAX);
+    let mut percent: f64 = 0.0;
+    for (i, step) in reached(rollout).enumerate() {
+        let at = if i >= current {
+            percent_now(rollout, now_ms)
+        } else {
+            step.ramp_to.unwrap_or(step.percent)
+        };
+        let taken = match &step.target {
+            None => true,
+            Some(rule) => {
+                let hit = target::matches(rule, subject, cohorts);
+                note!(
+                    trace,
+                    "step {} is for {}: the device ({}) {}",
+                    i + 1,
+                    target::describe(rule),
+                    target::facts(rule, subject),
+                    if hit { "matches" } else { "does not match" }
+                );
+                hit
+            }
+        };
+        if taken {
+            percent = percent.max(at);
+        }
+    }
+    let bucket = bucket(rollout.id, subject.device_id);
     Membership::Bucket {
         bucket,
         percent,
@@ -162,22 +198,29 @@ fn membership<'a>(
     }
 }
 
-/// The arm the rollout's membership alone gives the device (its cohorts and
-/// its bucket against the percentage now), whatever the device runs and
-/// whether the rollout is paused. The server attributes stats events with it,
-/// so what a client claims to run never decides its arm.
-pub fn member(rollout: &Rollout, device_id: &str, custom_id: Option<&str>, now_ms: i64) -> Arm {
-    membership(rollout, device_id, custom_id, now_ms).arm()
+/// The arm the rollout's membership alone gives the device (its cohorts,
+/// the steps' targeting rules and its bucket against the percentage now),
+/// whatever the device runs and whether the rollout is paused. The server
+/// attributes stats events with it, so what a client claims to run never
+/// decides its arm.
+pub fn member(
+    rollout: &Rollout,
+    subject: &Subject<'_>,
+    cohorts: &HashMap<String, NamedCohort>,
+    now_ms: i64,
+) -> Arm {
+    membership(rollout, subject, cohorts, now_ms, &mut Trace::off()).arm()
 }
 
 /// The arm the device is on for the decision, with the reason in `trace`: a
 /// device already running the candidate keeps it (running or paused); else a
-/// paused rollout gives the stable bundle; else the device's cohort or bucket
-/// decides. An ended rollout gives the stable arm.
+/// paused rollout gives the stable bundle; else the device's cohort, the
+/// steps' targeting rules and its bucket decide. An ended rollout gives the
+/// stable arm.
 pub fn arm(
     rollout: &Rollout,
-    device_id: &str,
-    custom_id: Option<&str>,
+    subject: &Subject<'_>,
+    cohorts: &HashMap<String, NamedCohort>,
     version_name: &str,
     now_ms: i64,
     trace: &mut Trace,
@@ -205,7 +248,8 @@ pub fn arm(
         note!(trace, "paused: not on the candidate -> stable");
         return Arm::Stable;
     }
-    let m = membership(rollout, device_id, custom_id, now_ms);
+    let m = membership(rollout, subject, cohorts, now_ms, trace);
+    let targeted = reached(rollout).any(|s| s.target.is_some());
     match &m {
         Membership::Cohort { name, by_custom_id } => note!(
             trace,
@@ -222,9 +266,14 @@ pub fn arm(
             inside,
         } => note!(
             trace,
-            "bucket {bucket} of {BUCKETS}, {}under {} ({percent:.1} % now) -> {}",
+            "bucket {bucket} of {BUCKETS}, {}under {} ({percent:.1} % {}) -> {}",
             if *inside { "" } else { "not " },
             cutoff(*percent),
+            if targeted {
+                "for this device now"
+            } else {
+                "now"
+            },
             if *inside {
                 format!("candidate {candidate}")
             } else {
@@ -333,6 +382,9 @@ pub fn validate_plan(plan: &RolloutPlan) -> Result<(), String> {
                     s.min_devices
                 )));
             }
+        }
+        if let Some(rule) = &step.target {
+            target::validate(rule).map_err(|e| at(format!("target: {e}")))?;
         }
         if let Some(c) = &step.cohort {
             ids = ids

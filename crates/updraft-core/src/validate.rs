@@ -95,6 +95,10 @@ pub struct DeviceRequest {
     pub default_channel: Option<String>,
     /// The body as received, with `device_id` lower-cased.
     pub info: InfoObject,
+    /// The device's country (upper-case ISO 3166-1 alpha-2): never from the
+    /// body; the server sets it from its trusted proxy's header or its geo
+    /// database ([`None`] when unknown). Targeting rules read it.
+    pub country: Option<String>,
 }
 
 impl DeviceRequest {
@@ -288,6 +292,7 @@ pub fn validate(mut info: InfoObject, endpoint: Endpoint) -> Result<DeviceReques
         is_prod,
         default_channel,
         info,
+        country: None,
     })
 }
 

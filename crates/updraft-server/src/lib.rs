@@ -30,6 +30,7 @@ pub(crate) mod blob_gc;
 pub(crate) mod changes;
 pub(crate) mod conn_limits;
 pub(crate) mod error;
+pub(crate) mod geo;
 pub(crate) mod hook_auth;
 pub(crate) mod offer_filter;
 pub(crate) mod patches;

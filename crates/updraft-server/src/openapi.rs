@@ -13,8 +13,8 @@ use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    api, bundle_upload, changes, channels, devices, explain, hooks, keys, manifest_files, revoke,
-    rollouts, webhooks,
+    api, bundle_upload, changes, channels, cohorts, devices, explain, hooks, keys, manifest_files,
+    revoke, rollouts, webhooks,
 };
 
 /// The document's definition: every `/api/v1` operation.
@@ -33,6 +33,7 @@ use crate::routes::{
         manifest_files::missing_files, manifest_files::upload_file, manifest_files::set_manifest,
         channels::list_channels, channels::create_channel, channels::get_channel, channels::update_channel,
         channels::delete_channel, channels::channel_history, channels::rollback_channel,
+        cohorts::list_cohorts, cohorts::put_cohort, cohorts::delete_cohort,
         devices::list_devices, devices::get_device, devices::set_override, devices::remove_override,
         devices::clear_blocks, devices::list_events, devices::list_offers, explain::explain,
         explain::explain_device,

@@ -171,3 +171,9 @@ delegate!(HookStore {
     read fn release_hook_call(&self, hook_id: i64, delivery_id: &str) -> StoreResult<()>;
     read fn prune_hook_calls(&self, before: i64, limit: i64) -> StoreResult<u64>;
 });
+
+delegate!(CohortStore {
+    write fn put_cohort(&self, app_id: &str, name: &str, members: &CohortMembers, max: i64, stamp: &Stamp) -> StoreResult<(NamedCohort, bool)>;
+    read fn list_cohorts(&self, app_id: &str) -> StoreResult<Vec<NamedCohort>>;
+    write fn delete_cohort(&self, app_id: &str, name: &str, stamp: &Stamp) -> StoreResult<()>;
+});

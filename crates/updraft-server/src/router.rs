@@ -11,7 +11,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use updraft_protocol::api::Health;
 
 use crate::routes::{
-    api, capgo, channel_self, channels, device, devices, explain, files, hooks, keys,
+    api, capgo, channel_self, channels, cohorts, device, devices, explain, files, hooks, keys,
     manifest_files, revoke, rollouts, webhooks,
 };
 use crate::state::AppState;
@@ -118,6 +118,11 @@ pub(crate) fn router(state: AppState) -> Router {
             post(rollouts::rollout_action),
         )
         .route("/apps/{app_id}/rollouts", get(rollouts::list_rollouts))
+        .route("/apps/{app_id}/cohorts", get(cohorts::list_cohorts))
+        .route(
+            "/apps/{app_id}/cohorts/{name}",
+            put(cohorts::put_cohort).delete(cohorts::delete_cohort),
+        )
         .route(
             "/apps/{app_id}/hooks",
             get(hooks::list_hooks).post(hooks::create_hook),

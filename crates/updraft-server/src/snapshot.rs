@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use updraft_core::decide::{decide, AppView, Decision, DeviceFacts, Forced};
+use updraft_core::target::Subject;
 use updraft_core::validate::DeviceRequest;
 use updraft_protocol::api::Arm;
 use updraft_store::{Store, StoreError, StoreResult};
@@ -77,12 +78,8 @@ impl AppEntry {
         let (rollout_id, _) = self.decide(req, false, now_ms, &String::new).rollout?;
         let rollout = self.view.rollouts.iter().find(|r| r.id == rollout_id)?;
         // The decision reads a custom id only where the app allows them.
-        let custom_id = req
-            .info
-            .custom_id
-            .as_deref()
-            .filter(|_| self.view.app.allow_device_custom_id);
-        let arm = updraft_core::rollout::member(rollout, &req.device_id, custom_id, now_ms);
+        let subject = Subject::of(req, self.view.app.allow_device_custom_id);
+        let arm = updraft_core::rollout::member(rollout, &subject, &self.view.cohorts, now_ms);
         let arm_bundle = match arm {
             Arm::Candidate => Some(rollout.candidate_id),
             Arm::Stable => {
@@ -327,6 +324,11 @@ impl Snapshots {
                 channels: data.channels,
                 bundles: data.bundles.into_iter().map(|b| (b.id, b)).collect(),
                 rollouts: data.rollouts,
+                cohorts: data
+                    .cohorts
+                    .into_iter()
+                    .map(|c| (c.name.clone(), c))
+                    .collect(),
             },
             forced: RwLock::new(forced),
             bundle_ids,

@@ -95,6 +95,7 @@ pub async fn start_with(
     runtime: Runtime,
 ) -> anyhow::Result<Running> {
     let tls = serving::load_tls(&config).await?;
+    let geo = Arc::new(crate::geo::Geo::open(&config.geo)?);
     let listener = std::net::TcpListener::bind(config.server.listen)
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     listener.set_nonblocking(true)?;
@@ -185,6 +186,7 @@ pub async fn start_with(
         offers: Default::default(),
         patches,
         webhook_client,
+        geo,
         self_assign_limiter: Arc::new(ratelimit::DeviceLimiter::new(
             ratelimit::SELF_ASSIGN_PER_SECOND,
         )),

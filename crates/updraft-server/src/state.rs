@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) patches: Arc<crate::patches::Patches>,
     /// The client of webhook deliveries (and test deliveries).
     pub(crate) webhook_client: reqwest::Client,
+    /// Where device countries come from (targeting rules).
+    pub(crate) geo: Arc<crate::geo::Geo>,
     /// Device rows recently queued (single-node SQLite only).
     pub(crate) seen_filter: Option<crate::seen_filter::SeenFilter>,
 }

@@ -1,5 +1,6 @@
 //! Every decision case of `updraft-core`'s `cases/decide/` against the real
-//! server over HTTP, on SQLite and on PostgreSQL: each case's state is seeded
+//! server over HTTP, on SQLite and on PostgreSQL, behind a trusted proxy
+//! that reports the case's country (`CF-IPCountry`): each case's state is seeded
 //! through the store (one app per case, rollouts included), the server's
 //! clock is set to the case's `now_ms`, its request is POSTed to `/updates`
 //! and the reply compared byte for byte as JSON; `explain` must return the same
@@ -52,13 +53,24 @@ fn arm_in(trace: &[String]) -> Result<Option<Arm>, String> {
 async fn run(s: &Server, app: &str, case: &Case) -> Result<(), String> {
     let mut body = case.request.clone();
     body["app_id"] = app.into();
-    let (status, got) = s.device("POST", "/updates", &body).await;
+    // The country comes as the trusted proxy in front would send it.
+    let mut check = s.http.post(s.url("/updates")).json(&body);
+    if let Some(c) = &case.country {
+        check = check.header("CF-IPCountry", c);
+    }
+    let res = check.send().await.map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    let got: serde_json::Value = res.json().await.unwrap_or_default();
     let want = case.expected_reply(&s.base);
     if status != 200 || got != want {
         return Err(format!("/updates: {status}\n  got  {got}\n  want {want}"));
     }
+    let query = case
+        .country
+        .as_ref()
+        .map_or_else(String::new, |c| format!("?country={c}"));
     let (status, e) = s
-        .api("POST", &format!("/apps/{app}/explain"), Some(body))
+        .api("POST", &format!("/apps/{app}/explain{query}"), Some(body))
         .await;
     if status != 200 {
         return Err(format!("explain: {status} {e}"));
@@ -113,7 +125,15 @@ async fn run_all(backend: Backend) {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let clock = TestClock::at(0);
-    let mut s = Server::start_clocked_over(&storage, &clock).await;
+    // Behind a proxy that reports countries, as a CDN would.
+    let mut proxied = storage.config();
+    proxied.geo.country_header = Some(axum::http::HeaderName::from_static("cf-ipcountry"));
+    proxied.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let runtime = updraft_server::Runtime {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    let mut s = Server::start_runtime(proxied, runtime).await;
     for (i, (file, case)) in all.iter().enumerate() {
         clock.set(case.now_ms);
         if let Err(err) = run(&s, &app_of(i), case).await {

@@ -14,6 +14,7 @@ mod apps;
 mod bundles;
 mod changes;
 mod channels;
+mod cohorts;
 mod devices;
 mod files;
 mod hooks;
@@ -55,6 +56,7 @@ macro_rules! sql_store {
             $crate::sql_bundles!($store);
             $crate::sql_files!($store, $db);
             $crate::sql_channels!($store);
+            $crate::sql_cohorts!($store);
             $crate::sql_devices!($store);
             $crate::sql_keys!($store);
             $crate::sql_telemetry!($store, $db);

@@ -17,6 +17,7 @@ mod app;
 mod bundle;
 mod change;
 mod channel;
+mod cohort;
 mod database;
 mod device;
 mod error;
@@ -32,6 +33,7 @@ pub use app::AppStore;
 pub use bundle::{BundleStore, NewBundle};
 pub use change::{Actor, ChangeFeed, ChangeStore, Stamp, CHANGE_CHANNEL};
 pub use channel::ChannelStore;
+pub use cohort::CohortStore;
 pub use database::DatabaseStore;
 pub use device::{DeviceQuery, DeviceStore, SelfAssign};
 pub use error::{StoreError, StoreResult};
@@ -48,8 +50,9 @@ pub use webhook::{Attempt, DueDelivery, WebhookStore};
 /// Every store trait, for one import: `use updraft_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AppStore, BundleStore, ChangeStore, ChannelStore, DatabaseStore, DeviceStore, FileStore,
-        HookStore, KeyStore, RolloutStore, SnapshotStore, Store, TelemetryStore, WebhookStore,
+        AppStore, BundleStore, ChangeStore, ChannelStore, CohortStore, DatabaseStore, DeviceStore,
+        FileStore, HookStore, KeyStore, RolloutStore, SnapshotStore, Store, TelemetryStore,
+        WebhookStore,
     };
 }
 
@@ -62,6 +65,7 @@ pub trait Store:
     + BundleStore
     + FileStore
     + ChannelStore
+    + CohortStore
     + DeviceStore
     + KeyStore
     + TelemetryStore
@@ -82,6 +86,7 @@ impl<T> Store for T where
         + BundleStore
         + FileStore
         + ChannelStore
+        + CohortStore
         + DeviceStore
         + KeyStore
         + TelemetryStore

@@ -2,7 +2,7 @@
 //! (nodes learn when to reload it from the change log).
 
 use async_trait::async_trait;
-use updraft_protocol::api::{App, Bundle, Channel, Rollout};
+use updraft_protocol::api::{App, Bundle, Channel, NamedCohort, Rollout};
 
 use crate::StoreResult;
 
@@ -25,6 +25,8 @@ pub struct AppSnapshotData {
     /// The app's active (running or paused) rollouts, at most one per
     /// channel, ordered by id.
     pub rollouts: Vec<Rollout>,
+    /// The app's named cohorts, by name.
+    pub cohorts: Vec<NamedCohort>,
 }
 
 /// The per-app snapshot. Each method is one transaction.

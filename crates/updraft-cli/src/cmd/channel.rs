@@ -1,7 +1,7 @@
 //! `channel add|list|set|delete|history`, `promote` and `rollback`.
 
 use serde_json::json;
-use updraft_protocol::api::{Channel, ChannelPatch, ChannelWrite, DisableAutoUpdate};
+use updraft_protocol::api::{Channel, ChannelPatch, ChannelWrite, DisableAutoUpdate, Target};
 
 use crate::args::{ChannelCommand, ChannelFlags, Policy, PromoteArgs, RollbackArgs};
 use crate::error::{CliError, CliResult};
@@ -16,9 +16,29 @@ fn tri(yes: bool, no: bool) -> Option<bool> {
     }
 }
 
+/// A targeting rule given as JSON text or as `@FILE`.
+fn read_rule(text: &str) -> CliResult<Target> {
+    let json = match text.strip_prefix('@') {
+        Some(path) => {
+            let path = std::path::Path::new(path);
+            std::fs::read_to_string(path).map_err(|e| CliError::io("read", path, &e))?
+        }
+        None => text.to_string(),
+    };
+    serde_json::from_str(&json).map_err(|e| {
+        CliError::usage("invalid_target", format!("--target is not a targeting rule: {e}"))
+            .hint(r#"a rule is one key: {"country":["FR"]}, {"platform":["ios"]}, {"native":">=2.0.0"}, {"custom_id":{"prefix":"qa-"}}, {"device_id":[..]}, {"cohort":"beta"}, {"all":[..]}, {"any":[..]}, {"not":{..}}"#)
+    })
+}
+
 /// The patch the flags describe; only given flags are set.
-fn patch(f: &ChannelFlags, bundle: Option<String>) -> ChannelPatch {
-    ChannelPatch {
+fn patch(f: &ChannelFlags, bundle: Option<String>) -> CliResult<ChannelPatch> {
+    let target = match (&f.target, f.no_target) {
+        (Some(t), _) => Some(Some(read_rule(t)?)),
+        (None, true) => Some(None),
+        (None, false) => None,
+    };
+    Ok(ChannelPatch {
         name: None,
         bundle: bundle.map(|b| Some(b).filter(|b| b != "builtin")),
         public: tri(f.public, f.no_public),
@@ -38,7 +58,8 @@ fn patch(f: &ChannelFlags, bundle: Option<String>) -> ChannelPatch {
             Policy::None => DisableAutoUpdate::None,
         }),
         disable_auto_update_under_native: tri(f.no_downgrade, f.downgrade),
-    }
+        target,
+    })
 }
 
 fn describe(c: &Channel) -> String {
@@ -72,6 +93,9 @@ fn describe(c: &Channel) -> String {
         flags.push("downgrade".into());
     }
     flags.push(format!("policy={}", c.disable_auto_update.as_str()));
+    if let Some(t) = &c.target {
+        flags.push(format!("for {}", updraft_core::target::describe(t)));
+    }
     flags.join(" ")
 }
 
@@ -106,7 +130,7 @@ pub(crate) async fn run(ctx: &Ctx, c: ChannelCommand) -> CliResult<()> {
             bundle,
             flags,
         } => {
-            let mut p = patch(&flags, bundle);
+            let mut p = patch(&flags, bundle)?;
             p.name = Some(name);
             let w = client.create_channel(&app, &p).await?;
             written(ctx, "Created", &w);
@@ -140,7 +164,7 @@ pub(crate) async fn run(ctx: &Ctx, c: ChannelCommand) -> CliResult<()> {
             bundle,
             flags,
         } => {
-            let p = patch(&flags, bundle);
+            let p = patch(&flags, bundle)?;
             if p == ChannelPatch::default() {
                 return Err(CliError::usage(
                     "nothing_to_change",

@@ -5,6 +5,7 @@ pub(crate) mod app;
 pub(crate) mod audit;
 pub(crate) mod bundle;
 pub(crate) mod channel;
+pub(crate) mod cohort;
 pub(crate) mod delta;
 pub(crate) mod device;
 pub(crate) mod diff;

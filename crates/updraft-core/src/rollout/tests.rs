@@ -2,7 +2,25 @@
 //! plan validation.
 
 use super::*;
+use crate::validate::Platform;
 use updraft_protocol::api::SuccessGate;
+
+static NATIVE: semver::Version = semver::Version::new(1, 0, 0);
+
+fn subject<'a>(device_id: &'a str, custom: Option<&'a str>) -> Subject<'a> {
+    Subject {
+        device_id,
+        custom_id: custom,
+        platform: Platform::Android,
+        native: &NATIVE,
+        country: None,
+    }
+}
+
+/// The membership arm of a device with no country, on Android 1.0.0.
+fn member(r: &Rollout, device_id: &str, custom: Option<&str>, now_ms: i64) -> Arm {
+    super::member(r, &subject(device_id, custom), &HashMap::new(), now_ms)
+}
 
 const DEVICE: &str = "00000000-0000-4000-8000-000000000001";
 const MIN: i64 = 60_000;
@@ -43,7 +61,14 @@ fn device(i: u32) -> String {
 
 fn traced(r: &Rollout, device_id: &str, custom: Option<&str>, running: &str) -> (Arm, Vec<String>) {
     let mut t = Trace::on();
-    let a = arm(r, device_id, custom, running, r.step_started_at, &mut t);
+    let a = arm(
+        r,
+        &subject(device_id, custom),
+        &HashMap::new(),
+        running,
+        r.step_started_at,
+        &mut t,
+    );
     (a, t.into_lines())
 }
 

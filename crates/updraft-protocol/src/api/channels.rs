@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Target;
+
 /// Version policy of a channel against the device's native version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +82,11 @@ pub struct Channel {
     pub disable_auto_update: DisableAutoUpdate,
     /// Refuse bundles whose version is below the device's native version.
     pub disable_auto_update_under_native: bool,
+    /// Only devices matching this rule are served by the channel through
+    /// their `defaultChannel` or as a public channel (an admin's override
+    /// still puts any device on it); absent: every device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     /// Epoch milliseconds.
     pub created_at: i64,
     /// Epoch milliseconds of the last change.
@@ -138,6 +145,13 @@ pub struct ChannelPatch {
     /// New value of [`Channel::disable_auto_update_under_native`]; absent leaves it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_auto_update_under_native: Option<bool>,
+    /// New value of [`Channel::target`]; `null` removes it, absent leaves it.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub target: Option<Option<Target>>,
 }
 
 fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>

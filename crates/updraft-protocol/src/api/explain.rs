@@ -38,3 +38,17 @@ pub enum ExplainOutcome {
         kind: crate::device::ReplyKind,
     },
 }
+
+/// Query of the explain calls: facts the server would otherwise take from
+/// the device's connection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainQuery {
+    /// The device's country (ISO 3166-1 alpha-2, any case), as the proxy in
+    /// front of the server or its geo database would report it; absent:
+    /// unknown (matches no country rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(pattern = "^[A-Za-z]{2}$")]
+    pub country: Option<String>,
+}

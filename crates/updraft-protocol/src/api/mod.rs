@@ -15,6 +15,7 @@ mod keys;
 mod metrics;
 mod page;
 mod rollouts;
+mod targets;
 mod webhooks;
 
 pub use apps::{App, AppPatch, NewApp};
@@ -28,7 +29,7 @@ pub use devices::{
     BlocksCleared, Device, DeviceListQuery, DeviceOverride, Event, EventListQuery, OfferCount,
     SetOverride,
 };
-pub use explain::{ExplainOutcome, Explanation};
+pub use explain::{ExplainOutcome, ExplainQuery, Explanation};
 pub use files::{FilesQuery, ManifestFileRef, MissingFiles, NewManifest, StoredFile};
 pub use health::{DatabaseHealth, Health, HealthStatus};
 pub use hooks::{CreatedHook, Hook, HookAction, HookResult, NewHook};
@@ -40,6 +41,7 @@ pub use rollouts::{
     RolloutAction, RolloutCheck, RolloutPlan, RolloutState, RolloutStatus, RolloutStep,
     RolloutVerb, SuccessGate, DEFAULT_MIN_DEVICES,
 };
+pub use targets::{CohortMembers, CustomIdRule, NamedCohort, Target};
 
 pub use webhooks::{
     CreatedWebhook, DeliveryListQuery, DeliveryState, NewWebhook, RotateSecret, TestDelivery,

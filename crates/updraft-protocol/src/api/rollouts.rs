@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Target;
+
 /// Where a rollout stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -197,6 +199,10 @@ pub struct RolloutStep {
     /// A cohort added to the candidate from this step on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cohort: Option<Cohort>,
+    /// The step's percentage counts only devices matching this rule (a
+    /// device an earlier step took stays on the candidate); absent: every device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     /// A time ramp: the percentage rises linearly from `percent` to this
     /// over `ramp_secs` (a failed gate stops it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -136,6 +136,16 @@ section_layer! {
     }
 }
 
+section_layer! {
+    /// `[geo]` in one layer.
+    GeoLayer {
+        /// A header name (`CF-IPCountry`).
+        country_header: String,
+        /// A MaxMind-format (`.mmdb`) country or city database.
+        database: PathBuf,
+    }
+}
+
 /// One layer: every setting optional. Also the TOML file's shape.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -156,6 +166,8 @@ pub struct Layer {
     pub metrics: MetricsLayer,
     /// `[webhooks]`.
     pub webhooks: WebhooksLayer,
+    /// `[geo]`.
+    pub geo: GeoLayer,
 }
 
 /// Where one setting can be given besides the file.
@@ -281,6 +293,8 @@ pub const SETTINGS: &[SettingName] = &[
         "poll_interval_ms",
         "UPDRAFT_WEBHOOKS_POLL_INTERVAL_MS",
     ),
+    setting("geo", "country_header", "UPDRAFT_COUNTRY_HEADER"),
+    setting("geo", "database", "UPDRAFT_GEO_DATABASE"),
 ];
 
 /// The environment, read with the error messages of one variable.
@@ -354,6 +368,7 @@ impl Layer {
             telemetry: self.telemetry.merge(over.telemetry),
             metrics: m.merge(om),
             webhooks: self.webhooks.merge(over.webhooks),
+            geo: self.geo.merge(over.geo),
         };
         (merged.metrics.token, merged.metrics.token_file) = token;
         (
@@ -380,7 +395,7 @@ impl Layer {
         if !moved.is_empty() {
             bail!(
                 "config file {origin} has settings outside a section: the file is now in sections \
-                 ([server], [database], [storage], [tls], [limits], [telemetry], [metrics], [webhooks]); {}. \
+                 ([server], [database], [storage], [tls], [limits], [telemetry], [metrics], [webhooks], [geo]); {}. \
                  See docs/upgrading.md",
                 moved.join(", ")
             );
@@ -459,6 +474,10 @@ impl Layer {
             webhooks: WebhooksLayer {
                 allow_local: e.flag("UPDRAFT_WEBHOOKS_ALLOW_LOCAL")?,
                 poll_interval_ms: e.num("UPDRAFT_WEBHOOKS_POLL_INTERVAL_MS")?,
+            },
+            geo: GeoLayer {
+                country_header: e.text("UPDRAFT_COUNTRY_HEADER"),
+                database: e.path("UPDRAFT_GEO_DATABASE"),
             },
         };
         layer.check_secret_pairs(|s| {

@@ -60,6 +60,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[webhooks]`: where outbound webhooks may go.
     pub webhooks: WebhooksConfig,
+    /// `[geo]`: where a device's country comes from (targeting rules).
+    pub geo: GeoConfig,
 }
 
 /// `[server]` settings.
@@ -142,6 +144,18 @@ pub struct WebhooksConfig {
     pub allow_local: bool,
     /// Milliseconds between two looks for due deliveries.
     pub poll_interval_ms: u64,
+}
+
+/// `[geo]` settings: a device's country for targeting rules.
+#[derive(Debug, Clone, Default)]
+pub struct GeoConfig {
+    /// The header a CDN or proxy in front sets to the client's country
+    /// (`CF-IPCountry`, `CloudFront-Viewer-Country`); read only on requests
+    /// from `[server] trusted_proxies`.
+    pub country_header: Option<axum::http::HeaderName>,
+    /// A MaxMind-format database (GeoLite2-Country or -City `.mmdb`) the
+    /// client address is looked up in when the header gives nothing.
+    pub database: Option<std::path::PathBuf>,
 }
 
 /// `[telemetry]` settings.
@@ -251,6 +265,20 @@ impl Config {
                 "webhooks",
                 "poll_interval_ms",
                 json!(self.webhooks.poll_interval_ms),
+            ),
+            (
+                "geo",
+                "country_header",
+                json!(self
+                    .geo
+                    .country_header
+                    .as_ref()
+                    .map(axum::http::HeaderName::as_str)),
+            ),
+            (
+                "geo",
+                "database",
+                json!(self.geo.database.as_ref().map(|p| p.display().to_string())),
             ),
         ]
     }

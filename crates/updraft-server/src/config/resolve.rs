@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use super::{
-    Config, DatabaseConfig, Layer, LimitsConfig, LogFormat, MetricsConfig, ServerConfig,
+    Config, DatabaseConfig, GeoConfig, Layer, LimitsConfig, LogFormat, MetricsConfig, ServerConfig,
     StorageConfig, TelemetryConfig, TlsConfig, WebhooksConfig,
 };
 use crate::secret::{DatabaseUrl, Secret};
@@ -75,6 +75,7 @@ impl Layer {
             telemetry,
             metrics,
             webhooks,
+            geo,
         } = self;
         let listen_raw = server.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_raw.parse().with_context(|| {
@@ -229,6 +230,16 @@ impl Layer {
             webhooks: WebhooksConfig {
                 allow_local: webhooks.allow_local.unwrap_or(false),
                 poll_interval_ms: webhooks.poll_interval_ms.unwrap_or(1000).max(10),
+            },
+            geo: GeoConfig {
+                country_header: match geo.country_header.filter(|h| !h.trim().is_empty()) {
+                    None => None,
+                    Some(h) => Some(
+                        axum::http::HeaderName::try_from(h.trim())
+                            .with_context(|| format!("[geo] country_header {h:?} is not a header name"))?,
+                    ),
+                },
+                database: geo.database,
             },
         })
     }

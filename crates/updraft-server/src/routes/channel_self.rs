@@ -10,6 +10,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use updraft_core::channel::{self, Resolved, Source};
+use updraft_core::target::Subject;
 use updraft_core::trace::Trace;
 use updraft_core::validate::{DeviceRequest, Endpoint, Platform};
 use updraft_core::version::plugin_stores_channel_locally;
@@ -20,6 +21,7 @@ use updraft_store::SelfAssign;
 
 use crate::access_log::{device_reply, DeviceIds};
 use crate::error::{soft, ApiError, ApiResult};
+use crate::geo::DeviceCountry;
 use crate::routes::device::{app_entry, checked, parse_info};
 use crate::state::AppState;
 
@@ -50,6 +52,7 @@ fn channel_info_from_query(q: &HashMap<String, String>) -> InfoObject {
 /// `/channel_self`: POST sets, PUT gets, GET lists, DELETE unsets (old plugins).
 pub(crate) async fn channel_self(
     State(state): State<AppState>,
+    DeviceCountry(country): DeviceCountry,
     method: Method,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
@@ -61,7 +64,7 @@ pub(crate) async fn channel_self(
         Ok(channel_info_from_query(&query))
     };
     let reply = match info {
-        Ok(info) => channel_call(&state, method, info).await,
+        Ok(info) => channel_call(&state, method, info, country).await,
         Err(e) => Err(e),
     };
     device_reply(reply, || {
@@ -73,7 +76,12 @@ pub(crate) async fn channel_self(
     })
 }
 
-async fn channel_call(state: &AppState, method: Method, info: InfoObject) -> ApiResult<Response> {
+async fn channel_call(
+    state: &AppState,
+    method: Method,
+    info: InfoObject,
+    country: Option<String>,
+) -> ApiResult<Response> {
     let electron = info.platform.as_deref() == Some("electron");
     let action = info.action.clone().unwrap_or_default();
     if let (Some(app), Some(device)) = (&info.app_id, &info.device_id) {
@@ -102,8 +110,10 @@ async fn channel_call(state: &AppState, method: Method, info: InfoObject) -> Api
     match method {
         Method::POST if electron && action == "unset" => Ok(Json(Ack::OK).into_response()),
         Method::POST => set_channel(state, info).await,
-        Method::PUT => get_channel(state, info, false).await,
-        Method::GET if electron && action != "list" => get_channel(state, info, true).await,
+        Method::PUT => get_channel(state, info, country, false).await,
+        Method::GET if electron && action != "list" => {
+            get_channel(state, info, country, true).await
+        }
         Method::GET => list_channels(state, info, electron).await,
         Method::DELETE => unset_channel(state, info).await,
         _ => Err(ApiError::new(
@@ -206,8 +216,14 @@ async fn self_assign(
     })
 }
 
-async fn get_channel(state: &AppState, info: InfoObject, electron: bool) -> ApiResult<Response> {
-    let req = checked(info, Endpoint::ChannelSelf)?;
+async fn get_channel(
+    state: &AppState,
+    info: InfoObject,
+    country: Option<String>,
+    electron: bool,
+) -> ApiResult<Response> {
+    let mut req = checked(info, Endpoint::ChannelSelf)?;
+    req.country = country;
     let entry = app_entry(state, &req.app_id).await?;
     if let Some(asked) = req.info.channel.clone().filter(|c| !c.is_empty()) {
         return Ok(Json(ChannelGet {
@@ -227,7 +243,8 @@ async fn get_channel(state: &AppState, info: InfoObject, electron: bool) -> ApiR
         &entry.view.channels,
         forced,
         req.default_channel.as_deref(),
-        req.platform.unwrap_or(Platform::Ios),
+        &Subject::of(&req, entry.view.app.allow_device_custom_id),
+        &entry.view.cohorts,
         &mut Trace::off(),
     );
     match resolved {

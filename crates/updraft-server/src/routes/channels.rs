@@ -13,13 +13,19 @@ use crate::error::{ApiError, ApiResult};
 use crate::rejection::Path;
 use crate::state::AppState;
 
-/// A channel name, when given, is not blank (devices and the CLI name channels).
-fn check_channel_name(patch: &ChannelPatch) -> ApiResult<()> {
+/// A channel name, when given, is not blank (devices and the CLI name
+/// channels); a targeting rule, when given, keeps the rules of
+/// [`updraft_core::target::validate`].
+fn check_patch(patch: &ChannelPatch) -> ApiResult<()> {
     if patch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::bad_request(
             "invalid_name",
             "a channel name cannot be blank",
         ));
+    }
+    if let Some(Some(rule)) = &patch.target {
+        updraft_core::target::validate(rule)
+            .map_err(|e| ApiError::bad_request("invalid_target", format!("target: {e}")))?;
     }
     Ok(())
 }
@@ -47,7 +53,7 @@ pub(crate) async fn list_channels(
     post,
     path = "/apps/{app_id}/channels",
     tag = "channels",
-    summary = r#"Create a channel (at most one public channel per platform: others lose `public` and are listed in `unpublished`)"#,
+    summary = r#"Create a channel (at most one public channel without a targeting rule per platform: others lose `public` and are listed in `unpublished`)"#,
     description = r#"Needs an API key of mode `write` or higher."#,
     params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
     request_body = ChannelPatch,
@@ -61,7 +67,7 @@ pub(crate) async fn create_channel(
     JsonBody(patch): JsonBody<ChannelPatch>,
 ) -> ApiResult<Response> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
-    check_channel_name(&patch)?;
+    check_patch(&patch)?;
     let w = s
         .store
         .create_channel(&app_id, &patch, &s.stamp(&auth))
@@ -109,7 +115,7 @@ pub(crate) async fn update_channel(
     Path((app_id, name)): Path<(String, String)>,
     JsonBody(patch): JsonBody<ChannelPatch>,
 ) -> ApiResult<Json<ChannelWrite>> {
-    check_channel_name(&patch)?;
+    check_patch(&patch)?;
     // Moving a channel to another bundle is a deploy (upload mode); any other change needs write.
     let only_bundle = patch.bundle.is_some()
         && ChannelPatch {

@@ -20,6 +20,7 @@ use updraft_store::{DeviceSeen, NewEvent, ReleaseSignal, Write};
 
 use crate::access_log::{device_reply, DeviceIds};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::geo::DeviceCountry;
 use crate::prometheus::Reply;
 use crate::snapshot::AppEntry;
 use crate::state::AppState;
@@ -92,15 +93,22 @@ static SKIPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 /// `POST /updates`: what should this device run?
 pub(crate) async fn updates(
     State(state): State<AppState>,
+    DeviceCountry(country): DeviceCountry,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let reply = check(&state, &headers, &body).await;
+    let reply = check(&state, &headers, country, &body).await;
     device_reply(reply, || DeviceIds::from_body(&body))
 }
 
-async fn check(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
-    let req = checked(parse_info(body)?, Endpoint::Updates)?;
+async fn check(
+    state: &AppState,
+    headers: &HeaderMap,
+    country: Option<String>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let mut req = checked(parse_info(body)?, Endpoint::Updates)?;
+    req.country = country;
     let entry = app_entry(state, &req.app_id).await?;
     let now = state.now_ms();
     let mut decision = entry.decide(&req, false, now, &|| state.base_url(headers));
@@ -214,13 +222,15 @@ fn add_patches(
 async fn stats_writes(
     state: &AppState,
     raw: &RawValue,
+    country: Option<&str>,
 ) -> Result<(Vec<Write>, Option<(String, String, String)>), ApiError> {
     let ev: StatsEvent = serde_json::from_str(raw.get()).map_err(|e| {
         ApiError::bad_request("invalid_json_body", "Cannot parse body")
             .with_info("reason", e.to_string())
     })?;
     validate_stats_fields(&ev).map_err(|e| ApiError::bad_request(e.code, e.message))?;
-    let req = checked(ev.info.clone(), Endpoint::Stats)?;
+    let mut req = checked(ev.info.clone(), Endpoint::Stats)?;
+    req.country = country.map(str::to_string);
     let entry = app_entry(state, &req.app_id).await?;
     let action = ev
         .info
@@ -345,12 +355,16 @@ fn stats_items(body: &[u8]) -> ApiResult<(Vec<Box<RawValue>>, bool)> {
 const MAX_STATS_BATCH: usize = 1000;
 
 /// `POST /stats`: one event or an array of them.
-pub(crate) async fn stats(State(state): State<AppState>, body: Bytes) -> Response {
-    let reply = record_stats(&state, &body).await;
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    DeviceCountry(country): DeviceCountry,
+    body: Bytes,
+) -> Response {
+    let reply = record_stats(&state, country.as_deref(), &body).await;
     device_reply(reply, || DeviceIds::from_body(&body))
 }
 
-async fn record_stats(state: &AppState, body: &[u8]) -> ApiResult<Response> {
+async fn record_stats(state: &AppState, country: Option<&str>, body: &[u8]) -> ApiResult<Response> {
     let (items, batch) = stats_items(body)?;
     if items.len() > MAX_STATS_BATCH {
         return Err(ApiError::new(
@@ -373,7 +387,7 @@ async fn record_stats(state: &AppState, body: &[u8]) -> ApiResult<Response> {
     let mut blocks = Vec::new();
     let mut results = Vec::with_capacity(items.len());
     for (index, raw) in items.iter().enumerate() {
-        match stats_writes(state, raw).await {
+        match stats_writes(state, raw, country).await {
             Ok((w, block)) => {
                 writes.extend(w);
                 blocks.extend(block);

@@ -14,7 +14,7 @@ use updraft_protocol::device::{InfoObject, UpdatesReply};
 use super::api::{known_app, JsonBody};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
-use crate::rejection::Path;
+use crate::rejection::{Path, Query};
 use crate::state::AppState;
 
 /// `POST /api/v1/apps/{app_id}/explain`: runs the decision for a device request
@@ -25,7 +25,7 @@ use crate::state::AppState;
     tag = "devices",
     summary = r#"Dry-run the update decision for a device request and return every rule evaluated"#,
     description = r#"Needs an API key of mode `read` or higher."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ExplainQuery),
     request_body = InfoObject,
     responses((status = 200, description = "The outcome, the channel chosen, the trace of every rule evaluated and the exact reply `/updates` would send.", body = Explanation)),
     security(("bearer" = ["read"]))
@@ -35,12 +35,15 @@ pub(crate) async fn explain(
     auth: Auth,
     headers: HeaderMap,
     Path(app_id): Path<String>,
+    Query(q): Query<ExplainQuery>,
     JsonBody(mut info): JsonBody<InfoObject>,
 ) -> ApiResult<Json<Explanation>> {
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    let country = country(q)?;
     info.app_id = Some(app_id.clone());
-    let req =
+    let mut req =
         validate(info, Endpoint::Updates).map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    req.country = country;
     let entry = s
         .snapshots
         .get(&*s.store, &app_id)
@@ -59,7 +62,7 @@ pub(crate) async fn explain(
     tag = "devices",
     summary = r#"What the server would answer this device now, from its last recorded request, and every rule evaluated"#,
     description = r#"Needs an API key of mode `read` or higher. The request is rebuilt from the device's stored row (platform, native and bundle versions, plugin version, build flags, custom id, default channel, key id); 404 when the device was never seen, 409 `nothing_to_replay` when it never sent a complete check (it is known from an override or from stats only)."#,
-    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001")),
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("device_id" = String, Path, pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$", description = "The device id (a UUID; compared case-insensitively).", example = "00000000-0000-4000-8000-000000000001"), ExplainQuery),
     responses(
         (status = 200, description = "The outcome, the channel chosen, the trace of every rule evaluated and the exact reply `/updates` would send.", body = Explanation),
         (status = 409, description = "The device never sent a complete check (`nothing_to_replay`).", body = updraft_protocol::error::ErrorBody),
@@ -71,8 +74,10 @@ pub(crate) async fn explain_device(
     auth: Auth,
     headers: HeaderMap,
     Path((app_id, device_id)): Path<(String, String)>,
+    Query(q): Query<ExplainQuery>,
 ) -> ApiResult<Json<Explanation>> {
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    let country = country(q)?;
     let device_id = device_id.to_ascii_lowercase();
     let d = s
         .store
@@ -99,7 +104,7 @@ pub(crate) async fn explain_device(
     };
     // A device known only from an override or from stats never sent a
     // whole check: the request is fine, the device has nothing to replay.
-    let req = validate(info, Endpoint::Updates).map_err(|e| {
+    let mut req = validate(info, Endpoint::Updates).map_err(|e| {
         ApiError::new(
             StatusCode::CONFLICT,
             "nothing_to_replay",
@@ -109,6 +114,7 @@ pub(crate) async fn explain_device(
             ),
         )
     })?;
+    req.country = country;
     let entry = s
         .snapshots
         .get(&*s.store, &app_id)
@@ -116,6 +122,20 @@ pub(crate) async fn explain_device(
         .ok_or_else(|| ApiError::not_found(format!("app {app_id} not found")))?;
     let d = entry.decide(&req, true, s.now_ms(), &|| s.base_url(&headers));
     Ok(Json(explanation(d)))
+}
+
+/// The query's country, upper-cased; 400 when it is not two letters.
+fn country(q: ExplainQuery) -> ApiResult<Option<String>> {
+    match q.country {
+        None => Ok(None),
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Ok(Some(c.to_ascii_uppercase()))
+        }
+        Some(c) => Err(ApiError::bad_request(
+            "invalid_query_parameters",
+            format!("country {c:?} is not a two-letter ISO 3166-1 code"),
+        )),
+    }
 }
 
 /// The explain reply of a decision.

@@ -7,6 +7,7 @@ pub(crate) mod capgo;
 pub(crate) mod changes;
 pub(crate) mod channel_self;
 pub(crate) mod channels;
+pub(crate) mod cohorts;
 pub(crate) mod device;
 pub(crate) mod devices;
 pub(crate) mod explain;

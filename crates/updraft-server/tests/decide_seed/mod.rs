@@ -7,7 +7,7 @@
 
 pub(crate) mod rollouts;
 use updraft_core::cases::{self, Case};
-use updraft_protocol::api::{BundleMeta, NewApp};
+use updraft_protocol::api::{BundleMeta, CohortMembers, NewApp};
 use updraft_store::{NewBundle, Stamp, Store, Write};
 
 /// Every case the server can hold, with its file name.
@@ -84,6 +84,16 @@ pub(crate) async fn seed(store: &dyn Store, app: &str, case: &Case) -> Result<()
             .create_bundle(&new, &Stamp::system(0))
             .await
             .map_err(e(&b.version))?;
+    }
+    for c in &s.cohorts {
+        let members = CohortMembers {
+            device_ids: c.device_ids.clone(),
+            custom_ids: c.custom_ids.clone(),
+        };
+        store
+            .put_cohort(app, &c.name, &members, 100, &Stamp::system(0))
+            .await
+            .map_err(e("a cohort"))?;
     }
     for c in &s.channels {
         store

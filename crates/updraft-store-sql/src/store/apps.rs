@@ -103,6 +103,7 @@ macro_rules! sql_apps {
                     "webhook_deliveries",
                     "webhooks",
                     "hooks",
+                    "cohorts",
                     "file_patches",
                     "app_files",
                     "rollouts",

@@ -11,6 +11,7 @@ macro_rules! sql_channels {
         fn channel_row(r: &DbRow) -> Result<Channel, sqlx::Error> {
             let dau: String = r.try_get("disable_auto_update")?;
             let bundle_version: Option<String> = r.try_get("bundle_version")?;
+            let target: Option<String> = r.try_get("target")?;
             Ok(Channel {
                 id: r.try_get("id")?,
                 app_id: r.try_get("app_id")?,
@@ -28,6 +29,10 @@ macro_rules! sql_channels {
                 allow_prod: r.try_get("allow_prod")?,
                 disable_auto_update: DisableAutoUpdate::parse(&dau).unwrap_or(DisableAutoUpdate::Major),
                 disable_auto_update_under_native: r.try_get("disable_auto_update_under_native")?,
+                target: target
+                    .map(|t| serde_json::from_str(&t))
+                    .transpose()
+                    .map_err(|e| sqlx::Error::Decode(format!("a channel's target: {e}").into()))?,
                 created_at: r.try_get("created_at")?,
                 updated_at: r.try_get("updated_at")?,
             })
@@ -109,10 +114,18 @@ macro_rules! sql_channels {
             if let Some(v) = patch.disable_auto_update_under_native {
                 c.disable_auto_update_under_native = v;
             }
+            if let Some(t) = &patch.target {
+                if let Some(rule) = t {
+                    require_cohorts(tx, &c.app_id, rule).await?;
+                }
+                c.target = t.clone();
+            }
+            // Public channels with a rule share their platforms; one without
+            // takes the platforms from the others without one.
             let mut unpublished = Vec::new();
-            if c.public {
+            if c.public && c.target.is_none() {
                 let taken = sqlx::query(
-                    "UPDATE channels SET public = FALSE, updated_at = $3 WHERE app_id = $1 AND id <> $2 AND public = TRUE \
+                    "UPDATE channels SET public = FALSE, updated_at = $3 WHERE app_id = $1 AND id <> $2 AND public = TRUE AND target IS NULL \
                      AND ((ios = TRUE AND $4 = TRUE) OR (android = TRUE AND $5 = TRUE) OR (electron = TRUE AND $6 = TRUE)) \
                      RETURNING name",
                 )
@@ -132,7 +145,7 @@ macro_rules! sql_channels {
             sqlx::query(
                 "UPDATE channels SET name = $2, bundle_id = $3, public = $4, ios = $5, android = $6, electron = $7, \
                  allow_device_self_set = $8, allow_emulator = $9, allow_device = $10, allow_dev = $11, allow_prod = $12, \
-                 disable_auto_update = $13, disable_auto_update_under_native = $14, updated_at = $15 WHERE id = $1",
+                 disable_auto_update = $13, disable_auto_update_under_native = $14, target = $16, updated_at = $15 WHERE id = $1",
             )
             .bind(c.id)
             .bind(&c.name)
@@ -149,6 +162,7 @@ macro_rules! sql_channels {
             .bind(c.disable_auto_update.as_str())
             .bind(c.disable_auto_update_under_native)
             .bind(now)
+            .bind(c.target.as_ref().map(|t| serde_json::to_string(t).unwrap_or_default()))
             .execute(&mut **tx)
             .await
             .map_err(|e| map_err(e, &format!("a channel named {} already exists", c.name)))?;

@@ -86,6 +86,9 @@ macro_rules! sql_rollouts {
                 let c = channel_in(&mut tx, app_id, channel)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("channel {channel} not found in app {app_id}")))?;
+                for rule in plan.steps.iter().filter_map(|s| s.target.as_ref()) {
+                    require_cohorts(&mut tx, app_id, rule).await?;
+                }
                 let candidate = referenced_bundle_id(&mut tx, app_id, &new.bundle).await?;
                 if c.bundle_id == Some(candidate) {
                     return Err(StoreError::Invalid(format!(

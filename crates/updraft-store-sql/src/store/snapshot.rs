@@ -49,8 +49,9 @@ macro_rules! sql_snapshot {
                     .map_err(backend)?;
                 let q = format!("{ROLLOUT_SELECT} WHERE r.app_id = $1 AND r.state IN {ACTIVE} ORDER BY r.id");
                 let rollouts = rows(sqlx::query(&q).bind(app_id).fetch_all(&mut *tx).await.map_err(backend)?, rollout_row)?;
+                let cohorts = cohorts_in(&mut tx, app_id).await?;
                 tx.commit().await.map_err(backend)?;
-                Ok(Some(AppSnapshotData { app, revision, channels, bundles, overrides, failures, rollouts }))
+                Ok(Some(AppSnapshotData { app, revision, channels, bundles, overrides, failures, rollouts, cohorts }))
             }
         }
     };
