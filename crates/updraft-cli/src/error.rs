@@ -99,7 +99,11 @@ impl From<updraft_client::Error> for CliError {
                 if let Some(h) = hint {
                     err = err.hint(h);
                 }
-                if *status == 409 && code == "conflict" && message.contains("already exists") {
+                if *status == 409
+                    && code == "conflict"
+                    && message.starts_with("bundle ")
+                    && message.contains("already exists")
+                {
                     err = err.hint("bump the version in package.json, or pass --bundle with a new version");
                 }
                 err

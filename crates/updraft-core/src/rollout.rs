@@ -318,7 +318,10 @@ pub fn default_plan() -> RolloutPlan {
 }
 
 /// Checks a plan: 1 to 20 steps; percentages within 0 to 100, never going
-/// down from one step to the next (a ramp ends at or above where it starts);
+/// down from one step for every device to the next (a step with a targeting
+/// rule may: it counts only its devices, and those earlier steps took stay;
+/// a ramp ends at or above where it starts); targeting rules that pass
+/// [`target::validate`];
 /// `ramp_to` and `ramp_secs` together; thresholds that mean something; gates
 /// judging on at least [`MIN_GATE_DEVICES`] devices; cohorts
 /// with a name, UUID device ids and at most 10 000 ids in all. The error names
@@ -336,13 +339,18 @@ pub fn validate_plan(plan: &RolloutPlan) -> Result<(), String> {
         let n = i + 1;
         let at = |msg: String| format!("step {n}: {msg}");
         percent_in_range("percent", step.percent).map_err(at)?;
-        if step.percent < floor {
+        // A step with a rule counts only its devices, and devices earlier
+        // steps took stay: only steps for every device set the floor.
+        let everyone = step.target.is_none();
+        if everyone && step.percent < floor {
             return Err(at(format!(
                 "percent {} is below the {floor} the step before reached (a rollout never takes the candidate back)",
                 step.percent
             )));
         }
-        floor = step.percent;
+        if everyone {
+            floor = step.percent;
+        }
         match (step.ramp_to, step.ramp_secs) {
             (None, None) => {}
             (Some(to), Some(secs)) => {
@@ -356,7 +364,9 @@ pub fn validate_plan(plan: &RolloutPlan) -> Result<(), String> {
                 if secs == 0 || secs > MAX_SECS {
                     return Err(at(format!("ramp_secs must be 1 to {MAX_SECS}, not {secs}")));
                 }
-                floor = to;
+                if everyone {
+                    floor = to;
+                }
             }
             _ => return Err(at("ramp_to and ramp_secs go together".into())),
         }

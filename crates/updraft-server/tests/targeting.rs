@@ -302,3 +302,41 @@ async fn cohorts_are_named_by_rules_and_bad_rules_change_nothing() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn explain_shows_each_rule_and_the_facts_it_read() {
+    let s = Server::start().await;
+    geographic(
+        &s,
+        json!({"all": [{"country": ["FR", "DE"]}, {"not": {"custom_id": {"prefix": "qa-"}}}]}),
+    )
+    .await;
+    s.bundle("1.0.3").await;
+    s.ok(
+        "POST",
+        &format!("/apps/{APP}/channels/eu/rollout"),
+        Some(json!({"bundle": "1.0.3", "plan": {"steps": [
+            {"percent": 100, "target": {"native": ">=1.0.0, <2"}}
+        ], "auto_advance": false, "auto_promote": false}})),
+    )
+    .await;
+    let mut seen = Vec::new();
+    for (country, extra) in [
+        ("FR", json!({})),
+        ("FR", json!({"custom_id": "qa-3"})),
+        (
+            "DE",
+            json!({"version_build": "2.0.0", "version_name": "2.0.0"}),
+        ),
+    ] {
+        let e = s
+            .ok(
+                "POST",
+                &format!("/apps/{APP}/explain?country={country}"),
+                Some(info(extra.clone())),
+            )
+            .await;
+        seen.push(json!({"country": country, "request": extra, "outcome": e["outcome"], "trace": e["trace"]}));
+    }
+    insta::assert_json_snapshot!(seen);
+}

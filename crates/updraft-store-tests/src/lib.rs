@@ -12,6 +12,7 @@ mod apps;
 mod bundles;
 mod changes;
 mod channels;
+mod cohorts;
 mod devices;
 mod files;
 mod hooks;
@@ -28,6 +29,7 @@ pub use apps::*;
 pub use bundles::*;
 pub use changes::*;
 pub use channels::*;
+pub use cohorts::*;
 pub use devices::*;
 pub use files::*;
 pub use hooks::*;
@@ -70,7 +72,7 @@ macro_rules! conformance_suite {
             snapshot_holds_active_rollouts_only, deletes_and_rollouts,
             a_channel_with_an_active_rollout_refuses_deploys, a_rollout_keeps_its_latest_hundred_checks,
             revoking_a_bundle_moves_what_served_it, webhook_queues_follow_the_change_log,
-            hooks_accept_each_call_once);
+            hooks_accept_each_call_once, cohorts_and_channel_rules);
         $crate::conformance_suite!(@cases $fresh,
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,

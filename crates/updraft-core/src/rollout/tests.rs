@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::validate::Platform;
-use updraft_protocol::api::SuccessGate;
+use updraft_protocol::api::{SuccessGate, Target};
 
 static NATIVE: semver::Version = semver::Version::new(1, 0, 0);
 
@@ -499,4 +499,58 @@ fn membership_uses_the_clock_for_ramps() {
     // DEVICE's bucket 1383 is under the ramp from 13.84 % on: minute 13.84.
     assert_eq!(member(&r, DEVICE, None, t0 + 13 * MIN), Arm::Stable);
     assert_eq!(member(&r, DEVICE, None, t0 + 14 * MIN), Arm::Candidate);
+}
+
+#[test]
+fn a_targeted_step_counts_its_devices_and_never_takes_one_back() {
+    let fr: Target = serde_json::from_value(serde_json::json!({"country": ["FR"]})).unwrap();
+    let mut r = rollout(vec![
+        RolloutStep {
+            target: Some(fr),
+            ..step(100.0)
+        },
+        step(10.0),
+        step(100.0),
+    ]);
+    assert_eq!(
+        validate_plan(&r.plan),
+        Ok(()),
+        "a step after a targeted one may be lower"
+    );
+    let france = Subject {
+        country: Some("FR"),
+        ..subject(DEVICE, None)
+    };
+    let elsewhere = subject(DEVICE, None);
+    let none = HashMap::new();
+    // DEVICE's bucket in rollout 7 is 1383: above 10 %.
+    assert_eq!(super::member(&r, &france, &none, 0), Arm::Candidate);
+    assert_eq!(super::member(&r, &elsewhere, &none, 0), Arm::Stable);
+    r.step = 1;
+    assert_eq!(
+        super::member(&r, &france, &none, 0),
+        Arm::Candidate,
+        "the first step took it; the second step's 10 % does not take it back"
+    );
+    assert_eq!(super::member(&r, &elsewhere, &none, 0), Arm::Stable);
+    r.step = 2;
+    assert_eq!(super::member(&r, &elsewhere, &none, 0), Arm::Candidate);
+    let bad = RolloutPlan {
+        steps: vec![RolloutStep {
+            target: Some(Target::Country(vec!["France".into()])),
+            ..step(5.0)
+        }],
+        ..r.plan.clone()
+    };
+    assert!(validate_plan(&bad)
+        .unwrap_err()
+        .starts_with("step 1: target: country"));
+    let lower = RolloutPlan {
+        steps: vec![step(50.0), step(10.0)],
+        ..r.plan.clone()
+    };
+    assert!(
+        validate_plan(&lower).is_err(),
+        "steps for every device still never go down"
+    );
 }
