@@ -206,6 +206,9 @@ pub(crate) struct MetaArgs {
     /// Upload even when the build is identical to the channel's current bundle.
     #[arg(long)]
     pub ignore_checksum_check: bool,
+    /// A critical deploy (with a channel): it supersedes an active rollout on the channel, and devices that can act on it apply the bundle at once.
+    #[arg(long)]
+    pub critical: bool,
     /// Also give the bundle its per-file manifest (only the files the server lacks are sent), so plugins that read manifests download only the files they do not hold. An encrypted bundle's files are encrypted one by one with its key (and so uploaded again for every version).
     #[arg(long)]
     pub delta: bool,

@@ -90,7 +90,7 @@ impl From<updraft_client::Error> for CliError {
                         Some("use an API key whose mode and app list allow this (modes: read < upload < write < all)"),
                     ),
                     404 | 409 => (Exit::NotFound, None),
-                    400 if code == "unknown_bundle" || code == "unknown_channel" => {
+                    400 if matches!(code.as_str(), "unknown_bundle" | "unknown_channel" | "unknown_cohort") => {
                         (Exit::NotFound, None)
                     }
                     _ => (Exit::Error, None),

@@ -379,19 +379,17 @@ impl Case {
                 channels,
                 bundles,
                 rollouts,
-                cohorts: s
-                    .cohorts
-                    .iter()
-                    .map(|c| {
-                        let named = NamedCohort {
+                cohorts: crate::target::cohorts_of(
+                    &s.cohorts
+                        .iter()
+                        .map(|c| NamedCohort {
                             name: c.name.clone(),
                             device_ids: c.device_ids.clone(),
                             custom_ids: c.custom_ids.clone(),
                             updated_at: 0,
-                        };
-                        (c.name.clone(), named)
-                    })
-                    .collect(),
+                        })
+                        .collect::<Vec<_>>(),
+                ),
             },
             forced,
             failed,
@@ -454,6 +452,7 @@ fn channel(
         disable_auto_update: p.disable_auto_update.unwrap_or(DisableAutoUpdate::Major),
         disable_auto_update_under_native: p.disable_auto_update_under_native.unwrap_or(true),
         target: p.target.clone().flatten(),
+        critical: p.critical.unwrap_or(false),
         created_at: 0,
         updated_at: 0,
     }

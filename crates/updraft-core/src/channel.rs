@@ -10,12 +10,10 @@
 //! An admin's override ignores rules. The update decision and the
 //! `/channel_self` handlers both ask this module.
 
-use std::collections::HashMap;
-
-use updraft_protocol::api::{Channel, NamedCohort};
+use updraft_protocol::api::Channel;
 
 use crate::decide::Forced;
-use crate::target::{self, Subject};
+use crate::target::{self, Cohorts, Subject};
 use crate::trace::{note, Trace};
 use crate::validate::Platform;
 
@@ -49,19 +47,20 @@ pub fn allows_platform(c: &Channel, p: Platform) -> bool {
 }
 
 /// Whether `c`'s targeting rule (if any) takes the device, noting a rule's
-/// verdict in `trace` as `what` (`defaultChannel x`, `public channel x`).
+/// verdict in `trace` as `{what} {name}` (`defaultChannel x`, `public channel x`).
 fn targets(
     c: &Channel,
     what: &str,
     subject: &Subject<'_>,
-    cohorts: &HashMap<String, NamedCohort>,
+    cohorts: &Cohorts,
     trace: &mut Trace,
 ) -> bool {
     let Some(rule) = &c.target else { return true };
     let hit = target::matches(rule, subject, cohorts);
     note!(
         trace,
-        "{what} is for {}: the device ({}) {}",
+        "{what} {} is for {}: the device ({}) {}",
+        c.name,
         target::describe(rule),
         target::facts(rule, subject),
         if hit { "matches" } else { "does not match" }
@@ -78,7 +77,7 @@ pub fn resolve<'a>(
     forced: Option<Forced>,
     default_channel: Option<&str>,
     subject: &Subject<'_>,
-    cohorts: &HashMap<String, NamedCohort>,
+    cohorts: &Cohorts,
     trace: &mut Trace,
 ) -> Option<Resolved<'a>> {
     let platform = subject.platform;
@@ -112,7 +111,7 @@ pub fn resolve<'a>(
                 "defaultChannel {name} is disabled for {}; falling back to the public channel",
                 platform.as_str()
             ),
-            Some(c) if !targets(c, &format!("defaultChannel {name}"), subject, cohorts, trace) => {
+            Some(c) if !targets(c, "defaultChannel", subject, cohorts, trace) => {
                 note!(trace, "falling back to the public channel");
             }
             Some(c) => {
@@ -134,15 +133,7 @@ pub fn resolve<'a>(
     let public = publics
         .clone()
         .filter(|c| c.target.is_some())
-        .find(|c| {
-            targets(
-                c,
-                &format!("public channel {}", c.name),
-                subject,
-                cohorts,
-                trace,
-            )
-        })
+        .find(|c| targets(c, "public channel", subject, cohorts, trace))
         .or_else(|| publics.find(|c| c.target.is_none()));
     match public {
         Some(c) => note!(

@@ -11,7 +11,8 @@
 //! the candidate bundle instead of the channel's for devices in its candidate
 //! arm), key id, already on latest, channel policies
 //! (`policy`), builtin, rollback block, then the offer itself
-//! (`offer`: manifest gating, Electron checksum, metadata). A candidate one of
+//! (`offer`: manifest gating, Electron checksum, metadata; a critical deploy
+//! of the channel's bundle is marked). A candidate one of
 //! the rules after the arm refuses (anything but "already on latest") sends
 //! the device through them again with the stable bundle, on the stable arm,
 //! so it still gets the channel's fixes. A revoked bundle is never offered:
@@ -22,7 +23,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use updraft_protocol::api::{App, Arm, Bundle, Channel, NamedCohort, Rollout};
+use updraft_protocol::api::{App, Arm, Bundle, Channel, Rollout};
 use updraft_protocol::device::{NoUpdate, ReplyKind, RevertToBuiltin, UpdatesReply};
 
 use crate::channel::{self, Source};
@@ -45,7 +46,7 @@ pub struct AppView {
     /// channel; others are ignored.
     pub rollouts: Vec<Rollout>,
     /// The app's named cohorts, by name (targeting rules name them).
-    pub cohorts: HashMap<String, NamedCohort>,
+    pub cohorts: crate::target::Cohorts,
 }
 
 /// What an admin forced on the device, resolved to ids.
@@ -488,7 +489,15 @@ fn judge(
             .with("version", bundle.version.as_str()),
         );
     }
-    let reply = crate::offer::offer(bundle, req, &view.app, base_url, &mut cx.trace)?;
+    let mut reply = crate::offer::offer(bundle, req, &view.app, base_url, &mut cx.trace)?;
+    if channel.is_some_and(|(c, _)| c.critical && c.bundle_id == Some(bundle.id)) {
+        note!(
+            cx.trace,
+            "the channel's deploy of {} is critical: the reply says so",
+            bundle.version
+        );
+        reply.critical = Some(true);
+    }
     note!(cx.trace, "answer update to bundle {}", bundle.version);
     Ok((UpdatesReply::Update(reply), Some(bundle.id)))
 }

@@ -124,6 +124,7 @@ pub(crate) fn offer(
             .as_ref()
             .filter(|c| expose && !c.is_empty())
             .cloned(),
+        critical: None,
     })
 }
 

@@ -6,15 +6,13 @@
 //! device id), so raising the percentage only ever adds devices, and a
 //! device keeps its arm from one check to the next.
 
-use std::collections::HashMap;
-
 use sha2::{Digest, Sha256};
 use updraft_protocol::api::{
-    Arm, Cohort, FailureGate, GateAction, GateMetric, NamedCohort, Rollout, RolloutPlan,
-    RolloutState, RolloutStep, DEFAULT_MIN_DEVICES,
+    Arm, Cohort, FailureGate, GateAction, GateMetric, Rollout, RolloutPlan, RolloutState,
+    RolloutStep, DEFAULT_MIN_DEVICES,
 };
 
-use crate::target::{self, Subject};
+use crate::target::{self, Cohorts, Subject};
 use crate::text::{MAX_CUSTOM_ID, MAX_NAME};
 use crate::trace::{note, Trace};
 use crate::validate::is_uuid;
@@ -138,7 +136,7 @@ fn reached(rollout: &Rollout) -> impl Iterator<Item = &RolloutStep> {
 fn membership<'a>(
     rollout: &'a Rollout,
     subject: &Subject<'_>,
-    cohorts: &HashMap<String, NamedCohort>,
+    cohorts: &Cohorts,
     now_ms: i64,
     trace: &mut Trace,
 ) -> Membership<'a> {
@@ -203,12 +201,7 @@ fn membership<'a>(
 /// whatever the device runs and whether the rollout is paused. The server
 /// attributes stats events with it, so what a client claims to run never
 /// decides its arm.
-pub fn member(
-    rollout: &Rollout,
-    subject: &Subject<'_>,
-    cohorts: &HashMap<String, NamedCohort>,
-    now_ms: i64,
-) -> Arm {
+pub fn member(rollout: &Rollout, subject: &Subject<'_>, cohorts: &Cohorts, now_ms: i64) -> Arm {
     membership(rollout, subject, cohorts, now_ms, &mut Trace::off()).arm()
 }
 
@@ -220,7 +213,7 @@ pub fn member(
 pub fn arm(
     rollout: &Rollout,
     subject: &Subject<'_>,
-    cohorts: &HashMap<String, NamedCohort>,
+    cohorts: &Cohorts,
     version_name: &str,
     now_ms: i64,
     trace: &mut Trace,

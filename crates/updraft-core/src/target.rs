@@ -4,7 +4,7 @@
 //! native version a range cannot read) matches no rule about it, so `not`
 //! of such a rule matches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use semver::VersionReq;
@@ -54,8 +54,36 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// A named cohort as rules read it: its ids in sets (device ids lower-case),
+/// so a rule naming it costs one lookup whatever its size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CohortSet {
+    device_ids: HashSet<String>,
+    custom_ids: HashSet<String>,
+}
+
+impl From<&NamedCohort> for CohortSet {
+    fn from(c: &NamedCohort) -> Self {
+        Self {
+            device_ids: c.device_ids.iter().map(|d| d.to_lowercase()).collect(),
+            custom_ids: c.custom_ids.iter().cloned().collect(),
+        }
+    }
+}
+
+/// The app's named cohorts by name, as rules read them.
+pub type Cohorts = HashMap<String, CohortSet>;
+
+/// The cohorts of `named`, by name, as rules read them.
+pub fn cohorts_of(named: &[NamedCohort]) -> Cohorts {
+    named
+        .iter()
+        .map(|c| (c.name.clone(), CohortSet::from(c)))
+        .collect()
+}
+
 /// Whether `s` matches `rule`; a cohort the app does not have matches nobody.
-pub fn matches(rule: &Target, s: &Subject<'_>, cohorts: &HashMap<String, NamedCohort>) -> bool {
+pub fn matches(rule: &Target, s: &Subject<'_>, cohorts: &Cohorts) -> bool {
     match rule {
         Target::All(rules) => rules.iter().all(|r| matches(r, s, cohorts)),
         Target::Any(rules) => rules.iter().any(|r| matches(r, s, cohorts)),
@@ -72,11 +100,8 @@ pub fn matches(rule: &Target, s: &Subject<'_>, cohorts: &HashMap<String, NamedCo
         }),
         Target::DeviceId(ids) => ids.iter().any(|d| d.eq_ignore_ascii_case(s.device_id)),
         Target::Cohort(name) => cohorts.get(name).is_some_and(|c| {
-            c.device_ids
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(s.device_id))
-                || s.custom_id
-                    .is_some_and(|id| c.custom_ids.iter().any(|x| x == id))
+            c.device_ids.contains(&s.device_id.to_ascii_lowercase())
+                || s.custom_id.is_some_and(|id| c.custom_ids.contains(id))
         }),
     }
 }
@@ -275,10 +300,7 @@ fn check(rule: &Target, depth: usize, b: &mut Budget) -> Result<(), String> {
         Target::Country(codes) => {
             non_empty("country", codes)?;
             ids(codes.len())?;
-            match codes
-                .iter()
-                .find(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
-            {
+            match codes.iter().find(|c| country_code(c).is_none()) {
                 Some(bad) => Err(format!(
                     "country: {bad:?} is not a two-letter ISO 3166-1 code"
                 )),
@@ -323,6 +345,14 @@ fn non_empty(field: &str, xs: &[String]) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// A country code as rules and the server take it: two ASCII letters,
+/// upper-cased; `XX` (Cloudflare's "unknown") and anything else are none.
+pub fn country_code(raw: &str) -> Option<String> {
+    let c = raw.trim();
+    (c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) && !c.eq_ignore_ascii_case("xx"))
+        .then(|| c.to_ascii_uppercase())
 }
 
 /// A cohort name: 1 to 64 characters of letters, digits, `-`, `_` and `.`

@@ -30,6 +30,10 @@ pub struct Offer {
     /// Byte-level patches of manifest files (asked for with `patch_formats`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<FilePatchOffer>,
+    /// A critical deploy (Updraft's `critical: true`): applied at once
+    /// instead of at the next start.
+    #[serde(default)]
+    pub critical: bool,
 }
 
 /// What an update check said, classified with the plugin's rules (§2.1).
@@ -203,5 +207,6 @@ pub fn classify(status: u16, body: &Value, current_version: &str) -> Latest {
         session_key: s("session_key"),
         manifest,
         patches,
+        critical: body.get("critical").and_then(Value::as_bool) == Some(true),
     })
 }

@@ -122,6 +122,9 @@ pub enum Cycle {
     Failed(String),
     /// Switched to this version (pending until confirmed).
     Installed(String),
+    /// Downloaded and queued: it becomes current at the next start
+    /// ([`Device::apply_next`]).
+    Queued(String),
     /// Went back to builtin because the channel points there.
     Reverted,
 }
@@ -428,12 +431,28 @@ impl Device {
     /// check; download a new bundle and switch to it (`set_next` then, as the
     /// app goes to background, `set`); or revert when told so.
     pub async fn update_cycle(&mut self) -> Result<Cycle> {
+        match self.foreground().await? {
+            Cycle::Queued(version) => {
+                self.apply_next()?;
+                Ok(Cycle::Installed(version))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The foreground half of [`Device::update_cycle`]: check, download a new
+    /// bundle and queue it for the next start (`set_next`), or switch to it
+    /// at once when the deploy is critical (`set`); revert when told so.
+    pub async fn foreground(&mut self) -> Result<Cycle> {
         match self.check().await {
             Latest::Update(offer) => match self.download(&offer).await {
+                Ok(b) if offer.critical => {
+                    self.set(&b.id)?;
+                    Ok(Cycle::Installed(offer.version))
+                }
                 Ok(b) => {
                     self.next(&b.id)?;
-                    self.apply_next()?;
-                    Ok(Cycle::Installed(offer.version))
+                    Ok(Cycle::Queued(offer.version))
                 }
                 Err(e @ DeviceError::Injected(_)) | Err(e @ DeviceError::Io(_)) => Err(e),
                 Err(e) => Ok(Cycle::Failed(

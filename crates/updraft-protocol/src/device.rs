@@ -126,6 +126,10 @@ pub struct UpdateAvailable {
     /// The bundle's comment, sent only when the app exposes metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// `true` for a critical deploy (Updraft's own field; the plugin ignores
+    /// it): a client that can act on it applies the bundle at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<bool>,
 }
 
 /// A patch that rebuilds one manifest file from a file the device holds.
@@ -412,6 +416,7 @@ mod tests {
             patches: None,
             link: None,
             comment: None,
+            critical: None,
         };
         let v = serde_json::to_value(&reply).unwrap();
         let obj = v.as_object().unwrap();

@@ -127,6 +127,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => Self::bad_request("invalid_request", m),
             StoreError::UnknownBundle(m) => Self::bad_request("unknown_bundle", m),
             StoreError::UnknownChannel(m) => Self::bad_request("unknown_channel", m),
+            StoreError::UnknownCohort(m) => Self::bad_request("unknown_cohort", m),
             StoreError::Backend(m) | StoreError::Unavailable(m) => Self::internal("store", m),
         }
     }

@@ -73,12 +73,14 @@ impl Geo {
             }
         }
         let db = self.db.as_ref()?;
+        // Behind a trusted proxy, the client is what the proxies recorded;
+        // none usable means none known (never the proxy's own address).
         let client = if trusted {
-            forwarded_for(headers).or(peer)
+            forwarded_for(proxies, headers)?
         } else {
-            peer
-        }?;
-        let found = db.lookup(client).ok()?;
+            peer?
+        };
+        let found = db.lookup(client.to_canonical()).ok()?;
         let iso: Option<String> = found
             .decode_path(&[PathElement::Key("country"), PathElement::Key("iso_code")])
             .ok()
@@ -90,26 +92,30 @@ impl Geo {
 /// A two-letter country code, upper-cased; `XX` (Cloudflare's "unknown"),
 /// `T1` (Tor) and anything else not two letters are no country.
 fn code(raw: &str) -> Option<String> {
-    let c = raw.trim();
-    (c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) && !c.eq_ignore_ascii_case("xx"))
-        .then(|| c.to_ascii_uppercase())
+    updraft_core::target::country_code(raw)
 }
 
-/// The last `X-Forwarded-For` entry (what the trusted proxy saw), as an
-/// address; an entry that is not one gives none.
-fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = headers
+/// The client behind the trusted proxies: the `X-Forwarded-For` entries read
+/// from the right (each proxy appends the address it saw), skipping those
+/// of trusted proxies; the first other one. An entry that is not an address
+/// ends the walk with none: what lies left of it cannot be trusted.
+fn forwarded_for(proxies: &[ipnet::IpNet], headers: &HeaderMap) -> Option<IpAddr> {
+    let values: Vec<&str> = headers
         .get_all(FORWARDED_FOR)
         .iter()
-        .next_back()?
-        .to_str()
-        .ok()?
-        .rsplit(',')
-        .next()?
-        .trim();
-    last.parse::<IpAddr>()
-        .ok()
-        .or_else(|| last.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .map(|v| v.to_str().ok())
+        .collect::<Option<_>>()?;
+    for entry in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+        let entry = entry.trim();
+        let ip = entry
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))?;
+        if !is_trusted(proxies, ip) {
+            return Some(ip);
+        }
+    }
+    None
 }
 
 /// The requesting device's country (see the module docs), for handlers.
@@ -176,15 +182,30 @@ mod tests {
     }
 
     #[test]
-    fn the_last_forwarded_entry_is_the_client() {
+    fn the_client_is_the_last_forwarded_entry_that_is_not_a_trusted_proxy() {
+        let proxies = ["10.0.0.0/8".parse().unwrap()];
         let h = headers(&[
             ("x-forwarded-for", "1.1.1.1, 2.2.2.2"),
-            ("x-forwarded-for", "198.51.100.7"),
+            ("x-forwarded-for", "198.51.100.7, 10.0.0.5"),
         ]);
-        assert_eq!(forwarded_for(&h), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(
+            forwarded_for(&proxies, &h),
+            Some("198.51.100.7".parse().unwrap()),
+            "the CDN edge (a trusted proxy) is skipped"
+        );
         let h = headers(&[("x-forwarded-for", "[2001:db8::1]:443")]);
-        assert_eq!(forwarded_for(&h), Some("2001:db8::1".parse().unwrap()));
-        let h = headers(&[("x-forwarded-for", "not-an-address")]);
-        assert_eq!(forwarded_for(&h), None);
+        assert_eq!(
+            forwarded_for(&proxies, &h),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        let h = headers(&[("x-forwarded-for", "203.0.113.1, not-an-address, 10.0.0.5")]);
+        assert_eq!(
+            forwarded_for(&proxies, &h),
+            None,
+            "nothing left of a bad entry is believed"
+        );
+        assert_eq!(forwarded_for(&proxies, &HeaderMap::new()), None);
+        let only_proxies = headers(&[("x-forwarded-for", "10.0.0.1, 10.0.0.2")]);
+        assert_eq!(forwarded_for(&proxies, &only_proxies), None);
     }
 }

@@ -321,14 +321,17 @@ impl Snapshots {
         let entry = Arc::new(AppEntry {
             view: AppView {
                 app: data.app,
-                channels: data.channels,
+                // By name in bytes, as the cases order them: which targeted
+                // public channel comes first must not depend on the
+                // database's collation.
+                channels: {
+                    let mut c = data.channels;
+                    c.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+                    c
+                },
                 bundles: data.bundles.into_iter().map(|b| (b.id, b)).collect(),
                 rollouts: data.rollouts,
-                cohorts: data
-                    .cohorts
-                    .into_iter()
-                    .map(|c| (c.name.clone(), c))
-                    .collect(),
+                cohorts: updraft_core::target::cohorts_of(&data.cohorts),
             },
             forced: RwLock::new(forced),
             bundle_ids,

@@ -198,7 +198,7 @@ async fn cohorts_are_named_by_rules_and_bad_rules_change_nothing() {
         ),
         (
             json!({"cohort": "testers"}),
-            "invalid_request",
+            "unknown_cohort",
             "cohort testers",
         ),
     ] {
@@ -298,7 +298,7 @@ async fn cohorts_are_named_by_rules_and_bad_rules_change_nothing() {
         .await;
     assert_eq!(
         (st, v["error"].as_str()),
-        (400, Some("invalid_request")),
+        (400, Some("unknown_cohort")),
         "{v}"
     );
 }
@@ -339,4 +339,35 @@ async fn explain_shows_each_rule_and_the_facts_it_read() {
         seen.push(json!({"country": country, "request": extra, "outcome": e["outcome"], "trace": e["trace"]}));
     }
     insta::assert_json_snapshot!(seen);
+}
+
+#[tokio::test]
+async fn a_device_cannot_choose_a_channel_whose_rule_it_does_not_match() {
+    let s = Server::start_tweaked(Backend::Sqlite, behind_proxy).await;
+    s.with_app().await;
+    s.bundle("1.0.1").await;
+    s.bundle("1.0.2").await;
+    s.set_channel("production", json!({"bundle": "1.0.1"}))
+        .await;
+    s.add_channel(
+        json!({"name": "android2", "bundle": "1.0.2", "allow_device_self_set": true,
+        "target": {"native": ">=2.0.0"}}),
+    )
+    .await;
+    // An old plugin keeps its choice on the server (as an override, which
+    // rules do not bind): the choice itself is refused.
+    for plugin in ["7.0.0", "8.51.14"] {
+        let ask = info(json!({"channel": "android2", "plugin_version": plugin}));
+        let (st, v) = s.device("POST", "/channel_self", &ask).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["error"], "channel_self_set_not_allowed", "{plugin}: {v}");
+        assert_eq!(
+            s.check(json!({"plugin_version": plugin})).await["version"],
+            "1.0.1"
+        );
+    }
+    let fits = info(json!({"channel": "android2", "plugin_version": "7.0.0",
+        "version_build": "2.1.0", "version_name": "2.1.0"}));
+    let (st, v) = s.device("POST", "/channel_self", &fits).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("ok")), "{v}");
 }

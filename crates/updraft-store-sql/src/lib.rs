@@ -176,7 +176,7 @@ pub fn adoption_buckets(since: i64, until: i64) -> (i64, usize) {
 /// The channel columns, joined with the bundle's version name.
 pub const CHANNEL_SELECT: &str = "SELECT c.id, c.app_id, c.name, c.bundle_id, b.version AS bundle_version, \
      c.public, c.ios, c.android, c.electron, c.allow_device_self_set, c.allow_emulator, c.allow_device, \
-     c.allow_dev, c.allow_prod, c.disable_auto_update, c.disable_auto_update_under_native, c.target, c.created_at, c.updated_at \
+     c.allow_dev, c.allow_prod, c.disable_auto_update, c.disable_auto_update_under_native, c.target, c.critical, c.created_at, c.updated_at \
      FROM channels c LEFT JOIN bundles b ON b.id = c.bundle_id";
 
 /// The bundle columns.

@@ -123,12 +123,21 @@ macro_rules! sql_store {
             /// has `max` (`noun` names them in the message). The app's row
             /// lock (a no-op update) serialises creations, so two at once
             /// cannot both pass the count.
-            async fn under_cap(tx: &mut Tx<'_>, app_id: &str, table: &str, max: i64, noun: &str) -> StoreResult<()> {
+            /// Takes the app's row lock until `tx` ends: writes that check
+            /// something across the app's rows (a cap, the cohorts a rule
+            /// names) take it first, so on PostgreSQL's READ COMMITTED one
+            /// waits for the other and then reads what it wrote.
+            async fn lock_app(tx: &mut Tx<'_>, app_id: &str) -> StoreResult<()> {
                 sqlx::query("UPDATE apps SET revision = revision WHERE app_id = $1")
                     .bind(app_id)
                     .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
+                Ok(())
+            }
+
+            async fn under_cap(tx: &mut Tx<'_>, app_id: &str, table: &str, max: i64, noun: &str) -> StoreResult<()> {
+                lock_app(tx, app_id).await?;
                 let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table} WHERE app_id = $1"))
                     .bind(app_id)
                     .fetch_one(&mut **tx)

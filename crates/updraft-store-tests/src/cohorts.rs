@@ -60,7 +60,7 @@ pub async fn cohorts_and_channel_rules(s: &dyn Store) {
     };
     assert!(matches!(
         s.create_channel(APP, &rule("nobody"), &at).await,
-        Err(StoreError::Invalid(_))
+        Err(StoreError::UnknownCohort(_))
     ));
     assert!(s.get_channel(APP, "beta").await.unwrap().is_none());
     let prod = ChannelPatch {

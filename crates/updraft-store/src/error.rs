@@ -14,6 +14,9 @@ pub enum StoreError {
     /// [`UnknownBundle`](Self::UnknownBundle)).
     #[error("{0}")]
     UnknownChannel(String),
+    /// A targeting rule names a cohort the app does not have.
+    #[error("{0}")]
+    UnknownCohort(String),
     /// The input names a revoked bundle for a channel, a rollout or a pin.
     #[error("{0}")]
     Revoked(String),

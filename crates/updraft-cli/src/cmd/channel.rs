@@ -59,6 +59,7 @@ fn patch(f: &ChannelFlags, bundle: Option<String>) -> CliResult<ChannelPatch> {
         }),
         disable_auto_update_under_native: tri(f.no_downgrade, f.downgrade),
         target,
+        critical: None,
     })
 }
 

@@ -178,23 +178,38 @@ fn seal_files(manifest: &mut [ManifestFile], k: &FileKey<'_>) -> CliResult<()> {
 }
 
 /// `--delta`'s steps after the zip: the manifest, then the channel.
+/// The channel a bundle moves onto once it is complete, and whether that
+/// deploy is critical.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Onto<'a> {
+    pub(crate) channel: &'a str,
+    pub(crate) critical: bool,
+}
+
 pub(crate) async fn delta_then_channel(
     ctx: &Ctx,
     client: &Client,
     app: &str,
     version: &str,
-    channel: Option<&str>,
+    onto: Option<Onto<'_>>,
     files: &[FileEntry],
     key: Option<&FileKey<'_>>,
 ) -> CliResult<(DeltaReport, Option<String>)> {
     let report = upload_manifest(ctx, client, app, version, files, key).await?;
-    let served_on = match channel {
-        Some(c) => {
+    let served_on = match onto {
+        Some(o) => {
             let patch = ChannelPatch {
                 bundle: Some(Some(version.to_string())),
+                critical: o.critical.then_some(true),
                 ..Default::default()
             };
-            Some(client.update_channel(app, c, &patch).await?.channel.name)
+            Some(
+                client
+                    .update_channel(app, o.channel, &patch)
+                    .await?
+                    .channel
+                    .name,
+            )
         }
         None => None,
     };
@@ -207,12 +222,11 @@ pub(crate) async fn finish_delta(
     client: &Client,
     app: &str,
     version: &str,
-    channel: Option<&str>,
+    onto: Option<Onto<'_>>,
     files: &[FileEntry],
     checksum: &str,
 ) -> CliResult<()> {
-    let (r, served_on) =
-        delta_then_channel(ctx, client, app, version, channel, files, None).await?;
+    let (r, served_on) = delta_then_channel(ctx, client, app, version, onto, files, None).await?;
     ctx.out.result(
         || {
             format!(

@@ -223,6 +223,14 @@ async fn publish(
 ) -> CliResult<()> {
     let key = signing_key(ctx, project, key)?;
     let delta = meta.delta;
+    let critical = meta.critical;
+    if critical && channel.is_none() {
+        return Err(CliError::usage(
+            "critical_without_channel",
+            "--critical marks a deploy to a channel: give --channel as well",
+        ));
+    }
+    let onto = channel.map(|channel| crate::cmd::delta::Onto { channel, critical });
     let exists_ok = meta.version_exists_ok;
     let ignore_same = meta.ignore_checksum_check;
     let meta = meta_params(project, meta)?;
@@ -268,7 +276,7 @@ async fn publish(
             return exists(ctx, app, version, exists_ok);
         }
         return crate::cmd::delta::finish_delta(
-            ctx, client, app, version, channel, &files, &plain_sha,
+            ctx, client, app, version, onto, &files, &plain_sha,
         )
         .await;
     }
@@ -314,6 +322,7 @@ async fn publish(
         comment: meta.comment.clone(),
         // With --delta the channel moves once the manifest is set.
         channel: channel.filter(|_| !delta).map(str::to_string),
+        critical: (critical && !delta).then_some(true),
     };
     let size = body.len() as u64;
     let bar = ctx
@@ -337,7 +346,7 @@ async fn publish(
     let encrypted_zip = file_key.is_some();
     let (report, served_on) = if delta {
         let (report, served_on) =
-            crate::cmd::delta::delta_then_channel(ctx, client, app, version, channel, &files, file_key.as_ref())
+            crate::cmd::delta::delta_then_channel(ctx, client, app, version, onto, &files, file_key.as_ref())
             .await
             .map_err(|e| {
                 e.hint(if encrypted_zip {
@@ -497,6 +506,12 @@ async fn external(
         ctx.out.warn("no --encrypted-zip: Capgo's Electron updater cannot verify this encrypted bundle, so Electron apps will not be offered it (iOS and Android are)");
     }
     let meta = meta_params(project, &a.meta)?;
+    if a.meta.critical && a.channel.is_none() {
+        return Err(CliError::usage(
+            "critical_without_channel",
+            "--critical marks a deploy to a channel: give --channel as well",
+        ));
+    }
     if let Some(c) = &a.channel {
         ensure_channel(ctx, client, app, c).await?;
     }
@@ -526,6 +541,7 @@ async fn external(
                     c,
                     &ChannelPatch {
                         bundle: Some(Some(version.to_string())),
+                        critical: a.meta.critical.then_some(true),
                         ..Default::default()
                     },
                 )

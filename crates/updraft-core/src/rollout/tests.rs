@@ -19,7 +19,7 @@ fn subject<'a>(device_id: &'a str, custom: Option<&'a str>) -> Subject<'a> {
 
 /// The membership arm of a device with no country, on Android 1.0.0.
 fn member(r: &Rollout, device_id: &str, custom: Option<&str>, now_ms: i64) -> Arm {
-    super::member(r, &subject(device_id, custom), &HashMap::new(), now_ms)
+    super::member(r, &subject(device_id, custom), &Cohorts::new(), now_ms)
 }
 
 const DEVICE: &str = "00000000-0000-4000-8000-000000000001";
@@ -64,7 +64,7 @@ fn traced(r: &Rollout, device_id: &str, custom: Option<&str>, running: &str) -> 
     let a = arm(
         r,
         &subject(device_id, custom),
-        &HashMap::new(),
+        &Cohorts::new(),
         running,
         r.step_started_at,
         &mut t,
@@ -522,7 +522,7 @@ fn a_targeted_step_counts_its_devices_and_never_takes_one_back() {
         ..subject(DEVICE, None)
     };
     let elsewhere = subject(DEVICE, None);
-    let none = HashMap::new();
+    let none = Cohorts::new();
     // DEVICE's bucket in rollout 7 is 1383: above 10 %.
     assert_eq!(super::member(&r, &france, &none, 0), Arm::Candidate);
     assert_eq!(super::member(&r, &elsewhere, &none, 0), Arm::Stable);

@@ -100,15 +100,12 @@ fn all_and_any_combine_and_empty_lists_mean_every_and_no_device() {
 #[test]
 fn a_cohort_matches_by_device_id_or_custom_id() {
     let v = native("1.0.0");
-    let cohorts = HashMap::from([(
-        "beta".to_string(),
-        NamedCohort {
-            name: "beta".into(),
-            device_ids: vec![DEVICE.into()],
-            custom_ids: vec!["tester".into()],
-            updated_at: 0,
-        },
-    )]);
+    let cohorts = cohorts_of(&[NamedCohort {
+        name: "beta".into(),
+        device_ids: vec![DEVICE.to_uppercase()],
+        custom_ids: vec!["tester".into()],
+        updated_at: 0,
+    }]);
     let by_id = subject(&v, None, None);
     assert!(matches(&rule(json!({"cohort": "beta"})), &by_id, &cohorts));
     let other = Subject {

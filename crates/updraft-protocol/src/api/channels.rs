@@ -87,6 +87,11 @@ pub struct Channel {
     /// still puts any device on it); absent: every device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
+    /// The current deploy is critical: update replies say so, and clients
+    /// that can act on it apply the bundle at once instead of at the next
+    /// start. The next deploy without `critical` clears it.
+    #[serde(default)]
+    pub critical: bool,
     /// Epoch milliseconds.
     pub created_at: i64,
     /// Epoch milliseconds of the last change.
@@ -152,6 +157,13 @@ pub struct ChannelPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub target: Option<Option<Target>>,
+    /// With a new `bundle`: a critical deploy. It takes the channel even
+    /// while a rollout is active (the rollout is reverted, superseded), and
+    /// devices are told to apply the bundle at once. A new `bundle` without
+    /// it is an ordinary deploy; without a new `bundle`, it marks or unmarks
+    /// the current deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<bool>,
 }
 
 fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
@@ -185,6 +197,9 @@ pub struct Deploy {
     pub bundle_id: Option<i64>,
     /// Its version name, or `builtin`.
     pub bundle_version: String,
+    /// A critical deploy.
+    #[serde(default)]
+    pub critical: bool,
     /// Epoch milliseconds.
     pub deployed_at: i64,
 }

@@ -109,7 +109,7 @@ async fn channel_call(
     }
     match method {
         Method::POST if electron && action == "unset" => Ok(Json(Ack::OK).into_response()),
-        Method::POST => set_channel(state, info).await,
+        Method::POST => set_channel(state, info, country).await,
         Method::PUT => get_channel(state, info, country, false).await,
         Method::GET if electron && action != "list" => {
             get_channel(state, info, country, true).await
@@ -124,8 +124,13 @@ async fn channel_call(
     }
 }
 
-async fn set_channel(state: &AppState, info: InfoObject) -> ApiResult<Response> {
-    let req = checked(info, Endpoint::ChannelSelf)?;
+async fn set_channel(
+    state: &AppState,
+    info: InfoObject,
+    country: Option<String>,
+) -> ApiResult<Response> {
+    let mut req = checked(info, Endpoint::ChannelSelf)?;
+    req.country = country;
     let entry = app_entry(state, &req.app_id).await?;
     let Some(name) = req.info.channel.clone().filter(|c| !c.is_empty()) else {
         return Ok(soft("missing_channel", "Cannot find channel in body", &[]));
@@ -155,6 +160,20 @@ async fn set_channel(state: &AppState, info: InfoObject) -> ApiResult<Response> 
             )
         });
     }
+    // A channel's targeting rule holds for devices choosing it too (an old
+    // plugin's choice is stored as an override, which rules do not bind).
+    if let Some(rule) = &c.target {
+        let subject = Subject::of(&req, entry.view.app.allow_device_custom_id);
+        if !updraft_core::target::matches(rule, &subject, &entry.view.cohorts) {
+            return Ok(soft(
+                "channel_self_set_not_allowed",
+                format!(
+                    "Channel {name} is not for this device (its targeting rule does not match)"
+                ),
+                &[],
+            ));
+        }
+    }
     if plugin_stores_channel_locally(req.plugin_version.as_deref()) {
         return Ok(Json(ChannelSet {
             status: StatusOk::Ok,
@@ -164,7 +183,8 @@ async fn set_channel(state: &AppState, info: InfoObject) -> ApiResult<Response> 
     }
     // Plugins before 7.34 keep their channel on the server.
     let p = req.platform.unwrap_or(Platform::Ios);
-    let public = c.public && channel::allows_platform(c, p);
+    // Only the plain public channel is where a device goes without a choice.
+    let public = c.public && c.target.is_none() && channel::allows_platform(c, p);
     let id = c.id;
     self_assign(state, &req, (!public).then_some((name.as_str(), id))).await
 }

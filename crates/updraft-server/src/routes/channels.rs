@@ -102,7 +102,7 @@ pub(crate) async fn get_channel(
     patch,
     path = "/apps/{app_id}/channels/{name}",
     tag = "channels",
-    summary = r#"Change a channel; changing only `bundle` is a deploy and needs upload mode"#,
+    summary = r#"Change a channel; changing only `bundle` (and `critical`) is a deploy and needs upload mode"#,
     description = r#"Needs an API key of mode `upload` or higher. Changing any other field needs `write`."#,
     params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ("name" = String, Path, description = "The channel name.", example = "production")),
     request_body = ChannelPatch,
@@ -116,10 +116,12 @@ pub(crate) async fn update_channel(
     JsonBody(patch): JsonBody<ChannelPatch>,
 ) -> ApiResult<Json<ChannelWrite>> {
     check_patch(&patch)?;
-    // Moving a channel to another bundle is a deploy (upload mode); any other change needs write.
+    // Moving a channel to another bundle, critical or not, is a deploy
+    // (upload mode, as starting and reverting rollouts are); any other change needs write.
     let only_bundle = patch.bundle.is_some()
         && ChannelPatch {
             bundle: None,
+            critical: None,
             ..patch.clone()
         } == ChannelPatch::default();
     known_app(

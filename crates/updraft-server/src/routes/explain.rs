@@ -128,13 +128,13 @@ pub(crate) async fn explain_device(
 fn country(q: ExplainQuery) -> ApiResult<Option<String>> {
     match q.country {
         None => Ok(None),
-        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            Ok(Some(c.to_ascii_uppercase()))
-        }
-        Some(c) => Err(ApiError::bad_request(
-            "invalid_query_parameters",
-            format!("country {c:?} is not a two-letter ISO 3166-1 code"),
-        )),
+        Some(c) => match updraft_core::target::country_code(&c) {
+            Some(code) => Ok(Some(code)),
+            None => Err(ApiError::bad_request(
+                "invalid_query_parameters",
+                format!("country {c:?} is not a two-letter ISO 3166-1 code"),
+            )),
+        },
     }
 }
 

@@ -33,6 +33,7 @@ macro_rules! sql_channels {
                     .map(|t| serde_json::from_str(&t))
                     .transpose()
                     .map_err(|e| sqlx::Error::Decode(format!("a channel's target: {e}").into()))?,
+                critical: r.try_get("critical")?,
                 created_at: r.try_get("created_at")?,
                 updated_at: r.try_get("updated_at")?,
             })
@@ -49,9 +50,10 @@ macro_rules! sql_channels {
             tx: &mut Tx<'_>,
             current: Channel,
             patch: &ChannelPatch,
-            now: i64,
+            stamp: &Stamp,
             created: bool,
         ) -> StoreResult<ChannelWrite> {
+            let now = stamp.at_ms;
             let mut c = current.clone();
             if let Some(name) = &patch.name {
                 c.name = name.clone();
@@ -62,11 +64,18 @@ macro_rules! sql_channels {
                     Some(v) => Some(referenced_bundle_id(tx, &c.app_id, v).await?),
                 };
             }
+            let deployed = created || c.bundle_id != current.bundle_id;
+            c.critical = match patch.critical {
+                Some(v) => v,
+                None if deployed => false,
+                None => current.critical,
+            };
             if !created && c.bundle_id != current.bundle_id {
                 // The rollout owns the channel's bundle until it ends: a
-                // deploy now would change its stable arm under it.
+                // deploy now would change its stable arm under it. A
+                // critical deploy ends it instead (reverted, superseded).
                 let active = sqlx::query(
-                    "SELECT b.version FROM rollouts r JOIN bundles b ON b.id = r.candidate_id \
+                    "SELECT r.id, b.version FROM rollouts r JOIN bundles b ON b.id = r.candidate_id \
                      WHERE r.channel_id = $1 AND r.state IN ('running', 'paused')",
                 )
                 .bind(c.id)
@@ -75,10 +84,15 @@ macro_rules! sql_channels {
                 .map_err(backend)?;
                 if let Some(r) = active {
                     let version: String = r.try_get("version").map_err(backend)?;
-                    return Err(StoreError::Conflict(format!(
-                        "channel {} has an active rollout of {version}: promote or revert it first",
-                        current.name
-                    )));
+                    if !c.critical {
+                        return Err(StoreError::Conflict(format!(
+                            "channel {} has an active rollout of {version}: promote or revert it first \
+                             (or deploy with critical, which supersedes it)",
+                            current.name
+                        )));
+                    }
+                    let id: i64 = r.try_get("id").map_err(backend)?;
+                    supersede_rollout(tx, &c.app_id, id, &version, now, stamp).await?;
                 }
             }
             if let Some(v) = patch.public {
@@ -145,7 +159,8 @@ macro_rules! sql_channels {
             sqlx::query(
                 "UPDATE channels SET name = $2, bundle_id = $3, public = $4, ios = $5, android = $6, electron = $7, \
                  allow_device_self_set = $8, allow_emulator = $9, allow_device = $10, allow_dev = $11, allow_prod = $12, \
-                 disable_auto_update = $13, disable_auto_update_under_native = $14, target = $16, updated_at = $15 WHERE id = $1",
+                 disable_auto_update = $13, disable_auto_update_under_native = $14, target = $16, critical = $17, \
+                 updated_at = $15 WHERE id = $1",
             )
             .bind(c.id)
             .bind(&c.name)
@@ -163,15 +178,17 @@ macro_rules! sql_channels {
             .bind(c.disable_auto_update_under_native)
             .bind(now)
             .bind(c.target.as_ref().map(|t| serde_json::to_string(t).unwrap_or_default()))
+            .bind(c.critical)
             .execute(&mut **tx)
             .await
             .map_err(|e| map_err(e, &format!("a channel named {} already exists", c.name)))?;
-            if created || c.bundle_id != current.bundle_id {
-                sqlx::query("INSERT INTO deploys (app_id, channel_id, bundle_id, deployed_at) VALUES ($1, $2, $3, $4)")
+            if deployed {
+                sqlx::query("INSERT INTO deploys (app_id, channel_id, bundle_id, deployed_at, critical) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&c.app_id)
                     .bind(c.id)
                     .bind(c.bundle_id)
                     .bind(now)
+                    .bind(c.critical)
                     .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
@@ -181,6 +198,36 @@ macro_rules! sql_channels {
                 .await?
                 .ok_or_else(|| StoreError::Backend("channel vanished".into()))?;
             Ok(ChannelWrite { channel, unpublished })
+        }
+
+        /// Reverts the channel's active rollout `id` (of `version`) because a
+        /// critical deploy takes the channel, recording `rollout.reverted`.
+        async fn supersede_rollout(
+            tx: &mut Tx<'_>,
+            app_id: &str,
+            id: i64,
+            version: &str,
+            now: i64,
+            stamp: &Stamp,
+        ) -> StoreResult<()> {
+            let why = format!("superseded by a critical deploy (the rollout of {version} ends)");
+            let reverted = sqlx::query(&format!(
+                "UPDATE rollouts SET state = 'reverted', ended_at = $2, reason = $3, revision = revision + 1 \
+                 WHERE id = $1 AND state IN {ACTIVE}"
+            ))
+            .bind(id)
+            .bind(now)
+            .bind(&why)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+            if reverted.rows_affected() == 1 {
+                let after = rollout_by_id(tx, app_id, id)
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("rollout vanished".into()))?;
+                record_rollout(tx, "rollout.reverted", &after, Some(&why), stamp).await?;
+            }
+            Ok(())
         }
 
         /// The newest bundle of the channel's deploy history that is not
@@ -221,6 +268,7 @@ macro_rules! sql_channels {
                 "channel": w.channel.name,
                 "bundle": w.channel.bundle_version,
                 "unpublished": w.unpublished,
+                "critical": w.channel.critical,
                 "before": before,
                 "after": w.channel,
             });
@@ -252,7 +300,7 @@ macro_rules! sql_channels {
                 let current = channel_in(&mut tx, app_id, &name)
                     .await?
                     .ok_or_else(|| StoreError::Backend("channel vanished".into()))?;
-                let w = apply_patch(&mut tx, current, patch, stamp.at_ms, true).await?;
+                let w = apply_patch(&mut tx, current, patch, stamp, true).await?;
                 record_channel(&mut tx, "channel.created", None, &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
@@ -264,7 +312,7 @@ macro_rules! sql_channels {
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("channel {name} not found in app {app_id}")))?;
                 let before = current.clone();
-                let w = apply_patch(&mut tx, current, patch, stamp.at_ms, false).await?;
+                let w = apply_patch(&mut tx, current, patch, stamp, false).await?;
                 record_channel(&mut tx, "channel.updated", Some(&before), &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
@@ -305,7 +353,7 @@ macro_rules! sql_channels {
 
             async fn deploy_history(&self, app_id: &str, name: &str) -> StoreResult<Vec<Deploy>> {
                 let rs = sqlx::query(
-                    "SELECT d.id, c.name AS channel, d.bundle_id, b.version, d.deployed_at FROM deploys d \
+                    "SELECT d.id, c.name AS channel, d.bundle_id, b.version, d.critical, d.deployed_at FROM deploys d \
                      JOIN channels c ON c.id = d.channel_id LEFT JOIN bundles b ON b.id = d.bundle_id \
                      WHERE d.app_id = $1 AND c.name = $2 ORDER BY d.id DESC",
                 )
@@ -322,6 +370,7 @@ macro_rules! sql_channels {
                             channel: r.try_get("channel")?,
                             bundle_id: r.try_get("bundle_id")?,
                             bundle_version: v.unwrap_or_else(|| "builtin".into()),
+                            critical: r.try_get("critical")?,
                             deployed_at: r.try_get("deployed_at")?,
                         })
                     })
@@ -341,7 +390,7 @@ macro_rules! sql_channels {
                 };
                 let patch = ChannelPatch { bundle: Some(previous), ..Default::default() };
                 let before = current.clone();
-                let w = apply_patch(&mut tx, current, &patch, stamp.at_ms, false).await?;
+                let w = apply_patch(&mut tx, current, &patch, stamp, false).await?;
                 record_channel(&mut tx, "channel.rolled_back", Some(&before), &w, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)

@@ -9,6 +9,7 @@
 #[doc(hidden)]
 macro_rules! sql_cohorts {
     ($store:ident) => {
+        /// A cohort as stored (its ids are JSON arrays).
         fn cohort_row(r: &DbRow) -> Result<NamedCohort, sqlx::Error> {
             let ids = |col: &str| -> Result<Vec<String>, sqlx::Error> {
                 let text: String = r.try_get(col)?;
@@ -22,6 +23,7 @@ macro_rules! sql_cohorts {
             })
         }
 
+        /// The app's cohorts by name, read inside `tx`.
         async fn cohorts_in(tx: &mut Tx<'_>, app_id: &str) -> StoreResult<Vec<NamedCohort>> {
             let rs = sqlx::query("SELECT name, device_ids, custom_ids, updated_at FROM cohorts WHERE app_id = $1 ORDER BY name")
                 .bind(app_id)
@@ -31,15 +33,18 @@ macro_rules! sql_cohorts {
             rows(rs, cohort_row)
         }
 
-        /// `Invalid` naming the first cohort `rule` names that the app does not have.
+        /// `UnknownCohort` naming the first cohort `rule` names that the app does not have.
         async fn require_cohorts(tx: &mut Tx<'_>, app_id: &str, rule: &Target) -> StoreResult<()> {
             let named = $crate::updraft_core::target::cohorts_named(rule);
             if named.is_empty() {
                 return Ok(());
             }
+            // The same lock `delete_cohort` takes: a rule and the deletion
+            // of a cohort it names never both commit.
+            lock_app(tx, app_id).await?;
             let have = cohorts_in(tx, app_id).await?;
             match named.into_iter().find(|n| !have.iter().any(|c| c.name == *n)) {
-                Some(missing) => Err(StoreError::Invalid(format!(
+                Some(missing) => Err(StoreError::UnknownCohort(format!(
                     "the rule names cohort {missing}, which app {app_id} does not have (create it first)"
                 ))),
                 None => Ok(()),
@@ -114,6 +119,7 @@ macro_rules! sql_cohorts {
             async fn delete_cohort(&self, app_id: &str, name: &str, stamp: &Stamp) -> StoreResult<()> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
+                lock_app(&mut tx, app_id).await?;
                 let q = format!("{CHANNEL_SELECT} WHERE c.app_id = $1 ORDER BY c.name, c.id");
                 let channels = rows(sqlx::query(&q).bind(app_id).fetch_all(&mut *tx).await.map_err(backend)?, channel_row)?;
                 let names = |rule: &Target| $crate::updraft_core::target::cohorts_named(rule).contains(&name);

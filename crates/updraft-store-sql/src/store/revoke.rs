@@ -95,7 +95,7 @@ macro_rules! sql_revoke {
                 let previous = previous_deploy(tx, current.id, current.bundle_id).await?.unwrap_or(None);
                 let patch = ChannelPatch { bundle: Some(previous), ..Default::default() };
                 let before = current.clone();
-                let w = apply_patch(tx, current, &patch, stamp.at_ms, false).await?;
+                let w = apply_patch(tx, current, &patch, stamp, false).await?;
                 record_channel(tx, "channel.rolled_back", Some(&before), &w, stamp).await?;
                 done.channels.push(ChannelMove { channel: w.channel.name, bundle: w.channel.bundle_version });
             }

@@ -224,7 +224,7 @@ macro_rules! sql_rollouts {
                 }
                 if let Some(candidate) = candidate {
                     // The candidate becomes the channel's bundle: a deploy in its history.
-                    sqlx::query("UPDATE channels SET bundle_id = $2, updated_at = $3 WHERE id = $1")
+                    sqlx::query("UPDATE channels SET bundle_id = $2, critical = FALSE, updated_at = $3 WHERE id = $1")
                         .bind(r.channel_id)
                         .bind(candidate)
                         .bind(stamp.at_ms)

@@ -117,6 +117,8 @@ impl Fleet<'_> {
                 Counters::bump(&c.up_to_date);
                 true
             }
+            // A whole cycle applies what it queues; only `foreground` stops there.
+            Ok(Cycle::Queued(_)) => true,
             Ok(Cycle::Failed(kind)) => {
                 self.error(kind);
                 true
