@@ -477,3 +477,41 @@ async fn channels_and_devices_from_the_terminal() {
     assert_eq!(again["changed"], false);
     assert_eq!(again["bundle"]["revoked_reason"], "blank screen");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_deploy_from_ci_reaches_devices_marked() {
+    let server = Server::start().await;
+    let cli = Cli::new(&server);
+    let project = json_project(APP, "1.0.1");
+    let p = project.path();
+    cli.run(p, &["init"]).ok();
+    cli.run(p, &["bundle", "upload", "--critical"])
+        .fails(2, "--channel");
+    let up = cli
+        .run(
+            p,
+            &["deploy", "--critical", "--channel", "hotfix", "--json"],
+        )
+        .ok()
+        .json();
+    assert_eq!(
+        (up["bundle"].as_str(), up["channel"].as_str()),
+        (Some("1.0.1"), Some("hotfix")),
+        "{up}"
+    );
+    let hotfix = server
+        .ok("GET", &format!("/apps/{APP}/channels/hotfix"), None)
+        .await;
+    assert_eq!(hotfix["critical"], true, "{hotfix}");
+    server
+        .ok(
+            "PATCH",
+            &format!("/apps/{APP}/channels/hotfix"),
+            Some(json!({"public": true})),
+        )
+        .await;
+    let reply = server
+        .check_app(APP, json!({"defaultChannel": "hotfix"}))
+        .await;
+    assert_eq!(reply["critical"], true, "{reply}");
+}

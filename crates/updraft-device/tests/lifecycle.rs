@@ -165,3 +165,45 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_bundle_is_applied_at_once_and_others_wait_for_the_next_start() {
+    let server = Server::start().await;
+    server.with_app().await;
+    server.publish("1.0.1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Device::open(server.device_config(dir.path())).unwrap();
+
+    // An ordinary deploy is downloaded and queued: the app keeps running
+    // what it runs until its next start.
+    assert_eq!(d.foreground().await.unwrap(), Cycle::Queued("1.0.1".into()));
+    assert_eq!(d.current_version(), "1.0.0");
+    assert!(d.state().next.is_some());
+    let actions = |d: &Device| -> Vec<String> {
+        d.queued_stats()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(actions(&d).contains(&"set_next".to_string()));
+    assert!(d.apply_next().unwrap());
+    assert_eq!(showing(&d), "<html>1.0.1</html>");
+    d.notify_app_ready().unwrap();
+
+    // A critical one switches now.
+    server
+        .uploaded(
+            "1.0.2",
+            "&channel=production&critical=true",
+            bundle_zip("1.0.2"),
+        )
+        .await;
+    assert_eq!(
+        d.foreground().await.unwrap(),
+        Cycle::Installed("1.0.2".into())
+    );
+    assert_eq!(d.current_version(), "1.0.2");
+    assert_eq!(showing(&d), "<html>1.0.2</html>");
+    let set_next = actions(&d).iter().filter(|a| *a == "set_next").count();
+    assert_eq!(set_next, 1, "the critical bundle was set, not queued");
+}

@@ -72,7 +72,8 @@ macro_rules! conformance_suite {
             snapshot_holds_active_rollouts_only, deletes_and_rollouts,
             a_channel_with_an_active_rollout_refuses_deploys, a_rollout_keeps_its_latest_hundred_checks,
             revoking_a_bundle_moves_what_served_it, webhook_queues_follow_the_change_log,
-            hooks_accept_each_call_once, cohorts_and_channel_rules);
+            hooks_accept_each_call_once, cohorts_and_channel_rules,
+            a_critical_deploy_supersedes_the_active_rollout);
         $crate::conformance_suite!(@cases $fresh,
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,

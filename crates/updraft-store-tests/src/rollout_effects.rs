@@ -392,6 +392,47 @@ pub async fn a_channel_with_an_active_rollout_refuses_deploys(s: &dyn Store) {
     assert_eq!(w.channel.bundle_version, "3.0.0");
 }
 
+/// A critical deploy takes a channel whose rollout is active: the rollout is
+/// reverted (superseded) in the same transaction, and the deploy is marked
+/// until the next one.
+pub async fn a_critical_deploy_supersedes_the_active_rollout(s: &dyn Store) {
+    released(s).await;
+    s.create_bundle(&new_bundle("3.0.0"), &Stamp::system(3))
+        .await
+        .unwrap();
+    let at = Stamp::system(10);
+    let r = s
+        .start_rollout(APP, "production", &trial("2.0.0"), &at)
+        .await
+        .unwrap();
+    let critical = ChannelPatch {
+        bundle: Some(Some("3.0.0".into())),
+        critical: Some(true),
+        ..Default::default()
+    };
+    let w = s
+        .update_channel(APP, "production", &critical, &Stamp::system(20))
+        .await
+        .unwrap();
+    assert!(w.channel.critical && w.channel.bundle_version == "3.0.0");
+    let ended = s.get_rollout(APP, "production").await.unwrap().unwrap();
+    assert_eq!((ended.id, ended.state), (r.id, RolloutState::Reverted));
+    assert_eq!(ended.ended_at, Some(20));
+    let history = s.deploy_history(APP, "production").await.unwrap();
+    assert!(history[0].critical && history[0].bundle_version == "3.0.0");
+    let snap = s.load_snapshot(APP).await.unwrap().unwrap();
+    assert!(snap.rollouts.is_empty(), "no active rollout is left");
+    let plain = ChannelPatch {
+        bundle: Some(Some("2.0.0".into())),
+        ..Default::default()
+    };
+    let w = s
+        .update_channel(APP, "production", &plain, &at)
+        .await
+        .unwrap();
+    assert!(!w.channel.critical, "an ordinary deploy clears the mark");
+}
+
 /// A rollout keeps its newest 100 gate evaluations.
 pub async fn a_rollout_keeps_its_latest_hundred_checks(s: &dyn Store) {
     released(s).await;
