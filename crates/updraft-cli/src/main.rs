@@ -137,6 +137,7 @@ async fn run(ctx: &Ctx, command: Command) -> CliResult<()> {
         Command::Metrics(a) => cmd::metrics::metrics(ctx, a).await,
         Command::App(a) => cmd::app::run(ctx, a).await,
         Command::ApiKey(k) => cmd::api_key::run(ctx, k).await,
+        Command::Schedule(c) => cmd::schedule::run(ctx, c).await,
         Command::Cohort(c) => cmd::cohort::run(ctx, c).await,
         Command::Webhook(w) => cmd::webhook::run(ctx, w).await,
         Command::Hook(h) => cmd::webhook::hook(ctx, h).await,

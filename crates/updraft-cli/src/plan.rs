@@ -114,7 +114,7 @@ pub(crate) fn plan(a: &RolloutStartArgs) -> CliResult<Option<RolloutPlan>> {
 }
 
 /// A plan file: the API's `RolloutPlan` as JSON.
-fn read(path: &Path) -> CliResult<RolloutPlan> {
+pub(crate) fn read(path: &Path) -> CliResult<RolloutPlan> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError::io("cannot read", path, &e))?;
     serde_json::from_str(&text).map_err(|e| {
         CliError::usage(

@@ -20,6 +20,8 @@ const COMMANDS: &[&[&str]] = &[
     &["bundle", "list"],
     &["bundle", "delete"],
     &["bundle", "revoke"],
+    &["schedule"],
+    &["schedule", "add"],
     &["cohort"],
     &["cohort", "set"],
     &["webhook"],

@@ -10,6 +10,7 @@
 mod cohorts;
 mod files;
 mod rollouts;
+mod schedules;
 mod webhooks;
 
 use std::sync::Arc;

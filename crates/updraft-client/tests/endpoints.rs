@@ -76,6 +76,13 @@ const COVERED: &[(&str, &str, &str)] = &[
         "rollout_action",
     ),
     ("get", "/apps/{app_id}/rollouts", "list_rollouts"),
+    ("get", "/apps/{app_id}/schedules", "list_schedules"),
+    ("post", "/apps/{app_id}/schedules", "create_schedule"),
+    (
+        "post",
+        "/apps/{app_id}/schedules/{id}/cancel",
+        "cancel_schedule",
+    ),
     ("get", "/apps/{app_id}/cohorts", "list_cohorts"),
     ("put", "/apps/{app_id}/cohorts/{name}", "put_cohort"),
     ("delete", "/apps/{app_id}/cohorts/{name}", "delete_cohort"),

@@ -5,6 +5,7 @@
 //! - [`decide`]: `(app snapshot, device request) -> the whole /updates reply`, with an explain trace.
 //! - [`rollout`]: staged rollouts: buckets, percentages and ramps, arms, plan rules.
 //! - [`gate`]: health gates over each arm's counts, a step's verdict, and the gates' blind spots.
+//! - [`schedule`]: scheduled deploys' windows (open, next opening, due) and their short form.
 //! - [`target`]: targeting rules (platform, native range, country, custom id, device list, cohort; and/or/not), their explain text and limits.
 //! - [`channel`]: which channel serves a device (the decision and `/channel_self` ask it).
 //! - `policy` (private): a channel's version policies and build/device flags.
@@ -38,6 +39,7 @@ mod offer;
 pub mod patch;
 mod policy;
 pub mod rollout;
+pub mod schedule;
 pub mod target;
 pub mod text;
 pub mod trace;

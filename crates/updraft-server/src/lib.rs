@@ -43,6 +43,7 @@ pub(crate) mod request_id;
 pub(crate) mod retention;
 pub(crate) mod rollout_runner;
 pub(crate) mod routes;
+pub(crate) mod scheduler;
 pub(crate) mod seen_filter;
 pub(crate) mod snapshot;
 pub(crate) mod state;

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     api, bundle_upload, changes, channels, cohorts, devices, explain, hooks, keys, manifest_files,
-    revoke, rollouts, webhooks,
+    revoke, rollouts, schedules, webhooks,
 };
 
 /// The document's definition: every `/api/v1` operation.
@@ -34,6 +34,7 @@ use crate::routes::{
         channels::list_channels, channels::create_channel, channels::get_channel, channels::update_channel,
         channels::delete_channel, channels::channel_history, channels::rollback_channel,
         cohorts::list_cohorts, cohorts::put_cohort, cohorts::delete_cohort,
+        schedules::create_schedule, schedules::list_schedules, schedules::cancel_schedule,
         devices::list_devices, devices::get_device, devices::set_override, devices::remove_override,
         devices::clear_blocks, devices::list_events, devices::list_offers, explain::explain,
         explain::explain_device,

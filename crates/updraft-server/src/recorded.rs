@@ -177,3 +177,12 @@ delegate!(CohortStore {
     read fn list_cohorts(&self, app_id: &str) -> StoreResult<Vec<NamedCohort>>;
     write fn delete_cohort(&self, app_id: &str, name: &str, stamp: &Stamp) -> StoreResult<()>;
 });
+
+delegate!(ScheduleStore {
+    write fn create_schedule(&self, app_id: &str, new: &NewSchedule, max: i64, stamp: &Stamp) -> StoreResult<Schedule>;
+    read fn list_schedules(&self, app_id: &str) -> StoreResult<Vec<Schedule>>;
+    write fn cancel_schedule(&self, app_id: &str, id: i64, stamp: &Stamp) -> StoreResult<Schedule>;
+    read fn pending_schedules(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<Schedule>>;
+    read fn run_schedule(&self, id: i64, stamp: &Stamp) -> StoreResult<Option<Schedule>>;
+    read fn fail_schedule(&self, id: i64, error: &str, stamp: &Stamp) -> StoreResult<bool>;
+});

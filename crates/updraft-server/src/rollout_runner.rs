@@ -5,7 +5,8 @@
 //! rollout per interval, and each action is a compare-and-set on the
 //! rollout's revision, so two nodes never advance it twice. Its actions are
 //! management writes stamped `system`: they reach every node's snapshot
-//! through the change log. Time comes from the server's [`Clock`].
+//! through the change log. Time comes from the server's [`Clock`]. Each pass
+//! also runs the scheduled deploys that are due ([`crate::scheduler`]).
 //!
 //! [`RolloutStore::claim_rollout_check`]: updraft_store::RolloutStore::claim_rollout_check
 
@@ -35,6 +36,7 @@ pub(crate) fn spawn(
         loop {
             tick.tick().await;
             pass(&*store, &*clock, lease_ms).await;
+            crate::scheduler::pass(&*store, &*clock).await;
             passes.send_modify(|n| *n += 1);
         }
     });

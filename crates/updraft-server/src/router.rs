@@ -12,7 +12,7 @@ use updraft_protocol::api::Health;
 
 use crate::routes::{
     api, capgo, channel_self, channels, cohorts, device, devices, explain, files, hooks, keys,
-    manifest_files, revoke, rollouts, webhooks,
+    manifest_files, revoke, rollouts, schedules, webhooks,
 };
 use crate::state::AppState;
 use crate::{access_log, error, public_url, rejection, routes};
@@ -118,6 +118,14 @@ pub(crate) fn router(state: AppState) -> Router {
             post(rollouts::rollout_action),
         )
         .route("/apps/{app_id}/rollouts", get(rollouts::list_rollouts))
+        .route(
+            "/apps/{app_id}/schedules",
+            get(schedules::list_schedules).post(schedules::create_schedule),
+        )
+        .route(
+            "/apps/{app_id}/schedules/{id}/cancel",
+            post(schedules::cancel_schedule),
+        )
         .route("/apps/{app_id}/cohorts", get(cohorts::list_cohorts))
         .route(
             "/apps/{app_id}/cohorts/{name}",

@@ -23,6 +23,7 @@ mod metrics;
 mod release;
 mod revoke;
 mod rollouts;
+mod schedules;
 mod snapshot;
 mod telemetry;
 mod webhooks;
@@ -66,6 +67,7 @@ macro_rules! sql_store {
             $crate::sql_revoke!();
             $crate::sql_webhooks!($store);
             $crate::sql_hooks!($store);
+            $crate::sql_schedules!($store);
             $crate::sql_release!($db);
             $crate::sql_metrics!($db);
 

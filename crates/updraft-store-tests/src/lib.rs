@@ -22,6 +22,7 @@ mod release;
 mod revoke;
 mod rollout_effects;
 mod rollouts;
+mod schedules;
 mod self_assign;
 mod telemetry;
 mod webhooks;
@@ -39,6 +40,7 @@ pub use release::*;
 pub use revoke::*;
 pub use rollout_effects::*;
 pub use rollouts::*;
+pub use schedules::*;
 pub use self_assign::*;
 pub use telemetry::*;
 pub use webhooks::*;
@@ -73,7 +75,7 @@ macro_rules! conformance_suite {
             a_channel_with_an_active_rollout_refuses_deploys, a_rollout_keeps_its_latest_hundred_checks,
             revoking_a_bundle_moves_what_served_it, webhook_queues_follow_the_change_log,
             hooks_accept_each_call_once, cohorts_and_channel_rules,
-            a_critical_deploy_supersedes_the_active_rollout);
+            a_critical_deploy_supersedes_the_active_rollout, schedules_run_once);
         $crate::conformance_suite!(@cases $fresh,
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,

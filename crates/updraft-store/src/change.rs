@@ -26,18 +26,25 @@ pub enum Actor {
         /// The hook's id.
         id: i64,
     },
+    /// A scheduled deploy, by id, when it runs (who scheduled it is in the
+    /// schedule and its `deploy.scheduled` change).
+    Schedule {
+        /// The schedule's id.
+        id: i64,
+    },
     /// The server itself, or a test.
     System,
 }
 
 impl Actor {
-    /// The form stored in the log: `key:<id>`, `hook:<id>`, `admin`, `device`, `system`.
+    /// The form stored in the log: `key:<id>`, `hook:<id>`, `schedule:<id>`, `admin`, `device`, `system`.
     pub fn label(&self) -> String {
         match self {
             Actor::Key { id } => format!("key:{id}"),
             Actor::Admin => "admin".into(),
             Actor::Device => "device".into(),
             Actor::Hook { id } => format!("hook:{id}"),
+            Actor::Schedule { id } => format!("schedule:{id}"),
             Actor::System => "system".into(),
         }
     }

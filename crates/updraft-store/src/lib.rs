@@ -25,6 +25,7 @@ mod file;
 mod hook;
 mod key;
 mod rollout;
+mod schedule;
 mod snapshot;
 mod telemetry;
 mod webhook;
@@ -41,6 +42,7 @@ pub use file::{stored_file, FilePatch, FileStore, FILE_GRACE_MS, STORED_FILE_PRE
 pub use hook::{HookStore, StoredHook};
 pub use key::{KeyStore, StoredKey};
 pub use rollout::{ReleaseSignal, RolloutStore, Transition};
+pub use schedule::ScheduleStore;
 pub use snapshot::{AppSnapshotData, SnapshotStore};
 pub use telemetry::{
     DeviceSeen, EventQuery, NewEvent, TelemetryStore, Write, LAST_SEEN_REFRESH_MS,
@@ -51,8 +53,8 @@ pub use webhook::{Attempt, DueDelivery, WebhookStore};
 pub mod prelude {
     pub use crate::{
         AppStore, BundleStore, ChangeStore, ChannelStore, CohortStore, DatabaseStore, DeviceStore,
-        FileStore, HookStore, KeyStore, RolloutStore, SnapshotStore, Store, TelemetryStore,
-        WebhookStore,
+        FileStore, HookStore, KeyStore, RolloutStore, ScheduleStore, SnapshotStore, Store,
+        TelemetryStore, WebhookStore,
     };
 }
 
@@ -74,6 +76,7 @@ pub trait Store:
     + RolloutStore
     + WebhookStore
     + HookStore
+    + ScheduleStore
     + Send
     + Sync
     + 'static
@@ -95,6 +98,7 @@ impl<T> Store for T where
         + RolloutStore
         + WebhookStore
         + HookStore
+        + ScheduleStore
         + Send
         + Sync
         + 'static

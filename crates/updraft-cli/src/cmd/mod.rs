@@ -15,5 +15,6 @@ pub(crate) mod key;
 pub(crate) mod login;
 pub(crate) mod metrics;
 pub(crate) mod rollout;
+pub(crate) mod schedule;
 pub(crate) mod upload;
 pub(crate) mod webhook;

@@ -15,6 +15,7 @@ mod keys;
 mod metrics;
 mod page;
 mod rollouts;
+mod schedules;
 mod targets;
 mod webhooks;
 
@@ -41,6 +42,7 @@ pub use rollouts::{
     RolloutAction, RolloutCheck, RolloutPlan, RolloutState, RolloutStatus, RolloutStep,
     RolloutVerb, SuccessGate, DEFAULT_MIN_DEVICES,
 };
+pub use schedules::{NewSchedule, Schedule, ScheduleAction, ScheduleState, Window};
 pub use targets::{CohortMembers, CustomIdRule, NamedCohort, Target};
 
 pub use webhooks::{

@@ -23,6 +23,10 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "rollout.promoted",
     "rollout.reverted",
     "rollout.alert",
+    "deploy.scheduled",
+    "deploy.executed",
+    "deploy.failed",
+    "deploy.cancelled",
 ];
 
 /// The schema of an event list: strings among [`WEBHOOK_EVENTS`].

@@ -19,5 +19,6 @@ pub(crate) mod manifest_files;
 pub(crate) mod manifest_size;
 pub(crate) mod revoke;
 pub(crate) mod rollouts;
+pub(crate) mod schedules;
 pub(crate) mod spool;
 pub(crate) mod webhooks;

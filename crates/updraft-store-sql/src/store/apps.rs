@@ -104,6 +104,7 @@ macro_rules! sql_apps {
                     "webhooks",
                     "hooks",
                     "cohorts",
+                    "schedules",
                     "file_patches",
                     "app_files",
                     "rollouts",

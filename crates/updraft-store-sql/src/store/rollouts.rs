@@ -70,59 +70,169 @@ macro_rules! sql_rollouts {
             record(tx, Some(&r.app_id), kind, None, payload, stamp).await
         }
 
+        /// Starts a rollout inside `tx` (see `RolloutStore::start_rollout`).
+        async fn start_in(tx: &mut Tx<'_>, app_id: &str, channel: &str, new: &NewRollout, stamp: &Stamp) -> StoreResult<Rollout> {
+            let plan = new
+                .plan
+                .as_ref()
+                .ok_or_else(|| StoreError::Invalid("a rollout needs a plan".into()))?;
+            if plan.steps.is_empty() {
+                return Err(StoreError::Invalid("a rollout plan needs at least one step".into()));
+            }
+            let plan_text = serde_json::to_string(plan).map_err(|e| StoreError::Invalid(format!("rollout plan: {e}")))?;
+            require_app(tx, app_id).await?;
+            let c = channel_in(tx, app_id, channel)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("channel {channel} not found in app {app_id}")))?;
+            for rule in plan.steps.iter().filter_map(|s| s.target.as_ref()) {
+                require_cohorts(tx, app_id, rule).await?;
+            }
+            let candidate = referenced_bundle_id(tx, app_id, &new.bundle).await?;
+            if c.bundle_id == Some(candidate) {
+                return Err(StoreError::Invalid(format!(
+                    "bundle {} is already channel {channel}'s bundle; a rollout needs another one",
+                    new.bundle
+                )));
+            }
+            let busy = format!("channel {channel} already has an active rollout; promote or revert it first");
+            let active = sqlx::query(&format!("SELECT id FROM rollouts WHERE channel_id = $1 AND state IN {ACTIVE}"))
+                .bind(c.id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
+            if active.is_some() {
+                return Err(StoreError::Conflict(busy));
+            }
+            let r = sqlx::query(
+                "INSERT INTO rollouts (app_id, channel_id, candidate_id, plan, state, step, step_started_at, \
+                 started_at, ended_at, reason, revision, checked_at) \
+                 VALUES ($1, $2, $3, $4, 'running', 0, $5, $5, NULL, NULL, 1, NULL) RETURNING id",
+            )
+            .bind(app_id)
+            .bind(c.id)
+            .bind(candidate)
+            .bind(&plan_text)
+            .bind(stamp.at_ms)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(|e| map_err(e, &busy))?;
+            let id: i64 = r.try_get("id").map_err(backend)?;
+            let rollout = rollout_by_id(tx, app_id, id)
+                .await?
+                .ok_or_else(|| StoreError::Backend("rollout vanished".into()))?;
+            record_rollout(tx, "rollout.started", &rollout, None, stamp).await?;
+            Ok(rollout)
+        }
+
+        /// Moves a rollout on inside `tx` (see `RolloutStore::transition_rollout`).
+        async fn transition_in(
+            tx: &mut Tx<'_>,
+            app_id: &str,
+            id: i64,
+            transition: Transition,
+            expected: Option<i64>,
+            reason: Option<&str>,
+            stamp: &Stamp,
+        ) -> StoreResult<Rollout> {
+            let r = rollout_by_id(tx, app_id, id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("rollout {id} not found in app {app_id}")))?;
+            if let Some(e) = expected.filter(|e| *e != r.revision) {
+                return Err(StoreError::Conflict(format!(
+                    "rollout {id} is at revision {}, not {e}; read it again",
+                    r.revision
+                )));
+            }
+            let refuse = |why: &str| Err(StoreError::Conflict(format!("rollout {id} is {}: {why}", r.state.as_str())));
+            if !r.state.is_active() {
+                return refuse("it has ended");
+            }
+            let mut step = i64::from(r.step);
+            let mut step_started_at = r.step_started_at;
+            let mut ended_at = None;
+            // Why it was last paused or ended; resuming or advancing keeps it unless told.
+            let mut kept_reason = reason.map(str::to_string);
+            match transition {
+                Transition::Pause if r.state == RolloutState::Paused => return refuse("it is already paused"),
+                Transition::Resume if r.state == RolloutState::Running => return refuse("it is not paused"),
+                Transition::Pause => {}
+                Transition::Resume => {
+                    step_started_at = stamp.at_ms;
+                    kept_reason = kept_reason.or_else(|| r.reason.clone());
+                }
+                Transition::Advance => {
+                    if usize::try_from(r.step).map_or(true, |s| s + 1 >= r.plan.steps.len()) {
+                        return refuse("it is at its last step (promote it instead)");
+                    }
+                    step += 1;
+                    step_started_at = stamp.at_ms;
+                    kept_reason = kept_reason.or_else(|| r.reason.clone());
+                }
+                Transition::Promote | Transition::Revert => ended_at = Some(stamp.at_ms),
+            }
+            // A promotion locks its candidate first (as a revocation
+            // does, before the rollout): the two serialise, never deadlock.
+            let candidate = if transition == Transition::Promote {
+                let (candidate, revoked) = live_bundle(tx, app_id, &r.candidate_version).await.map_err(|_| {
+                    StoreError::Conflict(format!("rollout {id}'s candidate {} was deleted", r.candidate_version))
+                })?;
+                if revoked.is_some() {
+                    return Err(StoreError::Revoked(format!(
+                        "rollout {id}'s candidate {} was revoked", r.candidate_version
+                    )));
+                }
+                Some(candidate)
+            } else {
+                None
+            };
+            let done = sqlx::query(
+                "UPDATE rollouts SET state = $3, step = $4, step_started_at = $5, ended_at = $6, reason = $7, \
+                 revision = revision + 1 WHERE id = $1 AND revision = $2",
+            )
+            .bind(id)
+            .bind(r.revision)
+            .bind(transition.target().as_str())
+            .bind(step)
+            .bind(step_started_at)
+            .bind(ended_at)
+            .bind(&kept_reason)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+            if done.rows_affected() == 0 {
+                // Another transaction moved it on between our read and our write.
+                return Err(StoreError::Conflict(format!("rollout {id} changed meanwhile; read it again")));
+            }
+            if let Some(candidate) = candidate {
+                // The candidate becomes the channel's bundle: a deploy in its history.
+                sqlx::query("UPDATE channels SET bundle_id = $2, critical = FALSE, updated_at = $3 WHERE id = $1")
+                    .bind(r.channel_id)
+                    .bind(candidate)
+                    .bind(stamp.at_ms)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                sqlx::query("INSERT INTO deploys (app_id, channel_id, bundle_id, deployed_at) VALUES ($1, $2, $3, $4)")
+                    .bind(app_id)
+                    .bind(r.channel_id)
+                    .bind(candidate)
+                    .bind(stamp.at_ms)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            let after = rollout_by_id(tx, app_id, id)
+                .await?
+                .ok_or_else(|| StoreError::Backend("rollout vanished".into()))?;
+            record_rollout(tx, transition.kind(), &after, reason, stamp).await?;
+            Ok(after)
+        }
+
         #[async_trait]
         impl RolloutStore for $store {
             async fn start_rollout(&self, app_id: &str, channel: &str, new: &NewRollout, stamp: &Stamp) -> StoreResult<Rollout> {
-                let plan = new
-                    .plan
-                    .as_ref()
-                    .ok_or_else(|| StoreError::Invalid("a rollout needs a plan".into()))?;
-                if plan.steps.is_empty() {
-                    return Err(StoreError::Invalid("a rollout plan needs at least one step".into()));
-                }
-                let plan_text = serde_json::to_string(plan).map_err(|e| StoreError::Invalid(format!("rollout plan: {e}")))?;
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
-                require_app(&mut tx, app_id).await?;
-                let c = channel_in(&mut tx, app_id, channel)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("channel {channel} not found in app {app_id}")))?;
-                for rule in plan.steps.iter().filter_map(|s| s.target.as_ref()) {
-                    require_cohorts(&mut tx, app_id, rule).await?;
-                }
-                let candidate = referenced_bundle_id(&mut tx, app_id, &new.bundle).await?;
-                if c.bundle_id == Some(candidate) {
-                    return Err(StoreError::Invalid(format!(
-                        "bundle {} is already channel {channel}'s bundle; a rollout needs another one",
-                        new.bundle
-                    )));
-                }
-                let busy = format!("channel {channel} already has an active rollout; promote or revert it first");
-                let active = sqlx::query(&format!("SELECT id FROM rollouts WHERE channel_id = $1 AND state IN {ACTIVE}"))
-                    .bind(c.id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                if active.is_some() {
-                    return Err(StoreError::Conflict(busy));
-                }
-                let r = sqlx::query(
-                    "INSERT INTO rollouts (app_id, channel_id, candidate_id, plan, state, step, step_started_at, \
-                     started_at, ended_at, reason, revision, checked_at) \
-                     VALUES ($1, $2, $3, $4, 'running', 0, $5, $5, NULL, NULL, 1, NULL) RETURNING id",
-                )
-                .bind(app_id)
-                .bind(c.id)
-                .bind(candidate)
-                .bind(&plan_text)
-                .bind(stamp.at_ms)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| map_err(e, &busy))?;
-                let id: i64 = r.try_get("id").map_err(backend)?;
-                let rollout = rollout_by_id(&mut tx, app_id, id)
-                    .await?
-                    .ok_or_else(|| StoreError::Backend("rollout vanished".into()))?;
-                record_rollout(&mut tx, "rollout.started", &rollout, None, stamp).await?;
+                let rollout = start_in(&mut tx, app_id, channel, new, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(rollout)
             }
@@ -153,97 +263,7 @@ macro_rules! sql_rollouts {
                 stamp: &Stamp,
             ) -> StoreResult<Rollout> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
-                let r = rollout_by_id(&mut tx, app_id, id)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("rollout {id} not found in app {app_id}")))?;
-                if let Some(e) = expected.filter(|e| *e != r.revision) {
-                    return Err(StoreError::Conflict(format!(
-                        "rollout {id} is at revision {}, not {e}; read it again",
-                        r.revision
-                    )));
-                }
-                let refuse = |why: &str| Err(StoreError::Conflict(format!("rollout {id} is {}: {why}", r.state.as_str())));
-                if !r.state.is_active() {
-                    return refuse("it has ended");
-                }
-                let mut step = i64::from(r.step);
-                let mut step_started_at = r.step_started_at;
-                let mut ended_at = None;
-                // Why it was last paused or ended; resuming or advancing keeps it unless told.
-                let mut kept_reason = reason.map(str::to_string);
-                match transition {
-                    Transition::Pause if r.state == RolloutState::Paused => return refuse("it is already paused"),
-                    Transition::Resume if r.state == RolloutState::Running => return refuse("it is not paused"),
-                    Transition::Pause => {}
-                    Transition::Resume => {
-                        step_started_at = stamp.at_ms;
-                        kept_reason = kept_reason.or_else(|| r.reason.clone());
-                    }
-                    Transition::Advance => {
-                        if usize::try_from(r.step).map_or(true, |s| s + 1 >= r.plan.steps.len()) {
-                            return refuse("it is at its last step (promote it instead)");
-                        }
-                        step += 1;
-                        step_started_at = stamp.at_ms;
-                        kept_reason = kept_reason.or_else(|| r.reason.clone());
-                    }
-                    Transition::Promote | Transition::Revert => ended_at = Some(stamp.at_ms),
-                }
-                // A promotion locks its candidate first (as a revocation
-                // does, before the rollout): the two serialise, never deadlock.
-                let candidate = if transition == Transition::Promote {
-                    let (candidate, revoked) = live_bundle(&mut tx, app_id, &r.candidate_version).await.map_err(|_| {
-                        StoreError::Conflict(format!("rollout {id}'s candidate {} was deleted", r.candidate_version))
-                    })?;
-                    if revoked.is_some() {
-                        return Err(StoreError::Revoked(format!(
-                            "rollout {id}'s candidate {} was revoked", r.candidate_version
-                        )));
-                    }
-                    Some(candidate)
-                } else {
-                    None
-                };
-                let done = sqlx::query(
-                    "UPDATE rollouts SET state = $3, step = $4, step_started_at = $5, ended_at = $6, reason = $7, \
-                     revision = revision + 1 WHERE id = $1 AND revision = $2",
-                )
-                .bind(id)
-                .bind(r.revision)
-                .bind(transition.target().as_str())
-                .bind(step)
-                .bind(step_started_at)
-                .bind(ended_at)
-                .bind(&kept_reason)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                if done.rows_affected() == 0 {
-                    // Another transaction moved it on between our read and our write.
-                    return Err(StoreError::Conflict(format!("rollout {id} changed meanwhile; read it again")));
-                }
-                if let Some(candidate) = candidate {
-                    // The candidate becomes the channel's bundle: a deploy in its history.
-                    sqlx::query("UPDATE channels SET bundle_id = $2, critical = FALSE, updated_at = $3 WHERE id = $1")
-                        .bind(r.channel_id)
-                        .bind(candidate)
-                        .bind(stamp.at_ms)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    sqlx::query("INSERT INTO deploys (app_id, channel_id, bundle_id, deployed_at) VALUES ($1, $2, $3, $4)")
-                        .bind(app_id)
-                        .bind(r.channel_id)
-                        .bind(candidate)
-                        .bind(stamp.at_ms)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                }
-                let after = rollout_by_id(&mut tx, app_id, id)
-                    .await?
-                    .ok_or_else(|| StoreError::Backend("rollout vanished".into()))?;
-                record_rollout(&mut tx, transition.kind(), &after, reason, stamp).await?;
+                let after = transition_in(&mut tx, app_id, id, transition, expected, reason, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(after)
             }
