@@ -36,7 +36,32 @@ async fn the_audit_trail_shows_who_changed_what() {
     );
     let json = cli.run(p, &["audit", "--limit", "2", "--json"]).ok().json();
     let items = json.as_array().unwrap();
-    assert_eq!(items.len(), 2);
-    assert_eq!(items[1]["payload"]["before"]["bundle_version"], "1.0.1");
-    assert_eq!(items[1]["payload"]["after"]["bundle_version"], "1.0.2");
+    assert_eq!(items.len(), 2, "newest first, as the API gives them");
+    assert_eq!(items[0]["payload"]["before"]["bundle_version"], "1.0.1");
+    assert_eq!(items[0]["payload"]["after"]["bundle_version"], "1.0.2");
+    assert!(
+        items[0]["actor_name"].is_string(),
+        "the CLI's key is an admin key: {}",
+        items[0]
+    );
+
+    // Filters: by kind (prefix), by time.
+    let bundles = cli
+        .run(p, &["audit", "--kind", "bundle.", "--json"])
+        .ok()
+        .json();
+    let kinds: Vec<&str> = bundles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["bundle.created", "bundle.created"]);
+    let none = cli
+        .run(p, &["audit", "--until", "1h", "--json"])
+        .ok()
+        .json();
+    assert_eq!(none, serde_json::json!([]), "nothing is older than an hour");
+    cli.run(p, &["audit", "--since", "last tuesday"])
+        .fails(2, "duration");
 }

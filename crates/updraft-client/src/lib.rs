@@ -547,6 +547,12 @@ impl Client {
         let url = self.url(&format!("/apps/{}/changes", enc(app)));
         self.json(self.http.get(&url).query(query), &url).await
     }
+
+    /// `GET /apps/{app}/audit`: the audit trail, newest first, filtered.
+    pub async fn audit(&self, app: &str, query: &AuditQuery) -> Result<AuditPage> {
+        let url = self.url(&format!("/apps/{}/audit", enc(app)));
+        self.json(self.http.get(&url).query(query), &url).await
+    }
 }
 
 fn transport(url: &str, e: &reqwest::Error) -> Error {

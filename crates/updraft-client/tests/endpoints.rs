@@ -76,6 +76,7 @@ const COVERED: &[(&str, &str, &str)] = &[
         "rollout_action",
     ),
     ("get", "/apps/{app_id}/rollouts", "list_rollouts"),
+    ("get", "/apps/{app_id}/audit", "audit"),
     ("get", "/apps/{app_id}/schedules", "list_schedules"),
     ("post", "/apps/{app_id}/schedules", "create_schedule"),
     (

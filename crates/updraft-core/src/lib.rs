@@ -1,5 +1,6 @@
 //! Pure domain logic for Updraft, with no I/O.
 //!
+//! - [`audit`]: the fields a recorded write changed, for the audit trail.
 //! - [`validate`]: normalises and validates plugin requests exactly as Capgo does.
 //! - [`version`]: native-version coercion, semver comparisons and plugin-version gates.
 //! - [`decide`]: `(app snapshot, device request) -> the whole /updates reply`, with an explain trace.
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod audit;
 pub mod capacitor;
 pub mod cases;
 pub mod channel;

@@ -5,8 +5,9 @@
 //!
 //! A window's days are the days it *opens*; an `end` before `start` runs
 //! past midnight into the next day. Local times that do not exist (the hour
-//! skipped when clocks go forward) open at the first instant after; local
-//! times that occur twice open at the first.
+//! skipped when clocks go forward) are read as the first instant after, so
+//! a window wholly inside that hour does not open that day; local times
+//! that occur twice are read as the first.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
@@ -123,12 +124,14 @@ pub fn next_open(w: &Window, after_ms: i64) -> Option<i64> {
     let p = parse(w).ok()?;
     let after = instant(after_ms);
     let today = after.with_timezone(&p.tz).date_naive();
-    // From yesterday (a window past midnight may still be open) over a week.
+    // From yesterday (a window past midnight may still be open) over two
+    // weeks (a window skipped by a clock change waits a week).
     let mut date = today.pred_opt()?;
-    for _ in 0..9 {
+    for _ in 0..16 {
         if p.days.contains(&date.weekday()) {
             if let Some((open, close)) = span(&p, date) {
-                if after < close {
+                // A window wholly inside a skipped hour does not open that day.
+                if open < close && after < close {
                     return Some(open.max(after).timestamp_millis());
                 }
             }

@@ -40,7 +40,7 @@ use crate::routes::{
         explain::explain_device,
         rollouts::start_rollout, rollouts::rollout_status, rollouts::rollout_action,
         rollouts::list_rollouts, rollouts::metrics,
-        changes::list_changes,
+        changes::list_changes, changes::audit,
         webhooks::list_webhooks, webhooks::create_webhook, webhooks::get_webhook,
         webhooks::update_webhook, webhooks::delete_webhook, webhooks::rotate_secret,
         webhooks::test_webhook, webhooks::list_deliveries,

@@ -142,6 +142,7 @@ delegate!(RolloutStore {
 
 delegate!(ChangeStore {
     read fn list_changes(&self, app_id: Option<&str>, after: i64, limit: i64) -> StoreResult<Vec<Change>>;
+    read fn audit_changes(&self, app_id: &str, q: &AuditQuery) -> StoreResult<Vec<Change>>;
     read fn last_change_id(&self) -> StoreResult<i64>;
     read fn change_feed(&self) -> StoreResult<Option<ChangeFeed>>;
     read fn prune_changes(&self, before: i64, limit: i64) -> StoreResult<u64>;
@@ -179,10 +180,11 @@ delegate!(CohortStore {
 });
 
 delegate!(ScheduleStore {
-    write fn create_schedule(&self, app_id: &str, new: &NewSchedule, max: i64, stamp: &Stamp) -> StoreResult<Schedule>;
+    write fn create_schedule(&self, app_id: &str, new: &NewSchedule, due_at: i64, max: i64, stamp: &Stamp) -> StoreResult<Schedule>;
     read fn list_schedules(&self, app_id: &str) -> StoreResult<Vec<Schedule>>;
     write fn cancel_schedule(&self, app_id: &str, id: i64, stamp: &Stamp) -> StoreResult<Schedule>;
     read fn pending_schedules(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<Schedule>>;
-    read fn run_schedule(&self, id: i64, stamp: &Stamp) -> StoreResult<Option<Schedule>>;
-    read fn fail_schedule(&self, id: i64, error: &str, stamp: &Stamp) -> StoreResult<bool>;
+    write fn run_schedule(&self, id: i64, stamp: &Stamp) -> StoreResult<Option<Schedule>>;
+    write fn fail_schedule(&self, id: i64, error: &str, stamp: &Stamp) -> StoreResult<bool>;
+    read fn postpone_schedule(&self, id: i64, due_at: i64) -> StoreResult<()>;
 });

@@ -179,6 +179,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/apps/{app_id}/events", get(devices::list_events))
         .route("/apps/{app_id}/changes", get(routes::changes::list_changes))
+        .route("/apps/{app_id}/audit", get(routes::changes::audit))
         .route("/apps/{app_id}/explain", post(explain::explain))
         .route("/apps/{app_id}/offers", get(devices::list_offers))
         .route("/keys", get(keys::list_keys).post(keys::create_key))

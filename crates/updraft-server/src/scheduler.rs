@@ -4,8 +4,10 @@
 //! transaction that does its action ([`ScheduleStore::run_schedule`]), so
 //! however many nodes try, it runs once. An action the store refuses (the
 //! bundle was revoked, the channel has a rollout, there is none to advance)
-//! marks the schedule failed with the reason; an unavailable database
-//! leaves it pending for the next pass.
+//! marks the schedule failed with the reason (so does a fault that would
+//! recur); an unavailable database leaves it pending for the next pass. A
+//! schedule whose window is not open yet is postponed to its next opening,
+//! so the ones waiting never crowd out the ones due.
 //!
 //! [`ScheduleStore::run_schedule`]: updraft_store::ScheduleStore::run_schedule
 
@@ -28,6 +30,22 @@ pub(crate) async fn pass(store: &dyn Store, clock: &dyn Clock) {
     };
     for s in due {
         if !updraft_core::schedule::is_due(s.at_ms, s.window.as_ref(), now) {
+            // Not open yet: looked at again when its window opens.
+            let next = updraft_core::schedule::next_run(s.at_ms, s.window.as_ref(), now);
+            let result = match next {
+                Some(at) => store.postpone_schedule(s.id, at.max(now + 1)).await,
+                None => store
+                    .fail_schedule(
+                        s.id,
+                        "its window never opens",
+                        &Stamp::new(now, Actor::Schedule { id: s.id }),
+                    )
+                    .await
+                    .map(|_| ()),
+            };
+            if let Err(e) = result {
+                tracing::warn!(app_id = s.app_id, schedule = s.id, error = %e, "could not postpone a schedule");
+            }
             continue;
         }
         let stamp = Stamp::new(now, Actor::Schedule { id: s.id });
@@ -40,7 +58,7 @@ pub(crate) async fn pass(store: &dyn Store, clock: &dyn Clock) {
                 "ran a scheduled deploy"
             ),
             Ok(None) => {}
-            Err(e @ (StoreError::Unavailable(_) | StoreError::Backend(_))) => {
+            Err(e @ StoreError::Unavailable(_)) => {
                 tracing::warn!(app_id = s.app_id, schedule = s.id, error = %e, "a scheduled deploy could not run; it is tried again at the next pass");
             }
             Err(refused) => {

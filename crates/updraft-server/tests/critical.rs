@@ -67,6 +67,28 @@ async fn a_critical_deploy_supersedes_the_rollout_and_is_marked_until_the_next_d
         )
         .await;
     assert_eq!(st, 200, "an upload key may deploy critically: {w}");
+    // Marking the current deploy without deploying is a setting: write only.
+    let (st, v) = s
+        .api_as(
+            &key,
+            "PATCH",
+            &format!("/apps/{APP}/channels/production"),
+            Some(json!({"bundle": "1.0.3", "critical": false})),
+        )
+        .await;
+    assert_eq!(st, 403, "{v}");
+    let (st, v) = s
+        .api(
+            "POST",
+            &format!("/apps/{APP}/channels"),
+            Some(json!({"name": "hotfix", "critical": true})),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("invalid_request")),
+        "builtin is never critical: {v}"
+    );
     assert_eq!(w["channel"]["critical"], true, "{w}");
     let r = s
         .ok(

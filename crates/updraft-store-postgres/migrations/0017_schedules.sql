@@ -15,7 +15,9 @@ CREATE TABLE schedules (
     created_by TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     ended_at BIGINT,
-    error TEXT
+    error TEXT,
+    -- When a pass next looks at it: its time, or its window's next opening.
+    due_at BIGINT NOT NULL
 );
-CREATE INDEX schedules_pending ON schedules (state, at_ms);
+CREATE INDEX schedules_due ON schedules (state, due_at);
 CREATE INDEX schedules_app ON schedules (app_id, id);

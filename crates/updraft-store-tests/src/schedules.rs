@@ -28,12 +28,12 @@ pub async fn schedules_run_once(s: &dyn Store) {
         .unwrap();
     s.create_bundle(&new_bundle("1.0.1"), &at).await.unwrap();
     assert!(matches!(
-        s.create_schedule(APP, &deploy("9.9.9", None), 10, &at)
+        s.create_schedule(APP, &deploy("9.9.9", None), 0, 10, &at)
             .await,
         Err(StoreError::UnknownBundle(_))
     ));
     let later = s
-        .create_schedule(APP, &deploy("1.0.1", Some(5_000)), 10, &at)
+        .create_schedule(APP, &deploy("1.0.1", Some(5_000)), 5_000, 10, &at)
         .await
         .unwrap();
     assert_eq!(
@@ -42,6 +42,12 @@ pub async fn schedules_run_once(s: &dyn Store) {
     );
     assert!(s.pending_schedules(4_999, 10).await.unwrap().is_empty());
     assert_eq!(s.pending_schedules(5_000, 10).await.unwrap().len(), 1);
+    s.postpone_schedule(later.id, 6_000).await.unwrap();
+    assert!(
+        s.pending_schedules(5_999, 10).await.unwrap().is_empty(),
+        "postponed"
+    );
+    assert_eq!(s.pending_schedules(6_000, 10).await.unwrap().len(), 1);
     let by = Stamp::new(5_000, Actor::Schedule { id: later.id });
     assert!(s.run_schedule(later.id, &by).await.unwrap().is_some());
     assert!(
@@ -56,14 +62,14 @@ pub async fn schedules_run_once(s: &dyn Store) {
     ));
 
     let cancelled = s
-        .create_schedule(APP, &deploy("1.0.1", None), 10, &at)
+        .create_schedule(APP, &deploy("1.0.1", None), 1_000, 10, &at)
         .await
         .unwrap();
     let c = s.cancel_schedule(APP, cancelled.id, &at).await.unwrap();
     assert_eq!(c.state, ScheduleState::Cancelled);
     assert!(s.run_schedule(cancelled.id, &by).await.unwrap().is_none());
     let refused = s
-        .create_schedule(APP, &deploy("1.0.1", None), 10, &at)
+        .create_schedule(APP, &deploy("1.0.1", None), 1_000, 10, &at)
         .await
         .unwrap();
     assert!(s.fail_schedule(refused.id, "no", &by).await.unwrap());

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use updraft_protocol::api::Change;
+use updraft_protocol::api::{AuditQuery, Change};
 
 use crate::StoreResult;
 
@@ -92,6 +92,10 @@ pub trait ChangeStore: Send + Sync {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<Change>>;
+    /// The app's changes matching `q` (kind, or kind prefix ending with a
+    /// dot; actor; time range; devices' own only when asked; ids below
+    /// `before`), newest first, at most `q.limit` (clamped to 1..=500).
+    async fn audit_changes(&self, app_id: &str, q: &AuditQuery) -> StoreResult<Vec<Change>>;
     /// The highest change id so far (0 when the log is empty).
     async fn last_change_id(&self) -> StoreResult<i64>;
     /// A feed of "something new was committed" signals, when the database

@@ -60,6 +60,22 @@ fn a_skipped_local_time_opens_at_the_first_minute_that_exists() {
 }
 
 #[test]
+fn a_window_inside_the_skipped_hour_waits_a_week_and_a_repeated_hour_opens_at_its_first() {
+    let w = parse_window("sun 02:00-02:30 Europe/Paris").unwrap();
+    assert_eq!(
+        next_open(&w, ms("2026-03-28T12:00:00Z")),
+        Some(ms("2026-04-05T00:00:00Z")),
+        "2026-03-29 has no 02:00-02:30 in Paris"
+    );
+    // 2026-10-25: Paris repeats 02:00-03:00; 02:30 is first at 00:30 UTC.
+    let w = parse_window("sun 02:30-02:45 Europe/Paris").unwrap();
+    assert_eq!(
+        next_open(&w, ms("2026-10-24T12:00:00Z")),
+        Some(ms("2026-10-25T00:30:00Z"))
+    );
+}
+
+#[test]
 fn a_schedule_is_due_after_its_time_and_inside_its_window() {
     let w = paris_nights();
     let monday_night = ms("2026-12-07T01:30:00Z");

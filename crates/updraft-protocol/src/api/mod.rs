@@ -24,7 +24,9 @@ pub use bundles::{
     Bundle, BundleMeta, BundleStorage, ChannelMove, NewExternalBundle, Revocation, RevokeBundle,
     UploadedBundle,
 };
-pub use changes::{Change, ChangeListQuery, ChangePage};
+pub use changes::{
+    AuditEntry, AuditPage, AuditQuery, Change, ChangeListQuery, ChangePage, FieldChange,
+};
 pub use channels::{Channel, ChannelPatch, ChannelWrite, Deploy, DisableAutoUpdate};
 pub use devices::{
     BlocksCleared, Device, DeviceListQuery, DeviceOverride, Event, EventListQuery, OfferCount,

@@ -124,17 +124,25 @@ pub(crate) async fn update_channel(
             critical: None,
             ..patch.clone()
         } == ChannelPatch::default();
-    known_app(
-        &s,
-        &auth,
-        if only_bundle {
-            KeyMode::Upload
-        } else {
-            KeyMode::Write
-        },
-        &app_id,
-    )
-    .await?;
+    let mut mode = if only_bundle {
+        KeyMode::Upload
+    } else {
+        KeyMode::Write
+    };
+    // `critical` with the bundle the channel already serves marks the
+    // current deploy without deploying: a setting, which needs write.
+    if only_bundle && patch.critical.is_some() {
+        known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+        if let Some(current) = s.store.get_channel(&app_id, &name).await? {
+            let named = patch.bundle.clone().flatten().unwrap_or_default();
+            let same = named == current.bundle_version
+                || (current.bundle_id.is_none() && matches!(named.as_str(), "" | "builtin"));
+            if same {
+                mode = KeyMode::Write;
+            }
+        }
+    }
+    known_app(&s, &auth, mode, &app_id).await?;
     let w = s
         .store
         .update_channel(&app_id, &name, &patch, &s.stamp(&auth))

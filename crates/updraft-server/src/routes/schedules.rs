@@ -25,7 +25,7 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 /// The fields each action needs and takes, a window that follows the rules,
-/// a time that is neither long past nor years away.
+/// a time neither more than a day past nor more than two years away.
 fn check(s: &NewSchedule, now_ms: i64) -> ApiResult<()> {
     updraft_core::text::line("channel", Some(&s.channel), 200).map_err(|e| bad(e.to_string()))?;
     updraft_core::text::line("note", s.note.as_deref(), MAX_NOTE)
@@ -59,8 +59,8 @@ fn check(s: &NewSchedule, now_ms: i64) -> ApiResult<()> {
         if at > now_ms.saturating_add(MAX_AHEAD_MS) {
             return Err(bad("at_ms is more than two years ahead"));
         }
-        if at < 0 {
-            return Err(bad("at_ms is an epoch time in milliseconds, not negative"));
+        if at < now_ms.saturating_sub(86_400_000) {
+            return Err(bad("at_ms is more than a day in the past: give a time to come (or none to run at once)"));
         }
     }
     Ok(())
@@ -94,9 +94,12 @@ pub(crate) async fn create_schedule(
     known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
     let now = s.now_ms();
     check(&new, now)?;
+    // Its first possible run: every pass looks only at schedules due by then.
+    let due_at =
+        updraft_core::schedule::next_run(new.at_ms, new.window.as_ref(), now).unwrap_or(now);
     let made = s
         .store
-        .create_schedule(&app_id, &new, MAX_PENDING, &s.stamp(&auth))
+        .create_schedule(&app_id, &new, due_at, MAX_PENDING, &s.stamp(&auth))
         .await?;
     Ok(created(with_next(made, now)))
 }

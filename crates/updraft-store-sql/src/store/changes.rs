@@ -39,6 +39,33 @@ macro_rules! sql_changes {
                 rows(rs, change_row)
             }
 
+            async fn audit_changes(&self, app_id: &str, q: &AuditQuery) -> StoreResult<Vec<Change>> {
+                let (exact, prefix) = match q.kind.as_deref() {
+                    Some(k) if k.ends_with('.') => (None, Some(format!("{k}%"))),
+                    Some(k) => (Some(k.to_string()), None),
+                    None => (None, None),
+                };
+                let rs = sqlx::query(
+                    "SELECT id, app_id, revision, kind, device_id, payload, actor, at_ms FROM changes \
+                     WHERE app_id = $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR kind LIKE $3) \
+                     AND ($4 IS NULL OR actor = $4) AND at_ms >= $5 AND at_ms < $6 AND ($7 OR actor <> 'device') \
+                     AND id < $8 ORDER BY id DESC LIMIT $9",
+                )
+                .bind(app_id)
+                .bind(exact)
+                .bind(prefix)
+                .bind(&q.actor)
+                .bind(q.since.unwrap_or(i64::MIN))
+                .bind(q.until.unwrap_or(i64::MAX))
+                .bind(q.devices.unwrap_or(false))
+                .bind(q.before.unwrap_or(i64::MAX))
+                .bind(q.limit.unwrap_or(50).clamp(1, 500))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+                rows(rs, change_row)
+            }
+
             async fn last_change_id(&self) -> StoreResult<i64> {
                 let r = sqlx::query("SELECT COALESCE(MAX(id), 0) AS n FROM changes")
                     .fetch_one(&self.pool)

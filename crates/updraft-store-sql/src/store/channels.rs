@@ -70,6 +70,11 @@ macro_rules! sql_channels {
                 None if deployed => false,
                 None => current.critical,
             };
+            if c.critical && c.bundle_id.is_none() {
+                return Err(StoreError::Invalid(
+                    "a critical deploy needs a bundle: the builtin bundle cannot be critical".into(),
+                ));
+            }
             if !created && c.bundle_id != current.bundle_id {
                 // The rollout owns the channel's bundle until it ends: a
                 // deploy now would change its stable arm under it. A

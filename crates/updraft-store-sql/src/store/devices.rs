@@ -36,6 +36,26 @@ macro_rules! sql_devices {
             })
         }
 
+        /// A device's override as the audit trail shows it (`channel` or
+        /// `bundle` by name, `self_set`), read inside `tx`; null when none.
+        async fn override_of(tx: &mut Tx<'_>, app_id: &str, device_id: &str) -> StoreResult<serde_json::Value> {
+            let r = sqlx::query(
+                "SELECT c.name AS channel, b.version AS bundle, o.self_set FROM device_overrides o \
+                 LEFT JOIN channels c ON c.id = o.channel_id LEFT JOIN bundles b ON b.id = o.bundle_id \
+                 WHERE o.app_id = $1 AND o.device_id = $2",
+            )
+            .bind(app_id)
+            .bind(device_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?;
+            let Some(r) = r else { return Ok(serde_json::Value::Null) };
+            let channel: Option<String> = r.try_get("channel").map_err(backend)?;
+            let bundle: Option<String> = r.try_get("bundle").map_err(backend)?;
+            let self_set: bool = r.try_get("self_set").map_err(backend)?;
+            Ok(serde_json::json!({ "channel": channel, "bundle": bundle, "self_set": self_set }))
+        }
+
         #[async_trait]
         impl DeviceStore for $store {
             async fn list_devices(&self, app_id: &str, query: &DeviceQuery) -> StoreResult<Page<Device>> {
@@ -149,6 +169,7 @@ macro_rules! sql_devices {
             async fn set_override(&self, app_id: &str, device_id: &str, o: &SetOverride, stamp: &Stamp) -> StoreResult<()> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
+                let before = override_of(&mut tx, app_id, device_id).await?;
                 let (channel_id, bundle_id) = match (&o.channel, &o.bundle) {
                     (Some(name), None) => {
                         // A channel named in the body that does not exist makes the request bad (400), not the device missing.
@@ -178,13 +199,15 @@ macro_rules! sql_devices {
                 .await
                 .map_err(backend)?;
                 bump(&mut tx, app_id).await?;
-                let payload = serde_json::json!({ "channel": o.channel, "bundle": o.bundle });
+                let after = override_of(&mut tx, app_id, device_id).await?;
+                let payload = serde_json::json!({ "channel": o.channel, "bundle": o.bundle, "before": before, "after": after });
                 record(&mut tx, Some(app_id), "device.override_set", Some(device_id), payload, stamp).await?;
                 tx.commit().await.map_err(backend)
             }
 
             async fn remove_override(&self, app_id: &str, device_id: &str, stamp: &Stamp) -> StoreResult<bool> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
+                let before = override_of(&mut tx, app_id, device_id).await?;
                 let r = sqlx::query("DELETE FROM device_overrides WHERE app_id = $1 AND device_id = $2")
                     .bind(app_id)
                     .bind(device_id)
@@ -196,7 +219,7 @@ macro_rules! sql_devices {
                     return Ok(false);
                 }
                 bump(&mut tx, app_id).await?;
-                let payload = serde_json::json!({ "existed": true });
+                let payload = serde_json::json!({ "existed": true, "before": before, "after": {} });
                 record(&mut tx, Some(app_id), "device.override_removed", Some(device_id), payload, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(true)

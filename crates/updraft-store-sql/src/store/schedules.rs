@@ -96,6 +96,13 @@ macro_rules! sql_schedules {
                         .map_err(backend)?
                         .ok_or_else(|| StoreError::Conflict(format!("channel {} has no active rollout to advance", s.channel)))?;
                     let id: i64 = row.try_get("id").map_err(backend)?;
+                    // Locked before it is read: a gate runner's write to it
+                    // waits, instead of failing the compare-and-set below.
+                    sqlx::query("UPDATE rollouts SET revision = revision WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(backend)?;
                     let why = format!("advanced by schedule {}", s.id);
                     let r = transition_in(tx, app_id, id, Transition::Advance, None, Some(&why), stamp).await?;
                     Ok(serde_json::json!({ "rollout_id": r.id, "step": r.step }))
@@ -105,7 +112,7 @@ macro_rules! sql_schedules {
 
         #[async_trait]
         impl ScheduleStore for $store {
-            async fn create_schedule(&self, app_id: &str, new: &NewSchedule, max: i64, stamp: &Stamp) -> StoreResult<Schedule> {
+            async fn create_schedule(&self, app_id: &str, new: &NewSchedule, due_at: i64, max: i64, stamp: &Stamp) -> StoreResult<Schedule> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
                 lock_app(&mut tx, app_id).await?;
@@ -131,8 +138,8 @@ macro_rules! sql_schedules {
                     require_cohorts(&mut tx, app_id, rule).await?;
                 }
                 let r = sqlx::query(
-                    "INSERT INTO schedules (app_id, channel, action, bundle, plan, at_ms, window_spec, note, state, created_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id",
+                    "INSERT INTO schedules (app_id, channel, action, bundle, plan, at_ms, window_spec, note, state, created_by, created_at, due_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11) RETURNING id",
                 )
                 .bind(app_id)
                 .bind(&new.channel)
@@ -144,6 +151,7 @@ macro_rules! sql_schedules {
                 .bind(&new.note)
                 .bind(stamp.actor.label())
                 .bind(stamp.at_ms)
+                .bind(due_at)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(backend)?;
@@ -188,8 +196,18 @@ macro_rules! sql_schedules {
             }
 
             async fn pending_schedules(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<Schedule>> {
-                let q = format!("{SCHEDULE_SELECT} WHERE state = 'pending' AND (at_ms IS NULL OR at_ms <= $1) ORDER BY id LIMIT $2");
+                let q = format!("{SCHEDULE_SELECT} WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2");
                 rows(sqlx::query(&q).bind(now_ms).bind(limit).fetch_all(&self.pool).await.map_err(backend)?, schedule_row)
+            }
+
+            async fn postpone_schedule(&self, id: i64, due_at: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE schedules SET due_at = $2 WHERE id = $1 AND state = 'pending'")
+                    .bind(id)
+                    .bind(due_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(())
             }
 
             async fn run_schedule(&self, id: i64, stamp: &Stamp) -> StoreResult<Option<Schedule>> {

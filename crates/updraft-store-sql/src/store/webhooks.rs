@@ -188,7 +188,10 @@ macro_rules! sql_webhooks {
                     .map_err(backend)?;
                 }
                 let w = webhook_in(&mut tx, app_id, id).await?;
-                record(&mut tx, Some(app_id), "webhook.updated", None, webhook_payload(&w), stamp).await?;
+                let mut payload = webhook_payload(&w);
+                payload["before"] = serde_json::to_value(&before).unwrap_or_default();
+                payload["after"] = serde_json::to_value(&w).unwrap_or_default();
+                record(&mut tx, Some(app_id), "webhook.updated", None, payload, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
             }
