@@ -55,7 +55,11 @@ mod tests {
         });
         let got = field_changes(&p);
         let fields: Vec<&str> = got.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(fields, ["critical", "public", "target"], "by name, then fields only before had");
+        assert_eq!(
+            fields,
+            ["critical", "public", "target"],
+            "by name, then fields only before had"
+        );
         assert_eq!(got[1].before, json!(false));
         assert_eq!(got[0].before, Value::Null);
         assert_eq!(got[2].after, Value::Null);

@@ -47,7 +47,12 @@ use crate::routes::{
         hooks::create_hook, hooks::list_hooks, hooks::delete_hook,
         keys::me, keys::list_keys, keys::create_key, keys::delete_key, api::openapi,
     ),
-    components(schemas(updraft_protocol::error::ErrorBody, updraft_protocol::api::RolloutVerb)),
+    components(schemas(
+        updraft_protocol::error::ErrorBody,
+        updraft_protocol::api::RolloutVerb,
+        updraft_protocol::api::Target,
+        updraft_protocol::api::CustomIdRule,
+    )),
     modifiers(&ErrorReplies),
 )]
 pub(crate) struct ApiDoc;

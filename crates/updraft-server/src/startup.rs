@@ -183,6 +183,7 @@ pub async fn start_with(
         bound: addr,
         blob_lock,
         channel_limiter: Arc::default(),
+        test_delivery_limiter: Arc::new(ratelimit::DeviceLimiter::new(1)),
         offers: Default::default(),
         patches,
         webhook_client,

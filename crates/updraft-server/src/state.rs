@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Per-app limit of self-assigned channel writes (keyed by app only).
     pub(crate) self_assign_limiter: Arc<crate::ratelimit::DeviceLimiter>,
+    /// Test deliveries, per webhook (one a second).
+    pub(crate) test_delivery_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Offers recently queued as release signals.
     pub(crate) offers: crate::offer_filter::OfferFilter,
     /// Byte-level patches known to this node, and the queue of pairs to prepare.

@@ -96,12 +96,14 @@ async fn the_audit_trail_says_who_changed_which_field() {
     let second = audit(&s, ADMIN, &format!("?limit=1&before={next}")).await;
     assert!(second["items"][0]["id"].as_i64().unwrap() < next);
     assert_eq!(second["items"][0]["id"], items[1]["id"]);
-    let (st, v) = s
-        .api("GET", &format!("/apps/{APP}/audit?kind=DROP%20TABLE"), None)
-        .await;
-    assert_eq!(
-        (st, v["error"].as_str()),
-        (400, Some("invalid_query_parameters")),
-        "{v}"
-    );
+    for bad in ["kind=DROP%20TABLE", "actor=", "actor=key:", "actor=root"] {
+        let (st, v) = s
+            .api("GET", &format!("/apps/{APP}/audit?{bad}"), None)
+            .await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (400, Some("invalid_query_parameters")),
+            "{bad}: {v}"
+        );
+    }
 }

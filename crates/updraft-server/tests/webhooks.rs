@@ -317,6 +317,10 @@ async fn only_subscribed_events_are_sent_and_a_test_delivery_is_signed() {
         (Some(true), Some(200)),
         "{t}"
     );
+    let (st, again) = s
+        .api("POST", &format!("/apps/{APP}/webhooks/{id}/test"), None)
+        .await;
+    assert_eq!(st, 429, "one test delivery a second per webhook: {again}");
     let all = rx.wait_for(2).await;
     assert_eq!(all[1].kind(), "webhook.test");
     assert_eq!(verified(&secret, &all), [true, true]);

@@ -144,6 +144,17 @@ fn meta_params(project: &Project, m: &MetaArgs) -> CliResult<BundleMeta> {
     })
 }
 
+/// `--critical` marks a deploy: it needs the channel deployed to.
+fn critical_needs_channel(critical: bool, channel: Option<&str>) -> CliResult<()> {
+    if critical && channel.is_none() {
+        return Err(CliError::usage(
+            "critical_without_channel",
+            "--critical marks a deploy to a channel: give --channel as well",
+        ));
+    }
+    Ok(())
+}
+
 /// Makes sure the channel exists, creating it (not public) when missing.
 async fn ensure_channel(ctx: &Ctx, client: &Client, app: &str, name: &str) -> CliResult<()> {
     match client.get_channel(app, name).await {
@@ -224,12 +235,7 @@ async fn publish(
     let key = signing_key(ctx, project, key)?;
     let delta = meta.delta;
     let critical = meta.critical;
-    if critical && channel.is_none() {
-        return Err(CliError::usage(
-            "critical_without_channel",
-            "--critical marks a deploy to a channel: give --channel as well",
-        ));
-    }
+    critical_needs_channel(critical, channel)?;
     let onto = channel.map(|channel| crate::cmd::delta::Onto { channel, critical });
     let exists_ok = meta.version_exists_ok;
     let ignore_same = meta.ignore_checksum_check;
@@ -506,12 +512,7 @@ async fn external(
         ctx.out.warn("no --encrypted-zip: Capgo's Electron updater cannot verify this encrypted bundle, so Electron apps will not be offered it (iOS and Android are)");
     }
     let meta = meta_params(project, &a.meta)?;
-    if a.meta.critical && a.channel.is_none() {
-        return Err(CliError::usage(
-            "critical_without_channel",
-            "--critical marks a deploy to a channel: give --channel as well",
-        ));
-    }
+    critical_needs_channel(a.meta.critical, a.channel.as_deref())?;
     if let Some(c) = &a.channel {
         ensure_channel(ctx, client, app, c).await?;
     }

@@ -65,6 +65,7 @@ pub struct AuditQuery {
     pub kind: Option<String>,
     /// Only changes by this actor (`key:12`, `hook:3`, `schedule:7`, `admin`, `system`, `device`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(pattern = r"^((key|hook|schedule):[0-9]{1,19}|admin|device|system)$")]
     pub actor: Option<String>,
     /// Only changes at or after this time (epoch milliseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]

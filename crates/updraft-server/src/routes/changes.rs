@@ -78,10 +78,16 @@ pub(crate) async fn audit(
             "kind is a change kind such as channel.updated, or a prefix ending with a dot such as rollout.",
         ));
     }
-    if q.actor
-        .as_deref()
-        .is_some_and(|a| a.is_empty() || a.len() > 64)
-    {
+    let actor_ok = |a: &str| {
+        matches!(a, "admin" | "device" | "system")
+            || a.split_once(':').is_some_and(|(who, id)| {
+                matches!(who, "key" | "hook" | "schedule")
+                    && !id.is_empty()
+                    && id.len() <= 19
+                    && id.bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    if q.actor.as_deref().is_some_and(|a| !actor_ok(a)) {
         return Err(ApiError::bad_request(
             "invalid_query_parameters",
             "actor is key:<id>, hook:<id>, schedule:<id>, admin, device or system",

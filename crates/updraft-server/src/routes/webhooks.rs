@@ -248,6 +248,16 @@ pub(crate) async fn test_webhook(
 ) -> ApiResult<Json<TestDelivery>> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
     let w = found(&s, &app_id, id).await?;
+    // Each test is an outbound request the caller chooses the time of.
+    if !s
+        .test_delivery_limiter
+        .allow(&app_id, &id.to_string(), "test")
+    {
+        let mut e = ApiError::busy(StatusCode::TOO_MANY_REQUESTS, 1);
+        e.body.message =
+            "at most one test delivery per second per webhook; retry in a second".into();
+        return Err(e);
+    }
     let now = s.clock.now_ms();
     let secrets = s.store.webhook_secrets(&app_id, id, now).await?;
     let mut data = serde_json::Map::new();
