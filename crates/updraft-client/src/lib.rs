@@ -124,9 +124,6 @@ pub struct UploadParams {
     /// A channel to point at the bundle once it is stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
-    /// With `channel`: a critical deploy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub critical: Option<bool>,
 }
 
 /// The management API client.

@@ -191,12 +191,9 @@ async fn a_critical_bundle_is_applied_at_once_and_others_wait_for_the_next_start
     d.notify_app_ready().unwrap();
 
     // A critical one switches now.
+    server.uploaded("1.0.2", "", bundle_zip("1.0.2")).await;
     server
-        .uploaded(
-            "1.0.2",
-            "&channel=production&critical=true",
-            bundle_zip("1.0.2"),
-        )
+        .set_channel("production", json!({"bundle": "1.0.2", "critical": true}))
         .await;
     assert_eq!(
         d.foreground().await.unwrap(),

@@ -326,9 +326,9 @@ async fn publish(
         native_packages: meta.native_packages.as_ref().map(ToString::to_string),
         link: meta.link.clone(),
         comment: meta.comment.clone(),
-        // With --delta the channel moves once the manifest is set.
-        channel: channel.filter(|_| !delta).map(str::to_string),
-        critical: (critical && !delta).then_some(true),
+        // With --delta the channel moves once the manifest is set; a
+        // critical deploy is its own call once the bundle is stored.
+        channel: channel.filter(|_| !delta && !critical).map(str::to_string),
     };
     let size = body.len() as u64;
     let bar = ctx
@@ -362,6 +362,22 @@ async fn publish(
                 })
             })?;
         (Some(report), served_on)
+    } else if let Some(o) = onto.filter(|o| o.critical) {
+        let patch = ChannelPatch {
+            bundle: Some(Some(version.to_string())),
+            critical: Some(true),
+            ..Default::default()
+        };
+        let moved = client
+            .update_channel(app, o.channel, &patch)
+            .await
+            .map_err(|e| {
+                CliError::from(e).hint(format!(
+                    "bundle {version} is stored; deploy it with `updraft channel set {} --bundle {version}` or run the same command again",
+                    o.channel
+                ))
+            })?;
+        (None, Some(moved.channel.name))
     } else {
         (None, up.channel.as_ref().map(|c| c.name.clone()))
     };
