@@ -1,7 +1,8 @@
 //! Content-addressed bundle storage: each blob lives under `bundles/<sha256>.zip`
 //! and never changes, so it can be served with a strong ETag and cached forever.
-//! Backed by `object_store` (local disk by default, in memory for tests); local
-//! files are read for downloads by [`file_chunks`], in large chunks.
+//! Backed by `object_store`: local disk by default, an S3-compatible bucket
+//! ([`Blobs::s3`]) when nodes share one, in memory for tests; local files
+//! are read for downloads by [`file_chunks`], in large chunks.
 
 #![deny(missing_docs)]
 
@@ -37,6 +38,42 @@ impl From<object_store::Error> for BlobError {
             object_store::Error::NotFound { path, .. } => Self::NotFound(path),
             other => Self::Storage(other.to_string()),
         }
+    }
+}
+
+/// Where an S3-compatible bucket is and how to reach it.
+#[derive(Clone, Default)]
+pub struct S3Settings {
+    /// The bucket's name.
+    pub bucket: String,
+    /// The store's URL for a store other than AWS (`http://127.0.0.1:3900`,
+    /// `https://<account>.r2.cloudflarestorage.com`); `http://` is allowed
+    /// only when given here.
+    pub endpoint: Option<String>,
+    /// The region (`us-east-1`; `auto` for R2; Garage's own name).
+    pub region: String,
+    /// Path-style addressing (`endpoint/bucket/key`), which self-hosted
+    /// stores need; otherwise virtual-hosted (`bucket.endpoint/key`).
+    pub path_style: bool,
+    /// Every key under this prefix (`prod/`): one bucket for several servers.
+    pub prefix: Option<String>,
+    /// The access key id; the environment's when absent.
+    pub access_key_id: Option<String>,
+    /// The secret access key; the environment's when absent.
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3Settings {
+    /// Everything but the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("path_style", &self.path_style)
+            .field("prefix", &self.prefix)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,6 +154,35 @@ impl Blobs {
         })
     }
 
+    /// Blobs in an S3-compatible bucket (AWS S3, R2, GCS's S3 API, MinIO,
+    /// Garage). Credentials not given here come from the environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, …). An upload is a
+    /// multipart upload: the object appears only once complete, and one
+    /// that fails is aborted.
+    pub fn s3(s: &S3Settings) -> Result<Self, BlobError> {
+        let mut b = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(&s.bucket)
+            .with_region(&s.region)
+            .with_virtual_hosted_style_request(!s.path_style);
+        if let Some(e) = &s.endpoint {
+            b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+        }
+        if let (Some(id), Some(secret)) = (&s.access_key_id, &s.secret_access_key) {
+            b = b.with_access_key_id(id).with_secret_access_key(secret);
+        }
+        let bucket = b.build()?;
+        let store: Arc<dyn ObjectStore> = match s.prefix.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => Arc::new(object_store::prefix::PrefixStore::new(bucket, p)),
+            None => Arc::new(bucket),
+        };
+        Ok(Self { store, local: None })
+    }
+
+    /// Whether the blobs live on this node's disk (not shared with other nodes).
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
     /// Blobs in memory (tests).
     pub fn memory() -> Self {
         Self {
@@ -139,25 +205,40 @@ impl Blobs {
                 "a stored bundle file did not match its hash; replacing it"
             );
         }
-        let upload = self.store.put_multipart(&key(sha256)).await?;
-        let mut writer = WriteMultipart::new(upload);
         let mut f = tokio::fs::File::open(file)
             .await
             .map_err(|e| BlobError::Storage(e.to_string()))?;
+        let upload = self.store.put_multipart(&key(sha256)).await?;
+        let mut writer = WriteMultipart::new(upload);
         let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f
-                .read(&mut buf)
-                .await
-                .map_err(|e| BlobError::Storage(e.to_string()))?;
-            if n == 0 {
-                break;
+        let copied: Result<(), BlobError> = async {
+            loop {
+                let n = f
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| BlobError::Storage(e.to_string()))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                writer.wait_for_capacity(4).await?;
+                writer.write(&buf[..n]);
             }
-            writer.wait_for_capacity(4).await?;
-            writer.write(&buf[..n]);
         }
-        writer.finish().await?;
-        Ok(())
+        .await;
+        match copied {
+            // Finishing makes the object visible whole, or fails with none.
+            Ok(()) => {
+                writer.finish().await?;
+                Ok(())
+            }
+            // Nothing half-written stays behind: the upload's parts are dropped.
+            Err(e) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(sha256, error = %abort, "could not abort a failed bundle upload");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The SHA-256 (lowercase hex) of the stored bytes.

@@ -2,7 +2,8 @@
 //! bundle uses it, a manifest file once no app keeps it. One lock per node
 //! orders removals with uploads (an upload stores its file and records it
 //! under the lock), so a removal never takes a file an upload just relied on.
-//! Failures are logged: a leftover file is only disk space.
+//! Failures are logged: a leftover file is only disk space. Files in a
+//! bucket shared by several nodes are not removed yet (see `collect`).
 
 use std::sync::Arc;
 
@@ -19,6 +20,12 @@ pub(crate) async fn collect(
     lock: &BlobLock,
     shas: impl IntoIterator<Item = String>,
 ) {
+    // The lock orders this node's removals with this node's uploads only:
+    // a shared bucket keeps its files until removals are ordered across
+    // nodes (reference rows in the database; issue #16).
+    if !blobs.is_local() {
+        return;
+    }
     let _guard = lock.lock().await;
     for sha in shas {
         match store.blob_in_use(&sha).await {

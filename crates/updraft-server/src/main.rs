@@ -121,6 +121,7 @@ fn layers(file: Option<PathBuf>, flags: ServeFlags) -> anyhow::Result<Layers> {
             },
             storage: StorageLayer {
                 data_dir: flags.data_dir,
+                ..Default::default()
             },
             tls: TlsLayer {
                 cert: flags.tls_cert,

@@ -395,6 +395,7 @@ async fn compute(
             if stored
                 .as_ref()
                 .map_or(true, |s| s.patch_sha256 != rec.patch_sha256)
+                && w.blobs.is_local()
                 && !w.store.blob_in_use(&sha).await.unwrap_or(true)
             {
                 let _ = w.blobs.delete(&sha).await;

@@ -101,7 +101,10 @@ pub async fn start_with(
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     remove_upload_leftovers(&config.storage.data_dir.join("tmp"));
-    let blobs = Blobs::local(&config.storage.data_dir.join("blobs"))?;
+    let blobs = match &config.storage.s3 {
+        Some(s3) => Blobs::s3(s3).with_context(|| format!("[storage] bucket {}", s3.bucket))?,
+        None => Blobs::local(&config.storage.data_dir.join("blobs"))?,
+    };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (writer, writer_task) = writer::spawn(
         store.clone(),

@@ -2,7 +2,8 @@
 //! a throwaway PostgreSQL database ([`server`]), the admin calls that seed it,
 //! plugin-like device requests ([`device`]), bundle zips ([`bundle`]), the
 //! `updraft` binary runner and sample Capacitor projects ([`cli`]), a scripted
-//! stand-in updates server ([`fake`]), throwaway databases ([`pg`]) and
+//! stand-in updates server ([`fake`]), a real S3-compatible store
+//! ([`garage`]), throwaway databases ([`pg`]) and
 //! waiting for what other nodes or the batched writer do ([`poll`]).
 //!
 //! Test files write `use updraft_test_support::*;`. Nothing here is for
@@ -14,6 +15,7 @@ pub mod bundle;
 pub mod cli;
 pub mod device;
 pub mod fake;
+pub mod garage;
 pub mod pg;
 pub mod poll;
 pub mod python;

@@ -67,6 +67,22 @@ section_layer! {
     StorageLayer {
         /// The data directory.
         data_dir: PathBuf,
+        /// An S3-compatible bucket for bundle files (none: the data directory).
+        bucket: String,
+        /// The store's URL (not AWS).
+        endpoint: String,
+        /// The bucket's region.
+        region: String,
+        /// Path-style addressing.
+        path_style: bool,
+        /// A key prefix.
+        prefix: String,
+        /// The access key id.
+        access_key_id: String,
+        /// The secret access key.
+        secret_access_key: Secret<String>,
+        /// A file holding the secret access key.
+        secret_access_key_file: PathBuf,
     }
 }
 
@@ -241,6 +257,20 @@ pub const SETTINGS: &[SettingName] = &[
     },
     setting("database", "seen_cache", "UPDRAFT_SEEN_CACHE"),
     flagged("storage", "data_dir", "UPDRAFT_DATA_DIR", "--data-dir"),
+    setting("storage", "bucket", "UPDRAFT_S3_BUCKET"),
+    setting("storage", "endpoint", "UPDRAFT_S3_ENDPOINT"),
+    setting("storage", "region", "UPDRAFT_S3_REGION"),
+    setting("storage", "path_style", "UPDRAFT_S3_PATH_STYLE"),
+    setting("storage", "prefix", "UPDRAFT_S3_PREFIX"),
+    setting("storage", "access_key_id", "UPDRAFT_S3_ACCESS_KEY_ID"),
+    SettingName {
+        file_key: Some("secret_access_key_file"),
+        ..setting(
+            "storage",
+            "secret_access_key",
+            "UPDRAFT_S3_SECRET_ACCESS_KEY",
+        )
+    },
     flagged("tls", "cert", "UPDRAFT_TLS_CERT", "--tls-cert"),
     flagged("tls", "key", "UPDRAFT_TLS_KEY", "--tls-key"),
     setting("limits", "max_bundle_bytes", "UPDRAFT_MAX_BUNDLE_BYTES"),
@@ -362,7 +392,25 @@ impl Layer {
         let mut merged = Layer {
             server: s.merge(o),
             database: d.merge(od),
-            storage: self.storage.merge(over.storage),
+            storage: {
+                // A secret given in `over` (value or file) replaces both forms.
+                let (st, ost) = (self.storage, over.storage);
+                let secret =
+                    if ost.secret_access_key.is_some() || ost.secret_access_key_file.is_some() {
+                        (
+                            ost.secret_access_key.clone(),
+                            ost.secret_access_key_file.clone(),
+                        )
+                    } else {
+                        (
+                            st.secret_access_key.clone(),
+                            st.secret_access_key_file.clone(),
+                        )
+                    };
+                let mut merged = st.merge(ost);
+                (merged.secret_access_key, merged.secret_access_key_file) = secret;
+                merged
+            },
             tls: self.tls.merge(over.tls),
             limits: self.limits.merge(over.limits),
             telemetry: self.telemetry.merge(over.telemetry),
@@ -446,6 +494,14 @@ impl Layer {
             },
             storage: StorageLayer {
                 data_dir: e.path("UPDRAFT_DATA_DIR"),
+                bucket: e.text("UPDRAFT_S3_BUCKET"),
+                endpoint: e.text("UPDRAFT_S3_ENDPOINT"),
+                region: e.text("UPDRAFT_S3_REGION"),
+                path_style: e.flag("UPDRAFT_S3_PATH_STYLE")?,
+                prefix: e.text("UPDRAFT_S3_PREFIX"),
+                access_key_id: e.text("UPDRAFT_S3_ACCESS_KEY_ID"),
+                secret_access_key: e.text("UPDRAFT_S3_SECRET_ACCESS_KEY").map(Secret::new),
+                secret_access_key_file: e.path("UPDRAFT_S3_SECRET_ACCESS_KEY_FILE"),
             },
             tls: TlsLayer {
                 cert: e.path("UPDRAFT_TLS_CERT"),
@@ -513,6 +569,10 @@ impl Layer {
             ("metrics", Some("token_file")) => (
                 self.metrics.token.is_some(),
                 self.metrics.token_file.as_ref(),
+            ),
+            ("storage", Some("secret_access_key_file")) => (
+                self.storage.secret_access_key.is_some(),
+                self.storage.secret_access_key_file.as_ref(),
             ),
             _ => (false, None),
         }

@@ -97,6 +97,8 @@ pub struct DatabaseConfig {
 pub struct StorageConfig {
     /// Directory for bundle files, upload temp files and the default SQLite database.
     pub data_dir: PathBuf,
+    /// An S3-compatible bucket for bundle files instead of the data directory.
+    pub s3: Option<updraft_blob::S3Settings>,
 }
 
 /// `[tls]` settings: both set, or neither.
@@ -217,6 +219,50 @@ impl Config {
             ("database", "url", json!(self.database.url.to_string())),
             ("database", "seen_cache", json!(self.database.seen_cache)),
             ("storage", "data_dir", path(&self.storage.data_dir)),
+            (
+                "storage",
+                "bucket",
+                json!(self.storage.s3.as_ref().map(|s| &s.bucket)),
+            ),
+            (
+                "storage",
+                "endpoint",
+                json!(self.storage.s3.as_ref().and_then(|s| s.endpoint.as_ref())),
+            ),
+            (
+                "storage",
+                "region",
+                json!(self.storage.s3.as_ref().map(|s| &s.region)),
+            ),
+            (
+                "storage",
+                "path_style",
+                json!(self.storage.s3.as_ref().map(|s| s.path_style)),
+            ),
+            (
+                "storage",
+                "prefix",
+                json!(self.storage.s3.as_ref().and_then(|s| s.prefix.as_ref())),
+            ),
+            (
+                "storage",
+                "access_key_id",
+                json!(self
+                    .storage
+                    .s3
+                    .as_ref()
+                    .and_then(|s| s.access_key_id.as_ref())),
+            ),
+            (
+                "storage",
+                "secret_access_key",
+                json!(self
+                    .storage
+                    .s3
+                    .as_ref()
+                    .and_then(|s| s.secret_access_key.as_ref())
+                    .map(|_| "(set, not shown)")),
+            ),
             ("tls", "cert", opt_path(&self.tls.cert)),
             ("tls", "key", opt_path(&self.tls.key)),
             ("limits", "max_bundle_bytes", json!(l.max_bundle_bytes)),

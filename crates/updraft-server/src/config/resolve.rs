@@ -155,6 +155,41 @@ impl Layer {
                 bail!("the bootstrap API key contains whitespace (a space, tab or line break); remove it");
             }
         }
+        let s3_secret = secret(
+            storage.secret_access_key.clone(),
+            storage.secret_access_key_file.clone(),
+            "S3 secret access key",
+        )?;
+        let s3 = match storage.bucket.clone().filter(|b| !b.trim().is_empty()) {
+            None => {
+                if storage.endpoint.is_some()
+                    || storage.access_key_id.is_some()
+                    || s3_secret.is_some()
+                {
+                    bail!("[storage] endpoint and credentials are for a bucket: set [storage] bucket (UPDRAFT_S3_BUCKET) too");
+                }
+                None
+            }
+            Some(bucket) => {
+                if let Some(e) = &storage.endpoint {
+                    if !(e.starts_with("http://") || e.starts_with("https://")) {
+                        bail!("[storage] endpoint {e:?} must be an http:// or https:// URL");
+                    }
+                }
+                if storage.access_key_id.is_some() != s3_secret.is_some() {
+                    bail!("[storage] access_key_id and secret_access_key go together (or neither: the AWS_* environment)");
+                }
+                Some(updraft_blob::S3Settings {
+                    bucket,
+                    path_style: storage.path_style.unwrap_or(storage.endpoint.is_some()),
+                    endpoint: storage.endpoint.clone(),
+                    region: storage.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                    prefix: storage.prefix.clone().filter(|p| !p.is_empty()),
+                    access_key_id: storage.access_key_id.clone(),
+                    secret_access_key: s3_secret,
+                })
+            }
+        };
         let metrics_token = secret(metrics.token, metrics.token_file, "metrics token")?;
         if let Some(t) = &metrics_token {
             if t.chars().count() < 16 || t.chars().any(char::is_whitespace) {
@@ -196,7 +231,7 @@ impl Layer {
                 url,
                 seen_cache: database.seen_cache.unwrap_or(1_000_000),
             },
-            storage: StorageConfig { data_dir },
+            storage: StorageConfig { data_dir, s3 },
             tls: TlsConfig {
                 cert: tls.cert,
                 key: tls.key,

@@ -281,3 +281,34 @@ fn the_metrics_token_comes_from_a_value_or_a_file_and_must_be_long_enough() {
     );
     assert!(both.contains("[metrics] token and token_file"), "{both}");
 }
+
+#[test]
+fn a_bucket_takes_its_settings_from_the_file_the_environment_or_a_secret_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("s3-secret");
+    std::fs::write(&secret, "s3cr3t\n").unwrap();
+    let file = toml("[storage]\nbucket = \"bundles\"\nendpoint = \"http://127.0.0.1:3900\"\nregion = \"garage\"\naccess_key_id = \"GK1\"\n");
+    let environment = env(&[(
+        "UPDRAFT_S3_SECRET_ACCESS_KEY_FILE",
+        secret.display().to_string(),
+    )]);
+    let c = file.merge(environment).resolve().unwrap();
+    let s3 = c.storage.s3.expect("a bucket");
+    assert_eq!(
+        (s3.bucket.as_str(), s3.region.as_str(), s3.path_style),
+        ("bundles", "garage", true),
+        "path-style by default with an endpoint"
+    );
+    assert_eq!(s3.secret_access_key.as_deref(), Some("s3cr3t"));
+    assert!(!format!("{s3:?}").contains("s3cr3t"), "never printed");
+    assert!(Layer::default().resolve().unwrap().storage.s3.is_none());
+    let e = |l: Layer| format!("{:#}", l.resolve().unwrap_err());
+    assert!(e(toml("[storage]\nendpoint = \"http://x\"\n")).contains("set [storage] bucket"));
+    assert!(
+        e(toml("[storage]\nbucket = \"b\"\naccess_key_id = \"GK1\"\n")).contains("go together")
+    );
+    assert!(
+        e(toml("[storage]\nbucket = \"b\"\nendpoint = \"ftp://x\"\n"))
+            .contains("http:// or https://")
+    );
+}

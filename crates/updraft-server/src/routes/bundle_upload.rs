@@ -219,7 +219,8 @@ pub(crate) async fn upload_bundle(
     let bundle = match s.store.create_bundle(&new, &s.stamp(&auth)).await {
         Ok(b) => b,
         Err(e) => {
-            if !s.store.blob_in_use(&sha).await.unwrap_or(true) {
+            // On a shared bucket another node may be storing the same file.
+            if s.blobs.is_local() && !s.store.blob_in_use(&sha).await.unwrap_or(true) {
                 let _ = s.blobs.delete(&sha).await;
             }
             return Err(e.into());

@@ -174,7 +174,8 @@ pub(crate) async fn upload_file(
     let _guard = s.blob_lock.lock().await;
     s.blobs.put_file(&sha, spooled.file.path()).await?;
     if let Err(e) = s.store.add_file(&app_id, &sha, size, s.now_ms()).await {
-        if !s.store.blob_in_use(&sha).await.unwrap_or(true) {
+        // On a shared bucket another node may be storing the same file.
+        if s.blobs.is_local() && !s.store.blob_in_use(&sha).await.unwrap_or(true) {
             let _ = s.blobs.delete(&sha).await;
         }
         return Err(e.into());
