@@ -50,10 +50,12 @@ pub struct S3Settings {
     /// `https://<account>.r2.cloudflarestorage.com`); `http://` is allowed
     /// only when given here.
     pub endpoint: Option<String>,
-    /// The region (`us-east-1`; `auto` for R2; Garage's own name).
-    pub region: String,
+    /// The region (`auto` for R2; Garage's own name); absent: `AWS_REGION`,
+    /// else `us-east-1`.
+    pub region: Option<String>,
     /// Path-style addressing (`endpoint/bucket/key`), which self-hosted
-    /// stores need; otherwise virtual-hosted (`bucket.endpoint/key`).
+    /// stores need; otherwise virtual-hosted (the bucket in the host name;
+    /// with an endpoint, the endpoint must name the bucket itself).
     pub path_style: bool,
     /// Every key under this prefix (`prod/`): one bucket for several servers.
     pub prefix: Option<String>,
@@ -155,20 +157,46 @@ impl Blobs {
     }
 
     /// Blobs in an S3-compatible bucket (AWS S3, R2, GCS's S3 API, MinIO,
-    /// Garage). Credentials not given here come from the environment
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, …). An upload is a
+    /// Garage). Without keys here the credentials (and region) come from
+    /// the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, an
+    /// instance role, …). An upload is a
     /// multipart upload: the object appears only once complete, and one
     /// that fails is aborted.
     pub fn s3(s: &S3Settings) -> Result<Self, BlobError> {
-        let mut b = object_store::aws::AmazonS3Builder::from_env()
-            .with_bucket_name(&s.bucket)
-            .with_region(&s.region)
-            .with_virtual_hosted_style_request(!s.path_style);
-        if let Some(e) = &s.endpoint {
-            b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+        use object_store::aws::AmazonS3Builder;
+        // Keys given here are the whole identity: no AWS_* variable (a
+        // stray session token, an endpoint, `allow_http`) mixes in.
+        let mut b = match (&s.access_key_id, &s.secret_access_key) {
+            (Some(id), Some(secret)) => AmazonS3Builder::new()
+                .with_access_key_id(id)
+                .with_secret_access_key(secret),
+            _ => AmazonS3Builder::from_env(),
         }
-        if let (Some(id), Some(secret)) = (&s.access_key_id, &s.secret_access_key) {
-            b = b.with_access_key_id(id).with_secret_access_key(secret);
+        .with_bucket_name(&s.bucket)
+        .with_virtual_hosted_style_request(!s.path_style)
+        // A download to a slow phone may take minutes: no limit on a whole
+        // request, but on connecting; a store that is down fails in seconds.
+        .with_client_options(
+            object_store::ClientOptions::new()
+                .with_timeout_disabled()
+                .with_connect_timeout(std::time::Duration::from_secs(5)),
+        )
+        // After the client options, which hold it.
+        .with_allow_http(
+            s.endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://")),
+        )
+        .with_retry(object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(15),
+            ..Default::default()
+        });
+        if let Some(r) = &s.region {
+            b = b.with_region(r);
+        }
+        if let Some(e) = &s.endpoint {
+            b = b.with_endpoint(e);
         }
         let bucket = b.build()?;
         let store: Arc<dyn ObjectStore> = match s.prefix.as_deref().filter(|p| !p.is_empty()) {
@@ -176,6 +204,18 @@ impl Blobs {
             None => Arc::new(bucket),
         };
         Ok(Self { store, local: None })
+    }
+
+    /// Checks that the store answers and lets this server in (one listing
+    /// call): a wrong bucket, region or key stops the start, not the first
+    /// upload.
+    pub async fn check(&self) -> Result<(), BlobError> {
+        let prefix = Path::from("bundles");
+        let mut listing = self.store.list(Some(&prefix));
+        match listing.next().await {
+            None | Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(e.into()),
+        }
     }
 
     /// Whether the blobs live on this node's disk (not shared with other nodes).

@@ -102,7 +102,16 @@ pub async fn start_with(
     let addr = listener.local_addr()?;
     remove_upload_leftovers(&config.storage.data_dir.join("tmp"));
     let blobs = match &config.storage.s3 {
-        Some(s3) => Blobs::s3(s3).with_context(|| format!("[storage] bucket {}", s3.bucket))?,
+        Some(s3) => {
+            let blobs = Blobs::s3(s3).with_context(|| format!("[storage] bucket {}", s3.bucket))?;
+            blobs.check().await.with_context(|| {
+                format!(
+                    "[storage] bucket {} does not answer or refuses this server's key (it needs s3:ListBucket, GetObject, PutObject, AbortMultipartUpload)",
+                    s3.bucket
+                )
+            })?;
+            blobs
+        }
         None => Blobs::local(&config.storage.data_dir.join("blobs"))?,
     };
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -132,4 +132,19 @@ async fn two_nodes_share_the_bucket_an_upload_on_one_is_served_by_the_other() {
         .unwrap();
     assert_eq!(ranged.status(), 206);
     assert_eq!(ranged.bytes().await.unwrap().as_ref(), &zip[..10]);
+
+    // A key the bucket refuses stops the start, saying so.
+    let mut wrong = config.clone();
+    let mut s3 = garage.settings.clone();
+    s3.secret_access_key = Some("not-the-secret".into());
+    wrong.storage.s3 = Some(s3);
+    wrong.server.listen = "127.0.0.1:0".parse().unwrap();
+    let err = updraft_server::open_and_start(wrong)
+        .await
+        .err()
+        .expect("the start fails");
+    assert!(
+        format!("{err:#}").contains("refuses this server's key"),
+        "{err:#}"
+    );
 }

@@ -47,7 +47,15 @@ fn garage(config: &Path, args: &[&str]) -> Option<String> {
 }
 
 fn must(config: &Path, args: &[&str]) -> String {
-    garage(config, args).unwrap_or_else(|| panic!("garage {args:?} failed"))
+    garage(config, args)
+        .unwrap_or_else(|| panic!("garage {args:?} failed; its log:\n{}", log_of(config)))
+}
+
+/// The end of the server's log, beside its config.
+fn log_of(config: &Path) -> String {
+    let log = std::fs::read_to_string(config.with_file_name("garage.log")).unwrap_or_default();
+    let start = log.len().saturating_sub(2000);
+    log.get(start..).unwrap_or_default().to_string()
 }
 
 /// The value after `label` on the line that has it (`Key ID: GK…`).
@@ -62,9 +70,13 @@ fn field(text: &str, label: &str) -> String {
 pub fn start() -> Garage {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (rpc, s3, admin) = (free_port(), free_port(), free_port());
-    let secret: String = (0..32)
-        .map(|i| format!("{:02x}", (i * 37 + 11) % 256))
-        .collect();
+    // Each instance its own secret: a port taken by another test's Garage
+    // cannot join this one.
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let config = dir.path().join("garage.toml");
     std::fs::write(
         &config,
@@ -99,9 +111,13 @@ pub fn start() -> Garage {
         if let Some(out) = garage(&config, &["node", "id", "-q"]) {
             break out;
         }
+        if let Ok(Some(status)) = g.child.try_wait() {
+            panic!("garage exited ({status}); its log:\n{}", log_of(&config));
+        }
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "garage did not answer within 30 s"
+            "garage did not answer within 30 s; its log:\n{}",
+            log_of(&config)
         );
         std::thread::sleep(Duration::from_millis(100));
     };
@@ -134,7 +150,7 @@ pub fn start() -> Garage {
     g.settings = S3Settings {
         bucket: "bundles".into(),
         endpoint: Some(format!("http://127.0.0.1:{s3}")),
-        region: "garage".into(),
+        region: Some("garage".into()),
         path_style: true,
         prefix: None,
         access_key_id: Some(field(&key, "Key ID")),

@@ -232,7 +232,7 @@ impl Config {
             (
                 "storage",
                 "region",
-                json!(self.storage.s3.as_ref().map(|s| &s.region)),
+                json!(self.storage.s3.as_ref().and_then(|s| s.region.as_ref())),
             ),
             (
                 "storage",

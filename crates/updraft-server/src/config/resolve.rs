@@ -183,7 +183,7 @@ impl Layer {
                     bucket,
                     path_style: storage.path_style.unwrap_or(storage.endpoint.is_some()),
                     endpoint: storage.endpoint.clone(),
-                    region: storage.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                    region: storage.region.clone().filter(|r| !r.is_empty()),
                     prefix: storage.prefix.clone().filter(|p| !p.is_empty()),
                     access_key_id: storage.access_key_id.clone(),
                     secret_access_key: s3_secret,

@@ -295,8 +295,8 @@ fn a_bucket_takes_its_settings_from_the_file_the_environment_or_a_secret_file() 
     let c = file.merge(environment).resolve().unwrap();
     let s3 = c.storage.s3.expect("a bucket");
     assert_eq!(
-        (s3.bucket.as_str(), s3.region.as_str(), s3.path_style),
-        ("bundles", "garage", true),
+        (s3.bucket.as_str(), s3.region.as_deref(), s3.path_style),
+        ("bundles", Some("garage"), true),
         "path-style by default with an endpoint"
     );
     assert_eq!(s3.secret_access_key.as_deref(), Some("s3cr3t"));
