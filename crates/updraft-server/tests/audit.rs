@@ -96,6 +96,28 @@ async fn the_audit_trail_says_who_changed_which_field() {
     let second = audit(&s, ADMIN, &format!("?limit=1&before={next}")).await;
     assert!(second["items"][0]["id"].as_i64().unwrap() < next);
     assert_eq!(second["items"][0]["id"], items[1]["id"]);
+    // A webhook URL's path and query (a receiver's credentials)
+    // never reach the log, which any read key may read.
+    let hooks = format!("/apps/{APP}/webhooks");
+    let w = s
+        .ok(
+            "POST",
+            &hooks,
+            Some(json!({"url": "https://hooks.example.com/T0KEN/x?sig=S3CRET"})),
+        )
+        .await;
+    let id = w["id"].as_i64().unwrap();
+    s.ok(
+        "PATCH",
+        &format!("{hooks}/{id}"),
+        Some(json!({"url": "https://hooks.example.com/NEWT0KEN", "description": "ops"})),
+    )
+    .await;
+    let text = audit(&s, &viewer, "?kind=webhook.").await.to_string();
+    for secret in ["T0KEN", "S3CRET"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(text.contains("hooks.example.com"), "{text}");
     for bad in ["kind=DROP%20TABLE", "actor=", "actor=key:", "actor=root"] {
         let (st, v) = s
             .api("GET", &format!("/apps/{APP}/audit?{bad}"), None)

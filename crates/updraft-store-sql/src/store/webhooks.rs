@@ -189,8 +189,8 @@ macro_rules! sql_webhooks {
                 }
                 let w = webhook_in(&mut tx, app_id, id).await?;
                 let mut payload = webhook_payload(&w);
-                payload["before"] = serde_json::to_value(&before).unwrap_or_default();
-                payload["after"] = serde_json::to_value(&w).unwrap_or_default();
+                payload["before"] = webhook_audit(&before);
+                payload["after"] = webhook_audit(&w);
                 record(&mut tx, Some(app_id), "webhook.updated", None, payload, stamp).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(w)
@@ -423,9 +423,29 @@ macro_rules! sql_webhooks {
 
         /// A webhook's change payload: never its URL (a receiver's URL may
         /// carry its token, and read keys read the log), only its host.
+        /// The host of a webhook's URL, without user info: its path and
+        /// query may hold the receiver's credentials, and the change log is
+        /// readable by any read key of the app.
+        fn webhook_host(url: &str) -> &str {
+            let rest = url.split("://").nth(1).unwrap_or_default();
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            authority.rsplit('@').next().unwrap_or_default()
+        }
+
         fn webhook_payload(w: &Webhook) -> serde_json::Value {
-            let host = w.url.split("://").nth(1).and_then(|r| r.split(['/', '?', '#']).next()).unwrap_or_default();
-            serde_json::json!({ "webhook_id": w.id, "host": host, "enabled": w.enabled, "events": w.events })
+            serde_json::json!({ "webhook_id": w.id, "host": webhook_host(&w.url), "enabled": w.enabled, "events": w.events })
+        }
+
+        /// A webhook as the audit trail shows it before and after a change:
+        /// its host, never its whole URL.
+        fn webhook_audit(w: &Webhook) -> serde_json::Value {
+            serde_json::json!({
+                "host": webhook_host(&w.url),
+                "events": w.events,
+                "description": w.description,
+                "enabled": w.enabled,
+                "disabled_reason": w.disabled_reason,
+            })
         }
 
         /// The current secret, then the previous one while its grace lasts.
