@@ -85,6 +85,8 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
     /// The directory of a local store: downloads read its files directly.
     local: Option<PathBuf>,
+    /// A bucket's own client (it signs URLs) and its key prefix.
+    bucket: Option<(Arc<object_store::aws::AmazonS3>, String)>,
 }
 
 /// A blob opened for reading: its size, and its bytes on demand.
@@ -153,6 +155,7 @@ impl Blobs {
         Ok(Self {
             store: Arc::new(fs),
             local: Some(dir.to_path_buf()),
+            bucket: None,
         })
     }
 
@@ -198,12 +201,50 @@ impl Blobs {
         if let Some(e) = &s.endpoint {
             b = b.with_endpoint(e);
         }
-        let bucket = b.build()?;
-        let store: Arc<dyn ObjectStore> = match s.prefix.as_deref().filter(|p| !p.is_empty()) {
-            Some(p) => Arc::new(object_store::prefix::PrefixStore::new(bucket, p)),
-            None => Arc::new(bucket),
+        let bucket = Arc::new(b.build()?);
+        let prefix = s
+            .prefix
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_default();
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            bucket.clone()
+        } else {
+            let shared: Arc<dyn ObjectStore> = bucket.clone();
+            Arc::new(object_store::prefix::PrefixStore::new(
+                shared,
+                prefix.as_str(),
+            ))
         };
-        Ok(Self { store, local: None })
+        Ok(Self {
+            store,
+            local: None,
+            bucket: Some((bucket, prefix)),
+        })
+    }
+
+    /// The blob's key in the bucket, its prefix included
+    /// (`prod/bundles/<sha>.zip`): its path under a public base URL.
+    pub fn bucket_key(&self, sha256: &str) -> String {
+        let prefix = self.bucket.as_ref().map_or("", |(_, p)| p.as_str());
+        Path::from(format!("{prefix}/{}", key(sha256))).to_string()
+    }
+
+    /// A URL of the blob in the bucket that anyone may `GET` for `valid`
+    /// (S3 query-string signing; nothing is sent to the store). `None`
+    /// without a bucket.
+    pub async fn presigned_url(
+        &self,
+        sha256: &str,
+        valid: std::time::Duration,
+    ) -> Result<Option<String>, BlobError> {
+        use object_store::signer::Signer as _;
+        let Some((bucket, _)) = &self.bucket else {
+            return Ok(None);
+        };
+        let path = Path::from(self.bucket_key(sha256));
+        let url = bucket.signed_url(http::Method::GET, &path, valid).await?;
+        Ok(Some(url.to_string()))
     }
 
     /// Checks that the store answers and lets this server in (one listing
@@ -228,6 +269,7 @@ impl Blobs {
         Self {
             store: Arc::new(InMemory::new()),
             local: None,
+            bucket: None,
         }
     }
 

@@ -137,7 +137,18 @@ impl From<updraft_blob::BlobError> for ApiError {
     fn from(e: updraft_blob::BlobError) -> Self {
         match e {
             updraft_blob::BlobError::NotFound(m) => Self::not_found(format!("{m} not found")),
-            other @ updraft_blob::BlobError::Storage(_) => Self::internal("blob storage", other),
+            // The store is down or refuses: the same request may work soon
+            // (and a load balancer may retry it on another node).
+            other @ updraft_blob::BlobError::Storage(_) => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the file storage did not answer; retry shortly",
+                );
+                e.cause = Some(format!("file storage: {other}").into());
+                e.retry_after = Some(5);
+                e
+            }
         }
     }
 }

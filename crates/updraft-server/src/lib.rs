@@ -26,7 +26,7 @@ pub mod writer;
 
 pub(crate) mod access_log;
 pub(crate) mod auth;
-pub(crate) mod blob_gc;
+pub(crate) mod blob_sweep;
 pub(crate) mod changes;
 pub(crate) mod conn_limits;
 pub(crate) mod error;

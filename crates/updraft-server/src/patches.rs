@@ -27,8 +27,6 @@ use updraft_protocol::api::ManifestEntry;
 use updraft_protocol::device::FilePatchOffer;
 use updraft_store::{stored_file, FilePatch, Store, STORED_FILE_PREFIX};
 
-use crate::blob_gc::BlobLock;
-
 /// How many of an app's latest bundles a new bundle's patches are prepared from.
 pub(crate) const PREPARE_FROM: usize = 3;
 /// Jobs waiting for the background task, at most.
@@ -87,7 +85,6 @@ pub(crate) struct Patches {
 pub(crate) struct Worker {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) blobs: Blobs,
-    pub(crate) lock: BlobLock,
     /// Where a patch is written before it is stored.
     pub(crate) tmp: std::path::PathBuf,
     pub(crate) clock: Arc<dyn crate::clock::Clock>,
@@ -387,20 +384,15 @@ async fn compute(
             std::fs::write(file.path(), &p)?;
             rec.patch_sha256 = Some(sha.clone());
             rec.size = i64::try_from(p.len()).unwrap_or(i64::MAX);
-            let _guard = w.lock.lock().await;
-            w.blobs.put_file(&sha, file.path()).await?;
-            let stored = w.store.add_file_patch(app, &rec, w.clock.now_ms()).await;
-            // Not recorded (an error, or another node recorded the pair
-            // first): this file is kept only if something else uses it.
-            if stored
-                .as_ref()
-                .map_or(true, |s| s.patch_sha256 != rec.patch_sha256)
-                && w.blobs.is_local()
-                && !w.store.blob_in_use(&sha).await.unwrap_or(true)
-            {
-                let _ = w.blobs.delete(&sha).await;
-            }
-            return Ok(stored?);
+            // Held while stored and recorded: a patch not recorded (an
+            // error, or another node recorded the pair first) is swept
+            // once nothing uses it.
+            let now = w.clock.now_ms();
+            return crate::state::hold_file(&*w.store, &*w.clock, &sha, async {
+                w.blobs.put_file(&sha, file.path()).await?;
+                Ok::<_, anyhow::Error>(w.store.add_file_patch(app, &rec, now).await?)
+            })
+            .await;
         }
     }
     Ok(w.store.add_file_patch(app, &rec, w.clock.now_ms()).await?)

@@ -188,3 +188,16 @@ delegate!(ScheduleStore {
     write fn fail_schedule(&self, id: i64, error: &str, stamp: &Stamp) -> StoreResult<bool>;
     read fn postpone_schedule(&self, id: i64, due_at: i64) -> StoreResult<()>;
 });
+
+// Neither appends a change: holds and leases are upkeep, not state nodes follow.
+delegate!(BlobHoldStore {
+    read fn hold_for_upload(&self, sha256: &str, until_ms: i64) -> StoreResult<()>;
+    read fn end_upload_hold(&self, sha256: &str, at_ms: i64) -> StoreResult<()>;
+    read fn due_blob_sweeps(&self, now_ms: i64, freed_by: i64, limit: i64) -> StoreResult<Vec<String>>;
+    read fn sweep_blob(&self, sha256: &str, now_ms: i64, freed_by: i64, remove: RemoveBlob<'_>) -> StoreResult<Swept>;
+});
+
+delegate!(LeaseStore {
+    read fn take_lease(&self, name: &str, holder: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool>;
+    read fn release_leases(&self, holder: &str) -> StoreResult<()>;
+});

@@ -2,24 +2,28 @@
 //! rows older than `event_retention_days` (0 keeps them forever), change-log rows
 //! older than `change_retention_days` (each app's latest change stays), finished
 //! webhook deliveries older than [`DELIVERY_RETENTION_MS`], and manifest
-//! files no live bundle names once their grace ([`FILE_GRACE_MS`]) is over, all in
+//! files no live bundle names once their grace ([`FILE_GRACE_MS`]) is over
+//! (the sweeper then removes them, [`crate::blob_sweep`]), all in
 //! small batches with a pause between them, so it never holds a long lock
 //! or starves the telemetry writer (SQLite has one writer at a time). It runs at start and then every
-//! [`EVERY`]; the time it compares with comes from the server's clock.
+//! [`EVERY`], on one node at a time: a run first takes the `retention`
+//! lease ([`LEASE_MS`]), which a stopping node gives up. The time it
+//! compares with comes from the server's clock.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use updraft_blob::Blobs;
 use updraft_store::{Store, FILE_GRACE_MS};
 
-use crate::blob_gc::BlobLock;
 use crate::clock::Clock;
 
 /// Time between two pruning runs.
 pub(crate) const EVERY: Duration = Duration::from_secs(3600);
+/// How long a run's lease lasts: the holder's next run (an hour later)
+/// renews it; another node takes it only once the holder missed a run.
+pub(crate) const LEASE_MS: i64 = 65 * 60_000;
 /// Most events (or change-log rows) deleted in one transaction.
 pub(crate) const BATCH: i64 = 5_000;
 /// How long finished webhook deliveries are kept (30 days).
@@ -36,7 +40,7 @@ pub(crate) fn spawn(
     store: Arc<dyn Store>,
     (days, change_days): (u64, u64),
     clock: Arc<dyn Clock>,
-    (blobs, lock): (Blobs, BlobLock),
+    (node, sweeper): (Arc<str>, crate::blob_sweep::Sweeper),
 ) -> (JoinHandle<()>, watch::Receiver<u64>) {
     let keep_ms = (days > 0).then(|| {
         i64::try_from(days)
@@ -55,6 +59,17 @@ pub(crate) fn spawn(
         loop {
             tick.tick().await;
             let now = clock.now_ms();
+            match store
+                .take_lease("retention", &node, now, now + LEASE_MS)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => continue, // another node runs it
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention: cannot take its lease; next run in an hour");
+                    continue;
+                }
+            }
             if let Some(keep_ms) = keep_ms {
                 prune(&*store, now.saturating_sub(keep_ms)).await;
                 prune_release(&*store, now.saturating_sub(keep_ms)).await;
@@ -68,7 +83,9 @@ pub(crate) fn spawn(
                 store.prune_deliveries(now - DELIVERY_RETENTION_MS, BATCH)
             })
             .await;
-            forget_files(&*store, &blobs, &lock, now - FILE_GRACE_MS).await;
+            if forget_files(&*store, now - FILE_GRACE_MS).await > 0 {
+                sweeper.soon();
+            }
             runs.send_modify(|n| *n += 1);
         }
     });
@@ -93,14 +110,9 @@ pub(crate) async fn prune_changes(store: &dyn Store, before: i64) -> u64 {
 }
 
 /// Forgets the manifest files no live bundle of their app names and nobody
-/// touched since `before`, and removes those no other app keeps, batch by
-/// batch; returns how many were forgotten.
-pub(crate) async fn forget_files(
-    store: &dyn Store,
-    blobs: &Blobs,
-    lock: &BlobLock,
-    before: i64,
-) -> u64 {
+/// touched since `before` (each gets a hold, so the sweeper removes those
+/// no other app keeps), batch by batch; returns how many were forgotten.
+pub(crate) async fn forget_files(store: &dyn Store, before: i64) -> u64 {
     let mut total = 0;
     loop {
         let unused = match store.unused_files(before, BATCH).await {
@@ -113,10 +125,7 @@ pub(crate) async fn forget_files(
         let listed = unused.len();
         for (app, sha) in unused {
             match store.forget_file(&app, &sha, before).await {
-                Ok(true) => {
-                    total += 1;
-                    crate::blob_gc::collect(store, blobs, lock, [sha]).await;
-                }
+                Ok(true) => total += 1,
                 Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "retention: forgetting a file failed; next run in an hour");

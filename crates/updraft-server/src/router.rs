@@ -1,35 +1,20 @@
 //! The whole HTTP surface: every route, the layers around them (request
 //! log, request ids, body limits and timeouts, forwarding headers, error
-//! envelopes), `/health` and the reply for unknown paths.
+//! envelopes) and the reply for unknown paths.
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post, put};
-use axum::{Json, Router};
+use axum::Router;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use updraft_protocol::api::Health;
 
 use crate::routes::{
-    api, capgo, channel_self, channels, cohorts, device, devices, explain, files, hooks, keys,
-    manifest_files, revoke, rollouts, schedules, webhooks,
+    api, capgo, channel_self, channels, cohorts, device, devices, explain, files, health, hooks,
+    keys, manifest_files, revoke, rollouts, schedules, webhooks,
 };
 use crate::state::AppState;
 use crate::{access_log, error, public_url, rejection, routes};
-
-async fn health(State(s): State<AppState>) -> Response {
-    match s.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(Health::OK)).into_response(),
-        Err(e) => {
-            let mut res = (StatusCode::SERVICE_UNAVAILABLE, Json(Health::DEGRADED)).into_response();
-            // The request log writes it, with the request id.
-            let cause = format!("health check: database not ready: {e}");
-            res.extensions_mut()
-                .insert(error::ErrorCause(cause.into_boxed_str()));
-            res
-        }
-    }
-}
 
 /// The reply for a path no route serves, marked for the request log's budget.
 async fn not_found() -> Response {
@@ -204,7 +189,9 @@ pub(crate) fn router(state: AppState) -> Router {
                 .get(capgo::get_device)
                 .delete(capgo::delete_device),
         )
-        .route("/health", get(health))
+        .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .route("/metrics", get(crate::prometheus::serve))
         .nest("/api/v1", v1)
         .fallback(not_found)

@@ -140,7 +140,14 @@ pub async fn start_with(
             listen: runtime.change_notify,
         },
     );
-    let blob_lock = crate::blob_gc::BlobLock::default();
+    // This run of this node, for leases (a restart is a new holder).
+    let node: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+    let (sweeper, sweeper_task, _) = crate::blob_sweep::spawn(
+        store.clone(),
+        blobs.clone(),
+        runtime.clock.clone(),
+        config.storage.removal_grace,
+    );
     let (pruner, retention_runs) = retention::spawn(
         store.clone(),
         (
@@ -148,8 +155,9 @@ pub async fn start_with(
             config.telemetry.change_retention_days,
         ),
         runtime.clock.clone(),
-        (blobs.clone(), blob_lock.clone()),
+        (node.clone(), sweeper.clone()),
     );
+    let lease_store = store.clone();
     let store: Arc<dyn Store> = Arc::new(recorded::Recorded::new(store, follower.clone()));
     // Through the recorded store: an action is applied to this node's
     // snapshot before the runner moves on (other nodes follow the log).
@@ -161,7 +169,6 @@ pub async fn start_with(
     let (patches, patcher) = crate::patches::Patches::spawn(crate::patches::Worker {
         store: store.clone(),
         blobs: blobs.clone(),
-        lock: blob_lock.clone(),
         tmp: config.storage.data_dir.join("tmp"),
         clock: runtime.clock.clone(),
     });
@@ -193,7 +200,7 @@ pub async fn start_with(
         traffic: traffic.clone(),
         config: Arc::new(config.clone()),
         bound: addr,
-        blob_lock,
+        sweeper,
         channel_limiter: Arc::default(),
         test_delivery_limiter: Arc::new(ratelimit::DeviceLimiter::new(1)),
         offers: Default::default(),
@@ -231,6 +238,11 @@ pub async fn start_with(
         // deadline, losing the queued telemetry.
         let drained = writer_task.await.context("writer task panicked");
         pruner.abort();
+        sweeper_task.abort();
+        // Another node may run retention at once.
+        if let Err(e) = lease_store.release_leases(&node).await {
+            tracing::warn!(error = %e, "could not give up this node's leases; they run out on their own");
+        }
         gate_runner.abort();
         patcher.abort();
         drained?;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use updraft_blob::Blobs;
-use updraft_store::{Actor, Stamp, Store};
+use updraft_store::{Actor, Stamp, Store, StoreError};
 
 use crate::config::Config;
 use crate::snapshot::Snapshots;
@@ -46,9 +46,8 @@ pub(crate) struct Shared {
     pub(crate) config: Arc<Config>,
     /// The address the server is bound to.
     pub(crate) bound: std::net::SocketAddr,
-    /// Held while a blob is stored and recorded, and while an unused blob is
-    /// collected, so a collection never removes a blob an upload just stored.
-    pub(crate) blob_lock: crate::blob_gc::BlobLock,
+    /// Asks for an early sweep of stored files nothing uses.
+    pub(crate) sweeper: crate::blob_sweep::Sweeper,
     /// Per-device limit of `/channel_self` calls.
     pub(crate) channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Per-app limit of self-assigned channel writes (keyed by app only).
@@ -105,10 +104,16 @@ impl Shared {
         })
     }
 
-    /// Removes the stored files nothing keeps any more (after a bundle or
-    /// app delete); see [`crate::blob_gc`].
-    pub(crate) async fn collect_blobs(&self, shas: impl IntoIterator<Item = String>) {
-        crate::blob_gc::collect(&*self.store, &self.blobs, &self.blob_lock, shas).await;
+    /// Runs `upload` (which stores the file `sha256` and records what uses
+    /// it) holding the file (see [`crate::blob_sweep`]): no node removes it
+    /// meanwhile. Once it ends, stored or not, the file is swept after the
+    /// grace unless something uses it.
+    pub(crate) async fn holding_file<T, E: From<StoreError>>(
+        &self,
+        sha256: &str,
+        upload: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        hold_file(&*self.store, &*self.clock, sha256, upload).await
     }
 
     /// The base URL of bundle links for a request with `headers`
@@ -121,4 +126,23 @@ impl Shared {
             self.config.tls.cert.is_some(),
         )
     }
+}
+
+/// [`AppState::holding_file`] for callers without the state (the patch
+/// worker): holds `sha256` while `upload` runs.
+pub(crate) async fn hold_file<T, E: From<StoreError>>(
+    store: &dyn Store,
+    clock: &dyn crate::clock::Clock,
+    sha256: &str,
+    upload: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    store
+        .hold_for_upload(sha256, clock.now_ms() + crate::blob_sweep::UPLOAD_HOLD_MS)
+        .await?;
+    let done = upload.await;
+    // Not ended (a database fault): the hold runs out on its own.
+    if let Err(e) = store.end_upload_hold(sha256, clock.now_ms()).await {
+        tracing::warn!(sha256, error = %e, "could not end an upload's hold on its file; it runs out within an hour");
+    }
+    done
 }

@@ -49,7 +49,7 @@ impl DeviceEndpoint {
             "/stats" => Self::Stats,
             "/channel_self" => Self::ChannelSelf,
             "/ok" => Self::Ok,
-            "/health" => Self::Health,
+            "/health" | "/health/live" | "/health/ready" => Self::Health,
             "/metrics" => Self::Metrics,
             p if p.starts_with("/files/") => Self::Files,
             _ => return None,

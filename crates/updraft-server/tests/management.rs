@@ -472,9 +472,24 @@ async fn health_openapi_and_unknown_routes() {
     assert_eq!(v, json!({"status": "ok"}));
 }
 
+/// Polls `path` until it answers `status` (the sweeper removes files in
+/// the background, soon after a deletion).
+async fn status_becomes(s: &Server, path: &str, status: u16) -> u16 {
+    poll_until(
+        std::time::Duration::from_secs(10),
+        || s.get_status(path),
+        |st| *st == status,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn deleting_bundles_and_apps_frees_their_files() {
-    let s = Server::start().await;
+    // No grace: a file nothing uses goes at once.
+    let s = Server::start_tweaked(Backend::Sqlite, |c| {
+        c.storage.removal_grace = std::time::Duration::ZERO;
+    })
+    .await;
     s.with_app().await;
     let zip = zip_of(&[("index.html", b"same build")]);
     let sha = s.upload("1.0.1", "", zip.clone()).await.1["bundle"]["blob_sha256"]
@@ -495,7 +510,7 @@ async fn deleting_bundles_and_apps_frees_their_files() {
     s.ok("DELETE", &format!("/apps/{APP}/bundles/1.0.2"), None)
         .await;
     assert_eq!(
-        s.get_status(&file(&sha)).await,
+        status_becomes(&s, &file(&sha), 404).await,
         404,
         "no live bundle uses it: removed"
     );
@@ -509,9 +524,35 @@ async fn deleting_bundles_and_apps_frees_their_files() {
     assert_eq!(s.get_status(&file(&other)).await, 200);
     // Deleting the app frees the rest.
     s.ok("DELETE", &format!("/apps/{APP}"), None).await;
-    assert_eq!(s.get_status(&file(&other)).await, 404);
+    assert_eq!(status_becomes(&s, &file(&other), 404).await, 404);
     let left: Vec<_> = walk(&s.dir.join("blobs"));
     assert!(left.is_empty(), "no bundle file left behind: {left:?}");
+}
+
+/// A deleted bundle's file stays downloadable for the removal grace (an
+/// hour by default: downloads in flight, links handed out), then goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_bundles_file_stays_for_the_removal_grace() {
+    use updraft_server::clock::TestClock;
+    let clock = TestClock::now();
+    let mut s = Server::start_clocked(&clock).await;
+    s.with_app().await;
+    let sha = s.bundle("1.0.1").await["blob_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = format!("/files/{sha}.zip");
+    s.ok("DELETE", &format!("/apps/{APP}/bundles/1.0.1"), None)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.get_status(&file).await, 200, "within the grace");
+    clock.advance(59 * 60_000);
+    s.restart().await; // a sweep at start
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.get_status(&file).await, 200, "59 minutes later");
+    clock.advance(2 * 60_000);
+    s.restart().await;
+    assert_eq!(status_becomes(&s, &file, 404).await, 404, "an hour later");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

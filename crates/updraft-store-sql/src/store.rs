@@ -11,6 +11,7 @@
 //! implementing that resource's trait with its queries and row mapping.
 
 mod apps;
+mod blob_holds;
 mod bundles;
 mod changes;
 mod channels;
@@ -55,6 +56,7 @@ macro_rules! sql_store {
 
             $crate::sql_apps!($store);
             $crate::sql_bundles!($store);
+            $crate::sql_blob_holds!($store);
             $crate::sql_files!($store, $db);
             $crate::sql_channels!($store);
             $crate::sql_cohorts!($store);

@@ -9,6 +9,7 @@ use updraft_protocol::api::*;
 use updraft_store::*;
 
 mod apps;
+mod blob_holds;
 mod bundles;
 mod changes;
 mod channels;
@@ -27,6 +28,7 @@ mod self_assign;
 mod telemetry;
 mod webhooks;
 pub use apps::*;
+pub use blob_holds::*;
 pub use bundles::*;
 pub use changes::*;
 pub use channels::*;
@@ -77,13 +79,16 @@ macro_rules! conformance_suite {
             hooks_accept_each_call_once, cohorts_and_channel_rules,
             a_critical_deploy_supersedes_the_active_rollout, schedules_run_once);
         $crate::conformance_suite!(@cases $fresh,
+            stored_files_are_held_and_swept, leases_have_one_holder_at_a_time);
+        $crate::conformance_suite!(@cases $fresh,
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,
             release_rows_are_pruned_except_an_active_rollouts,
             release_metrics_funnel_adds_up, a_batch_of_many_statements_writes_every_row);
         $crate::conformance_suite!(@shared $fresh, last_admin_key_survives_concurrent_deletes,
             deleting_a_bundle_races_safely_with_deploying_it,
-            concurrent_rollout_starts_and_transitions_have_one_winner);
+            concurrent_rollout_starts_and_transitions_have_one_winner,
+            a_hold_waits_for_a_removal_under_way);
     };
     (@shared $fresh:ident, $($case:ident),*) => {
         $(

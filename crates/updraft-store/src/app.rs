@@ -23,6 +23,7 @@ pub trait AppStore: Send + Sync {
     async fn update_app(&self, app_id: &str, patch: &AppPatch, stamp: &Stamp) -> StoreResult<App>;
     /// Deletes the app and everything under it (bundles, manifest files, channels, deploys,
     /// devices, overrides, rollback blocks, events, offer counts); its change
-    /// rows stay. `NotFound` when the app does not exist.
+    /// rows stay. Each of its stored files is marked freed now (see
+    /// [`BlobHoldStore`](crate::BlobHoldStore)). `NotFound` when the app does not exist.
     async fn delete_app(&self, app_id: &str, stamp: &Stamp) -> StoreResult<()>;
 }

@@ -63,8 +63,8 @@ pub trait BundleStore: Send + Sync {
     /// Soft delete: the bundle is no longer listed, offered or served, and its
     /// version stays taken; bumps the app's revision. `NotFound` when no live
     /// bundle has this version; `Conflict` (naming them) while a channel or a
-    /// device pin uses it. The file itself is the caller's to remove
-    /// (see [`blob_in_use`](Self::blob_in_use)).
+    /// device pin uses it. Its file is marked freed now (see
+    /// [`BlobHoldStore`](crate::BlobHoldStore)), for the sweeper.
     async fn delete_bundle(&self, app_id: &str, version: &str, stamp: &Stamp) -> StoreResult<()>;
     /// Revokes the live bundle `version` with `reason`, in one transaction:
     /// reverts the active rollouts whose candidate it is or whose channel

@@ -95,6 +95,9 @@ pub trait FileStore: Send + Sync {
         at: i64,
     ) -> StoreResult<FilePatch>;
     /// Forgets the app's file if it is still unused and its time still
-    /// before `before` (an upload may have touched it since); true when it did.
+    /// before `before` (an upload may have touched it since); true when it
+    /// did. The file is then marked freed at `before` (see
+    /// [`BlobHoldStore`](crate::BlobHoldStore)): no live bundle has named it
+    /// since, so nothing downloads it.
     async fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool>;
 }

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod blob_hold;
 mod bundle;
 mod change;
 mod channel;
@@ -24,6 +25,7 @@ mod error;
 mod file;
 mod hook;
 mod key;
+mod lease;
 mod rollout;
 mod schedule;
 mod snapshot;
@@ -31,6 +33,7 @@ mod telemetry;
 mod webhook;
 
 pub use app::AppStore;
+pub use blob_hold::{BlobHoldStore, RemoveBlob, Swept};
 pub use bundle::{BundleStore, NewBundle};
 pub use change::{Actor, ChangeFeed, ChangeStore, Stamp, CHANGE_CHANNEL};
 pub use channel::ChannelStore;
@@ -41,6 +44,7 @@ pub use error::{StoreError, StoreResult};
 pub use file::{stored_file, FilePatch, FileStore, FILE_GRACE_MS, STORED_FILE_PREFIX};
 pub use hook::{HookStore, StoredHook};
 pub use key::{KeyStore, StoredKey};
+pub use lease::LeaseStore;
 pub use rollout::{ReleaseSignal, RolloutStore, Transition};
 pub use schedule::ScheduleStore;
 pub use snapshot::{AppSnapshotData, SnapshotStore};
@@ -52,9 +56,9 @@ pub use webhook::{Attempt, DueDelivery, WebhookStore};
 /// Every store trait, for one import: `use updraft_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AppStore, BundleStore, ChangeStore, ChannelStore, CohortStore, DatabaseStore, DeviceStore,
-        FileStore, HookStore, KeyStore, RolloutStore, ScheduleStore, SnapshotStore, Store,
-        TelemetryStore, WebhookStore,
+        AppStore, BlobHoldStore, BundleStore, ChangeStore, ChannelStore, CohortStore,
+        DatabaseStore, DeviceStore, FileStore, HookStore, KeyStore, LeaseStore, RolloutStore,
+        ScheduleStore, SnapshotStore, Store, TelemetryStore, WebhookStore,
     };
 }
 
@@ -77,6 +81,8 @@ pub trait Store:
     + WebhookStore
     + HookStore
     + ScheduleStore
+    + BlobHoldStore
+    + LeaseStore
     + Send
     + Sync
     + 'static
@@ -99,6 +105,8 @@ impl<T> Store for T where
         + WebhookStore
         + HookStore
         + ScheduleStore
+        + BlobHoldStore
+        + LeaseStore
         + Send
         + Sync
         + 'static

@@ -127,10 +127,17 @@ pub fn start() -> Garage {
         .next()
         .unwrap_or_default()
         .to_string();
-    must(
-        &config,
-        &["layout", "assign", "-z", "dc1", "-c", "1G", &node],
-    );
+    // The node id is read from its files; the layout needs the server's RPC
+    // port, which may open a moment later.
+    let assign = ["layout", "assign", "-z", "dc1", "-c", "1G", &node];
+    while garage(&config, &assign).is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "garage {assign:?} kept failing for 30 s; its log:\n{}",
+            log_of(&config)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     must(&config, &["layout", "apply", "--version", "1"]);
     must(&config, &["bucket", "create", "bundles"]);
     let key = must(&config, &["key", "create", "updraft-test"]);

@@ -34,7 +34,7 @@ pub use devices::{
 };
 pub use explain::{ExplainOutcome, ExplainQuery, Explanation};
 pub use files::{FilesQuery, ManifestFileRef, MissingFiles, NewManifest, StoredFile};
-pub use health::{DatabaseHealth, Health, HealthStatus};
+pub use health::{DatabaseHealth, Health, HealthStatus, Readiness, StorageHealth};
 pub use hooks::{CreatedHook, Hook, HookAction, HookResult, NewHook};
 pub use keys::{ApiKey, CreatedApiKey, KeyMode, NewApiKey};
 pub use metrics::{AdoptionPoint, FunnelFinal, FunnelStages, MetricsQuery, ReleaseMetrics, Signal};

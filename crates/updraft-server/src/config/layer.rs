@@ -83,6 +83,12 @@ section_layer! {
         secret_access_key: Secret<String>,
         /// A file holding the secret access key.
         secret_access_key_file: PathBuf,
+        /// Seconds a stored file no longer used stays before it is removed.
+        removal_grace_secs: u64,
+        /// Redirect downloads to this public base URL of the bucket (a CDN).
+        download_base_url: String,
+        /// Redirect downloads to presigned URLs valid this many seconds.
+        presign_secs: u64,
     }
 }
 
@@ -271,6 +277,17 @@ pub const SETTINGS: &[SettingName] = &[
             "UPDRAFT_S3_SECRET_ACCESS_KEY",
         )
     },
+    setting(
+        "storage",
+        "removal_grace_secs",
+        "UPDRAFT_REMOVAL_GRACE_SECS",
+    ),
+    setting(
+        "storage",
+        "download_base_url",
+        "UPDRAFT_S3_DOWNLOAD_BASE_URL",
+    ),
+    setting("storage", "presign_secs", "UPDRAFT_S3_PRESIGN_SECS"),
     flagged("tls", "cert", "UPDRAFT_TLS_CERT", "--tls-cert"),
     flagged("tls", "key", "UPDRAFT_TLS_KEY", "--tls-key"),
     setting("limits", "max_bundle_bytes", "UPDRAFT_MAX_BUNDLE_BYTES"),
@@ -502,6 +519,9 @@ impl Layer {
                 access_key_id: e.text("UPDRAFT_S3_ACCESS_KEY_ID"),
                 secret_access_key: e.text("UPDRAFT_S3_SECRET_ACCESS_KEY").map(Secret::new),
                 secret_access_key_file: e.path("UPDRAFT_S3_SECRET_ACCESS_KEY_FILE"),
+                removal_grace_secs: e.num("UPDRAFT_REMOVAL_GRACE_SECS")?,
+                download_base_url: e.text("UPDRAFT_S3_DOWNLOAD_BASE_URL"),
+                presign_secs: e.num("UPDRAFT_S3_PRESIGN_SECS")?,
             },
             tls: TlsLayer {
                 cert: e.path("UPDRAFT_TLS_CERT"),

@@ -99,6 +99,23 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// An S3-compatible bucket for bundle files instead of the data directory.
     pub s3: Option<updraft_blob::S3Settings>,
+    /// How long a stored file nothing uses any more stays (downloads in
+    /// flight, presigned links handed out) before it is removed.
+    pub removal_grace: Duration,
+    /// How file downloads are answered.
+    pub downloads: Downloads,
+}
+
+/// How the server answers a download of a stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Downloads {
+    /// Streamed by this node (Range, ETag, HEAD).
+    Stream,
+    /// A redirect to the file's URL under this public base URL of the
+    /// bucket (a CDN, or a public bucket), without a trailing slash.
+    Redirect(String),
+    /// A redirect to a presigned URL of the bucket, valid this long.
+    Presign(Duration),
 }
 
 /// `[tls]` settings: both set, or neither.
@@ -262,6 +279,27 @@ impl Config {
                     .as_ref()
                     .and_then(|s| s.secret_access_key.as_ref())
                     .map(|_| "(set, not shown)")),
+            ),
+            (
+                "storage",
+                "removal_grace_secs",
+                json!(self.storage.removal_grace.as_secs()),
+            ),
+            (
+                "storage",
+                "download_base_url",
+                json!(match &self.storage.downloads {
+                    Downloads::Redirect(u) => Some(u),
+                    _ => None,
+                }),
+            ),
+            (
+                "storage",
+                "presign_secs",
+                json!(match &self.storage.downloads {
+                    Downloads::Presign(d) => d.as_secs(),
+                    _ => 0,
+                }),
             ),
             ("tls", "cert", opt_path(&self.tls.cert)),
             ("tls", "key", opt_path(&self.tls.key)),

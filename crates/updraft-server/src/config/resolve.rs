@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use super::{
-    Config, DatabaseConfig, GeoConfig, Layer, LimitsConfig, LogFormat, MetricsConfig, ServerConfig,
-    StorageConfig, TelemetryConfig, TlsConfig, WebhooksConfig,
+    Config, DatabaseConfig, Downloads, GeoConfig, Layer, LimitsConfig, LogFormat, MetricsConfig,
+    ServerConfig, StorageConfig, TelemetryConfig, TlsConfig, WebhooksConfig,
 };
 use crate::secret::{DatabaseUrl, Secret};
 
@@ -54,6 +54,41 @@ fn check_readable(path: &Path, what: &str) -> anyhow::Result<()> {
         bail!("the {what} {} is empty", path.display());
     }
     Ok(())
+}
+
+/// How downloads are answered: a redirect to a public base URL or to
+/// presigned URLs needs a bucket, and is one or the other.
+fn downloads(
+    (base, presign): (Option<&str>, Option<u64>),
+    bucket: bool,
+) -> anyhow::Result<Downloads> {
+    let base = base
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty());
+    let presign = presign.filter(|s| *s > 0);
+    if (base.is_some() || presign.is_some()) && !bucket {
+        bail!("[storage] download_base_url and presign_secs redirect downloads to a bucket: set [storage] bucket too");
+    }
+    match (base, presign) {
+        (Some(_), Some(_)) => bail!("[storage] download_base_url and presign_secs are two ways to redirect downloads: set one"),
+        (Some(u), None) => {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                bail!("[storage] download_base_url {u:?} must be an http:// or https:// URL");
+            }
+            if u.contains(['?', '#']) {
+                bail!("[storage] download_base_url {u:?} must not have a query or a fragment");
+            }
+            Ok(Downloads::Redirect(u.to_string()))
+        }
+        (None, Some(secs)) => {
+            // S3 refuses a signature valid longer than a week.
+            if secs > 7 * 86_400 {
+                bail!("[storage] presign_secs must be at most 604800 (a week, the longest S3 accepts); got {secs}");
+            }
+            Ok(Downloads::Presign(Duration::from_secs(secs)))
+        }
+        (None, None) => Ok(Downloads::Stream),
+    }
 }
 
 fn secs(v: Option<u64>, default: u64, name: &str) -> anyhow::Result<Duration> {
@@ -190,6 +225,20 @@ impl Layer {
                 })
             }
         };
+        let removal_grace = Duration::from_secs(storage.removal_grace_secs.unwrap_or(3600));
+        let downloads = downloads(
+            (storage.download_base_url.as_deref(), storage.presign_secs),
+            s3.is_some(),
+        )?;
+        if let Downloads::Presign(valid) = &downloads {
+            if *valid > removal_grace {
+                bail!(
+                    "[storage] presign_secs ({}) is longer than removal_grace_secs ({}): a link handed out could outlive its file",
+                    valid.as_secs(),
+                    removal_grace.as_secs()
+                );
+            }
+        }
         let metrics_token = secret(metrics.token, metrics.token_file, "metrics token")?;
         if let Some(t) = &metrics_token {
             if t.chars().count() < 16 || t.chars().any(char::is_whitespace) {
@@ -231,7 +280,12 @@ impl Layer {
                 url,
                 seen_cache: database.seen_cache.unwrap_or(1_000_000),
             },
-            storage: StorageConfig { data_dir, s3 },
+            storage: StorageConfig {
+                data_dir,
+                s3,
+                removal_grace,
+                downloads,
+            },
             tls: TlsConfig {
                 cert: tls.cert,
                 key: tls.key,

@@ -217,30 +217,13 @@ pub(crate) async fn delete_app(
     Path(app_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     auth.require_app(KeyMode::Write, &app_id)?;
-    // Uploads wait while the app's files are listed and deleted, so none
-    // recorded in between is left behind unlisted.
-    let guard = s.blob_lock.lock().await;
-    let mut shas: Vec<String> = s
-        .store
-        .list_bundles(&app_id)
-        .await?
-        .into_iter()
-        .filter_map(|b| b.blob_sha256)
-        .collect();
-    shas.extend(
-        s.store
-            .list_files(&app_id)
-            .await?
-            .into_iter()
-            .map(|(sha, _)| sha),
-    );
+    // Its files get holds in the same transaction; the sweeper removes them.
     s.store.delete_app(&app_id, &s.stamp(&auth)).await?;
-    drop(guard);
     // A re-created app with the same id must get its device rows written again.
     if let Some(f) = &s.seen_filter {
         f.clear();
     }
-    s.collect_blobs(shas).await;
+    s.sweeper.soon();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -331,15 +314,10 @@ pub(crate) async fn delete_bundle(
     Path((app_id, version)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     known_app(&s, &auth, KeyMode::Write, &app_id).await?;
-    let sha = s
-        .store
-        .get_bundle(&app_id, &version)
-        .await?
-        .and_then(|b| b.blob_sha256);
     s.store
         .delete_bundle(&app_id, &version, &s.stamp(&auth))
         .await?;
-    s.collect_blobs(sha).await;
+    s.sweeper.soon();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -199,8 +199,6 @@ pub(crate) async fn upload_bundle(
             None,
         )
     };
-    let blob_guard = s.blob_lock.lock().await;
-    s.blobs.put_file(&sha, tmp.path()).await?;
     let new = NewBundle {
         app_id: app_id.clone(),
         version: p.version.clone(),
@@ -216,17 +214,14 @@ pub(crate) async fn upload_bundle(
         manifest: Vec::new(),
         meta,
     };
-    let bundle = match s.store.create_bundle(&new, &s.stamp(&auth)).await {
-        Ok(b) => b,
-        Err(e) => {
-            // On a shared bucket another node may be storing the same file.
-            if s.blobs.is_local() && !s.store.blob_in_use(&sha).await.unwrap_or(true) {
-                let _ = s.blobs.delete(&sha).await;
-            }
-            return Err(e.into());
-        }
-    };
-    drop(blob_guard);
+    // Held while it is stored and recorded: no sweep removes it before the
+    // bundle row exists; a failed upload's file is swept after the grace.
+    let bundle = s
+        .holding_file(&sha, async {
+            s.blobs.put_file(&sha, tmp.path()).await?;
+            Ok::<_, ApiError>(s.store.create_bundle(&new, &s.stamp(&auth)).await?)
+        })
+        .await?;
     let channel = match &p.channel {
         Some(name) => Some(assign(&s, &auth, &app_id, name, &p.version).await?),
         None => None,

@@ -2,7 +2,9 @@
 //! `/files/{sha256}` (a manifest file, sent as opaque bytes: a `.br` entry's
 //! Brotli stream is the plugin's to decode, so no `Content-Encoding`).
 //! Content-addressed and immutable, with a strong ETag, `Range` (206/416)
-//! and long-lived caching.
+//! and long-lived caching. With `[storage] download_base_url` or
+//! `presign_secs` a stored file is answered with a 302 to the bucket (its
+//! public URL, or a presigned one) instead, after checking it exists.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -10,6 +12,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 
+use crate::config::Downloads;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -42,6 +45,17 @@ fn parse_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some((start, end)))
 }
 
+/// A 302 to `to`, cached as `cache`.
+fn redirect(to: &str, cache: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, to)
+        .header(header::CACHE_CONTROL, cache)
+        .body(Body::empty())
+        .expect("response")
+        .into_response()
+}
+
 /// Serves one bundle file.
 pub(crate) async fn bundle_file(
     State(state): State<AppState>,
@@ -56,6 +70,27 @@ pub(crate) async fn bundle_file(
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     {
         return Err(ApiError::not_found("no such bundle file"));
+    }
+    match &state.config.storage.downloads {
+        Downloads::Stream => {}
+        Downloads::Redirect(base) => {
+            if state.blobs.size(sha).await?.is_none() {
+                return Err(ApiError::not_found("no such bundle file"));
+            }
+            let to = format!("{base}/{}", state.blobs.bucket_key(sha));
+            // The file under that URL never changes; the base URL might.
+            return Ok(redirect(&to, "public, max-age=3600"));
+        }
+        Downloads::Presign(valid) => {
+            if state.blobs.size(sha).await?.is_none() {
+                return Err(ApiError::not_found("no such bundle file"));
+            }
+            let Some(to) = state.blobs.presigned_url(sha, *valid).await? else {
+                return Err(ApiError::internal("presigning", "no bucket to presign for"));
+            };
+            // A link that expires must not be cached past its time.
+            return Ok(redirect(&to, "private, no-store"));
+        }
     }
     let Some(blob) = state.blobs.open(sha).await? else {
         return Err(ApiError::not_found("no such bundle file"));

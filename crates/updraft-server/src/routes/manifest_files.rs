@@ -171,15 +171,12 @@ pub(crate) async fn upload_file(
     }
     // Capped by max_bundle_bytes long before i64 ends.
     let size = i64::try_from(spooled.size).unwrap_or(i64::MAX);
-    let _guard = s.blob_lock.lock().await;
-    s.blobs.put_file(&sha, spooled.file.path()).await?;
-    if let Err(e) = s.store.add_file(&app_id, &sha, size, s.now_ms()).await {
-        // On a shared bucket another node may be storing the same file.
-        if s.blobs.is_local() && !s.store.blob_in_use(&sha).await.unwrap_or(true) {
-            let _ = s.blobs.delete(&sha).await;
-        }
-        return Err(e.into());
-    }
+    // Held while stored and recorded (see bundle uploads).
+    s.holding_file(&sha, async {
+        s.blobs.put_file(&sha, spooled.file.path()).await?;
+        Ok::<_, ApiError>(s.store.add_file(&app_id, &sha, size, s.now_ms()).await?)
+    })
+    .await?;
     Ok(created(StoredFile { sha256: sha, size }))
 }
 

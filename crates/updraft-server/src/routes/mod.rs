@@ -12,6 +12,7 @@ pub(crate) mod device;
 pub(crate) mod devices;
 pub(crate) mod explain;
 pub(crate) mod files;
+pub(crate) mod health;
 pub(crate) mod hooks;
 pub(crate) mod keys;
 pub(crate) mod manifest_check;

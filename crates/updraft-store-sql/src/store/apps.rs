@@ -84,6 +84,16 @@ macro_rules! sql_apps {
             async fn delete_app(&self, app_id: &str, stamp: &Stamp) -> StoreResult<()> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 require_app(&mut tx, app_id).await?;
+                // Its files are swept once nothing else uses them.
+                let files = sqlx::query(
+                    "SELECT blob_sha256 AS sha FROM bundles WHERE app_id = $1 AND blob_sha256 IS NOT NULL \
+                     UNION SELECT sha256 AS sha FROM app_files WHERE app_id = $1",
+                )
+                .bind(app_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+                hold_in(&mut tx, &rows(files, |r| r.try_get("sha"))?, stamp.at_ms).await?;
                 sqlx::query("DELETE FROM rollout_checks WHERE rollout_id IN (SELECT id FROM rollouts WHERE app_id = $1)")
                     .bind(app_id)
                     .execute(&mut *tx)

@@ -226,6 +226,13 @@ macro_rules! sql_bundles {
                     )));
                 }
                 sqlx::query("UPDATE bundles SET deleted = TRUE WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
+                let blob: Option<String> = sqlx::query("SELECT blob_sha256 FROM bundles WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .and_then(|r| r.try_get("blob_sha256"))
+                    .map_err(backend)?;
+                hold_in(&mut tx, &blob.into_iter().collect::<Vec<_>>(), stamp.at_ms).await?;
                 bump(&mut tx, app_id).await?;
                 record(&mut tx, Some(app_id), "bundle.deleted", None, serde_json::json!({ "version": version }), stamp).await?;
                 tx.commit().await.map_err(backend)
@@ -240,10 +247,7 @@ macro_rules! sql_bundles {
 
             async fn blob_in_use(&self, sha256: &str) -> StoreResult<bool> {
                 // A live bundle's zip, or a manifest file some app keeps.
-                let r = sqlx::query(
-                    "SELECT 1 AS one FROM bundles WHERE blob_sha256 = $1 AND deleted = FALSE \
-                     UNION ALL SELECT 1 AS one FROM app_files WHERE sha256 = $1 LIMIT 1",
-                )
+                let r = sqlx::query(BLOB_USED)
                     .bind(sha256)
                     .fetch_optional(&self.pool)
                     .await

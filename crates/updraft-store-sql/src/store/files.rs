@@ -204,6 +204,7 @@ macro_rules! sql_files {
                 .await
                 .map_err(backend)?;
                 if r.rows_affected() > 0 {
+                    hold_in(&mut tx, &[sha256.to_string()], before).await?;
                     // Patches to it, and the record of its own patch, go with it.
                     sqlx::query("DELETE FROM file_patches WHERE app_id = $1 AND (to_sha256 = $2 OR patch_sha256 = $2)")
                         .bind(app_id)

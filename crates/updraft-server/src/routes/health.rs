@@ -1,0 +1,84 @@
+//! Health probes, no key needed: `/health` (the process and its database,
+//! as always), `/health/live` (the process answers: restart it if not) and
+//! `/health/ready` (the database and the file storage answer: send it
+//! traffic only then). Each check is bounded by [`CHECK_TIMEOUT`], so a
+//! probe never hangs on a dependency that does not answer.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use updraft_protocol::api::{DatabaseHealth, Health, HealthStatus, Readiness, StorageHealth};
+
+use crate::error;
+use crate::state::AppState;
+
+/// The longest one dependency's check may take.
+pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `/health`: 200 when the database answers, else 503.
+pub(crate) async fn health(State(s): State<AppState>) -> Response {
+    match database(&s).await {
+        Ok(()) => (StatusCode::OK, Json(Health::OK)).into_response(),
+        Err(cause) => unavailable(Json(Health::DEGRADED), cause),
+    }
+}
+
+/// `/health/live`: 200 while the process serves requests.
+pub(crate) async fn live() -> Response {
+    (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response()
+}
+
+/// `/health/ready`: 200 when the database and the storage answer, else 503
+/// saying which does not.
+pub(crate) async fn ready(State(s): State<AppState>) -> Response {
+    let (db, storage) = tokio::join!(database(&s), storage(&s));
+    let r = Readiness {
+        status: if db.is_ok() && storage.is_ok() {
+            HealthStatus::Ok
+        } else {
+            HealthStatus::Degraded
+        },
+        database: if db.is_ok() {
+            DatabaseHealth::Ok
+        } else {
+            DatabaseHealth::Unavailable
+        },
+        storage: if storage.is_ok() {
+            StorageHealth::Ok
+        } else {
+            StorageHealth::Unavailable
+        },
+    };
+    match (db, storage) {
+        (Ok(()), Ok(())) => (StatusCode::OK, Json(r)).into_response(),
+        (Err(a), Err(b)) => unavailable(Json(r), format!("{a}; {b}")),
+        (Err(c), _) | (_, Err(c)) => unavailable(Json(r), c),
+    }
+}
+
+async fn database(s: &AppState) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, s.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("health check: database not ready: {e}")),
+        Err(_) => Err("health check: the database did not answer within 2 s".into()),
+    }
+}
+
+async fn storage(s: &AppState) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, s.blobs.check()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("health check: file storage not ready: {e}")),
+        Err(_) => Err("health check: the file storage did not answer within 2 s".into()),
+    }
+}
+
+/// A 503 with `body`; the request log writes `cause`, with the request id.
+fn unavailable(body: impl IntoResponse, cause: String) -> Response {
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    res.extensions_mut()
+        .insert(error::ErrorCause(cause.into_boxed_str()));
+    res
+}
