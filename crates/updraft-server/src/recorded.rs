@@ -116,6 +116,7 @@ delegate!(KeyStore {
 delegate!(TelemetryStore {
     read fn write_batch(&self, batch: &[Write]) -> StoreResult<()>;
     read fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64>;
+    read fn prepare_events(&self, now_ms: i64) -> StoreResult<()>;
     read fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
     read fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>>;
 });

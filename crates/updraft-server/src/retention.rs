@@ -70,6 +70,9 @@ pub(crate) fn spawn(
                     continue;
                 }
             }
+            if let Err(e) = store.prepare_events(now).await {
+                tracing::warn!(error = %e, "retention: cannot prepare the coming days' events");
+            }
             if let Some(keep_ms) = keep_ms {
                 prune(&*store, now.saturating_sub(keep_ms)).await;
                 prune_release(&*store, now.saturating_sub(keep_ms)).await;

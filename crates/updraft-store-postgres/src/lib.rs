@@ -3,6 +3,8 @@
 
 #![deny(missing_docs)]
 
+mod event_days;
+
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
@@ -121,5 +123,110 @@ mod tests {
             .await
             .unwrap_err();
         assert!(gone.is_transient(), "{gone:?}");
+    }
+
+    /// Upgrading keeps every event and its id; events then live in one
+    /// partition per day, and retention drops whole days (the rest of a
+    /// day and the default partition's rows go in batches).
+    #[tokio::test]
+    async fn events_are_kept_by_day_and_whole_days_are_dropped() {
+        use updraft_store::{AppStore, DatabaseStore, Stamp, TelemetryStore};
+        const DAY: i64 = event_days::DAY_MS;
+        // Monday 2026-11-02 00:00 UTC.
+        const T0: i64 = 1_793_577_600_000;
+        let (store, _db) = fresh().await;
+        // The database as it was before events were partitioned.
+        let mut before = PostgresStore::migrator();
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 19)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&store.pool).await.unwrap();
+        let app = updraft_store_sql::updraft_protocol::api::NewApp {
+            app_id: "com.example.app".into(),
+            name: None,
+        };
+        store.create_app(&app, &Stamp::system(1)).await.unwrap();
+        let insert = |at: i64| {
+            sqlx::query(
+                "INSERT INTO events (app_id, device_id, action, version_name, created_at) \
+                 VALUES ('com.example.app', 'd', 'set', '1.0.0', $1)",
+            )
+            .bind(at)
+        };
+        insert(T0 - 2 * DAY + 5).execute(&store.pool).await.unwrap();
+        store.migrate().await.unwrap();
+        let kept: (i64, i64) = sqlx::query_as("SELECT id, created_at FROM events")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            kept,
+            (1, T0 - 2 * DAY + 5),
+            "the upgrade kept the event and its id"
+        );
+
+        store.prepare_events(T0 - 2 * DAY).await.unwrap();
+        for i in 0..10 {
+            insert(T0 - 2 * DAY + i).execute(&store.pool).await.unwrap();
+            insert(T0 - DAY + i * 9_000_000)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            insert(1_000 + i).execute(&store.pool).await.unwrap(); // 1970: the default partition
+        }
+        let parts = |store: &PostgresStore| {
+            let pool = store.pool.clone();
+            async move {
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                     WHERE i.inhparent = 'events'::regclass ORDER BY 1",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                names
+            }
+        };
+        let made = parts(&store).await;
+        for day in [
+            "events_p20261031",
+            "events_p20261101",
+            "events_p20261102",
+            "events_p20261103",
+            "events_default",
+        ] {
+            assert!(made.iter().any(|n| n == day), "{day} in {made:?}");
+        }
+        let rows_in = |name: &'static str| {
+            let pool = store.pool.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {name}"))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                n
+            }
+        };
+        assert_eq!(rows_in("events_p20261031").await, 11);
+        assert_eq!(rows_in("events_default").await, 10);
+        let new_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM events")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(new_id, 31, "ids go on from the upgraded rows");
+
+        // Up to noon on Nov 1st: Oct 31st goes whole, 1970's rows and Nov 1st's
+        // morning in batches; the afternoon stays.
+        let gone = store.prune_events(T0 - DAY / 2, 1_000).await.unwrap();
+        assert_eq!(gone, 11 + 10 + 5, "a day dropped, then the rest in a batch");
+        let left = parts(&store).await;
+        assert!(!left.iter().any(|n| n == "events_p20261031"), "{left:?}");
+        assert_eq!(rows_in("events_p20261101").await, 5);
+        assert_eq!(rows_in("events_default").await, 0);
+        assert_eq!(store.prune_events(T0 - DAY / 2, 1_000).await.unwrap(), 0);
     }
 }

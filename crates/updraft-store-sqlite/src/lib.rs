@@ -80,6 +80,16 @@ impl SqliteStore {
         Ok(None)
     }
 
+    /// Events stay one table on SQLite: nothing to prepare.
+    async fn prepare_event_days(&self, _now_ms: i64) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Events stay one table on SQLite: retention deletes them in batches.
+    async fn drop_event_days(&self, _before: i64) -> StoreResult<u64> {
+        Ok(0)
+    }
+
     fn migrator() -> sqlx::migrate::Migrator {
         sqlx::migrate!("./migrations")
     }

@@ -185,9 +185,14 @@ pub trait TelemetryStore: Send + Sync {
     ///
     /// [`StoreError::is_transient`]: crate::StoreError::is_transient
     async fn write_batch(&self, batch: &[Write]) -> StoreResult<()>;
-    /// Deletes at most `limit` events that happened before `before` (epoch
-    /// ms), oldest first, in one short transaction; returns how many went.
+    /// Deletes events that happened before `before` (epoch ms), oldest
+    /// first: whole days at once where the database keeps them by day
+    /// (PostgreSQL), then at most `limit` more in one short transaction;
+    /// returns how many went.
     async fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64>;
+    /// Gets the database ready for the coming days' events (PostgreSQL: a
+    /// partition per day, a few days ahead of `now_ms`; nothing on SQLite).
+    async fn prepare_events(&self, now_ms: i64) -> StoreResult<()>;
     /// The app's events that match `query`, newest first; empty when none do
     /// or the app does not exist.
     async fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;

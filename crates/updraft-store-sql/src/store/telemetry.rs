@@ -236,7 +236,12 @@ macro_rules! sql_telemetry {
             }
 
             async fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64> {
-                telemetry::prune_events(self.batch_pool(), before, limit).await
+                let days = self.drop_event_days(before).await?;
+                Ok(days + telemetry::prune_events(self.batch_pool(), before, limit).await?)
+            }
+
+            async fn prepare_events(&self, now_ms: i64) -> StoreResult<()> {
+                self.prepare_event_days(now_ms).await
             }
 
             async fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>> {
