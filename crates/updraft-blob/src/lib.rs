@@ -27,15 +27,21 @@ pub enum BlobError {
     /// No blob has this SHA-256 (hex).
     #[error("blob {0} not found")]
     NotFound(String),
-    /// The object store failed (disk, network, permissions).
+    /// The object store failed (disk, network): retrying may work.
     #[error("storage error: {0}")]
     Storage(String),
+    /// The object store refused this server (a wrong or insufficient key):
+    /// retrying does not help until an operator fixes it.
+    #[error("storage refused: {0}")]
+    Refused(String),
 }
 
 impl From<object_store::Error> for BlobError {
     fn from(e: object_store::Error) -> Self {
         match e {
             object_store::Error::NotFound { path, .. } => Self::NotFound(path),
+            e @ (object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }) => Self::Refused(e.to_string()),
             other => Self::Storage(other.to_string()),
         }
     }
@@ -274,11 +280,14 @@ impl Blobs {
     }
 
     /// Stores the file at `file` under `sha256` (the caller computed and
-    /// verified it). The blob becomes visible only once fully written. A blob
-    /// already stored under that name is kept only if its bytes really hash
-    /// to it; a damaged one (a bad disk, a hand edit) is replaced.
+    /// verified it). The blob becomes visible only once fully written. On
+    /// disk, a blob already stored under that name is kept only if its bytes
+    /// really hash to it; a damaged one (a bad disk, a hand edit) is
+    /// replaced. In a bucket it is always written again (one upload instead
+    /// of a download to check it, and never trusting an object a removal
+    /// still in flight may take).
     pub async fn put_file(&self, sha256: &str, file: &FsPath) -> Result<(), BlobError> {
-        if self.size(sha256).await?.is_some() {
+        if self.is_local() && self.size(sha256).await?.is_some() {
             if self.hash_of(sha256).await? == sha256 {
                 return Ok(()); // content-addressed: same bytes already stored
             }

@@ -20,6 +20,9 @@ use crate::clock::Clock;
 
 /// Time between two passes.
 pub(crate) const EVERY: Duration = Duration::from_secs(60);
+/// The longest one removal may take (its row stays locked meanwhile; on
+/// SQLite the database's write lock is held).
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most files looked at in one listing.
 const BATCH: i64 = 500;
 /// How long an upload's hold lasts if the upload never ends it (a crash, a
@@ -80,9 +83,17 @@ pub(crate) async fn sweep(store: &dyn Store, blobs: &Blobs, (now, freed_by): (i6
         };
         let mut failed = 0;
         for sha in &due {
+            // Bounded: the removal runs with the file's row locked.
             let remove = || {
                 let (blobs, sha) = (blobs.clone(), sha.clone());
-                Box::pin(async move { blobs.delete(&sha).await.map_err(|e| e.to_string()) })
+                Box::pin(async move {
+                    match tokio::time::timeout(REMOVE_TIMEOUT, blobs.delete(&sha)).await {
+                        Ok(done) => done.map_err(|e| e.to_string()),
+                        Err(_) => Err(format!(
+                            "the store did not answer within {REMOVE_TIMEOUT:?}"
+                        )),
+                    }
+                })
                     as Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
             };
             match store.sweep_blob(sha, now, freed_by, &remove).await {

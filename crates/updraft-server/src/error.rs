@@ -137,6 +137,8 @@ impl From<updraft_blob::BlobError> for ApiError {
     fn from(e: updraft_blob::BlobError) -> Self {
         match e {
             updraft_blob::BlobError::NotFound(m) => Self::not_found(format!("{m} not found")),
+            // An operator's to fix: no retry hint.
+            other @ updraft_blob::BlobError::Refused(_) => Self::internal("file storage", other),
             // The store is down or refuses: the same request may work soon
             // (and a load balancer may retry it on another node).
             other @ updraft_blob::BlobError::Storage(_) => {

@@ -388,7 +388,7 @@ async fn compute(
             // error, or another node recorded the pair first) is swept
             // once nothing uses it.
             let now = w.clock.now_ms();
-            return crate::state::hold_file(&*w.store, &*w.clock, &sha, async {
+            return crate::state::hold_file(&w.store, &w.clock, &sha, async {
                 w.blobs.put_file(&sha, file.path()).await?;
                 Ok::<_, anyhow::Error>(w.store.add_file_patch(app, &rec, now).await?)
             })

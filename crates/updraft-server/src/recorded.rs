@@ -79,7 +79,7 @@ delegate!(FileStore {
     read fn file_sizes(&self, app_id: &str, shas: &[String]) -> StoreResult<Vec<(String, i64)>>;
     write fn set_manifest(&self, app_id: &str, version: &str, manifest: &[ManifestEntry], stamp: &Stamp) -> StoreResult<Bundle>;
     read fn unused_files(&self, before: i64, limit: i64) -> StoreResult<Vec<(String, String)>>;
-    read fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool>;
+    read fn forget_file(&self, app_id: &str, sha256: &str, before: i64, now: i64) -> StoreResult<bool>;
     read fn file_patches(&self, app_id: &str, pairs: &[(String, String)]) -> StoreResult<Vec<FilePatch>>;
     read fn add_file_patch(&self, app_id: &str, patch: &FilePatch, at: i64) -> StoreResult<FilePatch>;
 });

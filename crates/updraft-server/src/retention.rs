@@ -86,7 +86,7 @@ pub(crate) fn spawn(
                 store.prune_deliveries(now - DELIVERY_RETENTION_MS, BATCH)
             })
             .await;
-            if forget_files(&*store, now - FILE_GRACE_MS).await > 0 {
+            if forget_files(&*store, now - FILE_GRACE_MS, now).await > 0 {
                 sweeper.soon();
             }
             runs.send_modify(|n| *n += 1);
@@ -115,7 +115,7 @@ pub(crate) async fn prune_changes(store: &dyn Store, before: i64) -> u64 {
 /// Forgets the manifest files no live bundle of their app names and nobody
 /// touched since `before` (each gets a hold, so the sweeper removes those
 /// no other app keeps), batch by batch; returns how many were forgotten.
-pub(crate) async fn forget_files(store: &dyn Store, before: i64) -> u64 {
+pub(crate) async fn forget_files(store: &dyn Store, before: i64, now: i64) -> u64 {
     let mut total = 0;
     loop {
         let unused = match store.unused_files(before, BATCH).await {
@@ -127,7 +127,7 @@ pub(crate) async fn forget_files(store: &dyn Store, before: i64) -> u64 {
         };
         let listed = unused.len();
         for (app, sha) in unused {
-            match store.forget_file(&app, &sha, before).await {
+            match store.forget_file(&app, &sha, before, now).await {
                 Ok(true) => total += 1,
                 Ok(false) => {}
                 Err(e) => {

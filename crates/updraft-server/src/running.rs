@@ -13,6 +13,8 @@ pub struct Running {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     retention_runs: watch::Receiver<u64>,
     gate_passes: watch::Receiver<u64>,
+    sweeps: watch::Receiver<u64>,
+    sweeper: crate::blob_sweep::Sweeper,
     writer: crate::writer::Writer,
 }
 
@@ -22,8 +24,11 @@ impl Running {
         addr: std::net::SocketAddr,
         shutdown: watch::Sender<bool>,
         task: tokio::task::JoinHandle<anyhow::Result<()>>,
-        retention_runs: watch::Receiver<u64>,
-        gate_passes: watch::Receiver<u64>,
+        (retention_runs, gate_passes, (sweeper, sweeps)): (
+            watch::Receiver<u64>,
+            watch::Receiver<u64>,
+            (crate::blob_sweep::Sweeper, watch::Receiver<u64>),
+        ),
         writer: crate::writer::Writer,
     ) -> Self {
         Self {
@@ -32,8 +37,21 @@ impl Running {
             task,
             retention_runs,
             gate_passes,
+            sweeps,
+            sweeper,
             writer,
         }
+    }
+
+    /// Counts the sweeper's finished passes (at start, every minute, and
+    /// soon after a deletion).
+    pub fn sweeps(&self) -> watch::Receiver<u64> {
+        self.sweeps.clone()
+    }
+
+    /// Asks the sweeper for a pass now (it runs after the one under way).
+    pub fn sweep_soon(&self) {
+        self.sweeper.soon();
     }
 
     /// Counts the retention job's finished runs (it runs at start, then hourly).

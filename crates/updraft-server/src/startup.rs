@@ -106,7 +106,7 @@ pub async fn start_with(
             let blobs = Blobs::s3(s3).with_context(|| format!("[storage] bucket {}", s3.bucket))?;
             blobs.check().await.with_context(|| {
                 format!(
-                    "[storage] bucket {} does not answer or refuses this server's key (it needs s3:ListBucket, GetObject, PutObject, AbortMultipartUpload)",
+                    "[storage] bucket {} does not answer or refuses this server's key (it needs s3:ListBucket, GetObject, PutObject, DeleteObject, AbortMultipartUpload)",
                     s3.bucket
                 )
             })?;
@@ -142,7 +142,7 @@ pub async fn start_with(
     );
     // This run of this node, for leases (a restart is a new holder).
     let node: Arc<str> = uuid::Uuid::new_v4().to_string().into();
-    let (sweeper, sweeper_task, _) = crate::blob_sweep::spawn(
+    let (sweeper, sweeper_task, sweeps) = crate::blob_sweep::spawn(
         store.clone(),
         blobs.clone(),
         runtime.clock.clone(),
@@ -158,6 +158,7 @@ pub async fn start_with(
         (node.clone(), sweeper.clone()),
     );
     let lease_store = store.clone();
+    let sweeper_handle = sweeper.clone();
     let store: Arc<dyn Store> = Arc::new(recorded::Recorded::new(store, follower.clone()));
     // Through the recorded store: an action is applied to this node's
     // snapshot before the runner moves on (other nodes follow the log).
@@ -201,6 +202,7 @@ pub async fn start_with(
         config: Arc::new(config.clone()),
         bound: addr,
         sweeper,
+        readiness: Default::default(),
         channel_limiter: Arc::default(),
         test_delivery_limiter: Arc::new(ratelimit::DeviceLimiter::new(1)),
         offers: Default::default(),
@@ -252,8 +254,7 @@ pub async fn start_with(
         addr,
         shutdown,
         task,
-        retention_runs,
-        gate_passes,
+        (retention_runs, gate_passes, (sweeper_handle, sweeps)),
         writer,
     ))
 }

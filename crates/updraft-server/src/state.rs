@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) bound: std::net::SocketAddr,
     /// Asks for an early sweep of stored files nothing uses.
     pub(crate) sweeper: crate::blob_sweep::Sweeper,
+    /// The last readiness checks, reused for a moment.
+    pub(crate) readiness: crate::routes::health::ReadyCache,
     /// Per-device limit of `/channel_self` calls.
     pub(crate) channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Per-app limit of self-assigned channel writes (keyed by app only).
@@ -113,7 +115,7 @@ impl Shared {
         sha256: &str,
         upload: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        hold_file(&*self.store, &*self.clock, sha256, upload).await
+        hold_file(&self.store, &self.clock, sha256, upload).await
     }
 
     /// The base URL of bundle links for a request with `headers`
@@ -129,20 +131,45 @@ impl Shared {
 }
 
 /// [`AppState::holding_file`] for callers without the state (the patch
-/// worker): holds `sha256` while `upload` runs.
+/// worker): holds `sha256` while `upload` runs. The hold ends when the
+/// upload does, also when the request is dropped half-way (then in a task
+/// of its own).
 pub(crate) async fn hold_file<T, E: From<StoreError>>(
-    store: &dyn Store,
-    clock: &dyn crate::clock::Clock,
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn crate::clock::Clock>,
     sha256: &str,
     upload: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
     store
         .hold_for_upload(sha256, clock.now_ms() + crate::blob_sweep::UPLOAD_HOLD_MS)
         .await?;
+    let mut hold = UploadHold(Some((store.clone(), clock.clone(), sha256.to_string())));
     let done = upload.await;
+    if let Some((store, clock, sha)) = hold.0.take() {
+        end_hold(&*store, &*clock, &sha).await;
+    }
+    done
+}
+
+/// An upload's hold on its file, ended when dropped unless ended already.
+struct UploadHold(Option<HeldFile>);
+
+/// What ending a hold needs: the store, the clock and the file.
+type HeldFile = (Arc<dyn Store>, Arc<dyn crate::clock::Clock>, String);
+
+impl Drop for UploadHold {
+    fn drop(&mut self) {
+        if let (Some((store, clock, sha)), Ok(rt)) =
+            (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            rt.spawn(async move { end_hold(&*store, &*clock, &sha).await });
+        }
+    }
+}
+
+async fn end_hold(store: &dyn Store, clock: &dyn crate::clock::Clock, sha256: &str) {
     // Not ended (a database fault): the hold runs out on its own.
     if let Err(e) = store.end_upload_hold(sha256, clock.now_ms()).await {
         tracing::warn!(sha256, error = %e, "could not end an upload's hold on its file; it runs out within an hour");
     }
-    done
 }

@@ -472,20 +472,9 @@ async fn health_openapi_and_unknown_routes() {
     assert_eq!(v, json!({"status": "ok"}));
 }
 
-/// Polls `path` until it answers `status` (the sweeper removes files in
-/// the background, soon after a deletion).
-async fn status_becomes(s: &Server, path: &str, status: u16) -> u16 {
-    poll_until(
-        std::time::Duration::from_secs(10),
-        || s.get_status(path),
-        |st| *st == status,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn deleting_bundles_and_apps_frees_their_files() {
-    // No grace: a file nothing uses goes at once.
+    // No grace: a file nothing uses goes on the sweeper's next pass.
     let s = Server::start_tweaked(Backend::Sqlite, |c| {
         c.storage.removal_grace = std::time::Duration::ZERO;
     })
@@ -506,11 +495,13 @@ async fn deleting_bundles_and_apps_frees_their_files() {
 
     s.ok("DELETE", &format!("/apps/{APP}/bundles/1.0.1"), None)
         .await;
+    s.swept().await;
     assert_eq!(s.get_status(&file(&sha)).await, 200, "1.0.2 still uses it");
     s.ok("DELETE", &format!("/apps/{APP}/bundles/1.0.2"), None)
         .await;
+    s.swept().await;
     assert_eq!(
-        status_becomes(&s, &file(&sha), 404).await,
+        s.get_status(&file(&sha)).await,
         404,
         "no live bundle uses it: removed"
     );
@@ -521,10 +512,12 @@ async fn deleting_bundles_and_apps_frees_their_files() {
         .api("DELETE", &format!("/apps/{APP}/bundles/1.0.3"), None)
         .await;
     assert_eq!(status, 409);
+    s.swept().await;
     assert_eq!(s.get_status(&file(&other)).await, 200);
     // Deleting the app frees the rest.
     s.ok("DELETE", &format!("/apps/{APP}"), None).await;
-    assert_eq!(status_becomes(&s, &file(&other), 404).await, 404);
+    s.swept().await;
+    assert_eq!(s.get_status(&file(&other)).await, 404);
     let left: Vec<_> = walk(&s.dir.join("blobs"));
     assert!(left.is_empty(), "no bundle file left behind: {left:?}");
 }
@@ -535,7 +528,7 @@ async fn deleting_bundles_and_apps_frees_their_files() {
 async fn a_deleted_bundles_file_stays_for_the_removal_grace() {
     use updraft_server::clock::TestClock;
     let clock = TestClock::now();
-    let mut s = Server::start_clocked(&clock).await;
+    let s = Server::start_clocked(&clock).await;
     s.with_app().await;
     let sha = s.bundle("1.0.1").await["blob_sha256"]
         .as_str()
@@ -544,15 +537,14 @@ async fn a_deleted_bundles_file_stays_for_the_removal_grace() {
     let file = format!("/files/{sha}.zip");
     s.ok("DELETE", &format!("/apps/{APP}/bundles/1.0.1"), None)
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.swept().await;
     assert_eq!(s.get_status(&file).await, 200, "within the grace");
     clock.advance(59 * 60_000);
-    s.restart().await; // a sweep at start
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.swept().await;
     assert_eq!(s.get_status(&file).await, 200, "59 minutes later");
     clock.advance(2 * 60_000);
-    s.restart().await;
-    assert_eq!(status_becomes(&s, &file, 404).await, 404, "an hour later");
+    s.swept().await;
+    assert_eq!(s.get_status(&file).await, 404, "an hour later");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -17,3 +17,10 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     until_ms BIGINT NOT NULL
 );
+-- Files of bundles deleted before holds existed (kept in a bucket, where
+-- removals were off) are freed now, so the sweeper removes the unused ones
+-- after the grace.
+INSERT INTO blob_holds (sha256, freed_at)
+    SELECT DISTINCT blob_sha256, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM bundles
+    WHERE deleted = TRUE AND blob_sha256 IS NOT NULL
+ON CONFLICT (sha256) DO NOTHING;

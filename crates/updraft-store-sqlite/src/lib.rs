@@ -80,12 +80,15 @@ impl SqliteStore {
         Ok(None)
     }
 
-    /// Events stay one table on SQLite: nothing to prepare.
+    /// Events stay one table on SQLite: nothing to prepare. Async as
+    /// PostgreSQL's, which the shared `sql_telemetry!` awaits.
+    #[allow(clippy::unused_async)]
     async fn prepare_event_days(&self, _now_ms: i64) -> StoreResult<()> {
         Ok(())
     }
 
     /// Events stay one table on SQLite: retention deletes them in batches.
+    #[allow(clippy::unused_async)]
     async fn drop_event_days(&self, _before: i64) -> StoreResult<u64> {
         Ok(0)
     }

@@ -119,15 +119,28 @@ pub async fn stored_files_are_held_and_swept(s: &dyn Store) {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
-    // A manifest file forgotten by retention is freed at its cut-off.
+    // A manifest file forgotten by retention is freed when it is forgotten
+    // (a download started just before gets the grace).
     s.add_file(APP, &b, 5, 100).await.unwrap();
-    assert!(s.forget_file(APP, &b, 150).await.unwrap());
+    assert!(s.forget_file(APP, &b, 150, 700).await.unwrap());
+    assert!(s.due_blob_sweeps(700, 699, 10).await.unwrap().is_empty());
     assert_eq!(
-        s.due_blob_sweeps(150, 150, 10).await.unwrap(),
+        s.due_blob_sweeps(700, 700, 10).await.unwrap(),
         vec![b.clone()]
     );
     assert_eq!(
-        s.sweep_blob(&b, 150, 150, &remove).await.unwrap(),
+        s.sweep_blob(&b, 700, 700, &remove).await.unwrap(),
+        Swept::Removed
+    );
+    // An upload whose row was swept meanwhile (its hold ran out) frees the
+    // file it stored when it ends.
+    s.end_upload_hold(&b, 710).await.unwrap();
+    assert_eq!(
+        s.due_blob_sweeps(710, 710, 10).await.unwrap(),
+        vec![b.clone()]
+    );
+    assert_eq!(
+        s.sweep_blob(&b, 710, 710, &remove).await.unwrap(),
         Swept::Removed
     );
 
@@ -151,7 +164,7 @@ pub async fn stored_files_are_held_and_swept(s: &dyn Store) {
             Swept::Removed
         );
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 6);
+    assert_eq!(calls.load(Ordering::SeqCst), 7);
 }
 
 /// A named lease has one holder at a time; it renews its own, another

@@ -147,10 +147,10 @@ pub async fn unused_files_are_forgotten_after_their_grace(s: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
-    assert!(!s.forget_file(APP, &old, 500).await.unwrap());
+    assert!(!s.forget_file(APP, &old, 500, 500).await.unwrap());
     assert!(s.blob_in_use(&old).await.unwrap());
 
-    assert!(s.forget_file(APP, &shared, 500).await.unwrap());
+    assert!(s.forget_file(APP, &shared, 500, 500).await.unwrap());
     assert!(
         s.blob_in_use(&shared).await.unwrap(),
         "another app still keeps the same bytes"
@@ -175,7 +175,7 @@ pub async fn unused_files_are_forgotten_after_their_grace(s: &dyn Store) {
         ],
         "a deleted bundle names nothing; oldest first"
     );
-    assert!(s.forget_file(APP, &named, 1_000).await.unwrap());
+    assert!(s.forget_file(APP, &named, 1_000, 1_000).await.unwrap());
     assert!(!s.blob_in_use(&named).await.unwrap());
 
     s.delete_app(OTHER, &Stamp::system(1_000)).await.unwrap();
@@ -268,9 +268,9 @@ pub async fn patches_are_recorded_once_and_live_with_their_target(s: &dyn Store)
         unused.contains(&(APP.to_string(), patch.clone())),
         "{unused:?}"
     );
-    assert!(s.forget_file(APP, &to, 1_000).await.unwrap());
+    assert!(s.forget_file(APP, &to, 1_000, 1_000).await.unwrap());
     assert!(s.file_patches(APP, &pairs).await.unwrap().is_empty());
-    assert!(s.forget_file(APP, &patch, 1_000).await.unwrap());
+    assert!(s.forget_file(APP, &patch, 1_000, 1_000).await.unwrap());
     assert!(!s.blob_in_use(&patch).await.unwrap());
     s.delete_app(APP, &Stamp::system(2_000)).await.unwrap();
 }

@@ -96,8 +96,14 @@ pub trait FileStore: Send + Sync {
     ) -> StoreResult<FilePatch>;
     /// Forgets the app's file if it is still unused and its time still
     /// before `before` (an upload may have touched it since); true when it
-    /// did. The file is then marked freed at `before` (see
-    /// [`BlobHoldStore`](crate::BlobHoldStore)): no live bundle has named it
-    /// since, so nothing downloads it.
-    async fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool>;
+    /// did. The file is then marked freed at `now` (see
+    /// [`BlobHoldStore`](crate::BlobHoldStore)): a download of it started
+    /// before (a bundle deleted a moment ago named it) gets the grace.
+    async fn forget_file(
+        &self,
+        app_id: &str,
+        sha256: &str,
+        before: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
 }

@@ -207,6 +207,24 @@ impl Server {
             .gate_passes()
     }
 
+    /// Waits until the sweeper has made a whole pass that started after the
+    /// call: every stored file due by then was looked at.
+    pub async fn swept(&self) {
+        let running = self.running.as_ref().expect("the server runs");
+        let mut passes = running.sweeps();
+        for _ in 0..2 {
+            let start = *passes.borrow_and_update();
+            running.sweep_soon();
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                passes.wait_for(|n| *n > start),
+            )
+            .await
+            .expect("the sweeper makes a pass within 10 s")
+            .expect("the sweeper runs");
+        }
+    }
+
     /// Waits until the rollout runner has finished two more passes, so every
     /// active rollout was evaluated at least once since the call (when its
     /// lease allowed).

@@ -72,11 +72,22 @@ fn downloads(
     match (base, presign) {
         (Some(_), Some(_)) => bail!("[storage] download_base_url and presign_secs are two ways to redirect downloads: set one"),
         (Some(u), None) => {
-            if !(u.starts_with("https://") || u.starts_with("http://")) {
-                bail!("[storage] download_base_url {u:?} must be an http:// or https:// URL");
-            }
-            if u.contains(['?', '#']) {
+            let parsed = url::Url::parse(u)
+                .ok()
+                .filter(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+                .with_context(|| {
+                    format!("[storage] download_base_url {u:?} must be an http:// or https:// URL")
+                })?;
+            if parsed.query().is_some() || parsed.fragment().is_some() {
                 bail!("[storage] download_base_url {u:?} must not have a query or a fragment");
+            }
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                // It is sent to every phone in a redirect.
+                bail!("[storage] download_base_url must not hold credentials");
+            }
+            // What a redirect sends must be a valid header value.
+            if u.chars().any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii()) {
+                bail!("[storage] download_base_url {u:?} must be plain ASCII without spaces (percent-encode the rest)");
             }
             Ok(Downloads::Redirect(u.to_string()))
         }

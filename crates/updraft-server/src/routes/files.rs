@@ -46,14 +46,16 @@ fn parse_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
 }
 
 /// A 302 to `to`, cached as `cache`.
-fn redirect(to: &str, cache: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::FOUND)
-        .header(header::LOCATION, to)
-        .header(header::CACHE_CONTROL, cache)
-        .body(Body::empty())
-        .expect("response")
-        .into_response()
+fn redirect(to: &str, cache: &'static str) -> ApiResult<Response> {
+    let location = header::HeaderValue::from_str(to)
+        .map_err(|e| ApiError::internal("a redirect's location", e))?;
+    let mut res = StatusCode::FOUND.into_response();
+    res.headers_mut().insert(header::LOCATION, location);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
+    Ok(res)
 }
 
 /// Serves one bundle file.
@@ -79,7 +81,7 @@ pub(crate) async fn bundle_file(
             }
             let to = format!("{base}/{}", state.blobs.bucket_key(sha));
             // The file under that URL never changes; the base URL might.
-            return Ok(redirect(&to, "public, max-age=3600"));
+            return redirect(&to, "public, max-age=3600");
         }
         Downloads::Presign(valid) => {
             if state.blobs.size(sha).await?.is_none() {
@@ -89,7 +91,7 @@ pub(crate) async fn bundle_file(
                 return Err(ApiError::internal("presigning", "no bucket to presign for"));
             };
             // A link that expires must not be cached past its time.
-            return Ok(redirect(&to, "private, no-store"));
+            return redirect(&to, "private, no-store");
         }
     }
     let Some(blob) = state.blobs.open(sha).await? else {

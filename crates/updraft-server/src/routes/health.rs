@@ -2,7 +2,9 @@
 //! as always), `/health/live` (the process answers: restart it if not) and
 //! `/health/ready` (the database and the file storage answer: send it
 //! traffic only then). Each check is bounded by [`CHECK_TIMEOUT`], so a
-//! probe never hangs on a dependency that does not answer.
+//! probe never hangs on a dependency that does not answer, and a readiness
+//! answer is reused for [`READY_FOR`] (one check at a time), so probes
+//! without a key cannot turn into load on the bucket.
 
 use std::time::Duration;
 
@@ -17,6 +19,13 @@ use crate::state::AppState;
 
 /// The longest one dependency's check may take.
 pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a readiness answer is reused.
+pub(crate) const READY_FOR: Duration = Duration::from_secs(2);
+
+/// The last readiness checks (database, storage) and when they ran.
+pub(crate) type ReadyCache =
+    std::sync::Arc<tokio::sync::Mutex<Option<(std::time::Instant, Checked, Checked)>>>;
+type Checked = Result<(), String>;
 
 /// `/health`: 200 when the database answers, else 503.
 pub(crate) async fn health(State(s): State<AppState>) -> Response {
@@ -34,7 +43,17 @@ pub(crate) async fn live() -> Response {
 /// `/health/ready`: 200 when the database and the storage answer, else 503
 /// saying which does not.
 pub(crate) async fn ready(State(s): State<AppState>) -> Response {
-    let (db, storage) = tokio::join!(database(&s), storage(&s));
+    let (db, storage) = {
+        let mut last = s.readiness.lock().await;
+        match &*last {
+            Some((at, db, st)) if at.elapsed() < READY_FOR => (db.clone(), st.clone()),
+            _ => {
+                let (db, st) = tokio::join!(database(&s), storage(&s));
+                *last = Some((std::time::Instant::now(), db.clone(), st.clone()));
+                (db, st)
+            }
+        }
+    };
     let r = Readiness {
         status: if db.is_ok() && storage.is_ok() {
             HealthStatus::Ok

@@ -93,7 +93,7 @@ macro_rules! sql_apps {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend)?;
-                hold_in(&mut tx, &rows(files, |r| r.try_get("sha"))?, stamp.at_ms).await?;
+                let files: Vec<String> = rows(files, |r| r.try_get("sha"))?;
                 sqlx::query("DELETE FROM rollout_checks WHERE rollout_id IN (SELECT id FROM rollouts WHERE app_id = $1)")
                     .bind(app_id)
                     .execute(&mut *tx)
@@ -135,6 +135,10 @@ macro_rules! sql_apps {
                         .map_err(backend)?;
                 }
                 sqlx::query("DELETE FROM apps WHERE app_id = $1").bind(app_id).execute(&mut *tx).await.map_err(backend)?;
+                // After the rows that name them, as every write that frees a
+                // file orders its locks (no deadlock with retention or a
+                // bundle deletion).
+                hold_in(&mut tx, &files, stamp.at_ms).await?;
                 record(&mut tx, Some(app_id), "app.deleted", None, serde_json::json!({}), stamp).await?;
                 tx.commit().await.map_err(backend)
             }

@@ -18,9 +18,14 @@ macro_rules! sql_blob_holds {
         /// at `$2`) and it was freed by `$3`.
         const DUE: &str = "(uploads = 0 OR until_ms <= $2) AND freed_at <= $3";
 
-        /// Marks each of `shas` freed at `at_ms` (a later time stands), inside `tx`.
+        /// Marks each of `shas` freed at `at_ms` (a later time stands), inside
+        /// `tx`, in hash order (two writes freeing the same files lock them
+        /// in one order).
         async fn hold_in(tx: &mut Tx<'_>, shas: &[String], at_ms: i64) -> StoreResult<()> {
-            for sha in shas {
+            let mut sorted: Vec<&String> = shas.iter().collect();
+            sorted.sort();
+            sorted.dedup();
+            for sha in sorted {
                 sqlx::query(
                     "INSERT INTO blob_holds (sha256, freed_at) VALUES ($1, $2) ON CONFLICT (sha256) DO UPDATE \
                      SET freed_at = CASE WHEN blob_holds.freed_at > excluded.freed_at \
@@ -54,9 +59,12 @@ macro_rules! sql_blob_holds {
             }
 
             async fn end_upload_hold(&self, sha256: &str, at_ms: i64) -> StoreResult<()> {
+                // An upsert: if its hold ran out and the row was swept, the
+                // file it may have stored since is freed again, not forgotten.
                 sqlx::query(
-                    "UPDATE blob_holds SET uploads = CASE WHEN uploads > 0 THEN uploads - 1 ELSE 0 END, \
-                     freed_at = CASE WHEN freed_at > $2 THEN freed_at ELSE $2 END WHERE sha256 = $1",
+                    "INSERT INTO blob_holds (sha256, freed_at) VALUES ($1, $2) ON CONFLICT (sha256) DO UPDATE \
+                     SET uploads = CASE WHEN blob_holds.uploads > 0 THEN blob_holds.uploads - 1 ELSE 0 END, \
+                     freed_at = CASE WHEN blob_holds.freed_at > excluded.freed_at THEN blob_holds.freed_at ELSE excluded.freed_at END",
                 )
                 .bind(sha256)
                 .bind(at_ms)

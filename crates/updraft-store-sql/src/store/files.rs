@@ -192,7 +192,7 @@ macro_rules! sql_files {
                     .map_err(backend)
             }
 
-            async fn forget_file(&self, app_id: &str, sha256: &str, before: i64) -> StoreResult<bool> {
+            async fn forget_file(&self, app_id: &str, sha256: &str, before: i64, now: i64) -> StoreResult<bool> {
                 let mut tx = self.pool.begin_with(BEGIN).await.map_err(backend)?;
                 let r = sqlx::query(&format!(
                     "DELETE FROM app_files WHERE app_id = $1 AND sha256 = $2 AND touched_at < $3 AND {UNNAMED}"
@@ -204,7 +204,7 @@ macro_rules! sql_files {
                 .await
                 .map_err(backend)?;
                 if r.rows_affected() > 0 {
-                    hold_in(&mut tx, &[sha256.to_string()], before).await?;
+                    hold_in(&mut tx, &[sha256.to_string()], now).await?;
                     // Patches to it, and the record of its own patch, go with it.
                     sqlx::query("DELETE FROM file_patches WHERE app_id = $1 AND (to_sha256 = $2 OR patch_sha256 = $2)")
                         .bind(app_id)
