@@ -9,7 +9,8 @@
 //!
 //! `cargo run --release -p updraft-store-sql --example bench_metrics`
 //! (knobs: `BENCH_ROWS`, `BENCH_EVENTS`, `BENCH_RUNS`, default 5; with
-//! `BENCH_KEEP=1` the databases are left behind for a look at their plans).
+//! `BENCH_KEEP=1` the databases are left behind for a look at their plans;
+//! `BENCH_SQLITE=0` runs PostgreSQL only).
 
 use std::time::{Duration, Instant};
 
@@ -334,19 +335,23 @@ async fn main() -> Result<(), Error> {
     let events = knob("BENCH_EVENTS", 10_000_000)?;
     let runs = usize::try_from(knob("BENCH_RUNS", 5)?.max(1))?;
 
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    println!("SQLite ({url})");
-    let store = updraft_store_sqlite::SqliteStore::connect(&url).await?;
-    store.migrate().await?;
-    let rollout = seed_store(&store).await?;
-    let raw = Raw::Sqlite(sqlx::SqlitePool::connect(&url).await?);
-    seed_bulk(&raw, rows, events, rollout).await?;
-    time_writes(&store).await?;
-    time_reads(&store, rollout, runs).await?;
     let keep = std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1");
-    if keep {
-        println!("  kept {}", dir.keep().display());
+    if std::env::var("BENCH_SQLITE").is_ok_and(|v| v == "0") {
+        println!("SQLite: skipped (BENCH_SQLITE=0)");
+    } else {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        println!("SQLite ({url})");
+        let store = updraft_store_sqlite::SqliteStore::connect(&url).await?;
+        store.migrate().await?;
+        let rollout = seed_store(&store).await?;
+        let raw = Raw::Sqlite(sqlx::SqlitePool::connect(&url).await?);
+        seed_bulk(&raw, rows, events, rollout).await?;
+        time_writes(&store).await?;
+        time_reads(&store, rollout, runs).await?;
+        if keep {
+            println!("  kept {}", dir.keep().display());
+        }
     }
 
     let Ok(admin_url) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
