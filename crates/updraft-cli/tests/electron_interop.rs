@@ -211,3 +211,52 @@ async fn encrypted_bundles_install_on_the_real_electron_updater() {
     let native = server.check_app(APP, serde_json::json!({})).await;
     assert_eq!(native["checksum"], enc["checksum"]);
 }
+
+/// Nodes that redirect downloads to the bucket (presigned URLs from Garage,
+/// a real S3-compatible store started here): the real Electron updater
+/// follows the 302 and installs the encrypted bundle, checksum verified and
+/// decrypted from the bucket's bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_electron_updater_installs_through_a_redirect_to_the_bucket() {
+    let npm = npm_install();
+    let garage = tokio::task::spawn_blocking(garage::start).await.unwrap();
+    let server = Server::start_tweaked(Backend::Sqlite, |c| {
+        c.storage.s3 = Some(garage.settings.clone());
+        c.storage.downloads =
+            updraft_server::config::Downloads::Presign(std::time::Duration::from_secs(600));
+    })
+    .await;
+    let cli = Cli::new(&server);
+    let project = json_project(APP, "1.1.0");
+    let p = project.path();
+    cli.run(p, &["init"]).ok();
+    cli.run(p, &["key", "create"]).ok();
+    cli.run(p, &["init"]).ok();
+    write_build(p, "through-the-bucket");
+    let up = cli.run(p, &["deploy", "--json"]).ok().json();
+    assert_eq!(up["encrypted"], true);
+    // The node answers the download with a redirect to the bucket.
+    let offer = server.check_app(APP, serde_json::json!({})).await;
+    let url = offer["url"].as_str().unwrap();
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = plain.get(url).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    let to = res.headers()["location"].to_str().unwrap();
+    assert!(
+        to.starts_with(garage.settings.endpoint.as_deref().unwrap()),
+        "{to}"
+    );
+    let (ok, r) = electron_install(&npm, &server, p);
+    assert!(ok, "electron updater: {r}");
+    assert_eq!(r["latest"]["version"], "1.1.0");
+    assert!(
+        r["index_html"]
+            .as_str()
+            .unwrap()
+            .contains("through-the-bucket"),
+        "{r}"
+    );
+}

@@ -145,8 +145,12 @@ pub(crate) async fn hold_file<T, E: From<StoreError>>(
         .await?;
     let mut hold = UploadHold(Some((store.clone(), clock.clone(), sha256.to_string())));
     let done = upload.await;
-    if let Some((store, clock, sha)) = hold.0.take() {
-        end_hold(&*store, &*clock, &sha).await;
+    // In a task of its own, taken from the guard only once spawned: a
+    // request dropped while it runs does not stop it.
+    if let Some((store, clock, sha)) = hold.0.clone() {
+        let ended = tokio::spawn(async move { end_hold(&*store, &*clock, &sha).await });
+        hold.0 = None;
+        let _ = ended.await;
     }
     done
 }

@@ -207,7 +207,12 @@ async fn three_processes_share_one_database_and_one_bucket() {
         took[took.len() / 2],
         took[took.len() - 1]
     );
-    // LISTEN/NOTIFY carries it in milliseconds; the poll fallback is 1 s.
+    // LISTEN/NOTIFY carries it in milliseconds; the poll fallback (every
+    // second) would put the median near half a second.
+    assert!(
+        took[took.len() / 2] < Duration::from_millis(250),
+        "{took:?}"
+    );
     assert!(took[took.len() - 1] < Duration::from_secs(2), "{took:?}");
 
     // Writes race a kill of node 1: each one it acknowledged is there
@@ -217,11 +222,13 @@ async fn three_processes_share_one_database_and_one_bucket() {
         let (http, base) = (http.clone(), n1.base.clone());
         tokio::spawn(async move {
             let mut acked = Vec::new();
-            for i in 0..200 {
+            for i in 0..5_000 {
                 let version = format!("2.0.{i}");
                 match upload(&http, &base, &version, bundle_zip(&version)).await {
                     201 => acked.push(version),
-                    _ => break,
+                    // The node is gone: no answer at all.
+                    0 => break,
+                    other => panic!("node 1 refused {version} with {other} before the kill"),
                 }
             }
             acked
@@ -239,7 +246,7 @@ async fn three_processes_share_one_database_and_one_bucket() {
         !acked.is_empty(),
         "some uploads were acknowledged before the kill"
     );
-    assert!(acked.len() < 200, "the kill cut the uploads short");
+    assert!(acked.len() < 5_000, "the kill cut the uploads short");
     let (_, listed) = api(&http, &n3, "GET", &format!("/apps/{APP}/bundles"), None).await;
     let listed: Vec<&str> = listed
         .as_array()

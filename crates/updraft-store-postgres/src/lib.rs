@@ -126,14 +126,23 @@ mod tests {
     }
 
     /// Upgrading keeps every event and its id; events then live in one
-    /// partition per day, and retention drops whole days (the rest of a
-    /// day and the default partition's rows go in batches).
+    /// partition per day (made ahead by retention, except a day whose rows
+    /// already sit in the default partition), and retention drops a day
+    /// once all of it is past the cut-off, never part of one; the default
+    /// partition's rows go in batches. Dates are today's, whenever it runs.
     #[tokio::test]
     async fn events_are_kept_by_day_and_whole_days_are_dropped() {
         use updraft_store::{AppStore, DatabaseStore, Stamp, TelemetryStore};
         const DAY: i64 = event_days::DAY_MS;
-        // Monday 2026-11-02 00:00 UTC.
-        const T0: i64 = 1_793_577_600_000;
+        let now = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap();
+        let today = now / DAY * DAY;
+        let day_name = |start: i64| event_days::name_of(start).unwrap();
         let (store, _db) = fresh().await;
         // The database as it was before events were partitioned.
         let mut before = PostgresStore::migrator();
@@ -157,7 +166,10 @@ mod tests {
             )
             .bind(at)
         };
-        insert(T0 - 2 * DAY + 5).execute(&store.pool).await.unwrap();
+        insert(today - 2 * DAY + 5)
+            .execute(&store.pool)
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         let kept: (i64, i64) = sqlx::query_as("SELECT id, created_at FROM events")
             .fetch_one(&store.pool)
@@ -165,24 +177,15 @@ mod tests {
             .unwrap();
         assert_eq!(
             kept,
-            (1, T0 - 2 * DAY + 5),
+            (1, today - 2 * DAY + 5),
             "the upgrade kept the event and its id"
         );
 
-        store.prepare_events(T0 - 2 * DAY).await.unwrap();
-        for i in 0..10 {
-            insert(T0 - 2 * DAY + i).execute(&store.pool).await.unwrap();
-            insert(T0 - DAY + i * 9_000_000)
-                .execute(&store.pool)
-                .await
-                .unwrap();
-            insert(1_000 + i).execute(&store.pool).await.unwrap(); // 1970: the default partition
-        }
-        let parts = |store: &PostgresStore| {
+        let parts = || {
             let pool = store.pool.clone();
             async move {
                 let names: Vec<String> = sqlx::query_scalar(
-                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                    "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
                      WHERE i.inhparent = 'events'::regclass ORDER BY 1",
                 )
                 .fetch_all(&pool)
@@ -191,17 +194,43 @@ mod tests {
                 names
             }
         };
-        let made = parts(&store).await;
-        for day in [
-            "events_p20261031",
-            "events_p20261101",
-            "events_p20261102",
-            "events_p20261103",
-            "events_default",
-        ] {
-            assert!(made.iter().any(|n| n == day), "{day} in {made:?}");
+        let made = parts().await;
+        for day in [today - 2 * DAY, today, today + 14 * DAY] {
+            assert!(
+                made.contains(&day_name(day)),
+                "the upgrade made {}: {made:?}",
+                day_name(day)
+            );
         }
-        let rows_in = |name: &'static str| {
+        assert!(made.contains(&"events_default".to_string()));
+        // Retention makes the days ahead of its clock.
+        store.prepare_events(today + 30 * DAY).await.unwrap();
+        let made = parts().await;
+        for day in [today + 30 * DAY, today + 44 * DAY] {
+            assert!(made.contains(&day_name(day)), "{}: {made:?}", day_name(day));
+        }
+        // A day whose rows already sit in the default partition stays there.
+        insert(today + 60 * DAY + 5)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.prepare_events(today + 60 * DAY).await.unwrap();
+        let made = parts().await;
+        assert!(!made.contains(&day_name(today + 60 * DAY)), "{made:?}");
+        assert!(made.contains(&day_name(today + 61 * DAY)), "{made:?}");
+
+        for i in 0..10 {
+            insert(today - 2 * DAY + i)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            insert(today - DAY + i * 9_000_000)
+                .execute(&store.pool)
+                .await
+                .unwrap(); // every 2.5 h
+            insert(1_000 + i).execute(&store.pool).await.unwrap(); // 1970: the default partition
+        }
+        let rows_in = |name: String| {
             let pool = store.pool.clone();
             async move {
                 let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {name}"))
@@ -211,22 +240,41 @@ mod tests {
                 n
             }
         };
-        assert_eq!(rows_in("events_p20261031").await, 11);
-        assert_eq!(rows_in("events_default").await, 10);
-        let new_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM events")
+        assert_eq!(rows_in(day_name(today - 2 * DAY)).await, 11);
+        assert_eq!(rows_in("events_default".into()).await, 11);
+        let last_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM events")
             .fetch_one(&store.pool)
             .await
             .unwrap();
-        assert_eq!(new_id, 31, "ids go on from the upgraded rows");
+        assert_eq!(last_id, 32, "ids go on from the upgraded rows");
+        sqlx::query("ANALYZE events")
+            .execute(&store.pool)
+            .await
+            .unwrap();
 
-        // Up to noon on Nov 1st: Oct 31st goes whole, 1970's rows and Nov 1st's
-        // morning in batches; the afternoon stays.
-        let gone = store.prune_events(T0 - DAY / 2, 1_000).await.unwrap();
-        assert_eq!(gone, 11 + 10 + 5, "a day dropped, then the rest in a batch");
-        let left = parts(&store).await;
-        assert!(!left.iter().any(|n| n == "events_p20261031"), "{left:?}");
-        assert_eq!(rows_in("events_p20261101").await, 5);
-        assert_eq!(rows_in("events_default").await, 0);
-        assert_eq!(store.prune_events(T0 - DAY / 2, 1_000).await.unwrap(), 0);
+        // Up to noon yesterday: the day before goes whole, 1970's rows in a
+        // batch; yesterday is kept whole until all of it is past.
+        let gone = store.prune_events(today - DAY / 2, 1_000).await.unwrap();
+        assert_eq!(
+            gone,
+            11 + 10,
+            "a day dropped, the default's old rows in a batch"
+        );
+        let left = parts().await;
+        assert!(!left.contains(&day_name(today - 2 * DAY)), "{left:?}");
+        assert_eq!(
+            rows_in(day_name(today - DAY)).await,
+            10,
+            "part of a day is never pruned"
+        );
+        assert_eq!(
+            rows_in("events_default".into()).await,
+            1,
+            "the future row stays"
+        );
+        assert_eq!(store.prune_events(today - DAY / 2, 1_000).await.unwrap(), 0);
+        // Once all of yesterday is past, it goes.
+        store.prune_events(today, 1_000).await.unwrap();
+        assert!(!parts().await.contains(&day_name(today - DAY)));
     }
 }

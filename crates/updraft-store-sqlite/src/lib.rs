@@ -89,9 +89,13 @@ impl SqliteStore {
 
     /// Events stay one table on SQLite: retention deletes them in batches.
     #[allow(clippy::unused_async)]
-    async fn drop_event_days(&self, _before: i64) -> StoreResult<u64> {
-        Ok(0)
+    async fn drop_event_days(&self, _before: i64) -> u64 {
+        0
     }
+
+    /// One batch of retention: the oldest events before `$1`, at most `$2`.
+    const EVENT_BATCH_DELETE: &str = "DELETE FROM events WHERE id IN \
+         (SELECT id FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)";
 
     fn migrator() -> sqlx::migrate::Migrator {
         sqlx::migrate!("./migrations")

@@ -85,11 +85,17 @@ fn downloads(
                 // It is sent to every phone in a redirect.
                 bail!("[storage] download_base_url must not hold credentials");
             }
-            // What a redirect sends must be a valid header value.
-            if u.chars().any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii()) {
-                bail!("[storage] download_base_url {u:?} must be plain ASCII without spaces (percent-encode the rest)");
+            // What a redirect sends must be a valid header value, read alike
+            // by every client (a backslash is a slash to some).
+            if u.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii() || c == '\\')
+            {
+                bail!("[storage] download_base_url {u:?} must be plain ASCII without spaces or backslashes (percent-encode the rest)");
             }
-            Ok(Downloads::Redirect(u.to_string()))
+            // Sent as parsed (`https:cdn.example.com` becomes `https://cdn.example.com/`).
+            Ok(Downloads::Redirect(
+                parsed.as_str().trim_end_matches('/').to_string(),
+            ))
         }
         (None, Some(secs)) => {
             // S3 refuses a signature valid longer than a week.
@@ -241,6 +247,17 @@ impl Layer {
             (storage.download_base_url.as_deref(), storage.presign_secs),
             s3.is_some(),
         )?;
+        if let (Downloads::Redirect(_), Some(prefix)) =
+            (&downloads, s3.as_ref().and_then(|s| s.prefix.as_deref()))
+        {
+            // It becomes part of every redirect's URL as it is.
+            if !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
+            {
+                bail!("[storage] prefix {prefix:?} must be letters, digits and - . _ ~ / to be part of a download URL");
+            }
+        }
         if let Downloads::Presign(valid) = &downloads {
             if *valid > removal_grace {
                 bail!(

@@ -22,10 +22,17 @@ pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a readiness answer is reused.
 pub(crate) const READY_FOR: Duration = Duration::from_secs(2);
 
-/// The last readiness checks (database, storage) and when they ran.
-pub(crate) type ReadyCache =
-    std::sync::Arc<tokio::sync::Mutex<Option<(std::time::Instant, Checked, Checked)>>>;
+/// The last readiness checks (database, storage), when they ran, and
+/// whether a refresh is under way.
+pub(crate) type ReadyCache = std::sync::Arc<std::sync::Mutex<Ready>>;
 type Checked = Result<(), String>;
+
+/// See [`ReadyCache`].
+#[derive(Default)]
+pub(crate) struct Ready {
+    last: Option<(std::time::Instant, Checked, Checked)>,
+    refreshing: bool,
+}
 
 /// `/health`: 200 when the database answers, else 503.
 pub(crate) async fn health(State(s): State<AppState>) -> Response {
@@ -43,17 +50,7 @@ pub(crate) async fn live() -> Response {
 /// `/health/ready`: 200 when the database and the storage answer, else 503
 /// saying which does not.
 pub(crate) async fn ready(State(s): State<AppState>) -> Response {
-    let (db, storage) = {
-        let mut last = s.readiness.lock().await;
-        match &*last {
-            Some((at, db, st)) if at.elapsed() < READY_FOR => (db.clone(), st.clone()),
-            _ => {
-                let (db, st) = tokio::join!(database(&s), storage(&s));
-                *last = Some((std::time::Instant::now(), db.clone(), st.clone()));
-                (db, st)
-            }
-        }
-    };
+    let (db, storage) = readiness(&s).await;
     let r = Readiness {
         status: if db.is_ok() && storage.is_ok() {
             HealthStatus::Ok
@@ -76,6 +73,39 @@ pub(crate) async fn ready(State(s): State<AppState>) -> Response {
         (Err(a), Err(b)) => unavailable(Json(r), format!("{a}; {b}")),
         (Err(c), _) | (_, Err(c)) => unavailable(Json(r), c),
     }
+}
+
+/// The checks' results: fresh ones reused; while another probe refreshes
+/// them, the last ones (probes never queue behind each other); else a
+/// refresh in a task of its own, so a probe that gives up does not waste it.
+async fn readiness(s: &AppState) -> (Checked, Checked) {
+    {
+        let mut r = s
+            .readiness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &r.last {
+            Some((at, db, st)) if at.elapsed() < READY_FOR || r.refreshing => {
+                return (db.clone(), st.clone());
+            }
+            _ => r.refreshing = true,
+        }
+    }
+    let state = s.clone();
+    let refresh = tokio::spawn(async move {
+        let (db, st) = tokio::join!(database(&state), storage(&state));
+        let mut r = state
+            .readiness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.last = Some((std::time::Instant::now(), db.clone(), st.clone()));
+        r.refreshing = false;
+        (db, st)
+    });
+    refresh.await.unwrap_or_else(|e| {
+        let failed = Err(format!("health check: the check failed: {e}"));
+        (failed.clone(), failed)
+    })
 }
 
 async fn database(s: &AppState) -> Result<(), String> {

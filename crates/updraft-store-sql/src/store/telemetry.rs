@@ -171,12 +171,11 @@ macro_rules! sql_telemetry {
                 tx.commit().await.map_err(backend)
             }
 
-            pub(super) async fn prune_events(pool: &sqlx::Pool<$db>, before: i64, limit: i64) -> StoreResult<u64> {
+            /// One batch of `delete` (the store's own statement: `$1` the
+            /// cut-off, `$2` the batch size).
+            pub(super) async fn prune_events(pool: &sqlx::Pool<$db>, delete: &str, before: i64, limit: i64) -> StoreResult<u64> {
                 let mut tx = pool.begin_with(BEGIN).await.map_err(backend)?;
-                let r = sqlx::query(
-                    "DELETE FROM events WHERE id IN \
-                     (SELECT id FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
-                )
+                let r = sqlx::query(delete)
                 .bind(before)
                 .bind(limit.max(1))
                 .execute(&mut *tx)
@@ -236,8 +235,9 @@ macro_rules! sql_telemetry {
             }
 
             async fn prune_events(&self, before: i64, limit: i64) -> StoreResult<u64> {
-                let days = self.drop_event_days(before).await?;
-                Ok(days + telemetry::prune_events(self.batch_pool(), before, limit).await?)
+                let days = self.drop_event_days(before).await;
+                let rows = telemetry::prune_events(self.batch_pool(), $store::EVENT_BATCH_DELETE, before, limit).await?;
+                Ok(days + rows)
             }
 
             async fn prepare_events(&self, now_ms: i64) -> StoreResult<()> {
