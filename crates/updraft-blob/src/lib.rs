@@ -132,6 +132,9 @@ impl Blob {
     }
 }
 
+/// Files up to this size go to a bucket in one `PUT`; larger ones in parts.
+const SINGLE_PUT_MAX: u64 = 5 * 1024 * 1024;
+
 fn key(sha256: &str) -> Path {
     Path::from(format!("bundles/{sha256}.zip"))
 }
@@ -299,6 +302,21 @@ impl Blobs {
         let mut f = tokio::fs::File::open(file)
             .await
             .map_err(|e| BlobError::Storage(e.to_string()))?;
+        let len = f
+            .metadata()
+            .await
+            .map_err(|e| BlobError::Storage(e.to_string()))?
+            .len();
+        if !self.is_local() && len <= SINGLE_PUT_MAX {
+            // One request instead of three (a manifest's files are mostly
+            // small); a single PUT is whole or absent too.
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            f.read_to_end(&mut bytes)
+                .await
+                .map_err(|e| BlobError::Storage(e.to_string()))?;
+            self.store.put(&key(sha256), bytes.into()).await?;
+            return Ok(());
+        }
         let upload = self.store.put_multipart(&key(sha256)).await?;
         let mut writer = WriteMultipart::new(upload);
         let mut buf = vec![0u8; 1 << 20];
