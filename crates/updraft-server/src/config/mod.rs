@@ -6,6 +6,7 @@
 
 mod layer;
 mod log_filter;
+mod names;
 mod resolve;
 
 use std::net::SocketAddr;
@@ -13,10 +14,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use layer::{
-    DatabaseLayer, Layer, LimitsLayer, ServerLayer, SettingName, StorageLayer, TelemetryLayer,
-    TlsLayer, SETTINGS,
+    DatabaseLayer, Layer, LimitsLayer, ServerLayer, StorageLayer, TelemetryLayer, TlsLayer,
 };
 pub use log_filter::{silenced, LogFilter};
+pub use names::{SettingName, SETTINGS};
 
 pub use crate::secret::{DatabaseUrl, Secret};
 
