@@ -94,24 +94,32 @@ impl FromRequestParts<AppState> for Auth {
                 "send an API key as `Authorization: Bearer <key>`",
             ));
         };
-        let hash = hash_secret(&secret);
-        let found = state.store.find_api_key(&hash).await?;
-        let Some(stored) = found.filter(|k| bool::from(k.hash.as_bytes().ct_eq(hash.as_bytes())))
-        else {
-            return Err(ApiError::unauthorized(
-                "invalid_apikey",
-                "this API key is not valid",
-            ));
-        };
-        if stored.key.expires_at.is_some_and(|t| t <= state.now_ms()) {
-            return Err(ApiError::unauthorized(
-                "invalid_apikey",
-                "this API key has expired; create a new one",
-            ));
-        }
+        let key = key_by_hash(state, &hash_secret(&secret)).await?;
         if let Some(checked) = parts.extensions.get::<crate::access_log::KeyChecked>() {
             checked.mark();
         }
-        Ok(Auth(stored.key))
+        Ok(Auth(key))
     }
+}
+
+/// The live key whose secret hashes to `hash`: 401 when there is none or it
+/// has expired. The API's bearer keys and the dashboard's sessions (which
+/// keep the hash of the key they were opened with) both come through here,
+/// so both re-check the key on every request.
+pub(crate) async fn key_by_hash(state: &AppState, hash: &str) -> Result<ApiKey, ApiError> {
+    let found = state.store.find_api_key(hash).await?;
+    let Some(stored) = found.filter(|k| bool::from(k.hash.as_bytes().ct_eq(hash.as_bytes())))
+    else {
+        return Err(ApiError::unauthorized(
+            "invalid_apikey",
+            "this API key is not valid",
+        ));
+    };
+    if stored.key.expires_at.is_some_and(|t| t <= state.now_ms()) {
+        return Err(ApiError::unauthorized(
+            "invalid_apikey",
+            "this API key has expired; create a new one",
+        ));
+    }
+    Ok(stored.key)
 }

@@ -118,6 +118,25 @@ fn forwarded_for(proxies: &[ipnet::IpNet], headers: &HeaderMap) -> Option<IpAddr
     None
 }
 
+/// The client's address: behind a trusted proxy, the one the proxies
+/// recorded (else the proxy's own), otherwise the peer's. `None` without a
+/// peer (a request not from a socket).
+pub(crate) fn client_ip(
+    proxies: &[ipnet::IpNet],
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Option<IpAddr> {
+    let peer = peer?;
+    if is_trusted(proxies, peer) {
+        return Some(
+            forwarded_for(proxies, headers)
+                .unwrap_or(peer)
+                .to_canonical(),
+        );
+    }
+    Some(peer.to_canonical())
+}
+
 /// The requesting device's country (see the module docs), for handlers.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DeviceCountry(pub(crate) Option<String>);

@@ -29,6 +29,7 @@ pub(crate) mod auth;
 pub(crate) mod blob_sweep;
 pub(crate) mod changes;
 pub(crate) mod conn_limits;
+pub(crate) mod dashboard;
 pub(crate) mod error;
 pub(crate) mod geo;
 pub(crate) mod hook_auth;

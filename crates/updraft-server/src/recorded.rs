@@ -202,3 +202,11 @@ delegate!(LeaseStore {
     read fn take_lease(&self, name: &str, holder: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool>;
     read fn release_leases(&self, holder: &str) -> StoreResult<()>;
 });
+
+// Sessions are read by every node from their rows: no change to follow.
+delegate!(SessionStore {
+    read fn create_session(&self, session: &DashSession) -> StoreResult<()>;
+    read fn touch_session(&self, token_hash: &str, now_ms: i64, idle_until: i64) -> StoreResult<Option<DashSession>>;
+    read fn end_session(&self, token_hash: &str) -> StoreResult<()>;
+    read fn prune_sessions(&self, now_ms: i64, limit: i64) -> StoreResult<u64>;
+});

@@ -7,7 +7,7 @@
 //! code. [`envelope_errors`] then rewrites any error reply that is still not
 //! JSON — a 405 from the router, a body limit or timeout hit by a plain
 //! `Bytes` extractor — into the envelope, keeping its status and headers
-//! (such as `Allow`).
+//! (such as `Allow`). The dashboard's error pages (HTML) stay as they are.
 
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::FromRequestParts;
@@ -64,17 +64,19 @@ fn from_status(status: StatusCode, message: &str) -> ApiError {
     ApiError::new(status, &code, message)
 }
 
-fn is_json(res: &Response) -> bool {
+/// Whether a reply is already the envelope, or a dashboard page (an error
+/// page rendered for people, which stays HTML).
+fn is_final(res: &Response) -> bool {
     res.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"))
 }
 
 /// Rewrites a non-JSON error reply into the envelope (middleware).
 pub(crate) async fn envelope_errors(res: Response) -> Response {
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&res) {
+    if !(status.is_client_error() || status.is_server_error()) || is_final(&res) {
         return res;
     }
     let (mut parts, body) = res.into_parts();

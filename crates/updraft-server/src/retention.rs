@@ -1,7 +1,8 @@
 //! Retention: a background job deletes stats events and per-device release
 //! rows older than `event_retention_days` (0 keeps them forever), change-log rows
 //! older than `change_retention_days` (each app's latest change stays), finished
-//! webhook deliveries older than [`DELIVERY_RETENTION_MS`], and manifest
+//! webhook deliveries older than [`DELIVERY_RETENTION_MS`], ended dashboard
+//! sessions, and manifest
 //! files no live bundle names once their grace ([`FILE_GRACE_MS`]) is over
 //! (the sweeper then removes them, [`crate::blob_sweep`]), all in
 //! small batches with a pause between them, so it never holds a long lock
@@ -84,6 +85,10 @@ pub(crate) fn spawn(
             .await;
             in_batches("old webhook deliveries", || {
                 store.prune_deliveries(now - DELIVERY_RETENTION_MS, BATCH)
+            })
+            .await;
+            in_batches("ended dashboard sessions", || {
+                store.prune_sessions(now, BATCH)
             })
             .await;
             if forget_files(&*store, now - FILE_GRACE_MS, now).await > 0 {

@@ -194,6 +194,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(crate::prometheus::serve))
         .nest("/api/v1", v1)
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(rejection::envelope_errors))
         .layer(DefaultBodyLimit::max(json_limit))

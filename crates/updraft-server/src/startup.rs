@@ -205,6 +205,7 @@ pub async fn start_with(
         readiness: Default::default(),
         channel_limiter: Arc::default(),
         test_delivery_limiter: Arc::new(ratelimit::DeviceLimiter::new(1)),
+        signin_failures: Arc::default(),
         offers: Default::default(),
         patches,
         webhook_client,

@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) channel_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Per-app limit of self-assigned channel writes (keyed by app only).
     pub(crate) self_assign_limiter: Arc<crate::ratelimit::DeviceLimiter>,
+    /// Failed dashboard sign-ins, per client address.
+    pub(crate) signin_failures: Arc<crate::dashboard::Failures>,
     /// Test deliveries, per webhook (one a second).
     pub(crate) test_delivery_limiter: Arc<crate::ratelimit::DeviceLimiter>,
     /// Offers recently queued as release signals.

@@ -25,6 +25,7 @@ mod release;
 mod revoke;
 mod rollouts;
 mod schedules;
+mod sessions;
 mod snapshot;
 mod telemetry;
 mod webhooks;
@@ -70,6 +71,7 @@ macro_rules! sql_store {
             $crate::sql_webhooks!($store);
             $crate::sql_hooks!($store);
             $crate::sql_schedules!($store);
+            $crate::sql_sessions!($store);
             $crate::sql_release!($db);
             $crate::sql_metrics!($db);
 

@@ -25,6 +25,7 @@ mod rollout_effects;
 mod rollouts;
 mod schedules;
 mod self_assign;
+mod sessions;
 mod telemetry;
 mod webhooks;
 pub use apps::*;
@@ -44,6 +45,7 @@ pub use rollout_effects::*;
 pub use rollouts::*;
 pub use schedules::*;
 pub use self_assign::*;
+pub use sessions::*;
 pub use telemetry::*;
 pub use webhooks::*;
 
@@ -79,7 +81,8 @@ macro_rules! conformance_suite {
             hooks_accept_each_call_once, cohorts_and_channel_rules,
             a_critical_deploy_supersedes_the_active_rollout, schedules_run_once);
         $crate::conformance_suite!(@cases $fresh,
-            stored_files_are_held_and_swept, leases_have_one_holder_at_a_time);
+            stored_files_are_held_and_swept, leases_have_one_holder_at_a_time,
+            sessions_expire_idle_and_absolute);
         $crate::conformance_suite!(@cases $fresh,
             release_rows_keep_first_times, arm_health_counts_each_arm,
             arm_health_counts_only_what_happened_in_the_arm,

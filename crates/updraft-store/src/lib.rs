@@ -28,6 +28,7 @@ mod key;
 mod lease;
 mod rollout;
 mod schedule;
+mod session;
 mod snapshot;
 mod telemetry;
 mod webhook;
@@ -47,6 +48,7 @@ pub use key::{KeyStore, StoredKey};
 pub use lease::LeaseStore;
 pub use rollout::{ReleaseSignal, RolloutStore, Transition};
 pub use schedule::ScheduleStore;
+pub use session::{DashSession, SessionStore};
 pub use snapshot::{AppSnapshotData, SnapshotStore};
 pub use telemetry::{
     DeviceSeen, EventQuery, NewEvent, TelemetryStore, Write, LAST_SEEN_REFRESH_MS,
@@ -58,7 +60,7 @@ pub mod prelude {
     pub use crate::{
         AppStore, BlobHoldStore, BundleStore, ChangeStore, ChannelStore, CohortStore,
         DatabaseStore, DeviceStore, FileStore, HookStore, KeyStore, LeaseStore, RolloutStore,
-        ScheduleStore, SnapshotStore, Store, TelemetryStore, WebhookStore,
+        ScheduleStore, SessionStore, SnapshotStore, Store, TelemetryStore, WebhookStore,
     };
 }
 
@@ -83,6 +85,7 @@ pub trait Store:
     + ScheduleStore
     + BlobHoldStore
     + LeaseStore
+    + SessionStore
     + Send
     + Sync
     + 'static
@@ -107,6 +110,7 @@ impl<T> Store for T where
         + ScheduleStore
         + BlobHoldStore
         + LeaseStore
+        + SessionStore
         + Send
         + Sync
         + 'static

@@ -66,13 +66,23 @@ pub(crate) async fn create_channel(
     Path(app_id): Path<String>,
     JsonBody(patch): JsonBody<ChannelPatch>,
 ) -> ApiResult<Response> {
-    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
-    check_patch(&patch)?;
-    let w = s
-        .store
-        .create_channel(&app_id, &patch, &s.stamp(&auth))
-        .await?;
-    Ok(created(w))
+    Ok(created(
+        create_channel_op(&s, &auth, &app_id, &patch).await?,
+    ))
+}
+
+/// Creating a channel, for the API and the dashboard alike.
+pub(crate) async fn create_channel_op(
+    s: &AppState,
+    auth: &Auth,
+    app_id: &str,
+    patch: &ChannelPatch,
+) -> ApiResult<ChannelWrite> {
+    known_app(s, auth, KeyMode::Write, app_id).await?;
+    check_patch(patch)?;
+    Ok(s.store
+        .create_channel(app_id, patch, &s.stamp(auth))
+        .await?)
 }
 
 #[utoipa::path(

@@ -65,8 +65,17 @@ pub(crate) async fn list_keys(
 pub(crate) async fn create_key(
     State(s): State<AppState>,
     auth: Auth,
-    JsonBody(mut k): JsonBody<NewApiKey>,
+    JsonBody(k): JsonBody<NewApiKey>,
 ) -> ApiResult<Response> {
+    Ok(created(create_key_op(&s, &auth, k).await?))
+}
+
+/// Creating a key, for the API and the dashboard alike.
+pub(crate) async fn create_key_op(
+    s: &AppState,
+    auth: &Auth,
+    mut k: NewApiKey,
+) -> ApiResult<CreatedApiKey> {
     auth.require(KeyMode::All)?;
     if !auth.0.apps.is_empty() && (k.apps.is_empty() || k.apps.iter().any(|a| !auth.can_see(a))) {
         return Err(ApiError::forbidden(
@@ -97,9 +106,9 @@ pub(crate) async fn create_key(
     let secret = new_secret();
     let key = s
         .store
-        .create_api_key(&k, &hash_secret(&secret), &s.stamp(&auth))
+        .create_api_key(&k, &hash_secret(&secret), &s.stamp(auth))
         .await?;
-    Ok(created(CreatedApiKey { key, secret }))
+    Ok(CreatedApiKey { key, secret })
 }
 
 /// `DELETE /api/v1/keys/{id}`: only keys within the caller's reach; the last

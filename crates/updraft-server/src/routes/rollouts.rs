@@ -42,9 +42,22 @@ pub(crate) async fn start_rollout(
     State(s): State<AppState>,
     auth: Auth,
     Path((app_id, name)): Path<(String, String)>,
-    JsonBody(mut new): JsonBody<NewRollout>,
+    JsonBody(new): JsonBody<NewRollout>,
 ) -> ApiResult<Response> {
-    known_app(&s, &auth, KeyMode::Upload, &app_id).await?;
+    Ok(created(
+        start_rollout_op(&s, &auth, &app_id, &name, new).await?,
+    ))
+}
+
+/// Starting a rollout, for the API and the dashboard alike.
+pub(crate) async fn start_rollout_op(
+    s: &AppState,
+    auth: &Auth,
+    app_id: &str,
+    name: &str,
+    mut new: NewRollout,
+) -> ApiResult<Rollout> {
+    known_app(s, auth, KeyMode::Upload, app_id).await?;
     let plan = new
         .plan
         .take()
@@ -52,11 +65,9 @@ pub(crate) async fn start_rollout(
     updraft_core::rollout::validate_plan(&plan)
         .map_err(|m| ApiError::bad_request("invalid_plan", m))?;
     new.plan = Some(plan);
-    let r = s
-        .store
-        .start_rollout(&app_id, &name, &new, &s.stamp(&auth))
-        .await?;
-    Ok(created(r))
+    Ok(s.store
+        .start_rollout(app_id, name, &new, &s.stamp(auth))
+        .await?)
 }
 
 #[utoipa::path(
