@@ -9,8 +9,13 @@
 //! With `BENCH_ROLLOUT=PERCENT` the `production` channel also has an active
 //! rollout of 1.0.98 to that share of devices (one step, no automatic
 //! advance or promotion), for `bench/rollout.sh`.
+//!
+//! With `BENCH_RELEASE=1` every device also has, within the last 24 hours,
+//! been offered, installed and reported ready `production`'s bundle (and a
+//! tenth of them the rollout's candidate, when there is one): the release
+//! rows the dashboard's overview and the metrics read, for `bench/dashboard.sh`.
 
-use updraft_protocol::api::{BundleMeta, BundleStorage, ChannelPatch, NewApp};
+use updraft_protocol::api::{BundleMeta, BundleStorage, ChannelPatch, NewApp, Signal};
 use updraft_server::config::{DatabaseLayer, Layer};
 use updraft_store::{DeviceSeen, NewBundle, Stamp, Write};
 
@@ -103,6 +108,8 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     let recent = std::env::var("BENCH_SEEN_RECENTLY").is_ok_and(|v| v == "1");
+    let release = std::env::var("BENCH_RELEASE").is_ok_and(|v| v == "1");
+    let rollout = std::env::var("BENCH_ROLLOUT").is_ok();
     let now = i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -124,7 +131,27 @@ async fn main() -> anyhow::Result<()> {
             seen_at: if recent { now } else { 0 },
             ..Default::default()
         }));
-        if batch.len() == 10_000 {
+        if release {
+            let at = now - 1 - i64::try_from(i % 86_000_000)?;
+            let candidate = rollout && i % 10 == 0;
+            let version = if candidate { "1.0.98" } else { "1.0.99" };
+            for (signal, dt) in [
+                (Signal::Offered, 0),
+                (Signal::Installed, 20_000),
+                (Signal::Ready, 21_000),
+            ] {
+                batch.push(Write::Release(updraft_store::ReleaseSignal {
+                    app_id: APP.into(),
+                    device_id: format!("00000000-0000-4000-8000-{i:012}"),
+                    version: version.into(),
+                    signal,
+                    at: (at - 21_000 + dt).max(0),
+                    value_ms: (signal == Signal::Ready).then_some(900 + i64::try_from(i % 400)?),
+                    rollout: None,
+                }));
+            }
+        }
+        if batch.len() >= 10_000 {
             store.write_batch(&batch).await?;
             batch.clear();
         }

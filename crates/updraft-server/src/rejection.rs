@@ -64,13 +64,19 @@ fn from_status(status: StatusCode, message: &str) -> ApiError {
     ApiError::new(status, &code, message)
 }
 
-/// Whether a reply is already the envelope, or a dashboard page (an error
-/// page rendered for people, which stays HTML).
+/// Marks a reply rendered for people (a dashboard page, errors included),
+/// which stays as it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HtmlPage;
+
+/// Whether a reply is already the envelope, or a dashboard page.
 fn is_final(res: &Response) -> bool {
-    res.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"))
+    res.extensions().get::<HtmlPage>().is_some()
+        || res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// Rewrites a non-JSON error reply into the envelope (middleware).

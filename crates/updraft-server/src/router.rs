@@ -16,10 +16,15 @@ use crate::routes::{
 use crate::state::AppState;
 use crate::{access_log, error, public_url, rejection, routes};
 
-/// The reply for a path no route serves, marked for the request log's budget.
-async fn not_found() -> Response {
-    let mut res =
-        error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found").into_response();
+/// The reply for a path no route serves, marked for the request log's
+/// budget: the envelope, or a page under the dashboard's `/ui/`.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let e = error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found");
+    let mut res = if uri.path().starts_with("/ui/") {
+        crate::dashboard::not_found(e)
+    } else {
+        e.into_response()
+    };
     res.extensions_mut().insert(access_log::NoRoute);
     res
 }

@@ -188,6 +188,14 @@ async fn signing_in_opens_a_server_side_session_that_sign_out_ends() {
     assert_eq!(b.get("/ui/").await.location(), "/ui/signin");
 }
 
+/// What a refused form sends: a name, its fields, its `Sec-Fetch-Site`, other headers.
+type Case<'a> = (
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Option<&'a str>,
+    Vec<(&'a str, &'a str)>,
+);
+
 #[tokio::test]
 async fn forms_need_the_sessions_token_and_the_dashboards_origin() {
     let server = Server::start().await;
@@ -202,7 +210,7 @@ async fn forms_need_the_sessions_token_and_the_dashboards_origin() {
         .ok("GET", &format!("/apps/{APP}/channels"), None)
         .await;
 
-    let cases: [(&str, Vec<(&str, &str)>, Option<&str>, Vec<(&str, &str)>); 5] = [
+    let cases: [Case; 5] = [
         ("no token", vec![("name", "x")], Some("same-origin"), vec![]),
         (
             "a wrong token",
@@ -347,7 +355,21 @@ async fn a_page_is_exactly_as_allowed_as_the_api_with_its_key() {
         ),
         (
             format!("/ui/apps/{APP}/channels/production"),
-            vec![("disable_auto_update", "none")],
+            vec![
+                // Drawn with every flag off and "major"; only the policy changed.
+                ("was_public", "off"),
+                ("was_ios", "off"),
+                ("was_android", "off"),
+                ("was_electron", "off"),
+                ("was_allow_device_self_set", "off"),
+                ("was_allow_emulator", "off"),
+                ("was_allow_device", "off"),
+                ("was_allow_dev", "off"),
+                ("was_allow_prod", "off"),
+                ("was_disable_auto_update_under_native", "off"),
+                ("was_disable_auto_update", "major"),
+                ("disable_auto_update", "none"),
+            ],
         ),
         (format!("/ui/apps/{APP}/channels"), vec![("name", "x")]),
         ("/ui/keys".to_string(), vec![("name", "x"), ("mode", "all")]),
@@ -451,39 +473,48 @@ async fn failed_sign_ins_are_limited_per_address_only() {
     })
     .await;
     let mut b = Browser::new(&server);
-    let from = |ip: &'static str| [("x-forwarded-for", ip)];
     for i in 0..10 {
         let r = b
             .post_from(
                 "/ui/signin",
                 &[("key", "upd_wrong")],
                 Some("same-origin"),
-                &from("203.0.113.9"),
+                &[("x-forwarded-for", "203.0.113.9")],
             )
             .await;
         assert_eq!(r.status, 401, "attempt {i}: {}", r.body);
         assert!(r.body.contains("not valid"));
     }
-    // The 11th from that address is refused, even with the right key.
+    // The 11th wrong key from that address is answered 429, with when to try again.
     let r = b
         .post_from(
             "/ui/signin",
-            &[("key", ADMIN)],
+            &[("key", "upd_wrong")],
             Some("same-origin"),
-            &from("203.0.113.9"),
+            &[("x-forwarded-for", "203.0.113.9")],
         )
         .await;
     assert_eq!(r.status, 429, "{}", r.body);
     let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&wait), "{wait}");
     assert!(b.cookie.is_none());
-    // A real user elsewhere is not locked out.
+    // Another address is answered as usual.
+    let r = b
+        .post_from(
+            "/ui/signin",
+            &[("key", "upd_wrong")],
+            Some("same-origin"),
+            &[("x-forwarded-for", "198.51.100.4")],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    // A right key signs in, even from the limited address (a colleague behind the same NAT).
     let r = b
         .post_from(
             "/ui/signin",
             &[("key", ADMIN)],
             Some("same-origin"),
-            &from("198.51.100.4"),
+            &[("x-forwarded-for", "203.0.113.9")],
         )
         .await;
     assert_eq!((r.status, r.location()), (303, "/ui/"));
@@ -526,4 +557,70 @@ async fn the_assets_are_embedded_and_cached_by_their_hash() {
         assert!(!r.body.is_empty());
     }
     assert_eq!(b.get("/ui/assets/app.000000000000.css").await.status, 404);
+}
+
+#[tokio::test]
+async fn hostile_names_links_and_paths() {
+    let server = Server::start().await;
+    server.with_app().await;
+    // A channel named like a path step is refused by the API itself.
+    for name in [".", ".."] {
+        let (status, body) = server
+            .api(
+                "POST",
+                &format!("/apps/{APP}/channels"),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_name")),
+            "{name}"
+        );
+    }
+    // Odd but valid names work through their percent-encoded paths.
+    let odd = "ünïcode / with spaces?#";
+    server.add_channel(json!({"name": odd})).await;
+    // A bundle's link is drawn as a link only when it is a web address.
+    let zip = bundle_zip("x");
+    let (status, _) = server
+        .upload(
+            "1.0.1",
+            "&link=javascript:alert(1)&comment=%3Cb%3Ehi%3C%2Fb%3E",
+            zip,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut b = Browser::new(&server);
+    b.sign_in(ADMIN).await;
+    let first = b.cookie.clone().unwrap();
+    let bundles = b.get(&format!("/ui/apps/{APP}/bundles")).await;
+    assert_eq!(bundles.status, 200, "{}", bundles.body);
+    assert!(!bundles.body.contains("javascript:"), "{}", bundles.body);
+    assert!(
+        bundles.body.contains("&lt;b&gt;hi&lt;/b&gt;"),
+        "{}",
+        bundles.body
+    );
+    let encoded = urlencode(odd);
+    let page = b.get(&format!("/ui/apps/{APP}/channels/{encoded}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Channel ünïcode / with spaces?#"),
+        "{}",
+        page.body
+    );
+    // Unknown pages under /ui/ are pages too.
+    let missing = b.get("/ui/no-such-page").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    // Signing in again in the same browser ends the session it had.
+    b.sign_in(ADMIN).await;
+    assert_ne!(b.cookie.as_deref(), Some(first.as_str()));
+    let mut replay = Browser::new(&server);
+    replay.cookie = Some(first);
+    assert_eq!(replay.get("/ui/").await.location(), "/ui/signin");
 }

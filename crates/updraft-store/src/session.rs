@@ -26,7 +26,8 @@ pub struct DashSession {
 /// (sessions are not state nodes follow: every node reads the row).
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session. `Conflict` when one has this token hash.
+    /// Stores a new session, its idle expiry capped by its absolute one.
+    /// `Conflict` when one has this token hash.
     async fn create_session(&self, session: &DashSession) -> StoreResult<()>;
     /// The session with this token hash when it is live at `now_ms` (before
     /// both expiries), its idle expiry moved to `idle_until` (never past its
@@ -40,6 +41,7 @@ pub trait SessionStore: Send + Sync {
     /// Ends the session with this token hash (sign-out); nothing when there
     /// is none.
     async fn end_session(&self, token_hash: &str) -> StoreResult<()>;
-    /// Deletes at most `limit` sessions that ended by `now_ms`; how many.
+    /// Deletes at most `limit` sessions that ended by `now_ms` (the idle
+    /// expiry is never past the absolute one); how many.
     async fn prune_sessions(&self, now_ms: i64, limit: i64) -> StoreResult<u64>;
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use futures::future::join_all;
+use futures::StreamExt;
 use maud::{html, Markup};
 use updraft_protocol::api::*;
 
@@ -64,7 +64,12 @@ pub(crate) async fn overview(
     let list = channels::list_channels(State(s.clone()), auth.clone(), Path(app_id.clone()))
         .await?
         .0;
-    let views = join_all(list.into_iter().map(|c| view(&s, &signed, c))).await;
+    // A few channels at a time: one page load must not take every database connection.
+    let views: Vec<ChannelView> =
+        futures::stream::iter(list.into_iter().map(|c| view(&s, &signed, c)))
+            .buffered(4)
+            .collect()
+            .await;
     let activity = changes::audit(
         State(s.clone()),
         auth.clone(),

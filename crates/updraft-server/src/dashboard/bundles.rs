@@ -59,7 +59,7 @@ pub(crate) async fn list(
                         tr data-version=(b.version) {
                             th scope="row" .mono {
                                 (b.version)
-                                @if let Some(l) = &b.link { br; a href=(l) rel="noopener noreferrer" { "link" } }
+                                @if let Some(l) = b.link.as_deref().filter(|l| is_web_link(l)) { br; a href=(l) rel="noopener noreferrer" { "link" } }
                                 @if let Some(c) = &b.comment { br; span.muted { (c) } }
                             }
                             td.num { (size(b.size)) }
@@ -112,6 +112,12 @@ pub(crate) async fn list(
         &body,
     )
     .into_response())
+}
+
+/// Only `http:` and `https:` links are drawn as links: a `javascript:` or
+/// `data:` one given at upload is not.
+fn is_web_link(l: &str) -> bool {
+    url::Url::parse(l).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
 fn ships(b: &Bundle) -> &'static str {

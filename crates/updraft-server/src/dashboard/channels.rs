@@ -205,7 +205,10 @@ fn settings(signed: &Signed, base: &str, c: &Channel, can: bool) -> Markup {
                 legend { "Who gets this channel" }
                 @for (name, label) in FLAGS {
                     label.check { input type="checkbox" name=(name) checked[flag(c, name)]; (label) }
+                    input type="hidden" name={ "was_" (name) } value=(on_off(flag(c, name)));
                 }
+                input type="hidden" name="was_disable_auto_update" value=(c.disable_auto_update.as_str());
+                input type="hidden" name="was_disable_auto_update_under_native" value=(on_off(c.disable_auto_update_under_native));
                 label for="policy" { "Version policy" }
                 select #policy name="disable_auto_update" {
                     @for (p, label) in POLICIES {
@@ -220,34 +223,58 @@ fn settings(signed: &Signed, base: &str, c: &Channel, can: bool) -> Markup {
     }
 }
 
-/// The patch a settings form asks for: only what differs from `c`.
-fn settings_patch(f: &Fields, c: &Channel) -> Result<ChannelPatch, ApiError> {
-    let mut p = ChannelPatch::default();
-    let set = |name: &str, slot: &mut Option<bool>| {
-        let v = f.checked(name);
-        if v != flag(c, name) {
-            *slot = Some(v);
-        }
-    };
-    set("public", &mut p.public);
-    set("ios", &mut p.ios);
-    set("android", &mut p.android);
-    set("electron", &mut p.electron);
-    set("allow_device_self_set", &mut p.allow_device_self_set);
-    set("allow_emulator", &mut p.allow_emulator);
-    set("allow_device", &mut p.allow_device);
-    set("allow_dev", &mut p.allow_dev);
-    set("allow_prod", &mut p.allow_prod);
-    let raw = f.get("disable_auto_update").unwrap_or_default();
-    let policy = DisableAutoUpdate::parse(raw).ok_or_else(|| {
-        ApiError::bad_request("invalid_policy", format!("unknown version policy {raw:?}"))
-    })?;
-    if policy != c.disable_auto_update {
-        p.disable_auto_update = Some(policy);
+fn on_off(v: bool) -> &'static str {
+    if v {
+        "on"
+    } else {
+        "off"
     }
-    let under = f.checked("disable_auto_update_under_native");
-    if under != c.disable_auto_update_under_native {
-        p.disable_auto_update_under_native = Some(under);
+}
+
+/// The patch a settings form asks for: only the fields the person changed
+/// on the page (each checked against the value the page was drawn with, in
+/// a hidden field), so a change made elsewhere meanwhile is never undone.
+fn settings_patch(f: &Fields) -> Result<ChannelPatch, ApiError> {
+    let stale = || {
+        ApiError::bad_request(
+            "invalid_form",
+            "the form is incomplete; reload the page and try again",
+        )
+    };
+    let was = |name: &str| match f.get(&format!("was_{name}")) {
+        Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        _ => Err(stale()),
+    };
+    let changed = |name: &str| -> Result<Option<bool>, ApiError> {
+        let now = f.checked(name);
+        Ok((now != was(name)?).then_some(now))
+    };
+    let mut p = ChannelPatch {
+        public: changed("public")?,
+        ios: changed("ios")?,
+        android: changed("android")?,
+        electron: changed("electron")?,
+        allow_device_self_set: changed("allow_device_self_set")?,
+        allow_emulator: changed("allow_emulator")?,
+        allow_device: changed("allow_device")?,
+        allow_dev: changed("allow_dev")?,
+        allow_prod: changed("allow_prod")?,
+        disable_auto_update_under_native: changed("disable_auto_update_under_native")?,
+        ..ChannelPatch::default()
+    };
+    let policy = |field: &str| {
+        let raw = f.get(field).unwrap_or_default();
+        DisableAutoUpdate::parse(raw).ok_or_else(|| {
+            ApiError::bad_request("invalid_policy", format!("unknown version policy {raw:?}"))
+        })
+    };
+    let (now, before) = (
+        policy("disable_auto_update")?,
+        policy("was_disable_auto_update")?,
+    );
+    if now != before {
+        p.disable_auto_update = Some(now);
     }
     Ok(p)
 }
@@ -260,10 +287,7 @@ pub(crate) async fn save(
 ) -> PageResult {
     let auth = posted.signed.auth;
     let key = (app_id.clone(), name.clone());
-    let c = channels::get_channel(State(s.clone()), auth.clone(), Path(key.clone()))
-        .await?
-        .0;
-    let patch = settings_patch(&posted.fields, &c)?;
+    let patch = settings_patch(&posted.fields)?;
     if patch != ChannelPatch::default() {
         let _changed = channels::update_channel(State(s), auth, Path(key), JsonBody(patch)).await?;
     }
@@ -277,8 +301,14 @@ pub(crate) async fn deploy(
     posted: Posted,
 ) -> PageResult {
     let f = &posted.fields;
+    let bundle = f.text("bundle").ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_form",
+            "choose the bundle to deploy (builtin is one of them)",
+        )
+    })?;
     let patch = ChannelPatch {
-        bundle: Some(f.text("bundle").map(str::to_string)),
+        bundle: Some(Some(bundle.to_string())),
         critical: f.checked("critical").then_some(true),
         ..ChannelPatch::default()
     };
@@ -305,4 +335,55 @@ pub(crate) async fn rollback(
     )
     .await?;
     Ok(see_other(&here(&app_id, &name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &str) -> Fields {
+        Fields::parse(pairs.as_bytes())
+    }
+
+    const ALL_WAS: &str = "was_public=on&was_ios=on&was_android=on&was_electron=off\
+        &was_allow_device_self_set=off&was_allow_emulator=on&was_allow_device=on\
+        &was_allow_dev=off&was_allow_prod=on&was_disable_auto_update=major\
+        &was_disable_auto_update_under_native=on";
+
+    #[test]
+    fn only_what_the_person_changed_is_sent() {
+        // "public" unticked, everything else as drawn.
+        let f = form(&format!(
+            "{ALL_WAS}&ios=on&android=on&allow_emulator=on&allow_device=on&allow_prod=on\
+             &disable_auto_update=major&disable_auto_update_under_native=on"
+        ));
+        let p = settings_patch(&f).unwrap();
+        assert_eq!(
+            p,
+            ChannelPatch {
+                public: Some(false),
+                ..ChannelPatch::default()
+            }
+        );
+        let f = form(&format!(
+            "{ALL_WAS}&public=on&ios=on&android=on&allow_emulator=on&allow_device=on&allow_prod=on\
+             &disable_auto_update=none&disable_auto_update_under_native=on"
+        ));
+        let p = settings_patch(&f).unwrap();
+        assert_eq!(
+            p,
+            ChannelPatch {
+                disable_auto_update: Some(DisableAutoUpdate::None),
+                ..ChannelPatch::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_form_without_its_drawn_values_is_refused() {
+        assert!(settings_patch(&form("public=on&disable_auto_update=none")).is_err());
+        assert!(
+            settings_patch(&form(&format!("{ALL_WAS}&disable_auto_update=sometimes"))).is_err()
+        );
+    }
 }

@@ -106,6 +106,17 @@ pub(crate) fn csv(name: &str, points: &[Point]) -> Response {
             .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
         out.push_str(&format!("{iso},{},{}\n", p.at, fmt(p.value)));
     }
+    // Only characters that need no quoting: a channel name cannot add a parameter.
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let disposition = format!("attachment; filename=\"{name}.csv\"");
     (
         [
@@ -147,6 +158,11 @@ mod tests {
         assert_eq!(
             res.headers()[header::CONTENT_TYPE],
             "text/csv; charset=utf-8"
+        );
+        let res = csv("x\"; filename*=UTF-8''a.html", &pts);
+        assert_eq!(
+            res.headers()[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"x___filename__UTF-8__a.html.csv\""
         );
     }
 }

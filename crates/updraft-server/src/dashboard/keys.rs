@@ -49,10 +49,12 @@ async fn render(s: &AppState, signed: &Signed, created: Option<&CreatedApiKey>) 
                         td { @if let Some(t) = k.expires_at { (time(t)) } @else { "never" } }
                         td { (time(k.created_at)) }
                         td {
+                            @if deletable(signed, k) {
                             form.inline method="post" action={ "/ui/keys/" (k.id) "/delete" }
                                 data-confirm={ "Revoke the key " (k.name) "? Whatever uses it stops working." } {
                                 (csrf(signed))
                                 button.danger type="submit" aria-label={ "Revoke " (k.name) } { "Revoke" }
+                            }
                             }
                         }
                     }
@@ -68,6 +70,16 @@ async fn render(s: &AppState, signed: &Signed, created: Option<&CreatedApiKey>) 
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(res)
+}
+
+/// Whether the session's key may delete `k` (the API's rule: a key with an
+/// expiry cannot delete one that outlives it); others show no button.
+fn deletable(signed: &Signed, k: &ApiKey) -> bool {
+    signed
+        .auth
+        .0
+        .expires_at
+        .is_none_or(|limit| k.expires_at.is_some_and(|t| t <= limit))
 }
 
 fn create_form(signed: &Signed) -> Markup {

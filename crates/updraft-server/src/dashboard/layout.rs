@@ -52,10 +52,19 @@ impl IntoResponse for PageError {
                 );
                 let mut res = Response::from_parts(parts, axum::body::Body::from(body.0));
                 *res.status_mut() = status;
+                res.extensions_mut().insert(crate::rejection::HtmlPage);
                 res
             }
         }
     }
+}
+
+/// `page` as an error reply with `status` (a refused sign-in, say).
+pub(crate) fn failed(status: StatusCode, page: Markup) -> Response {
+    let mut res = page.into_response();
+    *res.status_mut() = status;
+    res.extensions_mut().insert(crate::rejection::HtmlPage);
+    res
 }
 
 /// What a page handler returns.

@@ -58,6 +58,11 @@ async fn page_headers(mut res: Response) -> Response {
     res
 }
 
+/// A path under `/ui/` that no page serves: an error page.
+pub(crate) fn not_found(e: crate::error::ApiError) -> Response {
+    layout::PageError::Api(e).into_response()
+}
+
 /// `/` and `/ui`: to the dashboard's home.
 async fn home() -> Response {
     layout::see_other("/ui/").into_response()

@@ -72,7 +72,8 @@ pub(crate) async fn open(
             token_hash: hash_secret(&token),
             key_hash: key_hash.to_string(),
             created_at: now,
-            idle_until: (now + IDLE_MS).min(expires_at),
+            // The store keeps it within the absolute expiry.
+            idle_until: now + IDLE_MS,
             expires_at,
         })
         .await

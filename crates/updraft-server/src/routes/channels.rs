@@ -23,6 +23,17 @@ fn check_patch(patch: &ChannelPatch) -> ApiResult<()> {
             "a channel name cannot be blank",
         ));
     }
+    // Every URL naming a channel has it as a path segment: `.` and `..` would be resolved away.
+    if patch
+        .name
+        .as_deref()
+        .is_some_and(|n| matches!(n, "." | ".."))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a channel cannot be named . or ..",
+        ));
+    }
     if let Some(Some(rule)) = &patch.target {
         updraft_core::target::validate(rule)
             .map_err(|e| ApiError::bad_request("invalid_target", format!("target: {e}")))?;

@@ -67,7 +67,7 @@ macro_rules! sql_sessions {
             async fn prune_sessions(&self, now_ms: i64, limit: i64) -> StoreResult<u64> {
                 let r = sqlx::query(
                     "DELETE FROM dashboard_sessions WHERE token_hash IN (SELECT token_hash FROM dashboard_sessions \
-                     WHERE idle_until <= $1 OR expires_at <= $1 LIMIT $2)",
+                     WHERE idle_until <= $1 LIMIT $2)",
                 )
                 .bind(now_ms)
                 .bind(limit)
