@@ -149,7 +149,19 @@ try {
   check(csv.trim().split("\n").pop().endsWith(`,${expect.devices}`), `the CSV ends with ${expect.devices}: ${csv}`);
   await inspect("channel");
 
+  // The app's statistics put the releases side by side.
+  await page.goto(`${base}/ui/apps/${encodeURIComponent(app)}/stats`);
+  const installed = await text(`#releases tr[data-bundle="${expect.candidate}"] [data-stat="installed"]`);
+  check(installed === String(expect.devices), `statistics: ${expect.candidate} installed on ${installed}`);
+  const curves = await page.locator("figure.chart").count();
+  check(curves >= 2, `one adoption chart per bundle: ${curves}`);
+  const perHour = await page.locator("#checks-chart [data-value]").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-value"))));
+  const checks = perHour.reduce((a, b) => a + b, 0);
+  check(checks === expect.checks, `update checks per hour add up to ${expect.checks}: ${checks}`);
+  await inspect("stats");
+
   // Pause it.
+  await page.goto(`${base}/ui/apps/${encodeURIComponent(app)}/channels/production`);
   await page.getByRole("button", { name: "Pause" }).click();
   await page.waitForLoadState();
   check((await text("#rollout .badge")) === "paused", "paused");
@@ -168,6 +180,27 @@ try {
   check(trace.some((l) => l.includes("rollout")), `the trace mentions the rollout: ${trace}`);
   check((await text("#outcome")).includes("production"), "through the production channel");
   await inspect("device");
+
+  // The audit log names what this session did.
+  await page.goto(`${base}/ui/apps/${encodeURIComponent(app)}`);
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.getByLabel("Kind (channel.updated, or a prefix such as rollout.)").fill("rollout.");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForLoadState();
+  const kinds = await page.locator("table tbody tr td:nth-child(2)").allInnerTexts();
+  check(kinds.includes("rollout.paused") && kinds.includes("rollout.started"), `the audit log: ${kinds}`);
+  await inspect("audit");
+
+  // A webhook: added (its secret shown once), tested (the result on the page).
+  await page.goto(`${base}/ui/apps/${encodeURIComponent(app)}/webhooks`);
+  await page.getByLabel("URL (https)").fill("https://hooks.example.invalid/updraft");
+  await page.getByRole("button", { name: "Add webhook" }).click();
+  await page.waitForLoadState();
+  check((await text("#webhook-secret")).length > 20, "the webhook's secret is shown once");
+  await page.getByRole("button", { name: /Send a test/ }).click();
+  await page.waitForLoadState();
+  check((await text("#test-result")).includes("failed"), `a test to an unreachable host fails: ${await text("#test-result")}`);
+  await inspect("webhooks");
 
   // Create a key (its secret shown once), then revoke it.
   await page.goto(`${base}/ui/keys`);

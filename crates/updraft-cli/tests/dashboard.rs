@@ -87,7 +87,9 @@ async fn the_dashboard_in_chromium() {
         .to_string();
 
     let artifacts = repo().join("target/artifacts/dashboard");
-    let expect = json!({"stable": "1.0.1", "candidate": "1.0.2", "devices": DEVICES});
+    // Each device checks for updates once per app start, and starts twice.
+    let expect =
+        json!({"stable": "1.0.1", "candidate": "1.0.2", "devices": DEVICES, "checks": 2 * DEVICES});
     let mut node = Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
         .current_dir(&browser_dir)
@@ -144,7 +146,10 @@ async fn the_dashboard_in_chromium() {
         "apps",
         "app",
         "channel",
+        "stats",
         "device",
+        "audit",
+        "webhooks",
         "keys",
         "channel-read-only",
     ] {
@@ -154,6 +159,15 @@ async fn the_dashboard_in_chromium() {
             assert!(bytes.starts_with(b"\x89PNG"), "{} is a PNG", shot.display());
         }
     }
+
+    let checks = server.ok("GET", &format!("/apps/{APP}/checks"), None).await;
+    let total: i64 = checks["hours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["checks"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 2 * i64::try_from(DEVICES).unwrap(), "{checks}");
 
     // What the browser did went through the API's own writes, stamped with its key.
     let audit = server

@@ -536,6 +536,12 @@ impl Client {
         self.get(&format!("/apps/{}/offers", enc(app))).await
     }
 
+    /// Update checks per hour over a window (default: the last 24 hours).
+    pub async fn check_counts(&self, app: &str, query: &ChecksQuery) -> Result<CheckCounts> {
+        let url = self.url(&format!("/apps/{}/checks", enc(app)));
+        self.json(self.http.get(&url).query(query), &url).await
+    }
+
     // ---- change log ----
 
     /// The app's change log, oldest first, after `query.after`; continue

@@ -133,6 +133,7 @@ const COVERED: &[(&str, &str, &str)] = &[
     ("get", "/apps/{app_id}/changes", "list_changes"),
     ("post", "/apps/{app_id}/explain", "explain"),
     ("get", "/apps/{app_id}/offers", "list_offers"),
+    ("get", "/apps/{app_id}/checks", "check_counts"),
     ("get", "/keys", "list_keys"),
     ("post", "/keys", "create_key"),
     ("delete", "/keys/{id}", "delete_key"),
@@ -307,6 +308,45 @@ async fn list_offers_counts_the_updates_offered() {
     assert_eq!(offers.len(), 1, "{offers:?}");
     assert_eq!(offers[0].version, "1.0.1");
     assert_eq!(offers[0].count, 2);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn check_counts_count_every_update_check_per_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut running, c) = start(dir.path()).await;
+    app_with_bundle(&c).await;
+    let empty = c.check_counts(APP, &ChecksQuery::default()).await.unwrap();
+    // 24 hours not starting on the hour touch 25 of them.
+    assert!(
+        (24..=25).contains(&empty.hours.len()),
+        "every hour of the default day: {empty:?}"
+    );
+    assert!(empty.hours.iter().all(|h| h.checks == 0));
+    for _ in 0..3 {
+        device_call(&c, "/updates", &device_request()).await;
+    }
+    // Stopping drains the background writer; the counts are then stored.
+    running.stop().await;
+    let (mut running, c) = start(dir.path()).await;
+    let counts = c.check_counts(APP, &ChecksQuery::default()).await.unwrap();
+    assert_eq!(
+        counts.hours.iter().map(|h| h.checks).sum::<i64>(),
+        3,
+        "{counts:?}"
+    );
+    assert_eq!(counts.hours.last().unwrap().checks, 3, "this hour");
+    let bad = c
+        .check_counts(
+            APP,
+            &ChecksQuery {
+                since: Some(10),
+                until: Some(5),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.status(), Some(400), "{bad}");
     running.stop().await;
 }
 

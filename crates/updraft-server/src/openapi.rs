@@ -36,7 +36,7 @@ use crate::routes::{
         cohorts::list_cohorts, cohorts::put_cohort, cohorts::delete_cohort,
         schedules::create_schedule, schedules::list_schedules, schedules::cancel_schedule,
         devices::list_devices, devices::get_device, devices::set_override, devices::remove_override,
-        devices::clear_blocks, devices::list_events, devices::list_offers, explain::explain,
+        devices::clear_blocks, devices::list_events, devices::list_offers, devices::check_counts, explain::explain,
         explain::explain_device,
         rollouts::start_rollout, rollouts::rollout_status, rollouts::rollout_action,
         rollouts::list_rollouts, rollouts::metrics,

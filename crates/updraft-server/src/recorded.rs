@@ -119,6 +119,8 @@ delegate!(TelemetryStore {
     read fn prepare_events(&self, now_ms: i64) -> StoreResult<()>;
     read fn list_events(&self, app_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
     read fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>>;
+    read fn check_counts(&self, app_id: &str, since_hour: i64, until_hour: i64) -> StoreResult<Vec<(i64, i64)>>;
+    read fn prune_check_counts(&self, before_hour: i64, limit: i64) -> StoreResult<u64>;
 });
 
 delegate!(SnapshotStore {

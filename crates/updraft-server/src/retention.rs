@@ -77,6 +77,10 @@ pub(crate) fn spawn(
             if let Some(keep_ms) = keep_ms {
                 prune(&*store, now.saturating_sub(keep_ms)).await;
                 prune_release(&*store, now.saturating_sub(keep_ms)).await;
+                in_batches("old update check counts", || {
+                    store.prune_check_counts(now.saturating_sub(keep_ms) / 3_600_000, BATCH)
+                })
+                .await;
             }
             prune_changes(&*store, now.saturating_sub(change_ms)).await;
             in_batches("old hook calls", || {

@@ -172,6 +172,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/apps/{app_id}/audit", get(routes::changes::audit))
         .route("/apps/{app_id}/explain", post(explain::explain))
         .route("/apps/{app_id}/offers", get(devices::list_offers))
+        .route("/apps/{app_id}/checks", get(devices::check_counts))
         .route("/keys", get(keys::list_keys).post(keys::create_key))
         .route("/keys/{id}", axum::routing::delete(keys::delete_key));
     let request_id = HeaderName::from_static("x-request-id");

@@ -3,8 +3,8 @@
 //! by the bytes its writes and the batch being written hold together (a stats
 //! event may carry 20 KiB of strings). A full queue is reported to the caller,
 //! which answers 429/503 with `Retry-After` instead of buffering without bound.
-//! Update offers are not queued one by one: they are counted in memory and
-//! added to each flush. A write the database refuses for good is dropped alone
+//! Update offers and update checks are not queued one by one: they are
+//! counted in memory ([`Counted`]) and added to each flush. A write the database refuses for good is dropped alone
 //! (see `flush`), so it never holds up the others. On shutdown the queue is
 //! closed and drained until the drain deadline; what could not be written by
 //! then is logged, counted by kind.
@@ -34,8 +34,44 @@ const MAX_BATCH: usize = 65_536;
 /// does not double the buffer (65,536 slots of a `Write` are 18 MiB).
 const OFFER_SLOTS: usize = 1024;
 
-/// Offers counted since the last flush, by (bundle id, day): (app, version, count).
-type OfferCounts = Arc<Mutex<HashMap<(i64, i64), (String, String, i64)>>>;
+/// What is counted in memory between two flushes.
+#[derive(Debug, Default)]
+struct Counted {
+    /// Offers by (bundle id, day): (app, version, count).
+    offers: HashMap<(i64, i64), (String, String, i64)>,
+    /// Update checks by hour (since the epoch), then app.
+    checks: HashMap<i64, HashMap<String, i64>>,
+}
+
+impl Counted {
+    fn is_empty(&self) -> bool {
+        self.offers.is_empty() && self.checks.is_empty()
+    }
+
+    /// The counts as writes, leaving nothing counted.
+    fn take(&mut self) -> impl Iterator<Item = Write> {
+        let offers = std::mem::take(&mut self.offers).into_iter().map(
+            |((_, day), (app_id, version, count))| Write::Offered {
+                app_id,
+                version,
+                day,
+                count,
+            },
+        );
+        let checks = std::mem::take(&mut self.checks)
+            .into_iter()
+            .flat_map(|(hour, apps)| {
+                apps.into_iter().map(move |(app_id, count)| Write::Checked {
+                    app_id,
+                    hour,
+                    count,
+                })
+            });
+        offers.chain(checks)
+    }
+}
+
+type OfferCounts = Arc<Mutex<Counted>>;
 
 /// The sending side, cloned into every handler.
 #[derive(Debug, Clone)]
@@ -123,11 +159,23 @@ impl Writer {
 
     /// Counts one offer of bundle `bundle_id` (`version` of `app_id`) on `day`.
     pub(crate) fn offered(&self, app_id: &str, bundle_id: i64, version: &str, day: i64) {
-        let mut offers = self.offers.lock().expect("offer counts lock");
-        offers
+        let mut counted = self.offers.lock().expect("offer counts lock");
+        counted
+            .offers
             .entry((bundle_id, day))
             .or_insert_with(|| (app_id.to_string(), version.to_string(), 0))
             .2 += 1;
+    }
+
+    /// Counts one update check of `app_id` in `hour` (hours since the epoch).
+    pub(crate) fn checked(&self, app_id: &str, hour: i64) {
+        let mut counted = self.offers.lock().expect("offer counts lock");
+        let apps = counted.checks.entry(hour).or_default();
+        if let Some(n) = apps.get_mut(app_id) {
+            *n += 1;
+        } else {
+            apps.insert(app_id.to_string(), 1);
+        }
     }
 
     /// Whether the queue has room for at least `n` more writes holding about
@@ -277,15 +325,8 @@ pub fn spawn<S: BatchSink + ?Sized>(
         while let Ok(w) = rx.try_recv() {
             left.add(&w);
         }
-        for (app_id, version, count) in
-            std::mem::take(&mut *counted.lock().expect("offer counts lock")).into_values()
-        {
-            left.add(&Write::Offered {
-                app_id,
-                version,
-                day: 0,
-                count,
-            });
+        for w in counted.lock().expect("offer counts lock").take() {
+            left.add(&w);
         }
         if !left.is_empty() {
             tracing::error!(unwritten = %left, drain_timeout = ?settings.drain_timeout,
@@ -319,17 +360,8 @@ async fn flush<S: BatchSink + ?Sized>(
     progress.begun.fetch_add(1, Ordering::SeqCst);
     let taken = buf.len() as u64;
     let bytes = buf.iter().map(Write::approx_bytes).sum();
-    let counted = std::mem::take(&mut *offers.lock().expect("offer counts lock"));
-    buf.extend(
-        counted
-            .into_iter()
-            .map(|((_, day), (app_id, version, count))| Write::Offered {
-                app_id,
-                version,
-                day,
-                count,
-            }),
-    );
+    let counted: Vec<Write> = offers.lock().expect("offer counts lock").take().collect();
+    buf.extend(counted);
     let flushed = if buf.is_empty() {
         Ok(())
     } else {

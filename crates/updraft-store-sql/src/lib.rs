@@ -124,6 +124,7 @@ pub fn refuse_nul(batch: &[updraft_store::Write]) -> Result<(), StoreError> {
             Write::Offered {
                 app_id, version, ..
             } => nul(app_id) || nul(version),
+            Write::Checked { app_id, .. } => nul(app_id),
             Write::Failed {
                 app_id,
                 device_id,

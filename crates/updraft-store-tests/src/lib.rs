@@ -65,7 +65,7 @@ macro_rules! conformance_suite {
             telemetry_batches, unchanged_device_rows_are_not_rewritten,
             a_batch_with_a_nul_is_refused_whole_and_for_good,
             device_rows_keep_the_running_version_and_never_go_back,
-            events_are_pruned_in_bounded_batches);
+            events_are_pruned_in_bounded_batches, check_counts_add_up_per_hour);
         $crate::conformance_suite!(@cases $fresh,
             manifest_files_are_the_apps_own, unused_files_are_forgotten_after_their_grace,
             patches_are_recorded_once_and_live_with_their_target,

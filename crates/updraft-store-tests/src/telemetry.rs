@@ -310,3 +310,42 @@ pub async fn telemetry_batches(s: &dyn Store) {
     let app = s.load_snapshot(APP).await.unwrap().unwrap();
     assert_eq!(app.revision, snap.revision, "telemetry changes no revision");
 }
+
+/// Update checks are added up per app and hour across batches, only for
+/// apps that exist; read back by hour range; pruned by hour; gone with
+/// their app.
+pub async fn check_counts_add_up_per_hour(s: &dyn Store) {
+    crate::app(s).await;
+    let checked = |app: &str, hour: i64, count: i64| Write::Checked {
+        app_id: app.into(),
+        hour,
+        count,
+    };
+    s.write_batch(&[
+        checked(APP, 10, 2),
+        checked(APP, 10, 3),
+        checked(APP, 12, 1),
+        checked("com.gone.app", 10, 9),
+    ])
+    .await
+    .unwrap();
+    s.write_batch(&[checked(APP, 12, 4)]).await.unwrap();
+    assert_eq!(
+        s.check_counts(APP, 0, 100).await.unwrap(),
+        vec![(10, 5), (12, 5)]
+    );
+    assert_eq!(
+        s.check_counts(APP, 11, 12).await.unwrap(),
+        vec![],
+        "until is excluded"
+    );
+    assert_eq!(s.check_counts(APP, 12, 13).await.unwrap(), vec![(12, 5)]);
+    assert_eq!(
+        s.check_counts("com.gone.app", 0, 100).await.unwrap(),
+        vec![]
+    );
+    assert_eq!(s.prune_check_counts(11, 10).await.unwrap(), 1);
+    assert_eq!(s.check_counts(APP, 0, 100).await.unwrap(), vec![(12, 5)]);
+    s.delete_app(APP, &Stamp::system(0)).await.unwrap();
+    assert_eq!(s.check_counts(APP, 0, 100).await.unwrap(), vec![]);
+}

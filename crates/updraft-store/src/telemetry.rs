@@ -86,6 +86,16 @@ pub enum Write {
         /// How many offers; added to the stored count.
         count: i64,
     },
+    /// The server answered `count` update checks of `app_id` in `hour`
+    /// (hours since the epoch): counted per app and hour.
+    Checked {
+        /// The app.
+        app_id: String,
+        /// Hours since the Unix epoch.
+        hour: i64,
+        /// How many checks; added to the stored count.
+        count: i64,
+    },
     /// The device rolled back `version` (`update_fail`): block it for that device.
     Failed {
         /// The app.
@@ -109,6 +119,7 @@ impl Write {
             Write::Seen(_) => "device",
             Write::Event(_) => "event",
             Write::Offered { .. } => "offer_count",
+            Write::Checked { .. } => "check_count",
             Write::Failed { .. } => "rollback_block",
             Write::Release(_) => "release",
         }
@@ -148,6 +159,7 @@ impl Write {
             Write::Offered {
                 app_id, version, ..
             } => app_id.capacity() + version.capacity(),
+            Write::Checked { app_id, .. } => app_id.capacity(),
             Write::Failed {
                 app_id,
                 device_id,
@@ -199,6 +211,17 @@ pub trait TelemetryStore: Send + Sync {
     /// Update offers per bundle and day, newest day first (then by version);
     /// empty when there are none.
     async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>>;
+    /// Update checks per hour in `[since_hour, until_hour)` (hours since the
+    /// epoch), oldest first; hours without a check are left out.
+    async fn check_counts(
+        &self,
+        app_id: &str,
+        since_hour: i64,
+        until_hour: i64,
+    ) -> StoreResult<Vec<(i64, i64)>>;
+    /// Deletes at most `limit` hourly check counts of hours before
+    /// `before_hour`; how many.
+    async fn prune_check_counts(&self, before_hour: i64, limit: i64) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

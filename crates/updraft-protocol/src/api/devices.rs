@@ -122,6 +122,39 @@ pub struct OfferCount {
     pub count: i64,
 }
 
+/// Query of `GET /api/v1/apps/{app_id}/checks`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksQuery {
+    /// Start of the window, epoch ms (default: 24 hours before `until`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
+    /// End of the window, epoch ms (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+}
+
+/// Update checks in one hour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HourCount {
+    /// The hour's start, epoch ms.
+    pub at: i64,
+    /// `POST /updates` requests answered for the app in that hour.
+    pub checks: i64,
+}
+
+/// `GET /api/v1/apps/{app_id}/checks`: update checks per hour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckCounts {
+    /// Window start, epoch ms (rounded down to its hour).
+    pub since: i64,
+    /// Window end, epoch ms.
+    pub until: i64,
+    /// Every hour of the window, oldest first (0 for an hour without a check).
+    pub hours: Vec<HourCount>,
+}
+
 /// One recorded stats event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {

@@ -29,8 +29,8 @@ pub use changes::{
 };
 pub use channels::{Channel, ChannelPatch, ChannelWrite, Deploy, DisableAutoUpdate};
 pub use devices::{
-    BlocksCleared, Device, DeviceListQuery, DeviceOverride, Event, EventListQuery, OfferCount,
-    SetOverride,
+    BlocksCleared, CheckCounts, ChecksQuery, Device, DeviceListQuery, DeviceOverride, Event,
+    EventListQuery, HourCount, OfferCount, SetOverride,
 };
 pub use explain::{ExplainOutcome, ExplainQuery, Explanation};
 pub use files::{FilesQuery, ManifestFileRef, MissingFiles, NewManifest, StoredFile};

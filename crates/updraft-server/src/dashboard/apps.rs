@@ -89,6 +89,9 @@ pub(crate) async fn overview(
         nav.actions aria-label="App pages" {
             a href={ (base) "/bundles" } { "Bundles" }
             a href={ (base) "/devices" } { "Devices" }
+            a href={ (base) "/stats" } { "Statistics" }
+            a href={ (base) "/audit" } { "Audit log" }
+            @if can_write { a href={ (base) "/webhooks" } { "Webhooks" } }
         }
         h2 #channels { "Channels" }
         @if views.is_empty() {

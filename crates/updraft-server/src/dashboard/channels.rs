@@ -109,6 +109,7 @@ pub(crate) async fn page_of(
     } else {
         None
     };
+    let planned = super::channel_rules::of_channel(&s, &signed, &app_id, &name).await?;
     let base = here(&app_id, &name);
     let mode = auth.0.mode;
     let live: Vec<&Bundle> = bundles
@@ -154,6 +155,8 @@ pub(crate) async fn page_of(
         (history_table(&signed, &base, &history, mode >= KeyMode::Upload))
         h2 { "Settings" }
         (settings(&signed, &base, &c, mode >= KeyMode::Write))
+        (super::channel_rules::target(&signed, &base, &c))
+        (super::channel_rules::schedules(&signed, &base, &planned))
     };
     Ok(page(
         &format!("Channel {}", c.name),

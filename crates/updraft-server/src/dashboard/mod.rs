@@ -10,7 +10,9 @@
 
 mod apps;
 mod assets;
+mod audit;
 mod bundles;
+mod channel_rules;
 mod channels;
 mod charts;
 mod devices;
@@ -21,6 +23,8 @@ mod release;
 mod rollout;
 mod session;
 mod signin;
+mod stats;
+mod webhooks;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -89,6 +93,14 @@ pub(crate) fn routes() -> Router<AppState> {
             &format!("{channel}/failures.csv"),
             get(rollout::failures_csv),
         )
+        .route(
+            &format!("{channel}/target"),
+            post(channel_rules::save_target),
+        )
+        .route(
+            &format!("{channel}/schedules/{{id}}/cancel"),
+            post(channel_rules::cancel),
+        )
         .route(&format!("{channel}/deploy"), post(channels::deploy))
         .route(&format!("{channel}/rollback"), post(channels::rollback))
         .route(&format!("{channel}/rollout"), post(rollout::start))
@@ -101,6 +113,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             &format!("{app}/bundles/{{version}}/revoke"),
             post(bundles::revoke),
+        )
+        .route(&format!("{app}/stats"), get(stats::page_of))
+        .route(&format!("{app}/stats/checks.csv"), get(stats::checks_csv))
+        .route(
+            &format!("{app}/stats/adoption.csv"),
+            get(stats::adoption_csv),
+        )
+        .route(&format!("{app}/audit"), get(audit::list))
+        .route(
+            &format!("{app}/webhooks"),
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(&format!("{app}/webhooks/{{id}}/test"), post(webhooks::test))
+        .route(
+            &format!("{app}/webhooks/{{id}}/delete"),
+            post(webhooks::delete),
         )
         .route(&format!("{app}/devices"), get(devices::search))
         .route(device, get(devices::device))

@@ -121,7 +121,7 @@ fn form(message: Option<&str>) -> Markup {
                 p.muted #key-help {
                     "The page lets you do what this key may do through the API: a "
                     code { "read" } " key can look but not change anything. Make one with "
-                    code { "updraft keys create" } "."
+                    code { "updraft api-key create" } "."
                 }
                 div { button type="submit" { "Sign in" } }
             }

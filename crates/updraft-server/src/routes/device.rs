@@ -111,6 +111,7 @@ async fn check(
     req.country = country;
     let entry = app_entry(state, &req.app_id).await?;
     let now = state.now_ms();
+    state.writer.checked(&req.app_id, now / 3_600_000);
     let mut decision = entry.decide(&req, false, now, &|| state.base_url(headers));
     if let UpdatesReply::Update(offer) = &mut decision.reply {
         add_patches(state, headers, &req, offer);

@@ -215,3 +215,52 @@ pub(crate) async fn list_offers(
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
     Ok(Json(s.store.list_offers(&app_id).await?))
 }
+
+/// The longest window of [`check_counts`]: 90 days.
+const MAX_CHECK_WINDOW_MS: i64 = 90 * 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+
+#[utoipa::path(
+    get,
+    path = "/apps/{app_id}/checks",
+    tag = "events",
+    summary = r#"Update checks (POST /updates answered) per hour over a window"#,
+    description = r#"Needs an API key of mode `read` or higher. The window defaults to the last 24 hours and is at most 90 days; every hour of it is listed, oldest first. Each node adds its counts with its telemetry flushes, so the current hour lags by up to a flush interval. Kept as long as events (`event_retention_days`)."#,
+    params(("app_id" = String, Path, description = "The app id, in reverse-domain form (com.example.app).", example = "com.example.app"), ChecksQuery),
+    responses((status = 200, description = "Checks per hour.", body = CheckCounts)),
+    security(("bearer" = ["read"]))
+)]
+pub(crate) async fn check_counts(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(app_id): Path<String>,
+    Query(q): Query<ChecksQuery>,
+) -> ApiResult<Json<CheckCounts>> {
+    known_app(&s, &auth, KeyMode::Read, &app_id).await?;
+    let until = q.until.unwrap_or_else(|| s.now_ms() + 1);
+    let since = q.since.unwrap_or(until.saturating_sub(86_400_000));
+    if since >= until || until.saturating_sub(since) > MAX_CHECK_WINDOW_MS || since < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_window",
+            "since must be before until, at most 90 days apart, and not before 1970",
+        ));
+    }
+    let (first, end) = (since / HOUR_MS, (until - 1) / HOUR_MS + 1);
+    let stored: std::collections::HashMap<i64, i64> = s
+        .store
+        .check_counts(&app_id, first, end)
+        .await?
+        .into_iter()
+        .collect();
+    let hours = (first..end)
+        .map(|h| HourCount {
+            at: h * HOUR_MS,
+            checks: stored.get(&h).copied().unwrap_or(0),
+        })
+        .collect();
+    Ok(Json(CheckCounts {
+        since: first * HOUR_MS,
+        until,
+        hours,
+    }))
+}

@@ -104,11 +104,21 @@ pub(crate) async fn create_webhook(
     State(s): State<AppState>,
     auth: Auth,
     Path(app_id): Path<String>,
-    JsonBody(mut new): JsonBody<NewWebhook>,
+    JsonBody(new): JsonBody<NewWebhook>,
 ) -> ApiResult<Response> {
-    known_app(&s, &auth, KeyMode::Write, &app_id).await?;
+    Ok(created(create_webhook_op(&s, &auth, &app_id, new).await?))
+}
+
+/// Creating a webhook, for the API and the dashboard alike.
+pub(crate) async fn create_webhook_op(
+    s: &AppState,
+    auth: &Auth,
+    app_id: &str,
+    mut new: NewWebhook,
+) -> ApiResult<CreatedWebhook> {
+    known_app(s, auth, KeyMode::Write, app_id).await?;
     new.events = check_fields(
-        &s,
+        s,
         Some(&new.url),
         Some(&new.events),
         new.description.as_deref(),
@@ -117,9 +127,9 @@ pub(crate) async fn create_webhook(
     let secret = sign::new_secret();
     let webhook = s
         .store
-        .create_webhook(&app_id, &new, &secret, MAX_PER_APP, &s.stamp(&auth))
+        .create_webhook(app_id, &new, &secret, MAX_PER_APP, &s.stamp(auth))
         .await?;
-    Ok(created(CreatedWebhook { webhook, secret }))
+    Ok(CreatedWebhook { webhook, secret })
 }
 
 #[utoipa::path(

@@ -120,6 +120,7 @@ macro_rules! sql_apps {
                     "rollouts",
                     "release_devices",
                     "offers",
+                    "check_counts",
                     "events",
                     "device_failures",
                     "device_overrides",

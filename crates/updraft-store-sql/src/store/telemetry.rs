@@ -104,6 +104,23 @@ macro_rules! sql_telemetry {
                     qb.push(" ON CONFLICT (app_id, version, day) DO UPDATE SET count = offers.count + excluded.count");
                     qb.build().execute(&mut *tx).await.map_err(backend)?;
                 }
+                let mut checks: std::collections::BTreeMap<(&str, i64), i64> = std::collections::BTreeMap::new();
+                for w in batch {
+                    if let Write::Checked { app_id, hour, count } = w {
+                        if live.contains(app_id) {
+                            *checks.entry((app_id.as_str(), *hour)).or_default() += count;
+                        }
+                    }
+                }
+                let checks: Vec<_> = checks.into_iter().collect();
+                for chunk in pow2_chunks(&checks, 1024) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO check_counts (app_id, hour, count) ");
+                    qb.push_values(chunk, |mut b, ((app, hour), n)| {
+                        b.push_bind(*app).push_bind(*hour).push_bind(*n);
+                    });
+                    qb.push(" ON CONFLICT (app_id, hour) DO UPDATE SET count = check_counts.count + excluded.count");
+                    qb.build().execute(&mut *tx).await.map_err(backend)?;
+                }
                 for chunk in pow2_chunks(&events, 1024) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO events (app_id, device_id, action, version_name, old_version_name, metadata, created_at) ",
@@ -129,7 +146,7 @@ macro_rules! sql_telemetry {
                 release::write_signals(&mut tx, &signals).await?;
                 for w in batch {
                     match w {
-                        Write::Seen(_) | Write::Event(_) | Write::Offered { .. } | Write::Release(_) => {}
+                        Write::Seen(_) | Write::Event(_) | Write::Offered { .. } | Write::Checked { .. } | Write::Release(_) => {}
                         Write::Failed { app_id, device_id, version, at } => {
                             // Device-scoped: no app revision bump; a change row in
                             // this transaction tells every node to apply it in place,
@@ -250,6 +267,35 @@ macro_rules! sql_telemetry {
 
             async fn list_offers(&self, app_id: &str) -> StoreResult<Vec<OfferCount>> {
                 telemetry::list_offers(&self.pool, app_id).await
+            }
+
+            async fn check_counts(&self, app_id: &str, since_hour: i64, until_hour: i64) -> StoreResult<Vec<(i64, i64)>> {
+                let rs = sqlx::query(
+                    "SELECT hour, count FROM check_counts WHERE app_id = $1 AND hour >= $2 AND hour < $3 ORDER BY hour",
+                )
+                .bind(app_id)
+                .bind(since_hour)
+                .bind(until_hour)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+                rs.iter()
+                    .map(|r| Ok((r.try_get("hour")?, r.try_get("count")?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(backend)
+            }
+
+            async fn prune_check_counts(&self, before_hour: i64, limit: i64) -> StoreResult<u64> {
+                let r = sqlx::query(
+                    "DELETE FROM check_counts WHERE (app_id, hour) IN \
+                     (SELECT app_id, hour FROM check_counts WHERE hour < $1 LIMIT $2)",
+                )
+                .bind(before_hour)
+                .bind(limit)
+                .execute(self.batch_pool())
+                .await
+                .map_err(backend)?;
+                Ok(r.rows_affected())
             }
         }
     };
