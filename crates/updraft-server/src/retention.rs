@@ -1,8 +1,8 @@
 //! Retention: a background job deletes stats events and per-device release
 //! rows older than `event_retention_days` (0 keeps them forever), change-log rows
 //! older than `change_retention_days` (each app's latest change stays), finished
-//! webhook deliveries older than [`DELIVERY_RETENTION_MS`], ended dashboard
-//! sessions, and manifest
+//! hourly update-check counts as old as those events, webhook deliveries
+//! older than [`DELIVERY_RETENTION_MS`], ended dashboard sessions, and manifest
 //! files no live bundle names once their grace ([`FILE_GRACE_MS`]) is over
 //! (the sweeper then removes them, [`crate::blob_sweep`]), all in
 //! small batches with a pause between them, so it never holds a long lock
@@ -78,7 +78,10 @@ pub(crate) fn spawn(
                 prune(&*store, now.saturating_sub(keep_ms)).await;
                 prune_release(&*store, now.saturating_sub(keep_ms)).await;
                 in_batches("old update check counts", || {
-                    store.prune_check_counts(now.saturating_sub(keep_ms) / 3_600_000, BATCH)
+                    store.prune_check_counts(
+                        updraft_store::check_hour(now.saturating_sub(keep_ms)),
+                        BATCH,
+                    )
                 })
                 .await;
             }

@@ -29,10 +29,11 @@ use flush::{Flusher, GaveUp};
 /// Most writes applied in one transaction.
 const MAX_BATCH: usize = 65_536;
 
-/// Room kept in the batch buffer for the offer counts added to a full batch
-/// (one per bundle and day offered since the last flush), so that adding them
-/// does not double the buffer (65,536 slots of a `Write` are 18 MiB).
-const OFFER_SLOTS: usize = 1024;
+/// Room kept in the batch buffer for the counts added to a full batch (one
+/// per bundle and day offered, and one per app and hour checked, since the
+/// last flush), so that adding them does not double the buffer (65,536 slots
+/// of a `Write` are 18 MiB).
+const COUNT_SLOTS: usize = 4096;
 
 /// What is counted in memory between two flushes.
 #[derive(Debug, Default)]
@@ -48,36 +49,37 @@ impl Counted {
         self.offers.is_empty() && self.checks.is_empty()
     }
 
-    /// The counts as writes, leaving nothing counted.
-    fn take(&mut self) -> impl Iterator<Item = Write> {
-        let offers = std::mem::take(&mut self.offers).into_iter().map(
-            |((_, day), (app_id, version, count))| Write::Offered {
+    /// The counts as writes, leaving nothing counted (the lock is held
+    /// only for the swap; the writes are made after it).
+    fn take(counts: &Counts) -> impl Iterator<Item = Write> {
+        let taken = std::mem::take(&mut *counts.lock().expect("counts lock"));
+        let offers = taken
+            .offers
+            .into_iter()
+            .map(|((_, day), (app_id, version, count))| Write::Offered {
                 app_id,
                 version,
                 day,
                 count,
-            },
-        );
-        let checks = std::mem::take(&mut self.checks)
-            .into_iter()
-            .flat_map(|(hour, apps)| {
-                apps.into_iter().map(move |(app_id, count)| Write::Checked {
-                    app_id,
-                    hour,
-                    count,
-                })
             });
+        let checks = taken.checks.into_iter().flat_map(|(hour, apps)| {
+            apps.into_iter().map(move |(app_id, count)| Write::Checked {
+                app_id,
+                hour,
+                count,
+            })
+        });
         offers.chain(checks)
     }
 }
 
-type OfferCounts = Arc<Mutex<Counted>>;
+type Counts = Arc<Mutex<Counted>>;
 
 /// The sending side, cloned into every handler.
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Write>,
-    offers: OfferCounts,
+    offers: Counts,
     progress: Arc<Progress>,
     budget: Arc<Budget>,
 }
@@ -159,7 +161,7 @@ impl Writer {
 
     /// Counts one offer of bundle `bundle_id` (`version` of `app_id`) on `day`.
     pub(crate) fn offered(&self, app_id: &str, bundle_id: i64, version: &str, day: i64) {
-        let mut counted = self.offers.lock().expect("offer counts lock");
+        let mut counted = self.offers.lock().expect("counts lock");
         counted
             .offers
             .entry((bundle_id, day))
@@ -167,9 +169,10 @@ impl Writer {
             .2 += 1;
     }
 
-    /// Counts one update check of `app_id` in `hour` (hours since the epoch).
+    /// Counts one update check of `app_id` in `hour`
+    /// ([`updraft_store::check_hour`]).
     pub(crate) fn checked(&self, app_id: &str, hour: i64) {
-        let mut counted = self.offers.lock().expect("offer counts lock");
+        let mut counted = self.offers.lock().expect("counts lock");
         let apps = counted.checks.entry(hour).or_default();
         if let Some(n) = apps.get_mut(app_id) {
             *n += 1;
@@ -252,7 +255,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
 ) -> (Writer, JoinHandle<Unwritten>) {
     let (tx, mut rx) = mpsc::channel(settings.capacity);
     let interval = settings.interval;
-    let offers = OfferCounts::default();
+    let offers = Counts::default();
     let counted = offers.clone();
     let progress = Arc::new(Progress::new());
     let flushes = progress.clone();
@@ -263,7 +266,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
     let held = budget.clone();
     let mut flusher = Flusher::new(store, shutdown.clone(), settings.drain_timeout);
     let handle = tokio::spawn(async move {
-        let mut buf = Vec::with_capacity(MAX_BATCH + OFFER_SLOTS);
+        let mut buf = Vec::with_capacity(MAX_BATCH + COUNT_SLOTS);
         // Offers arrive without a queued write when the device row is filtered.
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -276,7 +279,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
                 () = flushes.poke.notified() => (false, false),
             };
             if ticked {
-                let counted_any = !counted.lock().expect("offer counts lock").is_empty();
+                let counted_any = !counted.lock().expect("counts lock").is_empty();
                 if counted_any {
                     if let Err(g) = flush(&mut flusher, &mut buf, &counted, &flushes, &held).await {
                         break 'run Some(g);
@@ -325,7 +328,7 @@ pub fn spawn<S: BatchSink + ?Sized>(
         while let Ok(w) = rx.try_recv() {
             left.add(&w);
         }
-        for w in counted.lock().expect("offer counts lock").take() {
+        for w in Counted::take(&counted) {
             left.add(&w);
         }
         if !left.is_empty() {
@@ -353,15 +356,14 @@ pub fn spawn<S: BatchSink + ?Sized>(
 async fn flush<S: BatchSink + ?Sized>(
     flusher: &mut Flusher<S>,
     buf: &mut Vec<Write>,
-    offers: &OfferCounts,
+    offers: &Counts,
     progress: &Progress,
     budget: &Budget,
 ) -> Result<(), GaveUp> {
     progress.begun.fetch_add(1, Ordering::SeqCst);
     let taken = buf.len() as u64;
     let bytes = buf.iter().map(Write::approx_bytes).sum();
-    let counted: Vec<Write> = offers.lock().expect("offer counts lock").take().collect();
-    buf.extend(counted);
+    buf.extend(Counted::take(offers));
     let flushed = if buf.is_empty() {
         Ok(())
     } else {

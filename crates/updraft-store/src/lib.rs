@@ -51,7 +51,7 @@ pub use schedule::ScheduleStore;
 pub use session::{DashSession, SessionStore};
 pub use snapshot::{AppSnapshotData, SnapshotStore};
 pub use telemetry::{
-    DeviceSeen, EventQuery, NewEvent, TelemetryStore, Write, LAST_SEEN_REFRESH_MS,
+    check_hour, DeviceSeen, EventQuery, NewEvent, TelemetryStore, Write, LAST_SEEN_REFRESH_MS,
 };
 pub use webhook::{Attempt, DueDelivery, WebhookStore};
 

@@ -67,6 +67,12 @@ pub struct NewEvent {
     pub created_at: i64,
 }
 
+/// The hour an update check at `ms` (epoch milliseconds) is counted in:
+/// hours since the epoch, rounded down (also before 1970).
+pub fn check_hour(ms: i64) -> i64 {
+    ms.div_euclid(3_600_000)
+}
+
 /// One queued telemetry write; a batch is applied in one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
@@ -87,7 +93,7 @@ pub enum Write {
         count: i64,
     },
     /// The server answered `count` update checks of `app_id` in `hour`
-    /// (hours since the epoch): counted per app and hour.
+    /// ([`check_hour`]): counted per app and hour.
     Checked {
         /// The app.
         app_id: String,

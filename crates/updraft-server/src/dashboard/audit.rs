@@ -37,8 +37,8 @@ pub(crate) async fn list(
     let app = api::get_app(State(s.clone()), auth.clone(), Path(app_id.clone()))
         .await?
         .0;
-    let kind = f.kind.filter(|k| !k.trim().is_empty());
-    let actor = f.actor.filter(|a| !a.trim().is_empty());
+    let trimmed = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let (kind, actor) = (trimmed(f.kind), trimmed(f.actor));
     let devices = f.devices.as_deref() == Some("on");
     let found = changes::audit(
         State(s),

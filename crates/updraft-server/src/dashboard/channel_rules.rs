@@ -141,6 +141,11 @@ pub(crate) async fn cancel(
     Path((app_id, name, id)): Path<(String, String, i64)>,
     posted: Posted,
 ) -> PageResult {
+    // Only a schedule of this channel, through this channel's page.
+    let planned = of_channel(&s, &posted.signed, &app_id, &name).await?;
+    if !planned.iter().any(|sc| sc.id == id) {
+        return Err(ApiError::not_found(format!("channel {name} has no schedule {id}")).into());
+    }
     let _cancelled =
         schedules::cancel_schedule(State(s), posted.signed.auth, Path((app_id.clone(), id)))
             .await?;

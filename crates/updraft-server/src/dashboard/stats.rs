@@ -14,6 +14,7 @@ use updraft_protocol::api::*;
 use super::charts::{self, Point};
 use super::layout::{page, rate, seg, PageResult};
 use super::session::Signed;
+use crate::error::ApiError;
 use crate::rejection::{Path, Query};
 use crate::routes::{api, devices, rollouts};
 use crate::state::AppState;
@@ -35,28 +36,33 @@ fn days(w: &Window) -> i64 {
     w.days.filter(|d| WINDOWS.contains(d)).unwrap_or(1)
 }
 
+/// The last `days` ending now: `(since, until)`, never before 1970.
+fn window(s: &AppState, days: i64) -> (i64, i64) {
+    let until = s.now_ms() + 1;
+    (until.saturating_sub(days * 86_400_000).max(0), until)
+}
+
 async fn metrics(
     s: &AppState,
     signed: &Signed,
     app_id: &str,
     version: &str,
     days: i64,
-) -> Option<ReleaseMetrics> {
-    let until = s.now_ms() + 1;
-    rollouts::metrics(
+) -> Result<ReleaseMetrics, ApiError> {
+    let (since, until) = window(s, days);
+    let m = rollouts::metrics(
         State(s.clone()),
         signed.auth.clone(),
         Path(app_id.to_string()),
         Query(MetricsQuery {
             bundle: Some(version.to_string()),
-            since: Some(until - days * 86_400_000),
+            since: Some(since),
             until: Some(until),
             ..MetricsQuery::default()
         }),
     )
-    .await
-    .ok()
-    .map(|j| j.0)
+    .await?;
+    Ok(m.0)
 }
 
 fn adoption(m: &ReleaseMetrics) -> Vec<Point> {
@@ -75,14 +81,14 @@ async fn checks(
     signed: &Signed,
     app_id: &str,
     days: i64,
-) -> Result<Vec<Point>, crate::error::ApiError> {
-    let until = s.now_ms() + 1;
+) -> Result<Vec<Point>, ApiError> {
+    let (since, until) = window(s, days);
     let c = devices::check_counts(
         State(s.clone()),
         signed.auth.clone(),
         Path(app_id.to_string()),
         Query(ChecksQuery {
-            since: Some(until - days * 86_400_000),
+            since: Some(since),
             until: Some(until),
         }),
     )
@@ -124,9 +130,10 @@ pub(crate) async fn page_of(
     let found: Vec<ReleaseMetrics> = futures::stream::iter(versions)
         .map(|v| async move { metrics(st, si, ap, &v, days).await })
         .buffered(2)
-        .filter_map(|m| async move { m })
-        .collect()
-        .await;
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     let per_hour = checks(&s, &signed, &app_id, days).await?;
     let base = format!("/ui/apps/{}/stats", seg(&app_id));
     let body = html! {
@@ -207,20 +214,7 @@ pub(crate) async fn adoption_csv(
     Query(w): Query<Window>,
 ) -> PageResult {
     let version = w.bundle.clone().unwrap_or_default();
-    let until = s.now_ms() + 1;
-    let m = rollouts::metrics(
-        State(s.clone()),
-        signed.auth,
-        Path(app_id),
-        Query(MetricsQuery {
-            bundle: Some(version.clone()),
-            since: Some(until - days(&w) * 86_400_000),
-            until: Some(until),
-            ..MetricsQuery::default()
-        }),
-    )
-    .await?
-    .0;
+    let m = metrics(&s, &signed, &app_id, &version, days(&w)).await?;
     Ok(charts::csv(&format!("{version}-adoption"), &adoption(&m)))
 }
 

@@ -55,10 +55,7 @@ async fn render(s: &AppState, signed: &Signed, app_id: &str, done: Option<Done>)
     let body = html! {
         h1 { "Webhooks" }
         @match &done {
-            Some(Done::Created(c)) => div.secret role="status" {
-                p { "Webhook " (c.webhook.id) " was added. Its signing secret is shown only this once:" }
-                p { code #webhook-secret { (c.secret) } " " button.secondary type="button" data-copy="webhook-secret" { "Copy" } }
-            },
+            Some(Done::Created(c)) => (secret_notice(c)),
             Some(Done::Tested(id, t)) => p.notice role="status" #test-result {
                 "Test delivery to webhook " (id) ": "
                 @if t.ok { strong { "delivered" } } @else { strong.error { "failed" } }
@@ -119,6 +116,16 @@ async fn render(s: &AppState, signed: &Signed, app_id: &str, done: Option<Done>)
     Ok(res)
 }
 
+/// A new webhook's signing secret, shown this once.
+fn secret_notice(c: &CreatedWebhook) -> Markup {
+    html! {
+        div.secret role="status" {
+            p { "Webhook " (c.webhook.id) " was added. Its signing secret is shown only this once:" }
+            p { code #webhook-secret { (c.secret) } " " button.secondary type="button" data-copy="webhook-secret" { "Copy" } }
+        }
+    }
+}
+
 fn delivery_table(ds: &[WebhookDelivery]) -> Markup {
     html! {
         @if ds.is_empty() {
@@ -169,7 +176,24 @@ pub(crate) async fn create(
         description: f.text("description").map(str::to_string),
     };
     let created = webhooks::create_webhook_op(&s, &posted.signed.auth, &app_id, new).await?;
-    render(&s, &posted.signed, &app_id, Some(Done::Created(created))).await
+    let notice = secret_notice(&created);
+    match render(&s, &posted.signed, &app_id, Some(Done::Created(created))).await {
+        Ok(res) => Ok(res),
+        // The webhook exists: whatever failed in drawing the list, its secret is shown.
+        Err(_) => {
+            let body = html! { h1 { "Webhooks" } (notice) p { a href={ "/ui/apps/" (seg(&app_id)) "/webhooks" } { "Back to the webhooks" } } };
+            let mut res = page(
+                "Webhooks",
+                &posted.signed,
+                &[("Apps", "/ui/".into())],
+                &body,
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(res)
+        }
+    }
 }
 
 /// `POST /ui/apps/{app}/webhooks/{id}/test`: sends a test and shows how it went.

@@ -111,7 +111,9 @@ async fn check(
     req.country = country;
     let entry = app_entry(state, &req.app_id).await?;
     let now = state.now_ms();
-    state.writer.checked(&req.app_id, now / 3_600_000);
+    state
+        .writer
+        .checked(&req.app_id, updraft_store::check_hour(now));
     let mut decision = entry.decide(&req, false, now, &|| state.base_url(headers));
     if let UpdatesReply::Update(offer) = &mut decision.reply {
         add_patches(state, headers, &req, offer);

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use updraft_protocol::api::*;
-use updraft_store::{DeviceQuery, EventQuery};
+use updraft_store::{check_hour, DeviceQuery, EventQuery};
 
 use super::api::{known_app, JsonBody};
 use crate::auth::Auth;
@@ -238,14 +238,15 @@ pub(crate) async fn check_counts(
 ) -> ApiResult<Json<CheckCounts>> {
     known_app(&s, &auth, KeyMode::Read, &app_id).await?;
     let until = q.until.unwrap_or_else(|| s.now_ms() + 1);
-    let since = q.since.unwrap_or(until.saturating_sub(86_400_000));
+    // The default start: a day before `until`, not before 1970.
+    let since = q.since.unwrap_or(until.saturating_sub(86_400_000).max(0));
     if since >= until || until.saturating_sub(since) > MAX_CHECK_WINDOW_MS || since < 0 {
         return Err(ApiError::bad_request(
             "invalid_window",
             "since must be before until, at most 90 days apart, and not before 1970",
         ));
     }
-    let (first, end) = (since / HOUR_MS, (until - 1) / HOUR_MS + 1);
+    let (first, end) = (check_hour(since), check_hour(until - 1) + 1);
     let stored: std::collections::HashMap<i64, i64> = s
         .store
         .check_counts(&app_id, first, end)

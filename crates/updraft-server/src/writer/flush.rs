@@ -32,7 +32,8 @@ impl<T: Store + ?Sized> BatchSink for T {
 }
 
 /// Writes left unwritten, counted by kind (`device`, `event`, `offer_count`,
-/// `rollback_block`).
+/// `check_count`, `rollback_block`, `release`). A count write (`offer_count`,
+/// `check_count`) stands for all the offers or checks it adds up.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Unwritten(pub BTreeMap<&'static str, u64>);
 

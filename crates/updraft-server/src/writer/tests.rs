@@ -151,6 +151,46 @@ async fn the_shutdown_drain_ends_at_its_deadline_and_counts_what_is_left() {
     assert!(actions(&sink).is_empty());
 }
 
+/// Update checks are counted in memory and reach the store as one write per
+/// app and hour, holding their sum; none is queued one by one.
+#[tokio::test]
+async fn update_checks_reach_the_store_summed_per_app_and_hour() {
+    let sink = Arc::new(Sink::default());
+    let (tx, rx) = watch::channel(false);
+    let (writer, handle) = spawn(sink.clone(), settings(1000), rx);
+    for _ in 0..5 {
+        writer.checked("com.example.app", 10);
+    }
+    writer.checked("com.example.app", 11);
+    writer.checked("com.example.other", 10);
+    assert_eq!(writer.queued(), 0, "nothing queued");
+    let left = stop(tx, handle).await;
+    assert!(left.is_empty(), "{left}");
+    let mut got: Vec<(String, i64, i64)> = sink
+        .written
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|w| match w {
+            Write::Checked {
+                app_id,
+                hour,
+                count,
+            } => Some((app_id.clone(), *hour, *count)),
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("com.example.app".into(), 10, 5),
+            ("com.example.app".into(), 11, 1),
+            ("com.example.other".into(), 10, 1),
+        ]
+    );
+}
+
 /// A database that refuses every write (a wrong grant, a missing table) is an
 /// outage, not a batch of bad records: past a few drops the rest is kept and
 /// retried, and at shutdown it is counted as unwritten, not silently dropped.

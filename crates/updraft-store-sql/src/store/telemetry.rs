@@ -87,40 +87,6 @@ macro_rules! sql_telemetry {
                     qb.push(DEVICE_ON_CONFLICT);
                     qb.build().execute(&mut *tx).await.map_err(backend)?;
                 }
-                let mut offers: std::collections::BTreeMap<(&str, &str, i64), i64> = std::collections::BTreeMap::new();
-                for w in batch {
-                    if let Write::Offered { app_id, version, day, count } = w {
-                        if live.contains(app_id) {
-                            *offers.entry((app_id.as_str(), version.as_str(), *day)).or_default() += count;
-                        }
-                    }
-                }
-                let offers: Vec<_> = offers.into_iter().collect();
-                for chunk in pow2_chunks(&offers, 1024) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO offers (app_id, version, day, count) ");
-                    qb.push_values(chunk, |mut b, ((app, version, day), n)| {
-                        b.push_bind(*app).push_bind(*version).push_bind(*day).push_bind(*n);
-                    });
-                    qb.push(" ON CONFLICT (app_id, version, day) DO UPDATE SET count = offers.count + excluded.count");
-                    qb.build().execute(&mut *tx).await.map_err(backend)?;
-                }
-                let mut checks: std::collections::BTreeMap<(&str, i64), i64> = std::collections::BTreeMap::new();
-                for w in batch {
-                    if let Write::Checked { app_id, hour, count } = w {
-                        if live.contains(app_id) {
-                            *checks.entry((app_id.as_str(), *hour)).or_default() += count;
-                        }
-                    }
-                }
-                let checks: Vec<_> = checks.into_iter().collect();
-                for chunk in pow2_chunks(&checks, 1024) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO check_counts (app_id, hour, count) ");
-                    qb.push_values(chunk, |mut b, ((app, hour), n)| {
-                        b.push_bind(*app).push_bind(*hour).push_bind(*n);
-                    });
-                    qb.push(" ON CONFLICT (app_id, hour) DO UPDATE SET count = check_counts.count + excluded.count");
-                    qb.build().execute(&mut *tx).await.map_err(backend)?;
-                }
                 for chunk in pow2_chunks(&events, 1024) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO events (app_id, device_id, action, version_name, old_version_name, metadata, created_at) ",
@@ -184,6 +150,42 @@ macro_rules! sql_telemetry {
                             }
                         }
                     }
+                }
+                // The counters last: every node's batch adds to the same row of
+                // the hour, so its lock is held only for the commit.
+                let mut offers: std::collections::BTreeMap<(&str, &str, i64), i64> = std::collections::BTreeMap::new();
+                for w in batch {
+                    if let Write::Offered { app_id, version, day, count } = w {
+                        if live.contains(app_id) {
+                            *offers.entry((app_id.as_str(), version.as_str(), *day)).or_default() += count;
+                        }
+                    }
+                }
+                let offers: Vec<_> = offers.into_iter().collect();
+                for chunk in pow2_chunks(&offers, 1024) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO offers (app_id, version, day, count) ");
+                    qb.push_values(chunk, |mut b, ((app, version, day), n)| {
+                        b.push_bind(*app).push_bind(*version).push_bind(*day).push_bind(*n);
+                    });
+                    qb.push(" ON CONFLICT (app_id, version, day) DO UPDATE SET count = offers.count + excluded.count");
+                    qb.build().execute(&mut *tx).await.map_err(backend)?;
+                }
+                let mut checks: std::collections::BTreeMap<(&str, i64), i64> = std::collections::BTreeMap::new();
+                for w in batch {
+                    if let Write::Checked { app_id, hour, count } = w {
+                        if live.contains(app_id) {
+                            *checks.entry((app_id.as_str(), *hour)).or_default() += count;
+                        }
+                    }
+                }
+                let checks: Vec<_> = checks.into_iter().collect();
+                for chunk in pow2_chunks(&checks, 1024) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO check_counts (app_id, hour, count) ");
+                    qb.push_values(chunk, |mut b, ((app, hour), n)| {
+                        b.push_bind(*app).push_bind(*hour).push_bind(*n);
+                    });
+                    qb.push(" ON CONFLICT (app_id, hour) DO UPDATE SET count = check_counts.count + excluded.count");
+                    qb.build().execute(&mut *tx).await.map_err(backend)?;
                 }
                 tx.commit().await.map_err(backend)
             }
