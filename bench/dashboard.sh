@@ -64,7 +64,7 @@ ui=(-b "$work/jar")
 echo "== $DEVICES devices on PostgreSQL, rollout: ${ROLLOUT:-none}, $RUNS requests each, one at a time"
 measure "API: channels (baseline)" "/api/v1/apps/$APP/channels" "${api[@]}"
 measure "API: metrics of production (24 h)" "/api/v1/apps/$APP/metrics?channel=production" "${api[@]}"
-measure "API: rollout status of production" "/api/v1/apps/$APP/channels/production/rollout" "${api[@]}"
+[ -n "$ROLLOUT" ] && measure "API: rollout status of production" "/api/v1/apps/$APP/channels/production/rollout" "${api[@]}"
 measure "page: the app overview" "/ui/apps/$APP" "${ui[@]}"
 grep -o 'data-stat="offered">[0-9]*' "$work/body" | sed 's/.*>/  devices offered in 24 h per channel card: /'
 measure "page: channel production" "/ui/apps/$APP/channels/production" "${ui[@]}"
