@@ -11,6 +11,7 @@ use updraft_protocol::api::*;
 use super::forms::Posted;
 use super::layout::{csrf, page, rate, see_other, seg, time, PageResult};
 use super::session::Signed;
+use crate::error::ApiError;
 use crate::rejection::{Path, Query};
 use crate::routes::{api, changes, channels, rollouts};
 use crate::state::AppState;
@@ -68,8 +69,10 @@ pub(crate) async fn overview(
     let views: Vec<ChannelView> =
         futures::stream::iter(list.into_iter().map(|c| view(&s, &signed, c)))
             .buffered(4)
-            .collect()
-            .await;
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
     let activity = changes::audit(
         State(s.clone()),
         auth.clone(),
@@ -125,35 +128,20 @@ pub(crate) async fn overview(
     Ok(page(&app.name, &signed, &[("Apps", "/ui/".into())], &body).into_response())
 }
 
-async fn view(s: &AppState, signed: &Signed, channel: Channel) -> ChannelView {
+async fn view(s: &AppState, signed: &Signed, channel: Channel) -> Result<ChannelView, ApiError> {
     let key = (channel.app_id.clone(), channel.name.clone());
     let rollout =
-        rollouts::rollout_status(State(s.clone()), signed.auth.clone(), Path(key.clone()))
-            .await
-            .ok()
-            .map(|j| j.0)
-            .filter(|r| r.rollout.state.is_active());
-    let day = if channel.bundle_id.is_some() || rollout.is_some() {
-        rollouts::metrics(
-            State(s.clone()),
-            signed.auth.clone(),
-            Path(key.0),
-            Query(MetricsQuery {
-                channel: Some(key.1),
-                ..MetricsQuery::default()
-            }),
-        )
-        .await
-        .ok()
-        .map(|j| j.0)
-    } else {
-        None
-    };
-    ChannelView {
+        match rollouts::rollout_status(State(s.clone()), signed.auth.clone(), Path(key)).await {
+            Ok(r) => Some(r.0).filter(|r| r.rollout.state.is_active()),
+            Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => None,
+            Err(e) => return Err(e),
+        };
+    let day = super::release::last_day(s, &signed.auth, &channel, rollout.is_some()).await?;
+    Ok(ChannelView {
         channel,
         rollout,
         day,
-    }
+    })
 }
 
 fn platforms(c: &Channel) -> String {

@@ -50,7 +50,7 @@ pub(crate) async fn list(
             div.table-wrap { table #bundles {
                 thead { tr {
                     th scope="col" { "Version" } th.num scope="col" { "Size" } th scope="col" { "Checksum" }
-                    th scope="col" { "Encrypted" } th scope="col" { "Ships" } th scope="col" { "Used by" }
+                    th scope="col" { "Encrypted" } th scope="col" { "Ships" } th scope="col" { "Native ≥" } th scope="col" { "Used by" }
                     th scope="col" { "Created" } th scope="col" { "State" }
                     @if can { th scope="col" { "" } }
                 } }
@@ -66,6 +66,7 @@ pub(crate) async fn list(
                             td.mono title=(b.checksum) { (b.checksum.chars().take(12).collect::<String>()) "…" }
                             td { @if b.session_key.is_empty() { "no" } @else { "yes" } }
                             td { (ships(b)) }
+                            td.mono { (b.min_update_version.as_deref().unwrap_or("")) }
                             td { (used.get(&b.version).map(|c| c.join(", ")).unwrap_or_default()) }
                             td { (time(b.created_at)) }
                             td {

@@ -12,7 +12,7 @@ use super::forms::{Fields, Posted};
 use super::layout::{csrf, page, see_other, seg, time, PageResult};
 use super::session::Signed;
 use crate::error::ApiError;
-use crate::rejection::{Path, Query};
+use crate::rejection::Path;
 use crate::routes::api::{self, JsonBody};
 use crate::routes::{channels, rollouts};
 use crate::state::AppState;
@@ -89,26 +89,10 @@ pub(crate) async fn page_of(
             Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => None,
             Err(e) => return Err(e.into()),
         };
-    let day = if c.bundle_id.is_some()
-        || rollout
-            .as_ref()
-            .is_some_and(|r| r.rollout.state.is_active())
-    {
-        rollouts::metrics(
-            State(s.clone()),
-            auth.clone(),
-            Path(app_id.clone()),
-            Query(MetricsQuery {
-                channel: Some(name.clone()),
-                ..MetricsQuery::default()
-            }),
-        )
-        .await
-        .ok()
-        .map(|j| j.0)
-    } else {
-        None
-    };
+    let trying = rollout
+        .as_ref()
+        .is_some_and(|r| r.rollout.state.is_active());
+    let day = super::release::last_day(&s, &auth, &c, trying).await?;
     let planned = super::channel_rules::of_channel(&s, &signed, &app_id, &name).await?;
     let base = here(&app_id, &name);
     let mode = auth.0.mode;

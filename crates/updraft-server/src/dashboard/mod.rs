@@ -89,10 +89,7 @@ pub(crate) fn routes() -> Router<AppState> {
             &format!("{channel}/adoption.csv"),
             get(release::adoption_csv),
         )
-        .route(
-            &format!("{channel}/failures.csv"),
-            get(rollout::failures_csv),
-        )
+        .route(&format!("{channel}/gate.csv"), get(rollout::gate_csv))
         .route(
             &format!("{channel}/target"),
             post(channel_rules::save_target),

@@ -9,6 +9,8 @@ use updraft_protocol::api::*;
 use super::charts::{self, Point};
 use super::layout::{rate, PageResult};
 use super::session::Signed;
+use crate::auth::Auth;
+use crate::error::ApiError;
 use crate::rejection::{Path, Query};
 use crate::routes::rollouts;
 use crate::state::AppState;
@@ -55,8 +57,33 @@ pub(crate) fn funnel(base: &str, m: &ReleaseMetrics) -> Markup {
     }
 }
 
-/// The release's adoption curve.
-fn adoption(m: &ReleaseMetrics) -> Vec<Point> {
+/// The last 24 hours of what channel `c` releases (its active rollout's
+/// candidate, else its bundle); `None` while it serves the builtin bundle
+/// and tries no candidate (the builtin bundle has no release metrics).
+pub(crate) async fn last_day(
+    s: &AppState,
+    auth: &Auth,
+    c: &Channel,
+    trying: bool,
+) -> Result<Option<ReleaseMetrics>, ApiError> {
+    if c.bundle_id.is_none() && !trying {
+        return Ok(None);
+    }
+    let m = rollouts::metrics(
+        State(s.clone()),
+        auth.clone(),
+        Path(c.app_id.clone()),
+        Query(MetricsQuery {
+            channel: Some(c.name.clone()),
+            ..MetricsQuery::default()
+        }),
+    )
+    .await?;
+    Ok(Some(m.0))
+}
+
+/// A release's adoption curve: devices running it at the end of each hour.
+pub(crate) fn adoption(m: &ReleaseMetrics) -> Vec<Point> {
     m.adoption
         .iter()
         .map(|p| Point {

@@ -12,7 +12,7 @@ use super::forms::Posted;
 use super::layout::{csrf, rate, see_other, time, PageError, PageResult};
 use super::session::Signed;
 use crate::error::ApiError;
-use crate::rejection::Path;
+use crate::rejection::{Path, Query};
 use crate::routes::api::JsonBody;
 use crate::routes::rollouts;
 use crate::state::AppState;
@@ -61,8 +61,10 @@ pub(crate) fn section(signed: &Signed, base: &str, r: &RolloutStatus) -> Markup 
                     }
                 }
             }
-            @if let Some((points, threshold)) = failure_series(r) {
-                (charts::line("failure-chart", "Candidate failure rate at each gate check", &points, Some(threshold), &format!("{base}/failures.csv")))
+            @for (gate, title) in GATE_CHARTS {
+                @if let Some((points, threshold)) = gate_series(r, gate) {
+                    (charts::line(&format!("{gate}-chart"), title, &points, Some(threshold), &format!("{base}/gate.csv?gate={gate}")))
+                }
             }
             @for w in &r.warnings { p.notice { (w) } }
             @if active && can {
@@ -211,11 +213,21 @@ pub(crate) async fn act(
     Ok(see_other(&format!("{}#rollout", here(&app_id, &name))))
 }
 
-/// The candidate's failure rate at each gate check (oldest first) and the
-/// gate's threshold, when the rollout has a failure-rate gate.
-fn failure_series(r: &RolloutStatus) -> Option<(Vec<Point>, f64)> {
-    let gate = |c: &RolloutCheck| c.gates.iter().find(|g| g.gate == "failure_rate").cloned();
-    let threshold = r.checks.iter().find_map(gate)?.threshold;
+/// The rate gates drawn as charts: the gate's name and the chart's title.
+const GATE_CHARTS: [(&str, &str); 3] = [
+    ("failure_rate", "Candidate failure rate at each gate check"),
+    ("crash_rate", "Candidate crash rate at each gate check"),
+    (
+        "error_rate",
+        "Candidate JavaScript error rate at each gate check",
+    ),
+];
+
+/// The candidate's value of `gate` at each gate check (oldest first) and
+/// the gate's threshold, when the rollout has that gate.
+fn gate_series(r: &RolloutStatus, gate: &str) -> Option<(Vec<Point>, f64)> {
+    let find = |c: &RolloutCheck| c.gates.iter().find(|g| g.gate == gate).cloned();
+    let threshold = r.checks.iter().find_map(find)?.threshold;
     let points = r
         .checks
         .iter()
@@ -223,24 +235,34 @@ fn failure_series(r: &RolloutStatus) -> Option<(Vec<Point>, f64)> {
         .filter_map(|c| {
             Some(Point {
                 at: c.at,
-                value: gate(c)?.value.unwrap_or(0.0),
+                value: find(c)?.value.unwrap_or(0.0),
             })
         })
         .collect();
     Some((points, threshold))
 }
 
-/// `GET /ui/apps/{app}/channels/{name}/failures.csv`: the failure chart's numbers.
-pub(crate) async fn failures_csv(
+/// The query of a gate chart's CSV.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct GateQuery {
+    gate: String,
+}
+
+/// `GET /ui/apps/{app}/channels/{name}/gate.csv?gate=`: a gate chart's numbers.
+pub(crate) async fn gate_csv(
     State(s): State<AppState>,
     signed: Signed,
     Path((app_id, name)): Path<(String, String)>,
+    Query(q): Query<GateQuery>,
 ) -> PageResult {
+    let Some((gate, _)) = GATE_CHARTS.iter().find(|(g, _)| *g == q.gate) else {
+        return Err(ApiError::not_found(format!("no chart of gate {:?}", q.gate)).into());
+    };
     let r = rollouts::rollout_status(State(s), signed.auth, Path((app_id, name.clone())))
         .await?
         .0;
-    let points = failure_series(&r).map(|(p, _)| p).unwrap_or_default();
-    Ok(charts::csv(&format!("{name}-failures"), &points))
+    let points = gate_series(&r, gate).map(|(p, _)| p).unwrap_or_default();
+    Ok(charts::csv(&format!("{name}-{gate}"), &points))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use updraft_protocol::api::*;
 
 use super::charts::{self, Point};
 use super::layout::{page, rate, seg, PageResult};
+use super::release::adoption;
 use super::session::Signed;
 use crate::error::ApiError;
 use crate::rejection::{Path, Query};
@@ -63,16 +64,6 @@ async fn metrics(
     )
     .await?;
     Ok(m.0)
-}
-
-fn adoption(m: &ReleaseMetrics) -> Vec<Point> {
-    m.adoption
-        .iter()
-        .map(|p| Point {
-            at: p.at,
-            value: p.devices as f64,
-        })
-        .collect()
 }
 
 /// The app's update checks per hour over the last `days`.
