@@ -18,9 +18,13 @@ use crate::{access_log, error, public_url, rejection, routes};
 
 /// The reply for a path no route serves, marked for the request log's
 /// budget: the envelope, or a page under the dashboard's `/ui/`.
-async fn not_found(uri: axum::http::Uri) -> Response {
+async fn not_found(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    uri: axum::http::Uri,
+) -> Response {
+    let dashboard = s.config.server.dashboard;
     let e = error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found");
-    let mut res = if uri.path().starts_with("/ui/") {
+    let mut res = if uri.path().starts_with("/ui/") && dashboard {
         crate::dashboard::not_found(e)
     } else {
         e.into_response()
@@ -200,7 +204,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(crate::prometheus::serve))
         .nest("/api/v1", v1)
-        .merge(crate::dashboard::routes())
+        .merge(if state.config.server.dashboard {
+            crate::dashboard::routes()
+        } else {
+            Router::new()
+        })
         .fallback(not_found)
         .layer(axum::middleware::map_response(rejection::envelope_errors))
         .layer(DefaultBodyLimit::max(json_limit))

@@ -203,3 +203,22 @@ async fn hostile_names_links_and_paths() {
     replay.cookie = Some(first);
     assert_eq!(replay.get("/ui/").await.location(), "/ui/signin");
 }
+
+#[tokio::test]
+async fn the_dashboard_can_be_turned_off() {
+    let server = Server::start_tweaked(Backend::Sqlite, |c| c.server.dashboard = false).await;
+    let mut b = Browser::new(&server);
+    for path in ["/", "/ui/", "/ui/signin", "/ui/apps/x"] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        assert!(r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+    }
+    let r = b.sign_in(ADMIN).await;
+    assert_ne!(r.status, 303, "no sign-in: {}", r.body);
+    assert!(b.cookie.is_none());
+    // The management API is unchanged.
+    assert_eq!(server.api("GET", "/apps", None).await.0, 200);
+}

@@ -48,6 +48,8 @@ section_layer! {
         shutdown_grace_secs: u64,
         /// `text` or `json`.
         log_format: String,
+        /// Serve the dashboard (`/ui/`).
+        dashboard: bool,
     }
 }
 
@@ -350,6 +352,7 @@ impl Layer {
                 }),
                 bootstrap_api_key: e.text("UPDRAFT_BOOTSTRAP_API_KEY").map(Secret::new),
                 bootstrap_api_key_file: e.path("UPDRAFT_BOOTSTRAP_API_KEY_FILE"),
+                dashboard: e.flag("UPDRAFT_DASHBOARD")?,
                 shutdown_grace_secs: e.num("UPDRAFT_SHUTDOWN_GRACE_SECS")?,
                 log_format: e.text("UPDRAFT_LOG_FORMAT"),
             },

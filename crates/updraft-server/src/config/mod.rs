@@ -81,6 +81,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How log lines are written.
     pub log_format: LogFormat,
+    /// Serve the dashboard under `/ui/` (and send `/` there).
+    pub dashboard: bool,
 }
 
 /// `[database]` settings.
@@ -214,6 +216,7 @@ impl Config {
         vec![
             ("server", "listen", json!(s.listen.to_string())),
             ("server", "public_url", json!(s.public_url)),
+            ("server", "dashboard", json!(s.dashboard)),
             (
                 "server",
                 "trusted_proxies",

@@ -303,6 +303,7 @@ impl Layer {
                 bootstrap_api_key: bootstrap_api_key.map(Secret::new),
                 shutdown_grace,
                 log_format,
+                dashboard: server.dashboard.unwrap_or(true),
             },
             database: DatabaseConfig {
                 url,
