@@ -189,6 +189,13 @@ async fn hostile_names_links_and_paths() {
         "{}",
         page.body
     );
+    // A gate chart's CSV names only a known gate.
+    let gate = b
+        .get(&format!(
+            "/ui/apps/{APP}/channels/production/gate.csv?gate=x%0D%0Ainjected"
+        ))
+        .await;
+    assert_eq!(gate.status, 404, "{}", gate.body);
     // Unknown pages under /ui/ are pages too.
     let missing = b.get("/ui/no-such-page").await;
     assert_eq!(missing.status, 404);

@@ -8,14 +8,17 @@ use std::process::Command;
 /// reuse it) and returns that folder; `expect` are paths under it that must
 /// exist afterwards. `extra` are more `npm install` flags. Tests running at
 /// once may all install: each installs into a folder of its own, then moves
-/// it into place; the first move wins and the others use that folder.
+/// it into place; the first move wins and the others use that folder. A
+/// failed install leaves nothing behind.
 pub(crate) fn npm_install(
     name: &str,
     packages: &[&str],
     extra: &[&str],
     expect: &[&str],
 ) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    // `.v2`: folders the earlier, racy install left (possibly incomplete)
+    // are never in the way.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.v2"));
     let present = |d: &Path| expect.iter().all(|p| d.join(p).exists());
     if present(&dir) {
         return dir;
@@ -38,21 +41,26 @@ pub(crate) fn npm_install(
         .current_dir(&own)
         .output()
         .expect("npm runs");
+    let ok = out.status.success() && present(&own);
+    if !ok {
+        let _ = std::fs::remove_dir_all(&own);
+    }
     assert!(
-        out.status.success() && present(&own),
+        ok,
         "npm install {packages:?} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    if std::fs::rename(&own, &dir).is_err() {
-        // Another test moved its install into place first (or an older,
-        // incomplete one is in the way: replace it).
-        if !present(&dir) {
-            let _ = std::fs::remove_dir_all(&dir);
-            let _ = std::fs::rename(&own, &dir);
-        }
-        let _ = std::fs::remove_dir_all(&own);
+    if std::fs::rename(&own, &dir).is_ok() {
+        return dir;
     }
-    assert!(present(&dir), "{} lacks {expect:?}", dir.display());
-    dir
+    // Another test moved its complete install into place first (only
+    // complete installs are ever moved there): use it, drop ours.
+    if present(&dir) {
+        let _ = std::fs::remove_dir_all(&own);
+        return dir;
+    }
+    // Something else is in the way: never delete it (a test may be using
+    // it), use our own install.
+    own
 }

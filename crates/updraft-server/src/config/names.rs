@@ -56,8 +56,8 @@ const fn flagged(
 pub const SETTINGS: &[SettingName] = &[
     flagged("server", "listen", "UPDRAFT_LISTEN", "--listen"),
     flagged("server", "public_url", "UPDRAFT_PUBLIC_URL", "--public-url"),
-    setting("server", "trusted_proxies", "UPDRAFT_TRUSTED_PROXIES"),
     setting("server", "dashboard", "UPDRAFT_DASHBOARD"),
+    setting("server", "trusted_proxies", "UPDRAFT_TRUSTED_PROXIES"),
     SettingName {
         file_key: Some("bootstrap_api_key_file"),
         ..setting("server", "bootstrap_api_key", "UPDRAFT_BOOTSTRAP_API_KEY")

@@ -49,7 +49,8 @@ pub(crate) async fn list(State(s): State<AppState>, signed: Signed) -> PageResul
 struct ChannelView {
     channel: Channel,
     rollout: Option<RolloutStatus>,
-    day: Option<ReleaseMetrics>,
+    /// Its release's last 24 hours, or why they could not be read.
+    day: Result<Option<ReleaseMetrics>, String>,
 }
 
 /// `GET /ui/apps/{app}`: the overview.
@@ -136,7 +137,13 @@ async fn view(s: &AppState, signed: &Signed, channel: Channel) -> Result<Channel
             Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => None,
             Err(e) => return Err(e),
         };
-    let day = super::release::last_day(s, &signed.auth, &channel, rollout.is_some()).await?;
+    let trying = rollout
+        .as_ref()
+        .map(|r| r.rollout.candidate_version.as_str());
+    // One channel's numbers failing leaves the rest of the overview.
+    let day = super::release::last_day(s, &signed.auth, &channel, trying)
+        .await
+        .map_err(|e| e.body.message);
     Ok(ChannelView {
         channel,
         rollout,
@@ -176,7 +183,10 @@ fn card(base: &str, v: &ChannelView) -> Markup {
             @if let Some(r) = &v.rollout {
                 (rollout_line(r))
             }
-            @if let Some(m) = &v.day {
+            @if let Err(why) = &v.day {
+                p.error { "Its numbers could not be read: " (why) }
+            }
+            @if let Ok(Some(m)) = &v.day {
                 p.day data-bundle=(m.bundle) {
                     "Last 24 h of " span.mono { (m.bundle) } ": "
                     span data-stat="offered" { (m.stages.offered) } " offered, "

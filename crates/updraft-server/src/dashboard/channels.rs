@@ -91,7 +91,8 @@ pub(crate) async fn page_of(
         };
     let trying = rollout
         .as_ref()
-        .is_some_and(|r| r.rollout.state.is_active());
+        .filter(|r| r.rollout.state.is_active())
+        .map(|r| r.rollout.candidate_version.as_str());
     let day = super::release::last_day(&s, &auth, &c, trying).await?;
     let planned = super::channel_rules::of_channel(&s, &signed, &app_id, &name).await?;
     let base = here(&app_id, &name);

@@ -57,29 +57,34 @@ pub(crate) fn funnel(base: &str, m: &ReleaseMetrics) -> Markup {
     }
 }
 
-/// The last 24 hours of what channel `c` releases (its active rollout's
-/// candidate, else its bundle); `None` while it serves the builtin bundle
-/// and tries no candidate (the builtin bundle has no release metrics).
+/// The last 24 hours of what channel `c` releases: `trying`, the candidate
+/// of its active rollout, else its own bundle. Asked by version, from what
+/// the page already read, so a change made meanwhile (a rollout reverted,
+/// the channel moved) cannot turn the page into an error; `None` for the
+/// builtin bundle, which has no release metrics.
 pub(crate) async fn last_day(
     s: &AppState,
     auth: &Auth,
     c: &Channel,
-    trying: bool,
+    trying: Option<&str>,
 ) -> Result<Option<ReleaseMetrics>, ApiError> {
-    if c.bundle_id.is_none() && !trying {
+    let version = trying.unwrap_or(&c.bundle_version);
+    if c.bundle_id.is_none() && trying.is_none() || version == "builtin" {
         return Ok(None);
     }
-    let m = rollouts::metrics(
+    let mut m = rollouts::metrics(
         State(s.clone()),
         auth.clone(),
         Path(c.app_id.clone()),
         Query(MetricsQuery {
-            channel: Some(c.name.clone()),
+            bundle: Some(version.to_string()),
             ..MetricsQuery::default()
         }),
     )
-    .await?;
-    Ok(Some(m.0))
+    .await?
+    .0;
+    m.channel = Some(c.name.clone());
+    Ok(Some(m))
 }
 
 /// A release's adoption curve: devices running it at the end of each hour.
